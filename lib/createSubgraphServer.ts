@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import { parse, type GraphQLFormattedError } from 'graphql';
+import { createGraphQLHandler } from './createGraphQLHandler.js';
+import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
+import { ErrorCode, graphqlError } from './errors.js';
+import { clientAddress, type Route } from './http.js';
+import type { Logger } from './logger.js';
+
+/** What every subgraph resolver receives. */
+export interface SubgraphContext {
+  /** The verified caller, or undefined for an anonymous request. */
+  userId: string | undefined;
+  /** The end client's address as the router saw it. */
+  clientAddress: string;
+  log: Logger;
+}
+
+export type SubgraphResolvers = GraphQLResolverMap<SubgraphContext>;
+
+export interface SubgraphServerOptions {
+  sdlPath: string;
+  resolvers: SubgraphResolvers;
+  verifyToken: TokenVerifier;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Takes multipart requests (uploads) before JSON parsing; see createGraphQLHandler. */
+  parseBody?: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
+}
+
+/**
+ * A subgraph's Apollo Server and its `/graphql` route. Tokens are verified here again, not
+ * trusted from the router: a subgraph reached directly must be exactly as strict.
+ */
+export async function createSubgraphServer(
+  options: SubgraphServerOptions,
+): Promise<{ apollo: ApolloServer<SubgraphContext>; route: Route }> {
+  const { log } = options;
+  const typeDefs = parse(readFileSync(options.sdlPath, 'utf8'));
+  const apollo = new ApolloServer<SubgraphContext>({
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: options.resolvers }]),
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    includeStacktraceInErrorResponses: false,
+    // runMain owns SIGTERM: drain HTTP first, then stop Apollo, then close connections.
+    stopOnTerminationSignals: false,
+    formatError: (formatted, error) => maskInternalError(formatted, error, log),
+  });
+  await apollo.start();
+
+  const handler = createGraphQLHandler(apollo, {
+    maxBodyBytes: options.maxBodyBytes,
+    ...(options.parseBody ? { parseBody: options.parseBody } : {}),
+    // The router is the one trusted hop in front of a subgraph (see clientAddress).
+    context: async (req) => ({
+      userId: (await authenticateHeader(options.verifyToken, req.headers.authorization))?.userId,
+      clientAddress: clientAddress(req, 1),
+      log,
+    }),
+  });
+  return { apollo, route: { methods: ['GET', 'POST'], path: '/graphql', handler } };
+}
+
+/** Errors without a code of ours are bugs or outages: log them whole, show the client little. */
+export function maskInternalError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  log: Logger,
+): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+  log.error({ err: error }, 'internal error in resolver');
+  return {
+    message: 'Internal server error',
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    ...(formatted.path ? { path: formatted.path } : {}),
+  };
+}
+
+/** The signed-in user's id, or UNAUTHENTICATED. */
+export function requireUser(context: SubgraphContext): string {
+  if (context.userId === undefined) {
+    throw graphqlError(ErrorCode.UNAUTHENTICATED, 'Sign in first: send Authorization: Bearer …');
+  }
+  return context.userId;
+}

@@ -1,0 +1,167 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { ErrorCode, errorBody, httpStatusFor } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export interface Route {
+  /** Methods this route answers; others get 405. */
+  methods: readonly string[];
+  /** An exact path, or a prefix when it ends with `/*`. */
+  path: string;
+  handler: RouteHandler;
+}
+
+/** A named check behind /readyz: resolves when the dependency answers, throws when not. */
+export type ReadinessCheck = readonly [name: string, check: () => Promise<void>];
+
+export interface HttpAppOptions {
+  routes: readonly Route[];
+  readiness: readonly ReadinessCheck[];
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * The request listener every process serves: its own routes plus /healthz (alive), /readyz
+ * (every dependency reachable) and /metrics (Prometheus). Unhandled handler errors become a
+ * 500 with a code, never a hung socket.
+ */
+export function createHttpApp(options: HttpAppOptions): RequestListener {
+  const { metrics, log } = options;
+  const routes: Route[] = [
+    {
+      methods: ['GET', 'HEAD'],
+      path: '/healthz',
+      handler: (_req, res) => sendJson(res, 200, { status: 'ok' }),
+    },
+    {
+      methods: ['GET', 'HEAD'],
+      path: '/readyz',
+      handler: async (_req, res) => {
+        const failures = await checkReadiness(options.readiness);
+        if (failures.length === 0) sendJson(res, 200, { status: 'ready' });
+        else sendJson(res, 503, { status: 'not ready', failures });
+      },
+    },
+    {
+      methods: ['GET'],
+      path: '/metrics',
+      handler: async (_req, res) => {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+      },
+    },
+    ...options.routes,
+  ];
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const route = routes.find((r) =>
+      r.path.endsWith('/*') ? path.startsWith(r.path.slice(0, -1)) : r.path === path,
+    );
+    const label = route?.path ?? 'unmatched';
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const method = req.method ?? 'GET';
+      metrics.httpRequests.inc({ route: label, method, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: label, method }, seconds);
+    });
+
+    if (!route) {
+      sendError(res, ErrorCode.NOT_FOUND, `No route for ${path}`);
+      return;
+    }
+    if (!route.methods.includes(req.method ?? 'GET')) {
+      res.setHeader('allow', route.methods.join(', '));
+      sendJson(res, 405, JSON.parse(errorBody(ErrorCode.BAD_REQUEST, 'Method not allowed')));
+      return;
+    }
+    Promise.resolve()
+      .then(() => route.handler(req, res))
+      .catch((error: unknown) => {
+        log.error({ err: error, path }, 'request handler failed');
+        if (!res.headersSent) sendError(res, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal error');
+        else res.destroy();
+      });
+  };
+}
+
+async function checkReadiness(checks: readonly ReadinessCheck[]): Promise<string[]> {
+  const results = await Promise.all(
+    checks.map(async ([name, check]) => {
+      try {
+        await check();
+        return undefined;
+      } catch (error) {
+        return `${name}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }),
+  );
+  return results.filter((failure): failure is string => failure !== undefined);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const text = errorBody(code, message);
+  res
+    .writeHead(httpStatusFor[code], {
+      ...headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+export class BodyTooLargeError extends Error {
+  override name = 'BodyTooLargeError';
+}
+
+/**
+ * Reads a request body into memory, refusing more than `limit` bytes. Rejects early on a
+ * declared Content-Length over the limit so a large body is never read at all.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The caller's address. `trustedHops` is how many proxies in front of this process append to
+ * X-Forwarded-For and can be believed: 0 takes the socket's peer, 1 the last entry (what the
+ * one trusted proxy saw), and so on. Entries further left are client-supplied and ignored.
+ */
+export function clientAddress(req: IncomingMessage, trustedHops: number): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (trustedHops === 0) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  return chain[chain.length - trustedHops] ?? chain[0] ?? peer;
+}

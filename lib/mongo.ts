@@ -1,0 +1,27 @@
+import { MongoClient, type Db } from 'mongodb';
+
+/**
+ * One MongoClient per process. Short server-selection timeouts so a database outage shows up
+ * as a fast, clear error (and a failing /readyz) rather than requests hanging for 30 s.
+ */
+export function createMongoClient(uri: string, appName: string): MongoClient {
+  return new MongoClient(uri, {
+    appName,
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+  });
+}
+
+/** Database names are `<prefix><service>`: `reelflux_auth` by default, unique per test run. */
+export function serviceDatabaseName(prefix: string, service: string): string {
+  return `${prefix}${service}`;
+}
+
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.command({ ping: 1 });
+}
+
+/** Duplicate-key errors are how unique indexes answer a lost race. */
+export function isDuplicateKeyError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;
+}

@@ -1,0 +1,75 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from './readEnv.js';
+import type { Logger } from './logger.js';
+
+export interface RunningService {
+  log: Logger;
+  host: string;
+  port: number;
+  listener: RequestListener;
+  /** Releases what the service holds (database, broker, Apollo) after HTTP has drained. */
+  stop: () => Promise<void>;
+  /** How long in-flight requests get to finish on SIGTERM before their sockets are cut. */
+  shutdownGraceMs?: number;
+  /** Called with the bound server, e.g. to attach a WebSocket server to it. */
+  onListening?: (server: Server) => void;
+}
+
+/**
+ * The body of every main.ts: build the service, bind its port, and on SIGTERM/SIGINT stop
+ * taking requests, let in-flight ones finish, release resources and exit 0. A configuration
+ * error exits 1 with one line naming the variable.
+ */
+export function runMain(service: string, start: () => Promise<RunningService>): void {
+  start()
+    .then((running) => listen(service, running))
+    .catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const kind = error instanceof ConfigError ? 'configuration error' : 'failed to start';
+      process.stderr.write(
+        `${JSON.stringify({ level: 'fatal', service, msg: `${kind}: ${message}` })}\n`,
+      );
+      process.exit(1);
+    });
+}
+
+function listen(service: string, running: RunningService): void {
+  const { log } = running;
+  const server = createServer(running.listener);
+  // Longer than typical load-balancer idle timeouts, so they close first and never race us.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.listen(running.port, running.host, () => {
+    const { port } = server.address() as AddressInfo;
+    log.info({ host: running.host, port }, `${service} listening`);
+    running.onListening?.(server);
+  });
+  server.on('error', (error) => {
+    log.fatal({ err: error }, 'http server error');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const grace = setTimeout(() => server.closeAllConnections(), running.shutdownGraceMs ?? 10_000);
+    grace.unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    closed
+      .then(() => running.stop())
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'unclean shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

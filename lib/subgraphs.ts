@@ -1,0 +1,14 @@
+import { fromRoot } from './projectRoot.js';
+
+/**
+ * The subgraphs of the supergraph, in one list: composition reads their SDL, the router
+ * builds a data source per name, and the launcher starts a process per name.
+ */
+export const SUBGRAPHS = [{ name: 'auth', defaultPort: 4001 }] as const;
+
+export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
+
+/** Each subgraph keeps its schema beside its code: `subgraphs/<name>/<name>.graphql`. */
+export function subgraphSdlPath(name: SubgraphName): string {
+  return fromRoot('subgraphs', name, `${name}.graphql`);
+}

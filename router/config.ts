@@ -1,0 +1,43 @@
+import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
+import { readEnv } from '../lib/readEnv.js';
+import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
+
+export interface RouterConfig {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
+  subgraphUrls: Record<SubgraphName, string>;
+  jwksUrl: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  maxQueryDepth: number;
+  maxBodyBytes: number;
+  /** Proxies in front of the router whose X-Forwarded-For can be believed (0 locally). */
+  trustedProxyHops: number;
+  introspection: boolean;
+}
+
+export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const env = readEnv(source);
+  // AUTH_URL, MEDIA_URL, …: one variable per subgraph, defaulting to its local port.
+  const subgraphUrls = Object.fromEntries(
+    SUBGRAPHS.map(({ name, defaultPort }) => [
+      name,
+      env.url(`${name.toUpperCase()}_URL`, `http://127.0.0.1:${defaultPort}`),
+    ]),
+  ) as Record<SubgraphName, string>;
+  return {
+    host: env.string('HOST', '0.0.0.0'),
+    port: env.int('ROUTER_PORT', 4000, { min: 0, max: 65535 }),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    subgraphUrls,
+    jwksUrl: env.url('JWKS_URL', `${subgraphUrls.auth}/.well-known/jwks.json`),
+    jwtIssuer: env.string('JWT_ISSUER', 'reelflux'),
+    jwtAudience: env.string('JWT_AUDIENCE', 'reelflux'),
+    maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),
+    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),
+    introspection: env.bool('INTROSPECTION', true),
+  };
+}

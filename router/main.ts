@@ -1,0 +1,10 @@
+import { createLogger } from '../lib/logger.js';
+import { runMain } from '../lib/runMain.js';
+import { loadRouterConfig } from './config.js';
+import { createRouterServer } from './server.js';
+
+runMain('router', async () => {
+  const config = loadRouterConfig();
+  const log = createLogger('router', config.logLevel);
+  return { log, host: config.host, port: config.port, ...(await createRouterServer(config, log)) };
+});

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { createGraphQLHandler } from '../lib/createGraphQLHandler.js';
+import { maskInternalError } from '../lib/createSubgraphServer.js';
+import {
+  authenticateHeader,
+  createTokenVerifier,
+  remoteKeySet,
+} from '../lib/createTokenVerifier.js';
+import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/http.js';
+import type { Logger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { fromRoot } from '../lib/projectRoot.js';
+import type { RunningService } from '../lib/runMain.js';
+import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
+import type { RouterConfig } from './config.js';
+import { createDepthLimitPlugin } from './createDepthLimitPlugin.js';
+import { ForwardingDataSource } from './createForwardingDataSource.js';
+import { createLoginProxyRoute } from './createLoginProxyRoute.js';
+
+export const SUPERGRAPH_PATH = fromRoot('schema', 'supergraph.graphql');
+
+export interface RouterContext {
+  /** The caller's Authorization header, already verified, passed on to subgraphs. */
+  authorization: string | undefined;
+  userId: string | undefined;
+  clientAddress: string;
+}
+
+/**
+ * The public entry point: Apollo Gateway over the committed supergraph, plus the HTTP Basic
+ * login relay. Tokens are verified here first so a bad one fails fast with UNAUTHENTICATED,
+ * and again by each subgraph.
+ */
+export async function createRouterServer(
+  config: RouterConfig,
+  log: Logger,
+): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const gateway = new ApolloGateway({
+    supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+    // Subgraph URLs come from configuration, not from the composed file, so one supergraph
+    // serves localhost, docker-compose and Kubernetes alike.
+    buildService: ({ name }) => {
+      if (!isSubgraphName(name)) throw new Error(`no URL configured for subgraph "${name}"`);
+      return new ForwardingDataSource({ url: `${config.subgraphUrls[name]}/graphql` });
+    },
+  });
+  const apollo = new ApolloServer<RouterContext>({
+    gateway,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    // runMain owns SIGTERM: drain HTTP first, then stop Apollo, then close connections.
+    stopOnTerminationSignals: false,
+    formatError: (formatted, error) => maskInternalError(formatted, error, log),
+    plugins: [
+      createDepthLimitPlugin(config.maxQueryDepth),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    ],
+  });
+  await apollo.start();
+
+  const verifyToken = createTokenVerifier({
+    keys: remoteKeySet(config.jwksUrl),
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+  });
+  const graphql = createGraphQLHandler(apollo, {
+    maxBodyBytes: config.maxBodyBytes,
+    context: async (req) => {
+      const authorization = req.headers.authorization;
+      const verified = await authenticateHeader(verifyToken, authorization);
+      return {
+        authorization: verified ? authorization : undefined,
+        userId: verified?.userId,
+        clientAddress: clientAddress(req, config.trustedProxyHops),
+      };
+    },
+  });
+
+  const readiness: ReadinessCheck[] = SUBGRAPHS.map(({ name }) => [
+    name,
+    () => expectOk(`${config.subgraphUrls[name]}/readyz`),
+  ]);
+
+  return {
+    listener: createHttpApp({
+      log,
+      metrics: createMetrics('router'),
+      readiness,
+      routes: [
+        { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
+        createLoginProxyRoute(config.subgraphUrls.auth, config.trustedProxyHops),
+      ],
+    }),
+    stop: () => apollo.stop(),
+  };
+}
+
+function isSubgraphName(name: string): name is SubgraphName {
+  return SUBGRAPHS.some((subgraph) => subgraph.name === name);
+}
+
+async function expectOk(url: string): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+}

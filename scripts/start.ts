@@ -1,0 +1,51 @@
+import { SUBGRAPHS } from '../lib/subgraphs.js';
+import { ensureInfrastructure, MissingInfrastructureError } from './ensureInfrastructure.js';
+import { launchStack, stackProcesses } from './launchStack.js';
+
+// `npm start`: infrastructure, then every process of the stack, until Ctrl-C.
+const say = (line: string) => process.stdout.write(`reelflux | ${line}\n`);
+
+try {
+  const infra = await ensureInfrastructure(process.env, say);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: process.env.HOST ?? '127.0.0.1',
+    MONGODB_URI: infra.mongodbUri,
+    AMQP_URL: infra.amqpUrl,
+    FFMPEG_PATH: infra.ffmpegPath,
+    FFPROBE_PATH: infra.ffprobePath,
+    ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
+  };
+  // The router finds each subgraph on the port that subgraph was given.
+  for (const { name, defaultPort } of SUBGRAPHS) {
+    const upper = name.toUpperCase();
+    env[`${upper}_URL`] ??= `http://127.0.0.1:${env[`${upper}_PORT`] ?? defaultPort}`;
+  }
+
+  const stack = launchStack(stackProcesses(env), env);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping every process…`);
+    await stack.stop();
+    await infra.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  await stack.ready();
+  const url = `http://127.0.0.1:${env.ROUTER_PORT ?? 4000}`;
+  say(`ready: ${url}/graphql (open it in a browser for Apollo Sandbox)`);
+  say('try:');
+  say(`  curl -s ${url}/graphql -H 'content-type: application/json' \\`);
+  say(`    -d '{"query":"mutation { signUp(email: \\"me@example.com\\", password: \\"correct horse battery\\") { token } }"}'`);
+  say(`  curl -s -X POST -u me@example.com:'correct horse battery' ${url}/auth/login`);
+  say('Ctrl-C stops everything.');
+} catch (error) {
+  if (!(error instanceof MissingInfrastructureError)) throw error;
+  say(`cannot start: ${error.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { LOG_LEVELS, type LogLevel } from '../../lib/logger.js';
+import { ConfigError, readEnv } from '../../lib/readEnv.js';
+
+export interface AuthConfig {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  mongodbUri: string;
+  dbPrefix: string;
+  maxBodyBytes: number;
+  jwt: {
+    /** PKCS#8 PEM of an Ed25519 or P-256 private key. */
+    privateKeyPem: string;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+  };
+  login: {
+    maxFailuresPerEmail: number;
+    maxFailuresPerClient: number;
+    windowSeconds: number;
+  };
+}
+
+export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthConfig {
+  const env = readEnv(source);
+  return {
+    host: env.string('HOST', '0.0.0.0'),
+    port: env.int('AUTH_PORT', 4001, { min: 0, max: 65535 }),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    mongodbUri: env.string('MONGODB_URI'),
+    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
+    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    jwt: {
+      privateKeyPem: readPrivateKey(source),
+      issuer: env.string('JWT_ISSUER', 'reelflux'),
+      audience: env.string('JWT_AUDIENCE', 'reelflux'),
+      ttlSeconds: env.int('JWT_TTL_SECONDS', 3600, { min: 60, max: 30 * 86400 }),
+    },
+    login: {
+      maxFailuresPerEmail: env.int('LOGIN_MAX_FAILURES_PER_EMAIL', 5, { min: 1 }),
+      maxFailuresPerClient: env.int('LOGIN_MAX_FAILURES_PER_CLIENT', 20, { min: 1 }),
+      windowSeconds: env.int('LOGIN_WINDOW_SECONDS', 900, { min: 1 }),
+    },
+  };
+}
+
+/** JWT_PRIVATE_KEY holds the PEM itself (a Kubernetes secret); JWT_PRIVATE_KEY_FILE a path. */
+function readPrivateKey(source: NodeJS.ProcessEnv): string {
+  const env = readEnv(source);
+  const inline = env.optionalString('JWT_PRIVATE_KEY');
+  if (inline !== undefined) return inline.replaceAll('\\n', '\n');
+  const path = env.optionalString('JWT_PRIVATE_KEY_FILE');
+  if (path === undefined) {
+    throw new ConfigError('JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required but neither is set');
+  }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`JWT_PRIVATE_KEY_FILE cannot be read: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,29 @@
+import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
+import type { SubgraphResolvers } from '../../lib/createSubgraphServer.js';
+import type { Accounts, SignedIn } from './createAccounts.js';
+import type { UserRecord, UserStore } from './createUserStore.js';
+
+export function createResolvers(deps: { accounts: Accounts; users: UserStore }): SubgraphResolvers {
+  const { accounts, users } = deps;
+  const payload = ({ token, expiresAt, user }: SignedIn) => ({ token, expiresAt, user });
+
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      me: (_: unknown, __: unknown, ctx) => (ctx.userId ? users.findById(ctx.userId) : null),
+    },
+    Mutation: {
+      signUp: async (_: unknown, args: { email: string; password: string }) =>
+        payload(await accounts.signUp(args.email, args.password)),
+      logIn: async (_: unknown, args: { email: string; password: string }, ctx) =>
+        payload(await accounts.logIn(args.email, args.password, ctx.clientAddress)),
+    },
+    User: {
+      id: (user: UserRecord) => user._id.toHexString(),
+      // Other subgraphs only ever point at the caller (owners see their own things), so a
+      // reference to anyone else resolves to nothing rather than leaking an email.
+      __resolveReference: (ref: { id: string }, ctx) =>
+        ctx.userId === ref.id ? users.findById(ref.id) : null,
+    },
+  };
+}

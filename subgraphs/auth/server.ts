@@ -1,0 +1,72 @@
+import { createLocalJWKSet } from 'jose';
+import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
+import { createTokenVerifier } from '../../lib/createTokenVerifier.js';
+import { createHttpApp, sendJson } from '../../lib/http.js';
+import type { Logger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
+import { createMongoClient, pingDatabase, serviceDatabaseName } from '../../lib/mongo.js';
+import type { RunningService } from '../../lib/runMain.js';
+import { subgraphSdlPath } from '../../lib/subgraphs.js';
+import type { AuthConfig } from './config.js';
+import { createAccounts } from './createAccounts.js';
+import { createBasicLoginRoute } from './createBasicLoginRoute.js';
+import { createLoginLimiter } from './createLoginLimiter.js';
+import { createTokenIssuer } from './createTokenIssuer.js';
+import { createUserStore } from './createUserStore.js';
+import { createResolvers } from './resolvers.js';
+
+/** Builds the auth subgraph (GraphQL, JWKS, HTTP Basic login) without binding a port. */
+export async function createAuthServer(
+  config: AuthConfig,
+  log: Logger,
+): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const mongo = createMongoClient(config.mongodbUri, 'reelflux-auth');
+  await mongo.connect();
+  const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'auth'));
+
+  const users = await createUserStore(db);
+  const tokens = await createTokenIssuer(config.jwt);
+  const accounts = await createAccounts({
+    users,
+    tokens,
+    limiter: createLoginLimiter(db, config.login),
+  });
+  const { apollo, route } = await createSubgraphServer({
+    sdlPath: subgraphSdlPath('auth'),
+    resolvers: createResolvers({ accounts, users }),
+    // Auth holds the keys it signs with: no need to fetch its own JWKS over HTTP.
+    verifyToken: createTokenVerifier({
+      keys: createLocalJWKSet(tokens.jwks),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+    }),
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+
+  const listener = createHttpApp({
+    log,
+    metrics: createMetrics('auth'),
+    readiness: [['mongodb', () => pingDatabase(db)]],
+    routes: [
+      route,
+      createBasicLoginRoute(accounts),
+      {
+        methods: ['GET'],
+        path: '/.well-known/jwks.json',
+        handler: (_req, res) => {
+          res.setHeader('cache-control', 'public, max-age=300');
+          sendJson(res, 200, tokens.jwks);
+        },
+      },
+    ],
+  });
+
+  return {
+    listener,
+    stop: async () => {
+      await apollo.stop();
+      await mongo.close();
+    },
+  };
+}
