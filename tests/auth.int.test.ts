@@ -1,0 +1,170 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../lib/logger.js';
+import { loadAuthConfig } from '../subgraphs/auth/config.js';
+import { createAuthServer } from '../subgraphs/auth/server.js';
+import { generateEd25519Pem } from './helpers/forgeTokens.js';
+import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { dropDatabases } from './helpers/startStack.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+const SIGN_UP = /* GraphQL */ `
+  mutation ($email: String!, $password: String!) {
+    signUp(email: $email, password: $password) { token expiresAt user { id email createdAt } }
+  }
+`;
+const LOG_IN = /* GraphQL */ `
+  mutation ($email: String!, $password: String!) {
+    logIn(email: $email, password: $password) { token user { id } }
+  }
+`;
+const PASSWORD = 'correct horse battery';
+
+describe('auth subgraph against the real database', () => {
+  const infra = inject('infra');
+  const dbPrefix = `${uniqueName('int')}_`;
+  let server: Server;
+  let stop: () => Promise<void>;
+  let base: string;
+  let graphql: string;
+  let mongo: MongoClient;
+
+  beforeAll(async () => {
+    const config = loadAuthConfig({
+      MONGODB_URI: infra.mongodbUri,
+      DB_PREFIX: dbPrefix,
+      JWT_PRIVATE_KEY: generateEd25519Pem(),
+      LOGIN_MAX_FAILURES_PER_EMAIL: '3',
+      LOGIN_MAX_FAILURES_PER_CLIENT: '6',
+      LOGIN_WINDOW_SECONDS: '2',
+    });
+    const app = await createAuthServer(config, createLogger('auth', 'silent'));
+    stop = app.stop;
+    server = createServer(app.listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    graphql = `${base}/graphql`;
+    mongo = new MongoClient(infra.mongodbUri);
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await stop();
+    await mongo.close();
+    await dropDatabases(infra.mongodbUri, dbPrefix);
+  });
+
+  const signUp = (email: string, password = PASSWORD, headers: Record<string, string> = {}) =>
+    postGraphQL<{ signUp: { token: string; user: { id: string; email: string } } }>(graphql, SIGN_UP, {
+      variables: { email, password },
+      headers,
+    });
+  const logIn = (email: string, password: string, client = '192.0.2.1') =>
+    postGraphQL<{ logIn: { token: string; user: { id: string } } }>(graphql, LOG_IN, {
+      variables: { email, password },
+      headers: { 'x-forwarded-for': client },
+    });
+
+  it('signs up with an argon2id hash, normalised email, and a token that works for me', async () => {
+    const email = `${uniqueName('user')}@Example.com`;
+    const response = await signUp(`  ${email.toUpperCase()} `);
+    const payload = response.body.data?.signUp;
+    expect(response.body.errors).toBeUndefined();
+    expect(payload?.user.email).toBe(email.toLowerCase());
+
+    const stored = await mongo.db(`${dbPrefix}auth`).collection('users').findOne({ email: email.toLowerCase() });
+    expect(stored?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect(JSON.stringify(stored)).not.toContain(PASSWORD);
+
+    const me = await postGraphQL(graphql, '{ me { id email } }', { token: payload?.token ?? '' });
+    expect(me.body.data).toEqual({ me: { id: payload?.user.id, email: email.toLowerCase() } });
+  });
+
+  it('lets exactly one of many racing sign-ups for one email win', async () => {
+    const email = `${uniqueName('race')}@example.com`;
+    const results = await Promise.all(Array.from({ length: 8 }, () => signUp(email)));
+    const winners = results.filter((r) => r.body.data?.signUp);
+    const losers = results.flatMap((r) => r.body.errors ?? []);
+    expect(winners).toHaveLength(1);
+    expect(losers).toHaveLength(7);
+    for (const error of losers) expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'EMAIL_TAKEN' });
+    expect(await mongo.db(`${dbPrefix}auth`).collection('users').countDocuments({ email })).toBe(1);
+  });
+
+  it('refuses weak passwords with the field and reason named, and stores nothing', async () => {
+    const email = `${uniqueName('weak')}@example.com`;
+    const short = await signUp(email, 'short');
+    expect(short.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'password', reason: 'PASSWORD_TOO_SHORT' });
+    const same = await signUp(email, email);
+    expect(same.body.errors?.[0]?.extensions).toMatchObject({ reason: 'PASSWORD_IS_EMAIL' });
+    expect(await mongo.db(`${dbPrefix}auth`).collection('users').countDocuments({ email })).toBe(0);
+  });
+
+  it('answers a wrong password and an unknown email identically', async () => {
+    const email = `${uniqueName('same')}@example.com`;
+    await signUp(email);
+    const wrong = await logIn(email, 'not the password', '192.0.2.50');
+    const unknown = await logIn(`${uniqueName('nobody')}@example.com`, 'not the password', '192.0.2.51');
+    expect(wrong.body.errors).toEqual(unknown.body.errors);
+    expect(errorCodes(wrong)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('limits failures per email, then clears after the window', async () => {
+    const email = `${uniqueName('brute')}@example.com`;
+    await signUp(email);
+    for (let i = 0; i < 3; i++) expect(errorCodes(await logIn(email, `guess number ${i}`, `198.51.100.${i}`))).toEqual(['UNAUTHENTICATED']);
+
+    // Locked even with the right password, and from another address.
+    const locked = await logIn(email, PASSWORD, '198.51.100.99');
+    expect(locked.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    const wait = locked.body.errors?.[0]?.extensions?.retryAfterSeconds;
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(2);
+
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const after = await logIn(email, PASSWORD, '198.51.100.99');
+    expect(after.body.data?.logIn.token).toBeTruthy();
+  });
+
+  it('limits failures per client address across emails, without blocking other clients', async () => {
+    const client = '203.0.113.7';
+    for (let i = 0; i < 6; i++) await logIn(`${uniqueName('spray')}@example.com`, 'wrong password', client);
+    const email = `${uniqueName('victim')}@example.com`;
+    await signUp(email);
+    expect(errorCodes(await logIn(email, PASSWORD, client))).toEqual(['RATE_LIMITED']);
+    expect((await logIn(email, PASSWORD, '203.0.113.8')).body.data?.logIn.token).toBeTruthy();
+  });
+
+  it('logs in with HTTP Basic, and challenges bad credentials', async () => {
+    const email = `${uniqueName('basic')}@example.com`;
+    await signUp(email);
+    const basic = (user: string, pass: string) =>
+      fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, 'x-forwarded-for': '192.0.2.77' },
+      });
+    const ok = await basic(email, PASSWORD);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('cache-control')).toBe('no-store');
+    const body = (await ok.json()) as { token: string; expiresAt: string };
+    expect(body.token.split('.')).toHaveLength(3);
+    expect(new Date(body.expiresAt).getTime()).toBeGreaterThan(Date.now());
+
+    const bad = await basic(email, 'wrong password');
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toMatch(/^Basic realm="reelflux"/);
+    const none = await fetch(`${base}/auth/login`, { method: 'POST' });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
+  });
+
+  it('publishes its public key and reports ready', async () => {
+    const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
+import { fromRoot } from '../../lib/projectRoot.js';
+import { SUBGRAPHS } from '../../lib/subgraphs.js';
+import type { TestInfrastructure } from '../globalSetup.js';
+import { freePort } from './freePort.js';
+import { uniqueName } from './uniqueName.js';
+
+export interface RunningStack {
+  routerUrl: string;
+  graphqlUrl: string;
+  /** Base URL of each subgraph process, for tests that go around the router on purpose. */
+  subgraphUrls: Record<string, string>;
+  launcher: ChildProcess;
+  /** Everything the launcher printed so far. */
+  output: () => string;
+  /** SIGINT to the launcher (as Ctrl-C), then drops this stack's databases. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Starts the whole stack with the launcher users run (`dist/scripts/start.js`), on free
+ * ports and with databases of its own, and waits for it to say it is ready.
+ */
+export async function startStack(
+  infra: TestInfrastructure,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningStack> {
+  const launcherPath = fromRoot('dist', 'scripts', 'start.js');
+  if (!existsSync(launcherPath)) throw new Error('dist/ is missing: run `npm run build` first');
+  const dbPrefix = `${uniqueName('e2e')}_`;
+  const routerPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MONGODB_URI: infra.mongodbUri,
+    AMQP_URL: infra.amqpUrl,
+    FFMPEG_PATH: infra.ffmpegPath,
+    FFPROBE_PATH: infra.ffprobePath,
+    ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
+    DB_PREFIX: dbPrefix,
+    ROUTER_PORT: String(routerPort),
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  const subgraphUrls: Record<string, string> = {};
+  for (const { name } of SUBGRAPHS) {
+    const port = await freePort();
+    env[`${name.toUpperCase()}_PORT`] = String(port);
+    subgraphUrls[name] = `http://127.0.0.1:${port}`;
+  }
+
+  const launcher = spawn(process.execPath, [launcherPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  launcher.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  launcher.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => launcher.once('exit', resolve));
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stack not ready:\n${output}`)), 90_000);
+    const poll = setInterval(() => {
+      if (output.includes('reelflux | ready:')) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve();
+      }
+    }, 100);
+    void exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`launcher exited with ${code}:\n${output}`));
+    });
+  });
+
+  const routerUrl = `http://127.0.0.1:${routerPort}`;
+  return {
+    routerUrl,
+    graphqlUrl: `${routerUrl}/graphql`,
+    subgraphUrls,
+    launcher,
+    output: () => output,
+    async stop() {
+      if (launcher.exitCode === null) launcher.kill('SIGINT');
+      const code = await exited;
+      await dropDatabases(infra.mongodbUri, dbPrefix);
+      return code;
+    },
+  };
+}
+
+export async function dropDatabases(mongodbUri: string, prefix: string): Promise<void> {
+  const client = new MongoClient(mongodbUri);
+  try {
+    const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
+    for (const { name } of databases) {
+      if (name.startsWith(prefix)) await client.db(name).dropDatabase();
+    }
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { loadAuthConfig } from '../subgraphs/auth/config.js';
+import { loadRouterConfig } from '../router/config.js';
+import { ConfigError, readEnv } from '../lib/readEnv.js';
+
+describe('configuration', () => {
+  it('parses typed values with defaults', () => {
+    const env = readEnv({ A: ' 42 ', B: 'yes', C: 'http://x:1' });
+    expect(env.int('A', 1)).toBe(42);
+    expect(env.int('MISSING', 7)).toBe(7);
+    expect(env.bool('B', false)).toBe(true);
+    expect(env.url('C')).toBe('http://x:1');
+  });
+
+  it.each([
+    [{ A: 'four' }, (e: ReturnType<typeof readEnv>) => e.int('A', 1), /A must be a whole number/],
+    [{ A: '0' }, (e: ReturnType<typeof readEnv>) => e.int('A', 1, { min: 1 }), /A must be at least 1/],
+    [{ A: 'maybe' }, (e: ReturnType<typeof readEnv>) => e.bool('A', true), /A must be true or false/],
+    [{ A: 'nope' }, (e: ReturnType<typeof readEnv>) => e.url('A'), /A must be an absolute URL/],
+    [{}, (e: ReturnType<typeof readEnv>) => e.string('A'), /A is required/],
+  ])('names the variable in errors (%o)', (source, read, message) => {
+    expect(() => read(readEnv(source))).toThrow(ConfigError);
+    expect(() => read(readEnv(source))).toThrow(message);
+  });
+
+  it('auth fails fast without a database or a signing key', () => {
+    expect(() => loadAuthConfig({ JWT_PRIVATE_KEY: 'x' })).toThrow(/MONGODB_URI is required/);
+    expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x' })).toThrow(/JWT_PRIVATE_KEY/);
+    expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY_FILE: '/nonexistent' })).toThrow(
+      /JWT_PRIVATE_KEY_FILE cannot be read/,
+    );
+  });
+
+  it('router derives subgraph and JWKS URLs from one variable per subgraph', () => {
+    const config = loadRouterConfig({ AUTH_URL: 'http://auth:4001' });
+    expect(config.subgraphUrls.auth).toBe('http://auth:4001');
+    expect(config.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
+    expect(() => loadRouterConfig({ MAX_QUERY_DEPTH: '1' })).toThrow(/MAX_QUERY_DEPTH must be at least 2/);
+  });
+});
