@@ -8,6 +8,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // List every test by name, so a skipped or missing one is visible in CI output.
-    reporters: ['verbose'],
+    reporters: ['verbose', './tests/summaryReporter.ts'],
   },
 });

@@ -69,16 +69,26 @@ export async function authenticateHeader(
   if (header === undefined || header === '') return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match?.[1]) {
-    throw graphqlError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <token>"', {}, {
-      httpStatus: true,
-    });
+    throw graphqlError(
+      ErrorCode.UNAUTHENTICATED,
+      'Authorization must be "Bearer <token>"',
+      {},
+      {
+        httpStatus: true,
+      },
+    );
   }
   try {
     return await verify(match[1]);
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;
-    throw graphqlError(ErrorCode.UNAUTHENTICATED, `Invalid token: ${error.message}`, {}, {
-      httpStatus: true,
-    });
+    throw graphqlError(
+      ErrorCode.UNAUTHENTICATED,
+      `Invalid token: ${error.message}`,
+      {},
+      {
+        httpStatus: true,
+      },
+    );
   }
 }

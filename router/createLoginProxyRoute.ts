@@ -4,7 +4,13 @@ import { ErrorCode } from '../lib/errors.js';
 import { clientAddress, sendError, type Route } from '../lib/http.js';
 
 /** Headers passed back from auth's answer (a login response is small and never cached). */
-const ANSWER_HEADERS = ['content-type', 'content-length', 'www-authenticate', 'retry-after', 'cache-control'];
+const ANSWER_HEADERS = [
+  'content-type',
+  'content-length',
+  'www-authenticate',
+  'retry-after',
+  'cache-control',
+];
 
 /** `POST /auth/login` (HTTP Basic) relayed to the auth subgraph with the client's address. */
 export function createLoginProxyRoute(authUrl: string, trustedProxyHops: number): Route {

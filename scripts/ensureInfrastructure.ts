@@ -21,7 +21,7 @@ export interface Infrastructure {
   /** Set when the key comes from a file we manage; unset when JWT_PRIVATE_KEY* is configured. */
   jwtPrivateKeyFile: string | undefined;
   /** Stops what this call started (FerretDB); leaves what it found running alone. */
-  stop(): Promise<void>;
+  stop: (this: void) => Promise<void>;
 }
 
 export class MissingInfrastructureError extends Error {
@@ -77,7 +77,9 @@ async function ensureMongo(
   mkdirSync(dataDir, { recursive: true });
   const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
   if (handler === 'postgresql') {
-    args.push(`--postgresql-url=${env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'}`);
+    args.push(
+      `--postgresql-url=${env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'}`,
+    );
   } else {
     args.push(`--sqlite-url=file:${dataDir}/`);
   }
@@ -155,9 +157,13 @@ async function ensureRabbitMq(env: NodeJS.ProcessEnv, say: Say): Promise<string>
     aptInstall('rabbitmq-server', 'RabbitMQ', 'AMQP_URL', say);
   }
   say('RabbitMQ: starting rabbitmq-server…');
-  spawnSync(findExecutable('rabbitmq-server', ['/usr/sbin/rabbitmq-server']) ?? 'rabbitmq-server', ['-detached'], {
-    stdio: 'ignore',
-  });
+  spawnSync(
+    findExecutable('rabbitmq-server', ['/usr/sbin/rabbitmq-server']) ?? 'rabbitmq-server',
+    ['-detached'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const deadline = Date.now() + 60_000;
   while (!(await portOpen(5672))) {
     if (Date.now() > deadline) {
@@ -204,7 +210,10 @@ function portOpen(port: number): Promise<boolean> {
 
 // ---------------------------------------------------------------- ffmpeg
 
-function ensureFfmpeg(env: NodeJS.ProcessEnv, say: Say): { ffmpegPath: string; ffprobePath: string } {
+function ensureFfmpeg(
+  env: NodeJS.ProcessEnv,
+  say: Say,
+): { ffmpegPath: string; ffprobePath: string } {
   const configured = { ffmpegPath: env.FFMPEG_PATH, ffprobePath: env.FFPROBE_PATH };
   let ffmpegPath = configured.ffmpegPath ?? findExecutable('ffmpeg', []);
   let ffprobePath = configured.ffprobePath ?? findExecutable('ffprobe', []);
@@ -213,9 +222,14 @@ function ensureFfmpeg(env: NodeJS.ProcessEnv, say: Say): { ffmpegPath: string; f
     ffmpegPath ??= findExecutable('ffmpeg', []);
     ffprobePath ??= findExecutable('ffprobe', []);
   }
-  for (const [name, path] of [['FFMPEG_PATH', ffmpegPath], ['FFPROBE_PATH', ffprobePath]] as const) {
+  for (const [name, path] of [
+    ['FFMPEG_PATH', ffmpegPath],
+    ['FFPROBE_PATH', ffprobePath],
+  ] as const) {
     if (!path || spawnSync(path, ['-version'], { stdio: 'ignore' }).status !== 0) {
-      throw new MissingInfrastructureError(`${name} does not point at a working program (${path ?? 'not found'}).`);
+      throw new MissingInfrastructureError(
+        `${name} does not point at a working program (${path ?? 'not found'}).`,
+      );
     }
   }
   return { ffmpegPath: ffmpegPath as string, ffprobePath: ffprobePath as string };
@@ -229,7 +243,9 @@ function ensureJwtKey(env: NodeJS.ProcessEnv, say: Say): string | undefined {
   const file = env.JWT_PRIVATE_KEY_FILE ?? DEFAULT_JWT_KEY;
   if (existsSync(file)) return file;
   if (env.JWT_PRIVATE_KEY_FILE) {
-    throw new MissingInfrastructureError(`JWT_PRIVATE_KEY_FILE names ${file}, which does not exist.`);
+    throw new MissingInfrastructureError(
+      `JWT_PRIVATE_KEY_FILE names ${file}, which does not exist.`,
+    );
   }
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
@@ -259,8 +275,13 @@ function aptInstall(pkg: string, what: string, variable: string, say: Say): void
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     }).status;
-  if (apt(['install', '-y', '-qq', pkg]) !== 0 && (apt(['update', '-qq']) !== 0 || apt(['install', '-y', '-qq', pkg]) !== 0)) {
-    throw new MissingInfrastructureError(`apt-get could not install ${pkg}: install it by hand or set ${variable}.`);
+  if (
+    apt(['install', '-y', '-qq', pkg]) !== 0 &&
+    (apt(['update', '-qq']) !== 0 || apt(['install', '-y', '-qq', pkg]) !== 0)
+  ) {
+    throw new MissingInfrastructureError(
+      `apt-get could not install ${pkg}: install it by hand or set ${variable}.`,
+    );
   }
 }
 

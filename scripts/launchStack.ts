@@ -70,7 +70,10 @@ export function launchStack(
       });
     }
     child.once('exit', (code, signal) => {
-      if (stopping) return;
+      if (stopping) {
+        out.write(`${prefix(spec, index)}stopped (${signal ?? `code ${code}`})\n`);
+        return;
+      }
       const healthy = Date.now() - startedAt > 60_000;
       const next = healthy ? 0 : failures + 1;
       const delay = Math.min(30_000, 1_000 * 2 ** Math.max(0, next - 1));

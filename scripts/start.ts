@@ -41,7 +41,9 @@ try {
   say(`ready: ${url}/graphql (open it in a browser for Apollo Sandbox)`);
   say('try:');
   say(`  curl -s ${url}/graphql -H 'content-type: application/json' \\`);
-  say(`    -d '{"query":"mutation { signUp(email: \\"me@example.com\\", password: \\"correct horse battery\\") { token } }"}'`);
+  say(
+    `    -d '{"query":"mutation { signUp(email: \\"me@example.com\\", password: \\"correct horse battery\\") { token } }"}'`,
+  );
   say(`  curl -s -X POST -u me@example.com:'correct horse battery' ${url}/auth/login`);
   say('Ctrl-C stops everything.');
 } catch (error) {

@@ -12,12 +12,25 @@ import { uniqueName } from './helpers/uniqueName.js';
 
 const SIGN_UP = /* GraphQL */ `
   mutation ($email: String!, $password: String!) {
-    signUp(email: $email, password: $password) { token expiresAt user { id email createdAt } }
+    signUp(email: $email, password: $password) {
+      token
+      expiresAt
+      user {
+        id
+        email
+        createdAt
+      }
+    }
   }
 `;
 const LOG_IN = /* GraphQL */ `
   mutation ($email: String!, $password: String!) {
-    logIn(email: $email, password: $password) { token user { id } }
+    logIn(email: $email, password: $password) {
+      token
+      user {
+        id
+      }
+    }
   }
 `;
 const PASSWORD = 'correct horse battery';
@@ -57,10 +70,14 @@ describe('auth subgraph against the real database', () => {
   });
 
   const signUp = (email: string, password = PASSWORD, headers: Record<string, string> = {}) =>
-    postGraphQL<{ signUp: { token: string; user: { id: string; email: string } } }>(graphql, SIGN_UP, {
-      variables: { email, password },
-      headers,
-    });
+    postGraphQL<{ signUp: { token: string; user: { id: string; email: string } } }>(
+      graphql,
+      SIGN_UP,
+      {
+        variables: { email, password },
+        headers,
+      },
+    );
   const logIn = (email: string, password: string, client = '192.0.2.1') =>
     postGraphQL<{ logIn: { token: string; user: { id: string } } }>(graphql, LOG_IN, {
       variables: { email, password },
@@ -74,7 +91,10 @@ describe('auth subgraph against the real database', () => {
     expect(response.body.errors).toBeUndefined();
     expect(payload?.user.email).toBe(email.toLowerCase());
 
-    const stored = await mongo.db(`${dbPrefix}auth`).collection('users').findOne({ email: email.toLowerCase() });
+    const stored = await mongo
+      .db(`${dbPrefix}auth`)
+      .collection('users')
+      .findOne({ email: email.toLowerCase() });
     expect(stored?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
 
@@ -89,14 +109,19 @@ describe('auth subgraph against the real database', () => {
     const losers = results.flatMap((r) => r.body.errors ?? []);
     expect(winners).toHaveLength(1);
     expect(losers).toHaveLength(7);
-    for (const error of losers) expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'EMAIL_TAKEN' });
+    for (const error of losers)
+      expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'EMAIL_TAKEN' });
     expect(await mongo.db(`${dbPrefix}auth`).collection('users').countDocuments({ email })).toBe(1);
   });
 
   it('refuses weak passwords with the field and reason named, and stores nothing', async () => {
     const email = `${uniqueName('weak')}@example.com`;
     const short = await signUp(email, 'short');
-    expect(short.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'password', reason: 'PASSWORD_TOO_SHORT' });
+    expect(short.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'password',
+      reason: 'PASSWORD_TOO_SHORT',
+    });
     const same = await signUp(email, email);
     expect(same.body.errors?.[0]?.extensions).toMatchObject({ reason: 'PASSWORD_IS_EMAIL' });
     expect(await mongo.db(`${dbPrefix}auth`).collection('users').countDocuments({ email })).toBe(0);
@@ -106,7 +131,11 @@ describe('auth subgraph against the real database', () => {
     const email = `${uniqueName('same')}@example.com`;
     await signUp(email);
     const wrong = await logIn(email, 'not the password', '192.0.2.50');
-    const unknown = await logIn(`${uniqueName('nobody')}@example.com`, 'not the password', '192.0.2.51');
+    const unknown = await logIn(
+      `${uniqueName('nobody')}@example.com`,
+      'not the password',
+      '192.0.2.51',
+    );
     expect(wrong.body.errors).toEqual(unknown.body.errors);
     expect(errorCodes(wrong)).toEqual(['UNAUTHENTICATED']);
   });
@@ -114,7 +143,10 @@ describe('auth subgraph against the real database', () => {
   it('limits failures per email, then clears after the window', async () => {
     const email = `${uniqueName('brute')}@example.com`;
     await signUp(email);
-    for (let i = 0; i < 3; i++) expect(errorCodes(await logIn(email, `guess number ${i}`, `198.51.100.${i}`))).toEqual(['UNAUTHENTICATED']);
+    for (let i = 0; i < 3; i++)
+      expect(errorCodes(await logIn(email, `guess number ${i}`, `198.51.100.${i}`))).toEqual([
+        'UNAUTHENTICATED',
+      ]);
 
     // Locked even with the right password, and from another address.
     const locked = await logIn(email, PASSWORD, '198.51.100.99');
@@ -130,7 +162,8 @@ describe('auth subgraph against the real database', () => {
 
   it('limits failures per client address across emails, without blocking other clients', async () => {
     const client = '203.0.113.7';
-    for (let i = 0; i < 6; i++) await logIn(`${uniqueName('spray')}@example.com`, 'wrong password', client);
+    for (let i = 0; i < 6; i++)
+      await logIn(`${uniqueName('spray')}@example.com`, 'wrong password', client);
     const email = `${uniqueName('victim')}@example.com`;
     await signUp(email);
     expect(errorCodes(await logIn(email, PASSWORD, client))).toEqual(['RATE_LIMITED']);
@@ -143,7 +176,10 @@ describe('auth subgraph against the real database', () => {
     const basic = (user: string, pass: string) =>
       fetch(`${base}/auth/login`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, 'x-forwarded-for': '192.0.2.77' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
+          'x-forwarded-for': '192.0.2.77',
+        },
       });
     const ok = await basic(email, PASSWORD);
     expect(ok.status).toBe(200);
@@ -161,7 +197,9 @@ describe('auth subgraph against the real database', () => {
   });
 
   it('publishes its public key and reports ready', async () => {
-    const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
+    const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as {
+      keys: Record<string, unknown>[];
+    };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(jwks.keys[0]).not.toHaveProperty('d');

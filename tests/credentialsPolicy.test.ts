@@ -1,12 +1,16 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { assertAcceptableCredentials, normalizeEmail } from '../subgraphs/auth/credentialsPolicy.js';
+import {
+  assertAcceptableCredentials,
+  normalizeEmail,
+} from '../subgraphs/auth/credentialsPolicy.js';
 
 function reasonOf(fn: () => unknown): unknown {
   try {
     fn();
   } catch (error) {
-    if (error instanceof GraphQLError) return [error.extensions.code, error.extensions.field, error.extensions.reason];
+    if (error instanceof GraphQLError)
+      return [error.extensions.code, error.extensions.field, error.extensions.reason];
     throw error;
   }
   return 'accepted';
@@ -21,15 +25,37 @@ describe('credentials policy', () => {
   });
 
   it('accepts a long enough password that is not the email', () => {
-    expect(reasonOf(() => assertAcceptableCredentials('a@example.com', 'correct horse'))).toBe('accepted');
+    expect(reasonOf(() => assertAcceptableCredentials('a@example.com', 'correct horse'))).toBe(
+      'accepted',
+    );
   });
 
   it.each([
     ['an invalid email', null, 'correct horse', ['BAD_USER_INPUT', 'email', 'INVALID_EMAIL']],
-    ['5 characters', 'a@example.com', 'short', ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_SHORT']],
-    ['9 characters', 'a@example.com', '123456789', ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_SHORT']],
-    ['the email', 'longer@example.com', 'Longer@Example.com', ['BAD_USER_INPUT', 'password', 'PASSWORD_IS_EMAIL']],
-    ['1025 characters', 'a@example.com', 'x'.repeat(1025), ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_LONG']],
+    [
+      '5 characters',
+      'a@example.com',
+      'short',
+      ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_SHORT'],
+    ],
+    [
+      '9 characters',
+      'a@example.com',
+      '123456789',
+      ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_SHORT'],
+    ],
+    [
+      'the email',
+      'longer@example.com',
+      'Longer@Example.com',
+      ['BAD_USER_INPUT', 'password', 'PASSWORD_IS_EMAIL'],
+    ],
+    [
+      '1025 characters',
+      'a@example.com',
+      'x'.repeat(1025),
+      ['BAD_USER_INPUT', 'password', 'PASSWORD_TOO_LONG'],
+    ],
   ])('refuses %s', (_what, email, password, expected) => {
     expect(reasonOf(() => assertAcceptableCredentials(email, password))).toEqual(expected);
   });

@@ -14,8 +14,16 @@ describe('configuration', () => {
 
   it.each([
     [{ A: 'four' }, (e: ReturnType<typeof readEnv>) => e.int('A', 1), /A must be a whole number/],
-    [{ A: '0' }, (e: ReturnType<typeof readEnv>) => e.int('A', 1, { min: 1 }), /A must be at least 1/],
-    [{ A: 'maybe' }, (e: ReturnType<typeof readEnv>) => e.bool('A', true), /A must be true or false/],
+    [
+      { A: '0' },
+      (e: ReturnType<typeof readEnv>) => e.int('A', 1, { min: 1 }),
+      /A must be at least 1/,
+    ],
+    [
+      { A: 'maybe' },
+      (e: ReturnType<typeof readEnv>) => e.bool('A', true),
+      /A must be true or false/,
+    ],
     [{ A: 'nope' }, (e: ReturnType<typeof readEnv>) => e.url('A'), /A must be an absolute URL/],
     [{}, (e: ReturnType<typeof readEnv>) => e.string('A'), /A is required/],
   ])('names the variable in errors (%o)', (source, read, message) => {
@@ -26,15 +34,17 @@ describe('configuration', () => {
   it('auth fails fast without a database or a signing key', () => {
     expect(() => loadAuthConfig({ JWT_PRIVATE_KEY: 'x' })).toThrow(/MONGODB_URI is required/);
     expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x' })).toThrow(/JWT_PRIVATE_KEY/);
-    expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY_FILE: '/nonexistent' })).toThrow(
-      /JWT_PRIVATE_KEY_FILE cannot be read/,
-    );
+    expect(() =>
+      loadAuthConfig({ MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY_FILE: '/nonexistent' }),
+    ).toThrow(/JWT_PRIVATE_KEY_FILE cannot be read/);
   });
 
   it('router derives subgraph and JWKS URLs from one variable per subgraph', () => {
     const config = loadRouterConfig({ AUTH_URL: 'http://auth:4001' });
     expect(config.subgraphUrls.auth).toBe('http://auth:4001');
     expect(config.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
-    expect(() => loadRouterConfig({ MAX_QUERY_DEPTH: '1' })).toThrow(/MAX_QUERY_DEPTH must be at least 2/);
+    expect(() => loadRouterConfig({ MAX_QUERY_DEPTH: '1' })).toThrow(
+      /MAX_QUERY_DEPTH must be at least 2/,
+    );
   });
 });

@@ -6,7 +6,9 @@ import { composeSupergraph } from '../scripts/composeSupergraph.js';
 describe('committed schema', () => {
   const composed = composeSupergraph();
   it('schema/supergraph.graphql is what the subgraphs compose to (else run npm run compose)', () => {
-    expect(readFileSync(fromRoot('schema', 'supergraph.graphql'), 'utf8')).toBe(composed.supergraphSdl);
+    expect(readFileSync(fromRoot('schema', 'supergraph.graphql'), 'utf8')).toBe(
+      composed.supergraphSdl,
+    );
   });
   it('schema/api.graphql is the public API of that supergraph (else run npm run compose)', () => {
     expect(readFileSync(fromRoot('schema', 'api.graphql'), 'utf8')).toBe(composed.apiSdl);

@@ -45,9 +45,9 @@ describe('token issuing and verification', async () => {
     const pem = generateKeyPairSync('rsa', { modulusLength: 2048 })
       .privateKey.export({ type: 'pkcs8', format: 'pem' })
       .toString();
-    await expect(createTokenIssuer({ ...setup, privateKeyPem: pem, ttlSeconds: 60 })).rejects.toThrow(
-      /Ed25519 or EC P-256/,
-    );
+    await expect(
+      createTokenIssuer({ ...setup, privateKeyPem: pem, ttlSeconds: 60 }),
+    ).rejects.toThrow(/Ed25519 or EC P-256/);
   });
 
   const forged = await forgeTokens(setup, userId, token);

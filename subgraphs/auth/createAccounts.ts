@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import { assertAcceptableCredentials, MAX_PASSWORD_LENGTH, normalizeEmail } from './credentialsPolicy.js';
+import {
+  assertAcceptableCredentials,
+  MAX_PASSWORD_LENGTH,
+  normalizeEmail,
+} from './credentialsPolicy.js';
 import type { LoginLimiter } from './createLoginLimiter.js';
 import type { IssuedToken, TokenIssuer } from './createTokenIssuer.js';
 import { EmailTakenError, type UserRecord, type UserStore } from './createUserStore.js';
@@ -59,7 +63,10 @@ export async function createAccounts(deps: {
         });
       }
       const user = password.length <= MAX_PASSWORD_LENGTH ? await users.findByEmail(email) : null;
-      const valid = await argon2.verify(user?.passwordHash ?? decoyHash, password.slice(0, MAX_PASSWORD_LENGTH));
+      const valid = await argon2.verify(
+        user?.passwordHash ?? decoyHash,
+        password.slice(0, MAX_PASSWORD_LENGTH),
+      );
       if (!user || !valid) {
         await limiter.recordFailure(email, client);
         throw graphqlError(ErrorCode.UNAUTHENTICATED, 'Wrong email or password');

@@ -54,7 +54,10 @@ export function createLoginLimiter(db: Db, limits: LoginLimits): LoginLimiter {
     async recordFailure(email, client, now = new Date()) {
       const resetAt = new Date(now.getTime() + limits.windowSeconds * 1000);
       for (const { id } of keys(email, client)) {
-        const open = await windows.updateOne({ _id: id, resetAt: { $gt: now } }, { $inc: { count: 1 } });
+        const open = await windows.updateOne(
+          { _id: id, resetAt: { $gt: now } },
+          { $inc: { count: 1 } },
+        );
         if (open.matchedCount === 0) {
           await windows.updateOne({ _id: id }, { $set: { count: 1, resetAt } }, { upsert: true });
         }

@@ -1,0 +1,227 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
+import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { startStack, type RunningStack } from './helpers/startStack.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+const PASSWORD = 'correct horse battery';
+const SIGN_UP = /* GraphQL */ `
+  mutation ($email: String!, $password: String!) {
+    signUp(email: $email, password: $password) {
+      token
+      expiresAt
+      user {
+        id
+        email
+      }
+    }
+  }
+`;
+const LOG_IN = /* GraphQL */ `
+  mutation ($email: String!, $password: String!) {
+    logIn(email: $email, password: $password) {
+      token
+      user {
+        id
+        email
+      }
+    }
+  }
+`;
+
+interface Payload {
+  token: string;
+  expiresAt: string;
+  user: { id: string; email: string };
+}
+
+describe('auth end to end through the router', () => {
+  const infra = inject('infra');
+  const privateKeyPem = generateEd25519Pem();
+  let stack: RunningStack;
+
+  beforeAll(async () => {
+    stack = await startStack(infra, {
+      JWT_PRIVATE_KEY: privateKeyPem,
+      LOGIN_MAX_FAILURES_PER_EMAIL: '3',
+      LOGIN_WINDOW_SECONDS: '2',
+      MAX_QUERY_DEPTH: '6',
+      MAX_REQUEST_BYTES: '4096',
+    });
+  });
+  afterAll(async () => {
+    if (stack) await stack.stop();
+  });
+
+  const signUp = (email: string, password = PASSWORD) =>
+    postGraphQL<{ signUp: Payload }>(stack.graphqlUrl, SIGN_UP, { variables: { email, password } });
+  const logIn = (email: string, password: string) =>
+    postGraphQL<{ logIn: Payload }>(stack.graphqlUrl, LOG_IN, { variables: { email, password } });
+  const basicLogin = (email: string, password: string) =>
+    fetch(`${stack.routerUrl}/auth/login`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}` },
+    });
+  const me = (token: string, url = stack.graphqlUrl) =>
+    postGraphQL(url, '{ me { id email } }', { token });
+
+  it('signs up, logs in by mutation and by HTTP Basic, and answers me for each token', async () => {
+    const email = `${uniqueName('flow')}@example.com`;
+    const created = (await signUp(email)).body.data?.signUp;
+    expect(created?.user.email).toBe(email);
+    expect(new Date(created?.expiresAt ?? 0).getTime() - Date.now()).toBeGreaterThan(3500_000);
+
+    const viaMutation = (await logIn(email, PASSWORD)).body.data?.logIn;
+    expect(viaMutation?.user.id).toBe(created?.user.id);
+
+    const viaBasic = await basicLogin(email, PASSWORD);
+    expect(viaBasic.status).toBe(200);
+    const basicBody = (await viaBasic.json()) as { token: string; expiresAt: string };
+
+    for (const token of [created?.token, viaMutation?.token, basicBody.token]) {
+      expect((await me(token ?? '')).body.data).toEqual({ me: { id: created?.user.id, email } });
+    }
+  });
+
+  it('refuses a duplicate sign-up, whatever the case of the email', async () => {
+    const email = `${uniqueName('dup')}@example.com`;
+    await signUp(email);
+    const again = await signUp(email.toUpperCase());
+    expect(again.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'email',
+      reason: 'EMAIL_TAKEN',
+    });
+  });
+
+  it('refuses bad passwords with the reason', async () => {
+    const email = `${uniqueName('bad')}@example.com`;
+    expect((await signUp(email, 'too short')).body.errors?.[0]?.extensions).toMatchObject({
+      reason: 'PASSWORD_TOO_SHORT',
+    });
+    expect((await signUp(email, email)).body.errors?.[0]?.extensions).toMatchObject({
+      reason: 'PASSWORD_IS_EMAIL',
+    });
+    expect((await logIn(email, PASSWORD)).body.errors?.[0]?.extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
+  });
+
+  it('rejects forged, expired and misdirected tokens with UNAUTHENTICATED at the router and at auth', async () => {
+    const email = `${uniqueName('forge')}@example.com`;
+    const { token, user } = (await signUp(email)).body.data?.signUp ?? {
+      token: '',
+      user: { id: '' },
+    };
+    const forged = await forgeTokens(
+      { privateKeyPem, issuer: 'reelflux', audience: 'reelflux' },
+      user.id,
+      token,
+    );
+    const authGraphql = `${stack.subgraphUrls.auth}/graphql`;
+    for (const [kind, bad] of Object.entries(forged)) {
+      for (const url of [stack.graphqlUrl, authGraphql]) {
+        const response = await me(bad, url);
+        expect.soft(response.status, `${kind} at ${url}`).toBe(401);
+        expect.soft(errorCodes(response), `${kind} at ${url}`).toEqual(['UNAUTHENTICATED']);
+        expect.soft(response.body.data ?? null, `${kind} at ${url}`).toBeNull();
+      }
+    }
+    const garbage = await postGraphQL(stack.graphqlUrl, '{ me { id } }', {
+      headers: { authorization: 'Token abc' },
+    });
+    expect(errorCodes(garbage)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('rate-limits repeated failures through the router and clears after the window', async () => {
+    const email = `${uniqueName('brute')}@example.com`;
+    await signUp(email);
+    for (let i = 0; i < 3; i++)
+      expect(errorCodes(await logIn(email, `wrong guess ${i}`))).toEqual(['UNAUTHENTICATED']);
+    const limited = await logIn(email, PASSWORD);
+    expect(limited.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    const basic = await basicLogin(email, PASSWORD);
+    expect(basic.status).toBe(429);
+    expect(Number(basic.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await logIn(email, PASSWORD)).body.data?.logIn.token).toBeTruthy();
+  });
+
+  it('answers HTTP Basic failures with 401 and a challenge', async () => {
+    const response = await basicLogin(`${uniqueName('nobody')}@example.com`, 'whatever it is');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Basic realm="reelflux"/);
+  });
+
+  it('refuses queries deeper than the limit with QUERY_TOO_DEEP', async () => {
+    const deep = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
+    const response = await postGraphQL(stack.graphqlUrl, deep);
+    expect(response.status).toBe(400);
+    expect(errorCodes(response)).toEqual(['QUERY_TOO_DEEP']);
+    const shallow = await postGraphQL(stack.graphqlUrl, '{ __schema { types { name } } }');
+    expect(shallow.body.errors).toBeUndefined();
+  });
+
+  it('refuses bodies over the limit with 413 PAYLOAD_TOO_LARGE, and malformed JSON with 400', async () => {
+    const big = await postGraphQL(stack.graphqlUrl, `{ me { id } } # ${'x'.repeat(5000)}`);
+    expect(big.status).toBe(413);
+    expect(errorCodes(big)).toEqual(['PAYLOAD_TOO_LARGE']);
+    const broken = await fetch(stack.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query": ',
+    });
+    expect(broken.status).toBe(400);
+    expect(
+      ((await broken.json()) as { errors: { extensions: { code: string } }[] }).errors[0]
+        ?.extensions.code,
+    ).toBe('BAD_REQUEST');
+  });
+
+  it('keeps CSRF prevention on: simple requests without a preflight header are refused', async () => {
+    const get = await fetch(`${stack.graphqlUrl}?query=${encodeURIComponent('{ me { id } }')}`);
+    expect(get.status).toBe(400);
+    expect(await get.text()).toMatch(/CSRF/);
+    const textPlain = await fetch(stack.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"query":"{ me { id } }"}',
+    });
+    expect(textPlain.status).toBe(400);
+    const withPreflight = await fetch(
+      `${stack.graphqlUrl}?query=${encodeURIComponent('{ me { id } }')}`,
+      {
+        headers: { 'apollo-require-preflight': 'true' },
+      },
+    );
+    expect(await withPreflight.json()).toEqual({ data: { me: null } });
+  });
+
+  it('serves Apollo Sandbox to browsers on GET /graphql', async () => {
+    const page = await fetch(stack.graphqlUrl, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/sandbox/i);
+  });
+
+  it('exposes health, readiness and Prometheus metrics', async () => {
+    expect((await fetch(`${stack.routerUrl}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${stack.routerUrl}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${stack.routerUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /http_requests_total\{route="\/graphql",method="POST",status="200",service="router"\} \d+/,
+    );
+    expect(metrics).toMatch(/process_resident_memory_bytes\{service="router"\}/);
+  });
+
+  it('stops every process cleanly on Ctrl-C', async () => {
+    const code = await stack.stop();
+    expect(code).toBe(0);
+    // Each exited by itself after draining: code 0, not SIGKILL after the grace period.
+    expect(stack.output()).toMatch(/router +\| stopped \(code 0\)/);
+    expect(stack.output()).toMatch(/auth +\| stopped \(code 0\)/);
+    await expect(fetch(`${stack.routerUrl}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${stack.subgraphUrls.auth}/healthz`)).rejects.toThrow();
+  });
+});
