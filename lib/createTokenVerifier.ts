@@ -32,7 +32,10 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const { keys } = options;
+  const verified = createVerifiedCache();
   return async (token) => {
+    const cached = verified.get(token);
+    if (cached) return cached;
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer: options.issuer,
@@ -43,13 +46,40 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (typeof payload.sub !== 'string' || payload.sub === '') {
         throw new InvalidTokenError('token has no subject');
       }
-      return { userId: payload.sub };
+      const result = { userId: payload.sub };
+      verified.set(token, result, (payload.exp ?? 0) * 1000);
+      return result;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       // A JWKS that cannot be fetched is our fault, not the caller's: let it surface as 5xx.
       if (error instanceof joseErrors.JWKSTimeout || isNetworkError(error)) throw error;
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
     }
+  };
+}
+
+/**
+ * Remembers tokens that verified, by their exact text (so the same signature), until they
+ * expire or for a minute at most. A client sends one token many times; checking its EdDSA
+ * signature each time was an eighth of the router's CPU. Only successes are kept, and the
+ * map is bounded: when full, the oldest entry goes.
+ */
+function createVerifiedCache(maxEntries = 10_000, maxAgeMs = 60_000) {
+  const entries = new Map<string, { value: VerifiedToken; until: number }>();
+  return {
+    get(token: string): VerifiedToken | undefined {
+      const entry = entries.get(token);
+      if (!entry) return undefined;
+      if (entry.until <= Date.now()) {
+        entries.delete(token);
+        return undefined;
+      }
+      return entry.value;
+    },
+    set(token: string, value: VerifiedToken, expiresAtMs: number): void {
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(token, { value, until: Math.min(expiresAtMs, Date.now() + maxAgeMs) });
+    },
   };
 }
 

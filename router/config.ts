@@ -12,6 +12,8 @@ export interface RouterConfig {
   jwtIssuer: string;
   jwtAudience: string;
   maxQueryDepth: number;
+  /** How long one subgraph request may take before the router gives up on it. */
+  subgraphTimeoutMs: number;
   maxBodyBytes: number;
   /** Proxies in front of the router whose X-Forwarded-For can be believed (0 locally). */
   trustedProxyHops: number;
@@ -36,6 +38,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     jwtIssuer: env.string('JWT_ISSUER', 'reelflux'),
     jwtAudience: env.string('JWT_AUDIENCE', 'reelflux'),
     maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),
+    subgraphTimeoutMs: env.int('SUBGRAPH_TIMEOUT_MS', 30_000, { min: 100 }),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),
     introspection: env.bool('INTROSPECTION', true),

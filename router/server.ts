@@ -19,6 +19,7 @@ import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 import type { RouterConfig } from './config.js';
 import { createDepthLimitPlugin } from './createDepthLimitPlugin.js';
 import { ForwardingDataSource } from './createForwardingDataSource.js';
+import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
 import { createLoginProxyRoute } from './createLoginProxyRoute.js';
 
 export const SUPERGRAPH_PATH = fromRoot('schema', 'supergraph.graphql');
@@ -39,13 +40,14 @@ export async function createRouterServer(
   config: RouterConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs });
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
     // Subgraph URLs come from configuration, not from the composed file, so one supergraph
     // serves localhost, docker-compose and Kubernetes alike.
     buildService: ({ name }) => {
       if (!isSubgraphName(name)) throw new Error(`no URL configured for subgraph "${name}"`);
-      return new ForwardingDataSource({ url: `${config.subgraphUrls[name]}/graphql` });
+      return new ForwardingDataSource({ url: `${config.subgraphUrls[name]}/graphql`, fetcher });
     },
   });
   const apollo = new ApolloServer<RouterContext>({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
-import { startStack, type RunningStack } from './helpers/startStack.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 const PASSWORD = 'correct horse battery';
@@ -41,7 +41,7 @@ describe('auth end to end through the router', () => {
   let stack: RunningStack;
 
   beforeAll(async () => {
-    stack = await startStack(infra, {
+    stack = await spawnStack(infra, `${uniqueName('e2e')}_`, {
       JWT_PRIVATE_KEY: privateKeyPem,
       LOGIN_MAX_FAILURES_PER_EMAIL: '3',
       LOGIN_WINDOW_SECONDS: '2',

@@ -7,7 +7,7 @@ import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { createAuthServer } from '../subgraphs/auth/server.js';
 import { generateEd25519Pem } from './helpers/forgeTokens.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
-import { dropDatabases } from './helpers/startStack.js';
+import { dropDatabases } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 const SIGN_UP = /* GraphQL */ `

@@ -1,5 +1,5 @@
 import { createLocalJWKSet } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTokenVerifier, InvalidTokenError } from '../lib/createTokenVerifier.js';
 import { createTokenIssuer } from '../subgraphs/auth/createTokenIssuer.js';
 import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
@@ -48,6 +48,19 @@ describe('token issuing and verification', async () => {
     await expect(
       createTokenIssuer({ ...setup, privateKeyPem: pem, ttlSeconds: 60 }),
     ).rejects.toThrow(/Ed25519 or EC P-256/);
+  });
+
+  it('does not keep accepting a cached token once it has expired', async () => {
+    const shortLived = await createTokenIssuer({ ...setup, ttlSeconds: 30 });
+    const verifyShort = createTokenVerifier({ ...setup, keys: createLocalJWKSet(shortLived.jwks) });
+    const issued = await shortLived.issue(userId);
+    expect(await verifyShort(issued.token)).toEqual({ userId }); // now cached
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(issued.expiresAt.getTime() + 1_000);
+    await expect(verifyShort(issued.token)).rejects.toThrow(/exp/);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
   });
 
   const forged = await forgeTokens(setup, userId, token);

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { MongoClient } from 'mongodb';
-import { fromRoot } from '../../lib/projectRoot.js';
-import { SUBGRAPHS } from '../../lib/subgraphs.js';
-import type { TestInfrastructure } from '../globalSetup.js';
-import { freePort } from './freePort.js';
-import { uniqueName } from './uniqueName.js';
+import { fromRoot } from '../lib/projectRoot.js';
+import { SUBGRAPHS } from '../lib/subgraphs.js';
+import type { Infrastructure } from './ensureInfrastructure.js';
 
 export interface RunningStack {
   routerUrl: string;
@@ -20,16 +19,17 @@ export interface RunningStack {
 }
 
 /**
- * Starts the whole stack with the launcher users run (`dist/scripts/start.js`), on free
- * ports and with databases of its own, and waits for it to say it is ready.
+ * Starts the whole stack as a child with the launcher users run (`dist/scripts/start.js`),
+ * on free ports and with databases of its own (`dbPrefix`), and waits until it says it is
+ * ready. For end-to-end tests and benchmarks.
  */
-export async function startStack(
-  infra: TestInfrastructure,
+export async function spawnStack(
+  infra: Omit<Infrastructure, 'stop'>,
+  dbPrefix: string,
   extraEnv: Record<string, string> = {},
 ): Promise<RunningStack> {
   const launcherPath = fromRoot('dist', 'scripts', 'start.js');
   if (!existsSync(launcherPath)) throw new Error('dist/ is missing: run `npm run build` first');
-  const dbPrefix = `${uniqueName('e2e')}_`;
   const routerPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -101,4 +101,17 @@ export async function dropDatabases(mongodbUri: string, prefix: string): Promise
   } finally {
     await client.close();
   }
+}
+
+/** A port free on loopback right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,0 +1,79 @@
+import { cpus, totalmem } from 'node:os';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack } from '../scripts/spawnStack.js';
+import { measureLatency, type LatencyFigures } from './measureLatency.js';
+
+/**
+ * `npm run bench:router`: the same authenticated `{ me { id email } }` sent straight to the
+ * auth subgraph and through the router, in one run, in alternating rounds so both paths see
+ * the same machine state. Two loads: 10 concurrent connections (throughput; on 2 cores this
+ * saturates the CPU, so latency there includes queueing) and 1 connection (the router's own
+ * cost per request). Prints medians over the rounds and what the router adds.
+ */
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+const stack = await spawnStack(infra, `bench${Date.now().toString(36)}_`, { LOG_LEVEL: 'warn' });
+try {
+  const signUp = await fetch(stack.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: `mutation { signUp(email: "bench${Date.now()}@example.com", password: "benchmark password") { token } }`,
+    }),
+  });
+  const { data } = (await signUp.json()) as { data: { signUp: { token: string } } };
+  const request = {
+    body: JSON.stringify({ query: '{ me { id email } }' }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${data.signUp.token}` },
+  };
+  const paths = {
+    direct: `${stack.subgraphUrls.auth}/graphql`,
+    router: stack.graphqlUrl,
+  };
+
+  const lines: string[] = [];
+  for (const connections of [10, 1]) {
+    const runs: Record<keyof typeof paths, LatencyFigures[]> = { direct: [], router: [] };
+    // Warm both paths: JIT, connection pools, the router's JWKS and query-plan caches.
+    for (const url of Object.values(paths))
+      await measureLatency({ ...request, url, connections, seconds: 2 });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url] of Object.entries(paths) as [keyof typeof paths, string][]) {
+        runs[name].push(
+          await measureLatency({ ...request, url, connections, seconds: ROUND_SECONDS }),
+        );
+      }
+    }
+    const summary = (name: keyof typeof paths) => ({
+      rps: median(runs[name].map((r) => r.rps)),
+      p50: median(runs[name].map((r) => r.p50)),
+      p99: median(runs[name].map((r) => r.p99)),
+    });
+    const a = summary('direct');
+    const b = summary('router');
+    const row = (label: string, f: typeof a) =>
+      `| ${connections} | ${label} | ${f.rps.toFixed(0)} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} |`;
+    lines.push(row('auth subgraph directly', a), row('through the router', b));
+    lines.push(
+      `| ${connections} | **router adds** | ×${(b.rps / a.rps).toFixed(2)} | +${(b.p50 - a.p50).toFixed(2)} | +${(b.p99 - a.p99).toFixed(2)} |`,
+    );
+  }
+  console.log(
+    [
+      `router benchmark: { me { id email } }, ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s per path, medians`,
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+      '',
+      '| connections | path | requests/s | p50 ms | p99 ms |',
+      '|---|---|---|---|---|',
+      ...lines,
+    ].join('\n'),
+  );
+} finally {
+  await stack.stop();
+  await stopInfra();
+}
