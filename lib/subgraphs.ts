@@ -4,7 +4,10 @@ import { fromRoot } from './projectRoot.js';
  * The subgraphs of the supergraph, in one list: composition reads their SDL, the router
  * builds a data source per name, and the launcher starts a process per name.
  */
-export const SUBGRAPHS = [{ name: 'auth', defaultPort: 4001 }] as const;
+export const SUBGRAPHS = [
+  { name: 'auth', defaultPort: 4001 },
+  { name: 'media', defaultPort: 4002 },
+] as const;
 
 export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
 

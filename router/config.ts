@@ -1,5 +1,9 @@
 import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
 import { readEnv } from '../lib/readEnv.js';
+import {
+  readTokenVerification,
+  type TokenVerificationConfig,
+} from '../lib/readTokenVerification.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 
 export interface RouterConfig {
@@ -8,9 +12,9 @@ export interface RouterConfig {
   logLevel: LogLevel;
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
   subgraphUrls: Record<SubgraphName, string>;
-  jwksUrl: string;
-  jwtIssuer: string;
-  jwtAudience: string;
+  tokens: TokenVerificationConfig;
+  /** Largest uploaded file accepted, in bytes (media enforces the same limit). */
+  maxUploadBytes: number;
   maxQueryDepth: number;
   /** How long one subgraph request may take before the router gives up on it. */
   subgraphTimeoutMs: number;
@@ -34,9 +38,8 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     port: env.int('ROUTER_PORT', 4000, { min: 0, max: 65535 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     subgraphUrls,
-    jwksUrl: env.url('JWKS_URL', `${subgraphUrls.auth}/.well-known/jwks.json`),
-    jwtIssuer: env.string('JWT_ISSUER', 'reelflux'),
-    jwtAudience: env.string('JWT_AUDIENCE', 'reelflux'),
+    tokens: readTokenVerification(env),
+    maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),
     subgraphTimeoutMs: env.int('SUBGRAPH_TIMEOUT_MS', 30_000, { min: 100 }),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),

@@ -1,12 +1,46 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import type { Fetcher } from '@apollo/utils.fetcher';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import type { RouterContext } from './server.js';
+import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
 
 /**
  * Sends each subgraph request with the caller's credentials and address: subgraphs verify
- * the token themselves and rate-limit by the client, not by the router.
+ * the token themselves and rate-limit by the client, not by the router. An operation carrying
+ * an uploaded file goes out as a multipart request instead, the file streamed through.
  */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext> {
+  private readonly maxFileBytes: number;
+
+  constructor(options: { url: string; fetcher: Fetcher; maxFileBytes: number }) {
+    super({ url: options.url, fetcher: options.fetcher });
+    this.maxFileBytes = options.maxFileBytes;
+  }
+
+  override async process(
+    options: GraphQLDataSourceProcessOptions<RouterContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const uploads = findUploads(options.request.variables);
+    if (uploads.length === 0 || options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) {
+      return super.process(options);
+    }
+    const headers: Record<string, string> = { 'x-forwarded-for': options.context.clientAddress };
+    if (options.context.authorization !== undefined)
+      headers.authorization = options.context.authorization;
+    return sendMultipartUpload({
+      url: this.url ?? '',
+      headers,
+      operation: {
+        query: options.request.query ?? '',
+        operationName: options.request.operationName,
+        variables: options.request.variables ?? {},
+      },
+      uploads,
+      maxFileBytes: this.maxFileBytes,
+    });
+  }
+
   override willSendRequest(options: GraphQLDataSourceProcessOptions<RouterContext>): void {
     // Health checks and loading the supergraph carry no caller.
     if (options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return;

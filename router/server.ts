@@ -4,6 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/createGraphQLHandler.js';
+import { createMultipartParser } from '../lib/createMultipartParser.js';
 import { maskInternalError } from '../lib/createSubgraphServer.js';
 import {
   authenticateHeader,
@@ -20,7 +21,7 @@ import type { RouterConfig } from './config.js';
 import { createDepthLimitPlugin } from './createDepthLimitPlugin.js';
 import { ForwardingDataSource } from './createForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
-import { createLoginProxyRoute } from './createLoginProxyRoute.js';
+import { createProxyRoute } from './createProxyRoute.js';
 
 export const SUPERGRAPH_PATH = fromRoot('schema', 'supergraph.graphql');
 
@@ -47,7 +48,11 @@ export async function createRouterServer(
     // serves localhost, docker-compose and Kubernetes alike.
     buildService: ({ name }) => {
       if (!isSubgraphName(name)) throw new Error(`no URL configured for subgraph "${name}"`);
-      return new ForwardingDataSource({ url: `${config.subgraphUrls[name]}/graphql`, fetcher });
+      return new ForwardingDataSource({
+        url: `${config.subgraphUrls[name]}/graphql`,
+        fetcher,
+        maxFileBytes: config.maxUploadBytes,
+      });
     },
   });
   const apollo = new ApolloServer<RouterContext>({
@@ -66,12 +71,13 @@ export async function createRouterServer(
   await apollo.start();
 
   const verifyToken = createTokenVerifier({
-    keys: remoteKeySet(config.jwksUrl),
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
+    keys: remoteKeySet(config.tokens.jwksUrl),
+    issuer: config.tokens.issuer,
+    audience: config.tokens.audience,
   });
   const graphql = createGraphQLHandler(apollo, {
     maxBodyBytes: config.maxBodyBytes,
+    parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),
     context: async (req) => {
       const authorization = req.headers.authorization;
       const verified = await authenticateHeader(verifyToken, authorization);
@@ -95,7 +101,38 @@ export async function createRouterServer(
       readiness,
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
-        createLoginProxyRoute(config.subgraphUrls.auth, config.trustedProxyHops),
+        createProxyRoute({
+          methods: ['POST'],
+          path: '/auth/login',
+          target: config.subgraphUrls.auth,
+          requestHeaders: ['authorization'],
+          responseHeaders: [
+            'content-type',
+            'content-length',
+            'www-authenticate',
+            'retry-after',
+            'cache-control',
+          ],
+          trustedProxyHops: config.trustedProxyHops,
+          idleTimeoutMs: 10_000,
+        }),
+        createProxyRoute({
+          methods: ['GET', 'HEAD'],
+          path: '/files/*',
+          target: config.subgraphUrls.media,
+          requestHeaders: ['authorization', 'range', 'if-none-match'],
+          responseHeaders: [
+            'content-type',
+            'content-length',
+            'content-range',
+            'content-disposition',
+            'accept-ranges',
+            'etag',
+            'cache-control',
+          ],
+          trustedProxyHops: config.trustedProxyHops,
+          idleTimeoutMs: 30_000,
+        }),
       ],
     }),
     stop: () => apollo.stop(),

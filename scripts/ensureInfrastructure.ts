@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -12,6 +12,7 @@ export const LOCAL_DIR = fromRoot('.local');
 const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 const DEFAULT_JWT_KEY = fromRoot('.local', 'keys', 'jwt-ed25519.pem');
+const DEFAULT_DOWNLOAD_SECRET = fromRoot('.local', 'keys', 'download-token.secret');
 
 export interface Infrastructure {
   mongodbUri: string;
@@ -20,6 +21,8 @@ export interface Infrastructure {
   ffprobePath: string;
   /** Set when the key comes from a file we manage; unset when JWT_PRIVATE_KEY* is configured. */
   jwtPrivateKeyFile: string | undefined;
+  /** Likewise for media's download-link secret (DOWNLOAD_TOKEN_SECRET*). */
+  downloadSecretFile: string | undefined;
   /** Stops what this call started (FerretDB); leaves what it found running alone. */
   stop: (this: void) => Promise<void>;
 }
@@ -49,6 +52,7 @@ export async function ensureInfrastructure(
     amqpUrl,
     ...ffmpeg,
     jwtPrivateKeyFile: ensureJwtKey(env, say),
+    downloadSecretFile: ensureDownloadSecret(env),
     stop: mongo.stop,
   };
 }
@@ -251,6 +255,16 @@ function ensureJwtKey(env: NodeJS.ProcessEnv, say: Say): string | undefined {
   const { privateKey } = generateKeyPairSync('ed25519');
   writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   say(`JWT: generated a signing key in ${file}`);
+  return file;
+}
+
+/** Media signs download links with a random secret kept in .local/keys (mode 0600). */
+function ensureDownloadSecret(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DOWNLOAD_TOKEN_SECRET) return undefined;
+  const file = env.DOWNLOAD_TOKEN_SECRET_FILE ?? DEFAULT_DOWNLOAD_SECRET;
+  if (existsSync(file)) return file;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });
   return file;
 }
 

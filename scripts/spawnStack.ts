@@ -38,6 +38,7 @@ export async function spawnStack(
     FFMPEG_PATH: infra.ffmpegPath,
     FFPROBE_PATH: infra.ffprobePath,
     ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
+    ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
     DB_PREFIX: dbPrefix,
     ROUTER_PORT: String(routerPort),
     LOG_LEVEL: 'warn',

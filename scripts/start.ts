@@ -15,7 +15,9 @@ try {
     FFMPEG_PATH: infra.ffmpegPath,
     FFPROBE_PATH: infra.ffprobePath,
     ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
+    ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
   };
+  env.PUBLIC_URL ??= `http://127.0.0.1:${env.ROUTER_PORT ?? 4000}`;
   // The router finds each subgraph on the port that subgraph was given.
   for (const { name, defaultPort } of SUBGRAPHS) {
     const upper = name.toUpperCase();

@@ -42,7 +42,7 @@ describe('configuration', () => {
   it('router derives subgraph and JWKS URLs from one variable per subgraph', () => {
     const config = loadRouterConfig({ AUTH_URL: 'http://auth:4001' });
     expect(config.subgraphUrls.auth).toBe('http://auth:4001');
-    expect(config.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
+    expect(config.tokens.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
     expect(() => loadRouterConfig({ MAX_QUERY_DEPTH: '1' })).toThrow(
       /MAX_QUERY_DEPTH must be at least 2/,
     );

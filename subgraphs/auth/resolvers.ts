@@ -1,5 +1,5 @@
 import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
-import type { SubgraphResolvers } from '../../lib/createSubgraphServer.js';
+import type { SubgraphContext, SubgraphResolvers } from '../../lib/createSubgraphServer.js';
 import type { Accounts, SignedIn } from './createAccounts.js';
 import type { UserRecord, UserStore } from './createUserStore.js';
 
@@ -22,7 +22,7 @@ export function createResolvers(deps: { accounts: Accounts; users: UserStore }):
       id: (user: UserRecord) => user._id.toHexString(),
       // Other subgraphs only ever point at the caller (owners see their own things), so a
       // reference to anyone else resolves to nothing rather than leaking an email.
-      __resolveReference: (ref: { id: string }, ctx) =>
+      __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
         ctx.userId === ref.id ? users.findById(ref.id) : null,
     },
   };

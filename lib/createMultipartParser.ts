@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { processRequest } from 'graphql-upload-minimal';
+import { ErrorCode } from './errors.js';
+import { sendError } from './http.js';
+
+/**
+ * Parses GraphQL multipart requests (the multipart request spec) for createGraphQLHandler:
+ * `operations` and `map` are read, the file stays a stream for the resolver or the router's
+ * passthrough. One file per request. Spec violations answer 400 (413 for size) before
+ * anything runs; CSRF prevention is applied first, as Apollo would, so a cross-site form
+ * post never reaches the parser.
+ */
+export function createMultipartParser(options: { maxFileBytes: number }) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+    if (!req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data'))
+      return undefined;
+    if (!req.headers['apollo-require-preflight'] && !req.headers['x-apollo-operation-name']) {
+      sendError(
+        res,
+        ErrorCode.BAD_REQUEST,
+        'This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send the header Apollo-Require-Preflight: true with multipart uploads.',
+      );
+      return undefined;
+    }
+    try {
+      const operations = await processRequest(req, res, {
+        maxFileSize: options.maxFileBytes,
+        maxFiles: 1,
+        maxFieldSize: 1_000_000,
+      });
+      if (Array.isArray(operations)) {
+        sendError(res, ErrorCode.BAD_REQUEST, 'Batched operations are not accepted with uploads');
+        return undefined;
+      }
+      return operations;
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      const message = error instanceof Error ? error.message : 'Malformed multipart request';
+      res.setHeader('connection', 'close');
+      sendError(res, status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST, message);
+      return undefined;
+    }
+  };
+}

@@ -1,0 +1,71 @@
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCode } from '../lib/errors.js';
+import { clientAddress, sendError, type Route } from '../lib/http.js';
+
+export interface ProxyRouteOptions {
+  methods: readonly string[];
+  path: string;
+  /** Base URL of the process that really serves `path`. */
+  target: string;
+  /** Request headers passed on (the client's address is always added). */
+  requestHeaders: readonly string[];
+  /** Response headers passed back. */
+  responseHeaders: readonly string[];
+  trustedProxyHops: number;
+  /** Idle time, not total time: a 2 GB download may take long but never stalls this long. */
+  idleTimeoutMs: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * Relays plain HTTP routes to the subgraph that owns them (`/auth/login` to auth, `/files/*`
+ * to media), streaming both ways with backpressure: a slow client slows the upstream read
+ * instead of filling the router's memory. A client that goes away aborts the upstream request.
+ */
+export function createProxyRoute(options: ProxyRouteOptions): Route {
+  return {
+    methods: options.methods,
+    path: options.path,
+    async handler(req, res) {
+      const headers: Record<string, string> = {
+        'x-forwarded-for': clientAddress(req, options.trustedProxyHops),
+      };
+      for (const name of options.requestHeaders) {
+        const value = req.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      const upstream = request(new URL(req.url ?? '/', options.target), {
+        method: req.method ?? 'GET',
+        headers: { ...headers, 'content-length': '0' },
+        agent,
+        timeout: options.idleTimeoutMs,
+      });
+      upstream.on('timeout', () => upstream.destroy(new Error('upstream idle timeout')));
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      let answer: IncomingMessage;
+      try {
+        answer = await new Promise<IncomingMessage>((resolve, reject) => {
+          upstream.once('response', resolve).once('error', reject).end();
+        });
+      } catch {
+        if (!res.headersSent)
+          sendError(
+            res,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            'The service behind this route is unavailable',
+          );
+        return;
+      }
+      for (const name of options.responseHeaders) {
+        const value = answer.headers[name];
+        if (value !== undefined) res.setHeader(name, value);
+      }
+      res.statusCode = answer.statusCode ?? 502;
+      await pipeline(answer, res).catch(() => res.destroy());
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request, type IncomingMessage } from 'node:http';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { Upload } from 'graphql-upload-minimal';
+import { ErrorCode, graphqlError } from '../lib/errors.js';
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/** Top-level variables holding a file from the client's multipart request. */
+export function findUploads(variables: Record<string, unknown> | undefined): [string, Upload][] {
+  return Object.entries(variables ?? {}).filter(
+    (entry): entry is [string, Upload] => entry[1] instanceof Upload,
+  );
+}
+
+/**
+ * Sends one subgraph operation as a GraphQL multipart request, re-streaming the client's file
+ * part as it arrives: `source.pipe(upstream)` gives backpressure end to end, so neither memory
+ * nor disk holds the file. The router enforces the upload limit too (graphql-upload-minimal
+ * only truncates an over-limit file), and a file that fails midway aborts the subgraph request
+ * so the subgraph discards what it stored.
+ */
+export async function sendMultipartUpload(options: {
+  url: string;
+  headers: Record<string, string>;
+  operation: {
+    query: string;
+    operationName?: string | undefined;
+    variables: Record<string, unknown>;
+  };
+  uploads: [string, Upload][];
+  maxFileBytes: number;
+}): Promise<GatewayGraphQLResponse> {
+  const [first, ...rest] = options.uploads;
+  if (!first || rest.length > 0) {
+    throw graphqlError(ErrorCode.BAD_USER_INPUT, 'Exactly one file can be uploaded per request');
+  }
+  const [variable, upload] = first;
+  const file = await upload.promise;
+  const source = file.createReadStream();
+
+  const boundary = `reelflux${randomBytes(12).toString('hex')}`;
+  const variables = { ...options.operation.variables, [variable]: null };
+  const field = (name: string, value: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const head =
+    field('operations', JSON.stringify({ ...options.operation, variables })) +
+    field('map', JSON.stringify({ 0: [`variables.${variable}`] })) +
+    `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${encodeFilename(file.filename)}"\r\n` +
+    `Content-Type: ${file.mimetype.replace(/[\r\n]/g, '') || 'application/octet-stream'}\r\n\r\n`;
+
+  const upstream = request(options.url, {
+    method: 'POST',
+    agent,
+    headers: {
+      ...options.headers,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'apollo-require-preflight': 'true',
+    },
+  });
+
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure ??= error;
+    source.unpipe(upstream);
+    upstream.destroy(failure);
+  };
+  source.once('limit', () =>
+    fail(
+      graphqlError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `The file is larger than the ${options.maxFileBytes}-byte limit`,
+      ),
+    ),
+  );
+  source.once('error', (error: Error) =>
+    fail(
+      graphqlError(
+        ErrorCode.BAD_REQUEST,
+        `The upload was interrupted before the file ended: ${error.message}`,
+      ),
+    ),
+  );
+  source.once('end', () => {
+    if (!failure) upstream.end(`\r\n--${boundary}--\r\n`);
+  });
+
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    upstream.once('response', resolve);
+    upstream.once('error', (error) => reject(failure ?? error));
+  });
+  upstream.write(head);
+  source.pipe(upstream, { end: false });
+
+  const answer = await response;
+  const chunks: Buffer[] = [];
+  for await (const chunk of answer) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as GatewayGraphQLResponse;
+  } catch {
+    // A subgraph's plain-HTTP error (e.g. 413 from its own parser) has the same JSON shape;
+    // anything else is reported as it came.
+    throw graphqlError(
+      ErrorCode.INTERNAL_SERVER_ERROR,
+      `Upload failed: subgraph answered ${answer.statusCode}`,
+    );
+  }
+}
+
+/** Quotes in a multipart filename would end the parameter early; the subgraph cleans the rest. */
+function encodeFilename(name: string): string {
+  return name.replace(/[\r\n]/g, '').replace(/"/g, '%22');
+}

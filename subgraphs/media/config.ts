@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { LOG_LEVELS, type LogLevel } from '../../lib/logger.js';
+import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import {
+  readTokenVerification,
+  type TokenVerificationConfig,
+} from '../../lib/readTokenVerification.js';
+
+export interface MediaConfig {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  mongodbUri: string;
+  dbPrefix: string;
+  amqpUrl: string;
+  tokens: TokenVerificationConfig;
+  maxBodyBytes: number;
+  maxUploadBytes: number;
+  /** The router's public base URL, for download links. */
+  publicUrl: string;
+  downloads: { secret: Uint8Array; ttlSeconds: number };
+}
+
+export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaConfig {
+  const env = readEnv(source);
+  return {
+    host: env.string('HOST', '0.0.0.0'),
+    port: env.int('MEDIA_PORT', 4002, { min: 0, max: 65535 }),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    mongodbUri: env.string('MONGODB_URI'),
+    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
+    amqpUrl: env.string('AMQP_URL'),
+    tokens: readTokenVerification(env),
+    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
+    publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),
+    downloads: {
+      secret: readSecret(source),
+      ttlSeconds: env.int('DOWNLOAD_TOKEN_TTL_SECONDS', 900, { min: 10, max: 86400 }),
+    },
+  };
+}
+
+/** DOWNLOAD_TOKEN_SECRET (or _FILE): at least 32 bytes, the same for every media replica. */
+function readSecret(source: NodeJS.ProcessEnv): Uint8Array {
+  const env = readEnv(source);
+  let secret = env.optionalString('DOWNLOAD_TOKEN_SECRET');
+  const file = env.optionalString('DOWNLOAD_TOKEN_SECRET_FILE');
+  if (secret === undefined && file !== undefined) {
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(
+        `DOWNLOAD_TOKEN_SECRET_FILE cannot be read: ${(error as Error).message}`,
+      );
+    }
+  }
+  if (secret === undefined) {
+    throw new ConfigError(
+      'DOWNLOAD_TOKEN_SECRET or DOWNLOAD_TOKEN_SECRET_FILE is required but neither is set',
+    );
+  }
+  if (Buffer.byteLength(secret) < 32)
+    throw new ConfigError('DOWNLOAD_TOKEN_SECRET must be at least 32 bytes');
+  return new TextEncoder().encode(secret);
+}

@@ -1,0 +1,112 @@
+import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import type { Mp3Options } from '../../lib/mp3Options.js';
+import { removePartial } from './storeUpload.js';
+
+export const VIDEO_BUCKET = 'videos';
+export const AUDIO_BUCKET = 'audio';
+
+export interface VideoRecord {
+  /** The same id as the video's GridFS file. */
+  _id: ObjectId;
+  owner: string;
+  filename: string;
+  contentType: string;
+  bytes: number;
+  sha256: string;
+  uploadedAt: Date;
+  mp3: Mp3Options;
+}
+
+/** What the worker writes into `audio.files` metadata beside the MP3. */
+export interface AudioMetadata {
+  owner: string;
+  videoId: string;
+  durationSeconds: number;
+  bitrateKbps: number;
+  sha256?: string;
+}
+
+export interface AudioFile {
+  _id: ObjectId;
+  length: number;
+  metadata: AudioMetadata;
+}
+
+export interface VideoPage {
+  videos: VideoRecord[];
+  hasNextPage: boolean;
+}
+
+/**
+ * Video records and the GridFS files behind them. Every read takes the caller's id: a video
+ * that is not theirs is indistinguishable from one that does not exist.
+ */
+export async function createVideoStore(db: Db) {
+  const videos = db.collection<VideoRecord>('videos');
+  const audioFiles = db.collection<AudioFile>(`${AUDIO_BUCKET}.files`);
+  await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
+  await audioFiles.createIndex({ 'metadata.videoId': 1 }, { name: 'by_video' });
+  const toId = (id: string) =>
+    ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null;
+
+  return {
+    async insert(record: VideoRecord): Promise<void> {
+      await videos.insertOne(record);
+    },
+
+    async findOwned(id: string, owner: string): Promise<VideoRecord | null> {
+      const _id = toId(id);
+      return _id ? videos.findOne({ _id, owner }) : null;
+    },
+
+    /** Newest first; `after` is the id of the last video of the previous page. */
+    async page(owner: string, first: number, after: string | undefined): Promise<VideoPage> {
+      const cursor = after === undefined ? undefined : toId(after);
+      const found = await videos
+        .find(cursor ? { owner, _id: { $lt: cursor } } : { owner })
+        .sort({ _id: -1 })
+        .limit(first + 1)
+        .toArray();
+      return { videos: found.slice(0, first), hasNextPage: found.length > first };
+    },
+
+    async findAudioOwned(id: string, owner: string): Promise<AudioFile | null> {
+      const _id = toId(id);
+      return _id ? audioFiles.findOne({ _id, 'metadata.owner': owner }) : null;
+    },
+
+    async findFile(
+      bucket: string,
+      id: string,
+    ): Promise<{
+      _id: ObjectId;
+      length: number;
+      metadata?: { owner?: string; sha256?: string };
+    } | null> {
+      const _id = toId(id);
+      return _id
+        ? db.collection<{ _id: ObjectId; length: number }>(`${bucket}.files`).findOne({ _id })
+        : null;
+    },
+
+    openDownload(bucket: string, id: ObjectId, range?: { start: number; end: number }) {
+      return new GridFSBucket(db, { bucketName: bucket }).openDownloadStream(
+        id,
+        range ? { start: range.start, end: range.end + 1 } : {},
+      );
+    },
+
+    /** Removes a video's MP3s, its file and its record; safe to repeat. */
+    async remove(record: VideoRecord): Promise<void> {
+      const mp3s = await audioFiles
+        .find({ 'metadata.videoId': record._id.toHexString() })
+        .project<{ _id: ObjectId }>({ _id: 1 })
+        .toArray();
+      for (const { _id } of mp3s) await removePartial(db, AUDIO_BUCKET, _id);
+      await removePartial(db, VIDEO_BUCKET, record._id);
+      await videos.deleteOne({ _id: record._id });
+    },
+  };
+}
+
+export type VideoStore = Awaited<ReturnType<typeof createVideoStore>>;

@@ -1,0 +1,10 @@
+import { createLogger } from '../../lib/logger.js';
+import { runMain } from '../../lib/runMain.js';
+import { loadMediaConfig } from './config.js';
+import { createMediaServer } from './server.js';
+
+runMain('media', async () => {
+  const config = loadMediaConfig();
+  const log = createLogger('media', config.logLevel);
+  return { log, host: config.host, port: config.port, ...(await createMediaServer(config, log)) };
+});

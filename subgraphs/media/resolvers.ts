@@ -1,0 +1,152 @@
+import type { FileUpload } from 'graphql-upload-minimal';
+import { GraphQLUpload } from 'graphql-upload-minimal';
+import type { Db } from 'mongodb';
+import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
+import { BrokerUnavailableError, type Broker } from '../../lib/createBroker.js';
+import {
+  requireUser,
+  type SubgraphContext,
+  type SubgraphResolvers,
+} from '../../lib/createSubgraphServer.js';
+import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { parseMp3Options } from '../../lib/mp3Options.js';
+import type { DownloadTokens } from './createDownloadTokens.js';
+import {
+  AUDIO_BUCKET,
+  VIDEO_BUCKET,
+  type AudioFile,
+  type VideoRecord,
+  type VideoStore,
+} from './createVideoStore.js';
+import { cleanFilename } from './cleanFilename.js';
+import { storeUpload } from './storeUpload.js';
+
+export interface MediaDeps {
+  db: Db;
+  store: VideoStore;
+  broker: Broker;
+  downloads: DownloadTokens;
+  publicUrl: string;
+  maxUploadBytes: number;
+}
+
+const notFound = (what: string) => graphqlError(ErrorCode.NOT_FOUND, `${what} not found`);
+
+export function createResolvers(deps: MediaDeps): SubgraphResolvers {
+  const { store, broker } = deps;
+
+  return {
+    DateTime: DateTimeScalar,
+    Upload: GraphQLUpload,
+    Query: {
+      video: async (_: unknown, args: { id: string }, ctx) =>
+        (await store.findOwned(args.id, requireUser(ctx))) ?? Promise.reject(notFound('Video')),
+      videos: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx) => {
+        const first = args.first ?? 20;
+        if (!Number.isInteger(first) || first < 1 || first > 100) {
+          throw graphqlError(ErrorCode.BAD_USER_INPUT, 'first must be from 1 to 100', {
+            field: 'first',
+          });
+        }
+        const page = await store.page(requireUser(ctx), first, args.after ?? undefined);
+        const edges = page.videos.map((node) => ({ cursor: node._id.toHexString(), node }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+        };
+      },
+    },
+    Mutation: {
+      uploadVideo: async (_: unknown, args: { file: Promise<FileUpload>; mp3?: unknown }, ctx) => {
+        const owner = requireUser(ctx);
+        // Refuse bad options before a byte is stored.
+        const mp3 = parseMp3Options(args.mp3);
+        const upload = await args.file;
+        const filename = cleanFilename(upload.filename);
+        const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
+          filename,
+          ownerId: owner,
+          maxBytes: deps.maxUploadBytes,
+        });
+        const record: VideoRecord = {
+          _id: stored.fileId,
+          owner,
+          filename,
+          contentType: stored.contentType,
+          bytes: stored.bytes,
+          sha256: stored.sha256,
+          uploadedAt: new Date(),
+          mp3,
+        };
+        try {
+          await store.insert(record);
+          await broker.publish({
+            type: 'video.uploaded',
+            version: 1,
+            videoId: record._id.toHexString(),
+            ownerId: owner,
+            filename,
+            bytes: record.bytes,
+            mp3,
+          });
+        } catch (error) {
+          // No event, no video: a stored file nobody will convert is an orphan.
+          await store.remove(record);
+          if (error instanceof BrokerUnavailableError) {
+            throw graphqlError(
+              ErrorCode.SERVICE_UNAVAILABLE,
+              'The upload could not be queued; try again shortly',
+            );
+          }
+          throw error;
+        }
+        ctx.log.info({ videoId: record._id.toHexString(), bytes: record.bytes }, 'video uploaded');
+        return record;
+      },
+      deleteVideo: async (_: unknown, args: { id: string }, ctx) => {
+        const owner = requireUser(ctx);
+        const record = await store.findOwned(args.id, owner);
+        if (!record) throw notFound('Video');
+        // Announce first: if removal fails halfway, the record is still there to retry with,
+        // and every consumer of video.deleted cleans up idempotently.
+        try {
+          await broker.publish({
+            type: 'video.deleted',
+            version: 1,
+            videoId: args.id,
+            ownerId: owner,
+          });
+        } catch (error) {
+          if (error instanceof BrokerUnavailableError) {
+            throw graphqlError(
+              ErrorCode.SERVICE_UNAVAILABLE,
+              'The video could not be deleted now; try again shortly',
+            );
+          }
+          throw error;
+        }
+        await store.remove(record);
+        return true;
+      },
+    },
+    Video: {
+      id: (video: VideoRecord) => video._id.toHexString(),
+      owner: (video: VideoRecord) => ({ __typename: 'User', id: video.owner }),
+      __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
+        ctx.userId ? store.findOwned(ref.id, ctx.userId) : null,
+    },
+    Audio: {
+      id: (audio: AudioFile) => audio._id.toHexString(),
+      bytes: (audio: AudioFile) => audio.length,
+      durationSeconds: (audio: AudioFile) => audio.metadata.durationSeconds,
+      bitrateKbps: (audio: AudioFile) => audio.metadata.bitrateKbps,
+      downloadUrl: async (audio: AudioFile) => {
+        const id = audio._id.toHexString();
+        const token = await deps.downloads.sign(AUDIO_BUCKET, id);
+        return `${deps.publicUrl}/files/${AUDIO_BUCKET}/${id}?token=${token}`;
+      },
+      __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
+        ctx.userId ? store.findAudioOwned(ref.id, ctx.userId) : null,
+    },
+  };
+}

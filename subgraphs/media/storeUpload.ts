@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
+
+export interface StoredFile {
+  fileId: ObjectId;
+  bytes: number;
+  sha256: string;
+  contentType: string;
+}
+
+/**
+ * Streams an upload into GridFS while sniffing its first bytes, counting and hashing, and
+ * enforcing `maxBytes`. Nothing is held whole in memory. On any failure (not media, too big,
+ * client gone, database down) the partial file is removed before the error is rethrown, so a
+ * failed upload leaves no chunk behind.
+ */
+export async function storeUpload(
+  db: Db,
+  bucketName: string,
+  source: Readable,
+  options: { filename: string; ownerId: string; maxBytes: number },
+): Promise<StoredFile> {
+  const fileId = new ObjectId();
+  const inspector = new UploadInspector(options.maxBytes);
+  const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
+    fileId,
+    options.filename,
+    {
+      metadata: { owner: options.ownerId },
+    },
+  );
+  // graphql-upload-minimal only truncates an over-limit file (and unpipes it): make it fail.
+  const onLimit = () => source.destroy(tooLarge(options.maxBytes));
+  source.once('limit', onLimit);
+  try {
+    await pipeline(source, inspector, upload);
+  } catch (error) {
+    await removePartial(db, bucketName, fileId);
+    throw inspector.failure ?? translate(error, options.maxBytes);
+  } finally {
+    source.off('limit', onLimit);
+  }
+  if (!inspector.sniffed) {
+    await removePartial(db, bucketName, fileId);
+    throw graphqlError(ErrorCode.UNSUPPORTED_MEDIA, 'The file is empty');
+  }
+  return {
+    fileId,
+    bytes: inspector.bytes,
+    sha256: inspector.hash.digest('hex'),
+    contentType: inspector.sniffed.contentType,
+  };
+}
+
+/** Deletes whatever an aborted upload wrote: its chunks and, if it got that far, its file doc. */
+export async function removePartial(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
+  await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
+  await db.collection(`${bucketName}.files`).deleteOne({ _id: fileId });
+}
+
+function tooLarge(maxBytes: number) {
+  return graphqlError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    `The file is larger than the ${maxBytes}-byte limit`,
+  );
+}
+
+function translate(error: unknown, maxBytes: number): unknown {
+  if (error instanceof Error && 'extensions' in error) return error;
+  if (error instanceof Error && /limit/i.test(error.message)) return tooLarge(maxBytes);
+  if (
+    error instanceof Error &&
+    /Unexpected end of form|aborted|ECONNRESET|premature/i.test(error.message)
+  ) {
+    return graphqlError(ErrorCode.BAD_REQUEST, 'The upload was interrupted before the file ended');
+  }
+  return error;
+}
+
+/** Holds back the first bytes until they are sniffed, then passes everything through. */
+class UploadInspector extends Transform {
+  bytes = 0;
+  hash = createHash('sha256');
+  sniffed: SniffResult | undefined;
+  failure: Error | undefined;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      this.failure = tooLarge(this.maxBytes);
+      done(this.failure);
+      return;
+    }
+    this.hash.update(chunk);
+    if (this.sniffed) {
+      done(null, chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headBytes >= SNIFF_BYTES) this.decide(done);
+    else done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.sniffed || this.headBytes === 0) done();
+    else this.decide(done);
+  }
+
+  private decide(done: TransformCallback): void {
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    const sniffed = sniffContainer(head);
+    if (!sniffed) {
+      this.failure = graphqlError(
+        ErrorCode.UNSUPPORTED_MEDIA,
+        'This is not a video or audio file REELFLUX can read (MP4, MOV, MKV, WebM, AVI, MPEG-TS, FLV, 3GP, Ogg, MP3, …)',
+      );
+      done(this.failure);
+      return;
+    }
+    this.sniffed = sniffed;
+    done(null, head);
+  }
+}
