@@ -24,7 +24,9 @@ export function createMultipartParser(options: { maxFileBytes: number }) {
     }
     try {
       const operations = await processRequest(req, res, {
-        maxFileSize: options.maxFileBytes,
+        // busboy signals `limit` on reaching its limit, before it can know whether more bytes
+        // follow; one byte of headroom makes the signal mean "over the limit" exactly.
+        maxFileSize: options.maxFileBytes + 1,
         maxFiles: 1,
         maxFieldSize: 1_000_000,
       });
@@ -36,8 +38,10 @@ export function createMultipartParser(options: { maxFileBytes: number }) {
     } catch (error) {
       const status = (error as { status?: number }).status;
       const message = error instanceof Error ? error.message : 'Malformed multipart request';
+      // The parser answers 413 for "too many files" as well; that is a malformed request.
+      const tooBig = status === 413 && !/max file uploads/.test(message);
       res.setHeader('connection', 'close');
-      sendError(res, status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST, message);
+      sendError(res, tooBig ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST, message);
       return undefined;
     }
   };

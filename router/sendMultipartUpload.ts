@@ -46,7 +46,7 @@ export async function sendMultipartUpload(options: {
   const head =
     field('operations', JSON.stringify({ ...options.operation, variables })) +
     field('map', JSON.stringify({ 0: [`variables.${variable}`] })) +
-    `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${encodeFilename(file.filename)}"\r\n` +
+    `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${filenameParameters(file.filename)}\r\n` +
     `Content-Type: ${file.mimetype.replace(/[\r\n]/g, '') || 'application/octet-stream'}\r\n\r\n`;
 
   const upstream = request(options.url, {
@@ -108,7 +108,11 @@ export async function sendMultipartUpload(options: {
   }
 }
 
-/** Quotes in a multipart filename would end the parameter early; the subgraph cleans the rest. */
-function encodeFilename(name: string): string {
-  return name.replace(/[\r\n]/g, '').replace(/"/g, '%22');
+/**
+ * The name exactly as the client sent it, in RFC 5987 `filename*` (which the subgraph's parser
+ * decodes), with a plain ASCII `filename` beside it for parsers that only read that.
+ */
+function filenameParameters(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
