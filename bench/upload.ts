@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import {
+  createReadStream,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { GridFSBucket, MongoClient } from 'mongodb';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack } from '../scripts/spawnStack.js';
+
+/**
+ * `npm run bench:upload`: the same file (a) uploaded through the router with curl (multipart,
+ * streamed from disk) and (b) written straight into GridFS with the driver, same database,
+ * same run; MB/s of each and the ratio. Then a large file (2 GiB by default) through the
+ * router while the router's and media's RSS is sampled, to show nothing buffers the file.
+ */
+const SIZE = Number(process.env.BENCH_UPLOAD_MB ?? 300) * 2 ** 20;
+const BIG = Number(process.env.BENCH_BIG_MB ?? 2048) * 2 ** 20;
+const MB = 2 ** 20;
+
+const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
+const writeFile = (path: string, size: number) => {
+  // MP4-shaped (a real ftyp box) so media's sniffing accepts it; the rest is noise.
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(MB);
+  for (let i = 0; i < MB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+  Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex').copy(
+    block,
+  );
+  for (let written = 0; written < size; written += MB)
+    writeSync(fd, block, 0, Math.min(MB, size - written));
+  closeSync(fd);
+};
+
+/** Resident memory of each direct child of `ppid` whose command line mentions `needle`. */
+function rssOf(ppid: number, needle: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent !== ppid || !readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle))
+        continue;
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      return Number(match?.[1] ?? 0) * 1024;
+    } catch {
+      // the process went away between listing and reading
+    }
+  }
+  return 0;
+}
+
+function curlUpload(url: string, token: string, path: string): Promise<string> {
+  const operations = JSON.stringify({
+    query: 'mutation ($file: Upload!) { uploadVideo(file: $file) { id bytes } }',
+    variables: { file: null },
+  });
+  return new Promise((resolve, reject) => {
+    const curl = spawn('curl', [
+      '-sS',
+      url,
+      '-H',
+      `authorization: Bearer ${token}`,
+      '-H',
+      'apollo-require-preflight: true',
+      '-F',
+      `operations=${operations}`,
+      '-F',
+      'map={"0":["variables.file"]}',
+      '-F',
+      `0=@${path};type=video/mp4`,
+    ]);
+    let out = '';
+    curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    curl.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    curl.on('exit', (code) =>
+      code === 0 && !out.includes('"errors"')
+        ? resolve(out)
+        : reject(new Error(`curl ${code}: ${out}`)),
+    );
+  });
+}
+
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+const prefix = `bench${Date.now().toString(36)}_`;
+const stack = await spawnStack(infra, prefix, {
+  LOG_LEVEL: 'warn',
+  MAX_UPLOAD_BYTES: String(BIG + MB),
+});
+const mongo = new MongoClient(infra.mongodbUri);
+try {
+  const signUp = await fetch(stack.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query:
+        'mutation { signUp(email: "bench@example.com", password: "benchmark password") { token } }',
+    }),
+  });
+  const token = ((await signUp.json()) as { data: { signUp: { token: string } } }).data.signUp
+    .token;
+  const file = join(dir, 'same.mp4');
+  writeFile(file, SIZE);
+
+  let started = performance.now();
+  await curlUpload(stack.graphqlUrl, token, file);
+  const viaRouter = SIZE / MB / ((performance.now() - started) / 1000);
+
+  started = performance.now();
+  const db = mongo.db(`${prefix}media`);
+  await pipeline(
+    createReadStream(file),
+    new GridFSBucket(db, { bucketName: 'bench' }).openUploadStream('same.mp4'),
+  );
+  const direct = SIZE / MB / ((performance.now() - started) / 1000);
+  rmSync(file);
+
+  const bigFile = join(dir, 'big.mp4');
+  writeFile(bigFile, BIG);
+  const launcher = stack.launcher.pid ?? 0;
+  const peak = {
+    router: rssOf(launcher, 'router/main.js'),
+    media: rssOf(launcher, 'media/main.js'),
+  };
+  const idle = { ...peak };
+  const sampler = setInterval(() => {
+    peak.router = Math.max(peak.router, rssOf(launcher, 'router/main.js'));
+    peak.media = Math.max(peak.media, rssOf(launcher, 'media/main.js'));
+  }, 200);
+  started = performance.now();
+  await curlUpload(stack.graphqlUrl, token, bigFile);
+  const bigRate = BIG / MB / ((performance.now() - started) / 1000);
+  clearInterval(sampler);
+
+  const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
+  console.log(
+    [
+      `upload benchmark: ${SIZE / MB} MB file, then ${BIG / MB} MB; embedded default (FerretDB/SQLite)`,
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+      '',
+      '| path | MB/s |',
+      '|---|---|',
+      `| (a) curl → router → media → GridFS | ${viaRouter.toFixed(1)} |`,
+      `| (b) driver → GridFS directly | ${direct.toFixed(1)} |`,
+      `| **ratio a/b** | **${(viaRouter / direct).toFixed(2)}** |`,
+      '',
+      `${BIG / MB} MB through the router at ${bigRate.toFixed(1)} MB/s; RSS idle → peak: router ${mb(idle.router)} → ${mb(peak.router)}, media ${mb(idle.media)} → ${mb(peak.media)}`,
+    ].join('\n'),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  await mongo
+    .db(`${prefix}media`)
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
+  await stack.stop();
+  await stopInfra();
+}
