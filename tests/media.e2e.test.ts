@@ -10,6 +10,7 @@ import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 const PASSWORD = 'correct horse battery';
@@ -543,5 +544,58 @@ describe('media upload limit', () => {
     const wayOver = await multipartUpload(stack.graphqlUrl, mp4Shaped(LIMIT * 30), { token });
     expect(wayOver.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('media when RabbitMQ goes away', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('nobroker')}_`;
+  let stack: RunningStack;
+  let proxy: TcpProxy;
+  let mongo: MongoClient;
+
+  beforeAll(async () => {
+    const target = new URL(infra.amqpUrl);
+    proxy = await startTcpProxy(Number(target.port || 5672));
+    target.port = String(proxy.port);
+    stack = await spawnStack(infra, prefix, { AMQP_URL: target.toString() });
+    mongo = new MongoClient(infra.mongodbUri);
+  });
+  afterAll(async () => {
+    await mongo?.close();
+    await stack?.stop();
+    await proxy?.close();
+  });
+
+  it('refuses uploads it cannot announce, keeps no file, and recovers when the broker returns', async () => {
+    const signUp = await postGraphQL<{ signUp: { token: string } }>(
+      stack.graphqlUrl,
+      'mutation { signUp(email: "nobroker@example.com", password: "correct horse battery") { token } }',
+    );
+    const token = signUp.body.data?.signUp.token ?? '';
+    const clip = mp4Shaped(300_000);
+    expect((await multipartUpload(stack.graphqlUrl, clip, { token })).body.errors).toBeUndefined();
+
+    const db = mongo.db(`${prefix}media`);
+    const counts = async () => [
+      await db.collection('videos').countDocuments(),
+      await db.collection('videos.files').countDocuments(),
+      await db.collection('videos.chunks').countDocuments(),
+    ];
+    const before = await counts();
+    proxy.cut();
+    const refused = await multipartUpload(stack.graphqlUrl, clip, { token });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(await counts()).toEqual(before);
+    expect((await fetch(`${stack.subgraphUrls.media}/readyz`)).status).toBe(503);
+
+    proxy.restore();
+    await expect
+      .poll(async () => (await fetch(`${stack.subgraphUrls.media}/readyz`)).status, {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toBe(200);
+    expect((await multipartUpload(stack.graphqlUrl, clip, { token })).body.errors).toBeUndefined();
   });
 });
