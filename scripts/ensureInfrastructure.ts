@@ -57,6 +57,18 @@ export async function ensureInfrastructure(
   };
 }
 
+/** The variables that hand this infrastructure to the stack's processes. */
+export function infrastructureEnv(infra: Omit<Infrastructure, 'stop'>): Record<string, string> {
+  return {
+    MONGODB_URI: infra.mongodbUri,
+    AMQP_URL: infra.amqpUrl,
+    FFMPEG_PATH: infra.ffmpegPath,
+    FFPROBE_PATH: infra.ffprobePath,
+    ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
+    ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
+  };
+}
+
 // ---------------------------------------------------------------- MongoDB / FerretDB
 
 async function ensureMongo(

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../lib/projectRoot.js';
 import { SUBGRAPHS } from '../lib/subgraphs.js';
-import type { Infrastructure } from './ensureInfrastructure.js';
+import { infrastructureEnv, type Infrastructure } from './ensureInfrastructure.js';
 
 export interface RunningStack {
   routerUrl: string;
@@ -33,12 +33,7 @@ export async function spawnStack(
   const routerPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    MONGODB_URI: infra.mongodbUri,
-    AMQP_URL: infra.amqpUrl,
-    FFMPEG_PATH: infra.ffmpegPath,
-    FFPROBE_PATH: infra.ffprobePath,
-    ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
-    ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
+    ...infrastructureEnv(infra),
     DB_PREFIX: dbPrefix,
     ROUTER_PORT: String(routerPort),
     LOG_LEVEL: 'warn',

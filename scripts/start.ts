@@ -1,5 +1,9 @@
 import { SUBGRAPHS } from '../lib/subgraphs.js';
-import { ensureInfrastructure, MissingInfrastructureError } from './ensureInfrastructure.js';
+import {
+  ensureInfrastructure,
+  infrastructureEnv,
+  MissingInfrastructureError,
+} from './ensureInfrastructure.js';
 import { launchStack, stackProcesses } from './launchStack.js';
 
 // `npm start`: infrastructure, then every process of the stack, until Ctrl-C.
@@ -10,12 +14,7 @@ try {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOST: process.env.HOST ?? '127.0.0.1',
-    MONGODB_URI: infra.mongodbUri,
-    AMQP_URL: infra.amqpUrl,
-    FFMPEG_PATH: infra.ffmpegPath,
-    FFPROBE_PATH: infra.ffprobePath,
-    ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
-    ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
+    ...infrastructureEnv(infra),
   };
   env.PUBLIC_URL ??= `http://127.0.0.1:${env.ROUTER_PORT ?? 4000}`;
   // The router finds each subgraph on the port that subgraph was given.

@@ -1,33 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
+import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
-
-const PASSWORD = 'correct horse battery';
-const SIGN_UP = /* GraphQL */ `
-  mutation ($email: String!, $password: String!) {
-    signUp(email: $email, password: $password) {
-      token
-      expiresAt
-      user {
-        id
-        email
-      }
-    }
-  }
-`;
-const LOG_IN = /* GraphQL */ `
-  mutation ($email: String!, $password: String!) {
-    logIn(email: $email, password: $password) {
-      token
-      user {
-        id
-        email
-      }
-    }
-  }
-`;
 
 interface Payload {
   token: string;

@@ -6,34 +6,10 @@ import { createLogger } from '../lib/logger.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { createAuthServer } from '../subgraphs/auth/server.js';
 import { generateEd25519Pem } from './helpers/forgeTokens.js';
+import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
-
-const SIGN_UP = /* GraphQL */ `
-  mutation ($email: String!, $password: String!) {
-    signUp(email: $email, password: $password) {
-      token
-      expiresAt
-      user {
-        id
-        email
-        createdAt
-      }
-    }
-  }
-`;
-const LOG_IN = /* GraphQL */ `
-  mutation ($email: String!, $password: String!) {
-    logIn(email: $email, password: $password) {
-      token
-      user {
-        id
-      }
-    }
-  }
-`;
-const PASSWORD = 'correct horse battery';
 
 describe('auth subgraph against the real database', () => {
   const infra = inject('infra');

@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { LOG_LEVELS, type LogLevel } from '../../lib/logger.js';
 import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 
-export interface AuthConfig {
-  host: string;
-  port: number;
-  logLevel: LogLevel;
-  mongodbUri: string;
-  dbPrefix: string;
-  maxBodyBytes: number;
+export interface AuthConfig extends ServiceBasics {
   jwt: {
     /** PKCS#8 PEM of an Ed25519 or P-256 private key. */
     privateKeyPem: string;
@@ -26,12 +20,7 @@ export interface AuthConfig {
 export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthConfig {
   const env = readEnv(source);
   return {
-    host: env.string('HOST', '0.0.0.0'),
-    port: env.int('AUTH_PORT', 4001, { min: 0, max: 65535 }),
-    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    mongodbUri: env.string('MONGODB_URI'),
-    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
-    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    ...readServiceBasics(env, 'AUTH_PORT', 4001),
     jwt: {
       privateKeyPem: readPrivateKey(source),
       issuer: env.string('JWT_ISSUER', 'reelflux'),

@@ -1,20 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { LOG_LEVELS, type LogLevel } from '../../lib/logger.js';
 import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../../lib/readTokenVerification.js';
 
-export interface MediaConfig {
-  host: string;
-  port: number;
-  logLevel: LogLevel;
-  mongodbUri: string;
-  dbPrefix: string;
+export interface MediaConfig extends ServiceBasics {
   amqpUrl: string;
   tokens: TokenVerificationConfig;
-  maxBodyBytes: number;
   maxUploadBytes: number;
   /** The router's public base URL, for download links. */
   publicUrl: string;
@@ -24,14 +18,9 @@ export interface MediaConfig {
 export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaConfig {
   const env = readEnv(source);
   return {
-    host: env.string('HOST', '0.0.0.0'),
-    port: env.int('MEDIA_PORT', 4002, { min: 0, max: 65535 }),
-    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    mongodbUri: env.string('MONGODB_URI'),
-    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
+    ...readServiceBasics(env, 'MEDIA_PORT', 4002),
     amqpUrl: env.string('AMQP_URL'),
     tokens: readTokenVerification(env),
-    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),
     downloads: {

@@ -1,0 +1,29 @@
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+import type { EnvReader } from './readEnv.js';
+
+/** What every subgraph's config starts with: where to listen, log, and keep its data. */
+export interface ServiceBasics {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  mongodbUri: string;
+  /** Database names are `<prefix><service>`: `reelflux_auth` by default. */
+  dbPrefix: string;
+  /** Largest JSON request body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+export function readServiceBasics(
+  env: EnvReader,
+  portVariable: string,
+  defaultPort: number,
+): ServiceBasics {
+  return {
+    host: env.string('HOST', '0.0.0.0'),
+    port: env.int(portVariable, defaultPort, { min: 0, max: 65535 }),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    mongodbUri: env.string('MONGODB_URI'),
+    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
+    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+  };
+}
