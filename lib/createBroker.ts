@@ -1,14 +1,32 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import amqp, {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  type Options,
+} from 'amqplib';
 import type { Logger } from './logger.js';
-import { EVENTS_EXCHANGE, type EventMessage } from './messages.js';
+import type { EventMessage } from './messages.js';
+import { declareTopology, topologyNames, type Topology } from './topology.js';
 
 export class BrokerUnavailableError extends Error {
   override name = 'BrokerUnavailableError';
 }
 
+/** Must ack or nack `message` on `channel`; a throw is logged and the message requeued. */
+export type MessageHandler = (message: ConsumeMessage, channel: Channel) => Promise<void>;
+
 export interface Broker {
-  /** Publishes persistently and resolves only once RabbitMQ has confirmed the message. */
-  publish(message: EventMessage): Promise<void>;
+  /** The exchange and queue names this broker declared (prefixed by AMQP_NAME_PREFIX). */
+  topology: Topology;
+  /** To `reelflux.events`, routed by `type`; resolves once RabbitMQ has confirmed it. */
+  publishEvent(message: EventMessage): Promise<void>;
+  /** Straight to a queue (jobs, retries), persistent and confirmed. */
+  sendToQueue(queue: string, body: unknown, options?: Options.Publish): Promise<void>;
+  /** Consumes `queue` with `prefetch` unacked messages at most, again after every reconnect. */
+  consume(queue: string, prefetch: number, handler: MessageHandler): void;
+  /** Stops taking new messages (SIGTERM); in-flight ones are still acked. */
+  stopConsuming(): Promise<void>;
   /** Resolves when connected; throws BrokerUnavailableError otherwise (for /readyz). */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -17,24 +35,60 @@ export interface Broker {
 export interface BrokerOptions {
   url: string;
   log: Logger;
+  /** Prefix for every exchange and queue name (AMQP_NAME_PREFIX). */
+  namePrefix?: string;
   /** How long a publish waits for a connection and a confirm before giving up. */
   publishTimeoutMs?: number;
 }
 
+interface Consumer {
+  queue: string;
+  prefetch: number;
+  handler: MessageHandler;
+  channel?: Channel;
+  tag?: string;
+}
+
 /**
- * One RabbitMQ connection with a confirm channel, kept alive across broker restarts: on loss
- * it reconnects with backoff (0.5 s doubling to 10 s) and declares the topology again before
- * anything is published. Every connection and channel has an error listener, so a broker
- * going away is a log line, never a crash.
+ * One RabbitMQ connection, kept alive across broker restarts: on loss it reconnects with
+ * backoff (0.5 s doubling to 10 s), declares the topology again, and resubscribes every
+ * consumer before anything is published. Every connection and channel has an error listener,
+ * so a broker going away is a log line, never a crash.
  */
 export function createBroker(options: BrokerOptions): Broker {
   const { log } = options;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  const topology = topologyNames(options.namePrefix);
+  const consumers: Consumer[] = [];
   let connection: ChannelModel | undefined;
-  let channel: ConfirmChannel | undefined;
+  let publisher: ConfirmChannel | undefined;
   let closing = false;
+  let consuming = true;
   let delay = 500;
   let waiters: (() => void)[] = [];
+
+  const subscribe = async (model: ChannelModel, consumer: Consumer) => {
+    const channel = await model.createChannel();
+    channel.on('error', (error: Error) =>
+      log.warn({ err: error, queue: consumer.queue }, 'rabbitmq consumer channel error'),
+    );
+    await channel.prefetch(consumer.prefetch);
+    const { consumerTag } = await channel.consume(consumer.queue, (message) => {
+      if (!message) return; // cancelled by the broker (queue deleted); the reconnect resubscribes
+      consumer.handler(message, channel).catch((error: unknown) => {
+        log.error({ err: error, queue: consumer.queue }, 'message handler failed; requeueing');
+        setTimeout(() => {
+          try {
+            channel.nack(message, false, true);
+          } catch {
+            // channel already gone: RabbitMQ requeues unacked messages by itself
+          }
+        }, 1_000);
+      });
+    });
+    consumer.channel = channel;
+    consumer.tag = consumerTag;
+  };
 
   const connect = async (): Promise<void> => {
     try {
@@ -42,7 +96,7 @@ export function createBroker(options: BrokerOptions): Broker {
       model.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq connection error'));
       model.on('close', () => {
         connection = undefined;
-        channel = undefined;
+        publisher = undefined;
         if (!closing) {
           log.warn('rabbitmq connection lost; reconnecting');
           schedule();
@@ -50,9 +104,10 @@ export function createBroker(options: BrokerOptions): Broker {
       });
       const confirm = await model.createConfirmChannel();
       confirm.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq channel error'));
-      await declareTopology(confirm);
+      await declareTopology(confirm, topology);
+      if (consuming) for (const consumer of consumers) await subscribe(model, consumer);
       connection = model;
-      channel = confirm;
+      publisher = confirm;
       delay = 500;
       log.info('rabbitmq connected');
       for (const wake of waiters) wake();
@@ -69,8 +124,8 @@ export function createBroker(options: BrokerOptions): Broker {
   };
   void connect();
 
-  const connectedChannel = async (): Promise<ConfirmChannel> => {
-    if (channel) return channel;
+  const connected = async (): Promise<ConfirmChannel> => {
+    if (publisher) return publisher;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new BrokerUnavailableError('RabbitMQ is unavailable')),
@@ -81,44 +136,65 @@ export function createBroker(options: BrokerOptions): Broker {
         resolve();
       });
     });
-    if (!channel) throw new BrokerUnavailableError('RabbitMQ is unavailable');
-    return channel;
+    if (!publisher) throw new BrokerUnavailableError('RabbitMQ is unavailable');
+    return publisher;
+  };
+
+  const confirmedPublish = async (
+    exchange: string,
+    routingKey: string,
+    body: unknown,
+    extra: Options.Publish = {},
+  ) => {
+    const channel = await connected();
+    const content = Buffer.from(JSON.stringify(body));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new BrokerUnavailableError('RabbitMQ did not confirm in time')),
+        publishTimeoutMs,
+      );
+      channel.publish(
+        exchange,
+        routingKey,
+        content,
+        { persistent: true, contentType: 'application/json', ...extra },
+        (error) => {
+          clearTimeout(timer);
+          if (error)
+            reject(new BrokerUnavailableError(`RabbitMQ refused the message: ${String(error)}`));
+          else resolve();
+        },
+      );
+    });
   };
 
   return {
-    async publish(message) {
-      const ch = await connectedChannel();
-      const body = Buffer.from(JSON.stringify(message));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new BrokerUnavailableError('RabbitMQ did not confirm in time')),
-          publishTimeoutMs,
+    topology,
+    publishEvent: (message) =>
+      confirmedPublish(topology.exchange, message.type, message, { type: message.type }),
+    sendToQueue: (queue, body, extra) => confirmedPublish('', queue, body, extra),
+    consume(queue, prefetch, handler) {
+      const consumer: Consumer = { queue, prefetch, handler };
+      consumers.push(consumer);
+      if (connection && consuming) {
+        subscribe(connection, consumer).catch((error: unknown) =>
+          log.warn({ err: error, queue }, 'subscribe failed'),
         );
-        ch.publish(
-          EVENTS_EXCHANGE,
-          message.type,
-          body,
-          { persistent: true, contentType: 'application/json', type: message.type },
-          (error) => {
-            clearTimeout(timer);
-            if (error)
-              reject(new BrokerUnavailableError(`RabbitMQ refused the message: ${String(error)}`));
-            else resolve();
-          },
-        );
-      });
+      }
+    },
+    async stopConsuming() {
+      consuming = false;
+      for (const consumer of consumers) {
+        if (consumer.channel && consumer.tag)
+          await consumer.channel.cancel(consumer.tag).catch(() => undefined);
+      }
     },
     async check() {
-      if (!channel) throw new BrokerUnavailableError('not connected to RabbitMQ');
+      if (!publisher) throw new BrokerUnavailableError('not connected to RabbitMQ');
     },
     async close() {
       closing = true;
       await connection?.close().catch(() => undefined);
     },
   };
-}
-
-/** Declared by every process on every (re)connect; declarations are idempotent. */
-async function declareTopology(channel: ConfirmChannel): Promise<void> {
-  await channel.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
 }

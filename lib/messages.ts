@@ -5,8 +5,6 @@ import { type Mp3Options, parseMp3Options } from './mp3Options.js';
  * `version`. Consumers validate from `unknown` with the parsers below; a message that does not
  * parse is dead-lettered, never retried. The README has the same table for humans.
  */
-export const EVENTS_EXCHANGE = 'reelflux.events';
-
 export interface VideoUploaded {
   type: 'video.uploaded';
   version: 1;
@@ -25,7 +23,38 @@ export interface VideoDeleted {
   ownerId: string;
 }
 
-export type EventMessage = VideoUploaded | VideoDeleted;
+/** Published at each state change and (throttled) progress of a conversion. */
+export interface ConversionUpdated {
+  type: 'conversion.updated';
+  version: 1;
+  conversionId: string;
+  videoId: string;
+  ownerId: string;
+  status: ConversionStatus;
+  progress: number | null;
+}
+
+/** Sent to the jobs queue (not the events exchange): one conversion to run. */
+export interface ConversionJob {
+  type: 'conversion.job';
+  version: 1;
+  conversionId: string;
+  videoId: string;
+  ownerId: string;
+  filename: string;
+  options: Mp3Options;
+}
+
+export type EventMessage = VideoUploaded | VideoDeleted | ConversionUpdated;
+
+export const CONVERSION_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+] as const;
+export type ConversionStatus = (typeof CONVERSION_STATUSES)[number];
 
 export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';
@@ -52,6 +81,47 @@ export function parseVideoDeleted(raw: unknown): VideoDeleted {
     videoId: expectId(m.videoId, 'videoId'),
     ownerId: expectId(m.ownerId, 'ownerId'),
   };
+}
+
+export function parseConversionJob(raw: unknown): ConversionJob {
+  const m = expectRecord(raw, 'conversion.job');
+  return {
+    type: 'conversion.job',
+    version: 1,
+    conversionId: expectId(m.conversionId, 'conversionId'),
+    videoId: expectId(m.videoId, 'videoId'),
+    ownerId: expectId(m.ownerId, 'ownerId'),
+    filename: expectString(m.filename, 'filename'),
+    options: parseMp3Options(m.options ?? {}),
+  };
+}
+
+export function parseConversionUpdated(raw: unknown): ConversionUpdated {
+  const m = expectRecord(raw, 'conversion.updated');
+  const status = CONVERSION_STATUSES.find((s) => s === m.status);
+  if (!status) throw new InvalidMessageError(`unknown status ${String(m.status)}`);
+  const progress =
+    m.progress === null || m.progress === undefined
+      ? null
+      : expectNonNegative(m.progress, 'progress');
+  return {
+    type: 'conversion.updated',
+    version: 1,
+    conversionId: expectId(m.conversionId, 'conversionId'),
+    videoId: expectId(m.videoId, 'videoId'),
+    ownerId: expectId(m.ownerId, 'ownerId'),
+    status,
+    progress,
+  };
+}
+
+/** Parses a delivery body as JSON, or throws InvalidMessageError. */
+export function parseJsonMessage(content: Buffer): unknown {
+  try {
+    return JSON.parse(content.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidMessageError('message body is not JSON');
+  }
 }
 
 function expectRecord(raw: unknown, type: string): Record<string, unknown> {

@@ -93,3 +93,21 @@ export function parseMp3Options(input: unknown): Mp3Options {
 function invalid(field: string, rule: string) {
   return graphqlError(ErrorCode.BAD_USER_INPUT, `mp3.${field} ${rule}`, { field: `mp3.${field}` });
 }
+
+export const DEFAULT_BITRATE_KBPS = 192;
+
+/**
+ * What a conversion actually runs with: constant 192 kbps unless a bitrate or VBR quality was
+ * asked, and the video's name without its extension as the title. Sample rate and channels
+ * stay unset ("as the source, where MP3 allows").
+ */
+export function effectiveMp3Options(options: Mp3Options, videoFilename: string): Mp3Options {
+  const dot = videoFilename.lastIndexOf('.');
+  return {
+    ...options,
+    ...(options.vbrQuality === undefined
+      ? { bitrateKbps: options.bitrateKbps ?? DEFAULT_BITRATE_KBPS }
+      : {}),
+    title: options.title ?? (dot > 0 ? videoFilename.slice(0, dot) : videoFilename),
+  };
+}

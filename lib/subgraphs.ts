@@ -7,6 +7,7 @@ import { fromRoot } from './projectRoot.js';
 export const SUBGRAPHS = [
   { name: 'auth', defaultPort: 4001 },
   { name: 'media', defaultPort: 4002 },
+  { name: 'conversion', defaultPort: 4003 },
 ] as const;
 
 export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];

@@ -21,6 +21,11 @@ export function stackProcesses(env: NodeJS.ProcessEnv): ProcessSpec[] {
       readyUrl: `http://127.0.0.1:${port(`${name.toUpperCase()}_PORT`, defaultPort)}/readyz`,
     })),
     {
+      name: 'worker',
+      entry: fromRoot('dist', 'worker', 'main.js'),
+      readyUrl: `http://127.0.0.1:${port('WORKER_PORT', 4010)}/readyz`,
+    },
+    {
       name: 'router',
       entry: fromRoot('dist', 'router', 'main.js'),
       readyUrl: `http://127.0.0.1:${port('ROUTER_PORT', 4000)}/readyz`,

@@ -11,6 +11,8 @@ export interface RunningStack {
   graphqlUrl: string;
   /** Base URL of each subgraph process, for tests that go around the router on purpose. */
   subgraphUrls: Record<string, string>;
+  /** The worker's health and metrics server. */
+  workerUrl: string;
   launcher: ChildProcess;
   /** Everything the launcher printed so far. */
   output: () => string;
@@ -31,11 +33,15 @@ export async function spawnStack(
   const launcherPath = fromRoot('dist', 'scripts', 'start.js');
   if (!existsSync(launcherPath)) throw new Error('dist/ is missing: run `npm run build` first');
   const routerPort = await freePort();
+  const workerPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...infrastructureEnv(infra),
     DB_PREFIX: dbPrefix,
+    // Its own queues too: stacks share one broker.
+    AMQP_NAME_PREFIX: dbPrefix,
     ROUTER_PORT: String(routerPort),
+    WORKER_PORT: String(workerPort),
     LOG_LEVEL: 'warn',
     ...extraEnv,
   };
@@ -76,6 +82,7 @@ export async function spawnStack(
     routerUrl,
     graphqlUrl: `${routerUrl}/graphql`,
     subgraphUrls,
+    workerUrl: `http://127.0.0.1:${workerPort}`,
     launcher,
     output: () => output,
     async stop() {

@@ -5,7 +5,8 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { SignJWT } from 'jose';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EVENTS_EXCHANGE, parseVideoDeleted, parseVideoUploaded } from '../lib/messages.js';
+import { parseVideoDeleted, parseVideoUploaded } from '../lib/messages.js';
+import { topologyNames } from '../lib/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
@@ -40,9 +41,10 @@ describe('media end to end through the router', () => {
     mongo = new MongoClient(infra.mongodbUri);
     broker = await amqp.connect(infra.amqpUrl);
     const channel = await broker.createChannel();
-    await channel.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+    const { exchange } = topologyNames(prefix);
+    await channel.assertExchange(exchange, 'topic', { durable: true });
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
-    await channel.bindQueue(queue, EVENTS_EXCHANGE, 'video.*');
+    await channel.bindQueue(queue, exchange, 'video.*');
     await channel.consume(
       queue,
       (message) => {

@@ -4,6 +4,7 @@
 // way panics at start: FerretDB's build/version package requires a generated version.txt that
 // module-proxy downloads do not contain, and it only checks when FerretDB itself is the main
 // module. Embedding it from this tiny module runs the same handlers without that check.
+// It also serializes write commands (serializeWrites.go): FerretDB v1 updates are not atomic.
 package main
 
 import (
@@ -11,8 +12,10 @@ import (
 	"flag"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -32,8 +35,16 @@ func main() {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// FerretDB itself listens on a private socket; clients reach it through serveSerialized.
+	socketDir, err := os.MkdirTemp("", "reelflux-ferretdb-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(socketDir)
+	socket := filepath.Join(socketDir, "ferretdb.sock")
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Listener:      ferretdb.ListenerConfig{Unix: socket},
 		Logger:        logger,
 		Handler:       *handler,
 		SQLiteURL:     *sqliteURL,
@@ -45,6 +56,15 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	listener, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		<-ctx.Done()
+		listener.Close()
+	}()
+	go serveSerialized(listener, func() (net.Conn, error) { return net.Dial("unix", socket) }, logger)
 	logger.Info("ferretdb listening", "addr", *listen, "handler", *handler)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)

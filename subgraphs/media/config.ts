@@ -8,6 +8,8 @@ import {
 
 export interface MediaConfig extends ServiceBasics {
   amqpUrl: string;
+  /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
+  amqpNamePrefix: string;
   tokens: TokenVerificationConfig;
   maxUploadBytes: number;
   /** The router's public base URL, for download links. */
@@ -20,6 +22,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
   return {
     ...readServiceBasics(env, 'MEDIA_PORT', 4002),
     amqpUrl: env.string('AMQP_URL'),
+    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),

@@ -4,7 +4,8 @@ import { authenticateHeader, type TokenVerifier } from '../../lib/createTokenVer
 import { ErrorCode } from '../../lib/errors.js';
 import { sendError, type Route } from '../../lib/http.js';
 import type { DownloadTokens, FileBucket } from './createDownloadTokens.js';
-import { VIDEO_BUCKET, type VideoStore } from './createVideoStore.js';
+import { VIDEO_BUCKET } from '../../lib/gridfs.js';
+import type { VideoStore } from './createVideoStore.js';
 import { contentDisposition, mp3Name, parseRange } from './httpRange.js';
 
 /**
@@ -82,7 +83,7 @@ export function createFileRoute(deps: {
         res.end();
         return;
       }
-      await pipeline(store.openDownload(bucket, file._id, range), res);
+      await pipeline(store.openDownload(bucket, file, range), res);
     },
   };
 

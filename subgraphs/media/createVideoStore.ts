@@ -1,9 +1,12 @@
-import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import { ObjectId, type Db } from 'mongodb';
 import type { Mp3Options } from '../../lib/mp3Options.js';
-import { removePartial } from './storeUpload.js';
-
-export const VIDEO_BUCKET = 'videos';
-export const AUDIO_BUCKET = 'audio';
+import {
+  AUDIO_BUCKET,
+  VIDEO_BUCKET,
+  readGridFsFile,
+  removeGridFsFile,
+  type AudioMetadata,
+} from '../../lib/gridfs.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */
@@ -15,15 +18,6 @@ export interface VideoRecord {
   sha256: string;
   uploadedAt: Date;
   mp3: Mp3Options;
-}
-
-/** What the worker writes into `audio.files` metadata beside the MP3. */
-export interface AudioMetadata {
-  owner: string;
-  videoId: string;
-  durationSeconds: number;
-  bitrateKbps: number;
-  sha256?: string;
 }
 
 export interface AudioFile {
@@ -81,19 +75,23 @@ export async function createVideoStore(db: Db) {
     ): Promise<{
       _id: ObjectId;
       length: number;
+      chunkSize: number;
       metadata?: { owner?: string; sha256?: string };
     } | null> {
       const _id = toId(id);
       return _id
-        ? db.collection<{ _id: ObjectId; length: number }>(`${bucket}.files`).findOne({ _id })
+        ? db
+            .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${bucket}.files`)
+            .findOne({ _id })
         : null;
     },
 
-    openDownload(bucket: string, id: ObjectId, range?: { start: number; end: number }) {
-      return new GridFSBucket(db, { bucketName: bucket }).openDownloadStream(
-        id,
-        range ? { start: range.start, end: range.end + 1 } : {},
-      );
+    openDownload(
+      bucket: string,
+      file: { _id: ObjectId; length: number; chunkSize: number },
+      range?: { start: number; end: number },
+    ) {
+      return readGridFsFile(db, bucket, file, range);
     },
 
     /** Removes a video's MP3s, its file and its record; safe to repeat. */
@@ -102,8 +100,8 @@ export async function createVideoStore(db: Db) {
         .find({ 'metadata.videoId': record._id.toHexString() })
         .project<{ _id: ObjectId }>({ _id: 1 })
         .toArray();
-      for (const { _id } of mp3s) await removePartial(db, AUDIO_BUCKET, _id);
-      await removePartial(db, VIDEO_BUCKET, record._id);
+      for (const { _id } of mp3s) await removeGridFsFile(db, AUDIO_BUCKET, _id);
+      await removeGridFsFile(db, VIDEO_BUCKET, record._id);
       await videos.deleteOne({ _id: record._id });
     },
   };

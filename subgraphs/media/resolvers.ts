@@ -11,13 +11,8 @@ import {
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import { parseMp3Options } from '../../lib/mp3Options.js';
 import type { DownloadTokens } from './createDownloadTokens.js';
-import {
-  AUDIO_BUCKET,
-  VIDEO_BUCKET,
-  type AudioFile,
-  type VideoRecord,
-  type VideoStore,
-} from './createVideoStore.js';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/gridfs.js';
+import type { AudioFile, VideoRecord, VideoStore } from './createVideoStore.js';
 import { cleanFilename } from './cleanFilename.js';
 import { storeUpload } from './storeUpload.js';
 
@@ -80,7 +75,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         };
         try {
           await store.insert(record);
-          await broker.publish({
+          await broker.publishEvent({
             type: 'video.uploaded',
             version: 1,
             videoId: record._id.toHexString(),
@@ -110,7 +105,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         // Announce first: if removal fails halfway, the record is still there to retry with,
         // and every consumer of video.deleted cleans up idempotently.
         try {
-          await broker.publish({
+          await broker.publishEvent({
             type: 'video.deleted',
             version: 1,
             videoId: args.id,

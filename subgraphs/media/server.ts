@@ -23,7 +23,7 @@ export async function createMediaServer(
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
   const store = await createVideoStore(db);
-  const broker = createBroker({ url: config.amqpUrl, log });
+  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
   const downloads = createDownloadTokens(config.downloads.secret, config.downloads.ttlSeconds);
   const verifyToken = createTokenVerifier({
     keys: remoteKeySet(config.tokens.jwksUrl),

@@ -3,6 +3,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { removeGridFsFile } from '../../lib/gridfs.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
 
 export interface StoredFile {
@@ -39,13 +40,13 @@ export async function storeUpload(
   try {
     await pipeline(source, inspector, upload);
   } catch (error) {
-    await removePartial(db, bucketName, fileId);
+    await removeGridFsFile(db, bucketName, fileId);
     throw inspector.failure ?? translate(error, options.maxBytes);
   } finally {
     source.off('limit', onLimit);
   }
   if (!inspector.sniffed) {
-    await removePartial(db, bucketName, fileId);
+    await removeGridFsFile(db, bucketName, fileId);
     throw graphqlError(ErrorCode.UNSUPPORTED_MEDIA, 'The file is empty');
   }
   return {
@@ -54,12 +55,6 @@ export async function storeUpload(
     sha256: inspector.hash.digest('hex'),
     contentType: inspector.sniffed.contentType,
   };
-}
-
-/** Deletes whatever an aborted upload wrote: its chunks and, if it got that far, its file doc. */
-export async function removePartial(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
-  await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
-  await db.collection(`${bucketName}.files`).deleteOne({ _id: fileId });
 }
 
 function tooLarge(maxBytes: number) {

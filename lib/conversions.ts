@@ -1,0 +1,136 @@
+import { ObjectId, type Collection, type Db } from 'mongodb';
+import type { ConversionStatus } from './messages.js';
+import type { Mp3Options } from './mp3Options.js';
+
+/** Why a conversion failed, as clients see it in `error.code`. */
+export const ConversionErrorCode = {
+  UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
+  NO_AUDIO_STREAM: 'NO_AUDIO_STREAM',
+  TRIM_OUT_OF_RANGE: 'TRIM_OUT_OF_RANGE',
+  TIMEOUT: 'TIMEOUT',
+  RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
+} as const;
+export type ConversionErrorCode = (typeof ConversionErrorCode)[keyof typeof ConversionErrorCode];
+
+export interface ConversionRecord {
+  _id: ObjectId;
+  videoId: string;
+  owner: string;
+  filename: string;
+  status: ConversionStatus;
+  progress: number | null;
+  error: { code: string; message: string } | null;
+  /** The MP3 in media's `audio` bucket, once SUCCEEDED. */
+  audioId: string | null;
+  /** How many times a worker has taken it. */
+  attempts: number;
+  /** The options as asked, validated. */
+  options: Mp3Options;
+  queuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** Set once its job is confirmed in the queue, so a redelivered event does not resend it. */
+  jobSentAt: Date | null;
+  /** The run that owns it while RUNNING; a stale run cannot finish it. */
+  runId: string | null;
+  /** Last sign of life from its worker while RUNNING. */
+  heartbeatAt: Date | null;
+}
+
+export const TERMINAL_STATUSES: readonly ConversionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+/**
+ * The `conversions` collection and every state change, for the conversion service and the
+ * workers alike. Each change is a compare-and-set on the current state (and run), so two
+ * workers, a cancel and a redelivery can race without a conversion ending twice.
+ */
+export async function openConversions(db: Db) {
+  const conversions: Collection<ConversionRecord> = db.collection<ConversionRecord>('conversions');
+  await conversions.createIndex(
+    { videoId: 1, owner: 1, queuedAt: -1 },
+    { name: 'by_video_newest_first' },
+  );
+  await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
+  const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
+
+  return {
+    collection: conversions,
+    async findOwned(id: string, owner: string) {
+      const _id = idOf(id);
+      return _id ? conversions.findOne({ _id, owner }) : null;
+    },
+    findById: (id: string) => {
+      const _id = idOf(id);
+      return _id ? conversions.findOne({ _id }) : Promise.resolve(null);
+    },
+    forVideo: (videoId: string, owner: string) =>
+      conversions.find({ videoId, owner }).sort({ queuedAt: -1, _id: -1 }).toArray(),
+
+    /**
+     * A worker claims it: QUEUED → RUNNING, or takes over a RUNNING one whose job came back
+     * (the previous worker died). Returns null when it is not this worker's to run.
+     */
+    take: (id: ObjectId, runId: string, takeOver: boolean) =>
+      conversions.findOneAndUpdate(
+        { _id: id, status: takeOver ? { $in: ['QUEUED', 'RUNNING'] } : 'QUEUED' },
+        {
+          $set: {
+            status: 'RUNNING',
+            runId,
+            startedAt: new Date(),
+            heartbeatAt: new Date(),
+            progress: 0,
+            error: null,
+          },
+          $inc: { attempts: 1 },
+        },
+        { returnDocument: 'after' },
+      ),
+    /** Progress and heartbeat; false when the run no longer owns it (cancelled, deleted, taken over). */
+    async progress(id: ObjectId, runId: string, progress: number): Promise<boolean> {
+      const result = await conversions.updateOne(
+        { _id: id, runId, status: 'RUNNING' },
+        { $set: { progress, heartbeatAt: new Date() } },
+      );
+      return result.matchedCount === 1;
+    },
+    succeed: (id: ObjectId, runId: string, audioId: string) =>
+      conversions.findOneAndUpdate(
+        { _id: id, runId, status: 'RUNNING' },
+        {
+          $set: { status: 'SUCCEEDED', progress: 1, audioId, finishedAt: new Date(), runId: null },
+        },
+        { returnDocument: 'after' },
+      ),
+    fail: (id: ObjectId, runId: string, code: string, message: string) =>
+      conversions.findOneAndUpdate(
+        { _id: id, runId, status: 'RUNNING' },
+        {
+          $set: { status: 'FAILED', error: { code, message }, finishedAt: new Date(), runId: null },
+        },
+        { returnDocument: 'after' },
+      ),
+    /** Back to QUEUED for a retry after a transient fault. */
+    requeue: (id: ObjectId, runId: string, message: string) =>
+      conversions.findOneAndUpdate(
+        { _id: id, runId, status: 'RUNNING' },
+        {
+          $set: {
+            status: 'QUEUED',
+            progress: null,
+            runId: null,
+            error: { code: 'RETRYING', message },
+          },
+        },
+        { returnDocument: 'after' },
+      ),
+    cancel: (id: ObjectId) =>
+      conversions.findOneAndUpdate(
+        { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },
+        { $set: { status: 'CANCELLED', finishedAt: new Date(), runId: null } },
+        { returnDocument: 'after' },
+      ),
+  };
+}
+
+export type Conversions = Awaited<ReturnType<typeof openConversions>>;

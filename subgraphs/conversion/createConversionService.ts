@@ -1,0 +1,171 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { ObjectId, type Db } from 'mongodb';
+import type { Broker } from '../../lib/createBroker.js';
+import type { ConversionRecord, Conversions } from '../../lib/conversions.js';
+import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  InvalidMessageError,
+  parseJsonMessage,
+  parseVideoDeleted,
+  parseVideoUploaded,
+  type ConversionJob,
+  type VideoUploaded,
+} from '../../lib/messages.js';
+import { parseMp3Options } from '../../lib/mp3Options.js';
+import { isDuplicateKeyError } from '../../lib/mongo.js';
+
+/** What conversion knows of a video, from `video.uploaded`: enough to convert it again. */
+interface VideoProjection {
+  _id: string;
+  owner: string;
+  filename: string;
+}
+
+/**
+ * The conversion lifecycle on the service side: turning uploads into queued jobs
+ * (idempotently), converting again, cancelling, and forgetting deleted videos. Workers own
+ * RUNNING → SUCCEEDED/FAILED.
+ */
+export async function createConversionService(deps: {
+  db: Db;
+  conversions: Conversions;
+  broker: Broker;
+  log: Logger;
+}) {
+  const { conversions, broker, log } = deps;
+  const videos = deps.db.collection<VideoProjection>('videos');
+  await videos.createIndex({ owner: 1 }, { name: 'by_owner' });
+
+  const announce = (record: ConversionRecord) =>
+    broker.publishEvent({
+      type: 'conversion.updated',
+      version: 1,
+      conversionId: record._id.toHexString(),
+      videoId: record.videoId,
+      ownerId: record.owner,
+      status: record.status,
+      progress: record.progress,
+    });
+
+  /** Queues the job once; a repeat (redelivered event, retried request) finds it sent. */
+  const ensureJobSent = async (record: ConversionRecord): Promise<ConversionRecord> => {
+    if (record.jobSentAt || record.status !== 'QUEUED') return record;
+    const job: ConversionJob = {
+      type: 'conversion.job',
+      version: 1,
+      conversionId: record._id.toHexString(),
+      videoId: record.videoId,
+      ownerId: record.owner,
+      filename: record.filename,
+      options: record.options,
+    };
+    await broker.sendToQueue(broker.topology.queues.jobs, job);
+    const jobSentAt = new Date();
+    await conversions.collection.updateOne({ _id: record._id }, { $set: { jobSentAt } });
+    await announce(record);
+    return { ...record, jobSentAt };
+  };
+
+  const create = async (
+    id: ObjectId,
+    video: VideoProjection,
+    options: ConversionRecord['options'],
+  ) => {
+    const record: ConversionRecord = {
+      _id: id,
+      videoId: video._id,
+      owner: video.owner,
+      filename: video.filename,
+      status: 'QUEUED',
+      progress: null,
+      error: null,
+      audioId: null,
+      attempts: 0,
+      options,
+      queuedAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      jobSentAt: null,
+      runId: null,
+      heartbeatAt: null,
+    };
+    try {
+      await conversions.collection.insertOne(record);
+      return record;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      // Already created by an earlier delivery of the same event.
+      return (await conversions.collection.findOne({ _id: id })) ?? record;
+    }
+  };
+
+  const onVideoUploaded = async (event: VideoUploaded) => {
+    const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
+    await videos.updateOne({ _id: video._id }, { $set: video }, { upsert: true });
+    // The upload's own conversion shares the video's id: a redelivered event cannot add one.
+    await ensureJobSent(await create(new ObjectId(event.videoId), video, event.mp3));
+  };
+
+  const onVideoDeleted = async (videoId: string) => {
+    for (const record of await conversions.collection.find({ videoId }).toArray()) {
+      const cancelled = await conversions.cancel(record._id);
+      if (cancelled) await announce(cancelled);
+    }
+    await conversions.collection.deleteMany({ videoId });
+    await videos.deleteOne({ _id: videoId });
+  };
+
+  /** Acks what it handled, dead-letters what it cannot parse; a throw means "try again". */
+  const consumer =
+    <T>(parse: (raw: unknown) => T, handle: (message: T) => Promise<void>) =>
+    async (delivery: ConsumeMessage, channel: Channel) => {
+      let message: T;
+      try {
+        message = parse(parseJsonMessage(delivery.content));
+      } catch (error) {
+        if (!(error instanceof InvalidMessageError)) throw error;
+        log.warn(
+          { err: error, queue: delivery.fields.routingKey },
+          'malformed event dead-lettered',
+        );
+        channel.nack(delivery, false, false);
+        return;
+      }
+      await handle(message);
+      channel.ack(delivery);
+    };
+
+  return {
+    start() {
+      broker.consume(
+        broker.topology.queues.videoUploaded,
+        8,
+        consumer(parseVideoUploaded, onVideoUploaded),
+      );
+      broker.consume(
+        broker.topology.queues.videoDeleted,
+        8,
+        consumer(parseVideoDeleted, (event) => onVideoDeleted(event.videoId)),
+      );
+    },
+
+    async convertVideo(owner: string, videoId: string, mp3: unknown): Promise<ConversionRecord> {
+      const options = parseMp3Options(mp3);
+      const video = await videos.findOne({ _id: videoId, owner });
+      if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
+      return ensureJobSent(await create(new ObjectId(), video, options));
+    },
+
+    async cancel(owner: string, id: string): Promise<ConversionRecord> {
+      const record = await conversions.findOwned(id, owner);
+      if (!record) throw graphqlError(ErrorCode.NOT_FOUND, 'Conversion not found');
+      const cancelled = await conversions.cancel(record._id);
+      if (!cancelled) return record; // already finished: nothing to stop
+      await announce(cancelled);
+      return cancelled;
+    },
+  };
+}
+
+export type ConversionService = Awaited<ReturnType<typeof createConversionService>>;

@@ -1,0 +1,15 @@
+import { createLogger } from '../../lib/logger.js';
+import { runMain } from '../../lib/runMain.js';
+import { loadConversionConfig } from './config.js';
+import { createConversionServer } from './server.js';
+
+runMain('conversion', async () => {
+  const config = loadConversionConfig();
+  const log = createLogger('conversion', config.logLevel);
+  return {
+    log,
+    host: config.host,
+    port: config.port,
+    ...(await createConversionServer(config, log)),
+  };
+});

@@ -1,0 +1,64 @@
+import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
+import { BrokerUnavailableError } from '../../lib/createBroker.js';
+import {
+  requireUser,
+  type SubgraphContext,
+  type SubgraphResolvers,
+} from '../../lib/createSubgraphServer.js';
+import type { ConversionRecord, Conversions } from '../../lib/conversions.js';
+import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { effectiveMp3Options } from '../../lib/mp3Options.js';
+import type { ConversionService } from './createConversionService.js';
+
+/** A queue that cannot take the job is an outage the client should retry, not a bug. */
+async function queued<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof BrokerUnavailableError) {
+      throw graphqlError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        'The conversion could not be queued; try again shortly',
+      );
+    }
+    throw error;
+  }
+}
+
+export function createResolvers(deps: {
+  conversions: Conversions;
+  service: ConversionService;
+}): SubgraphResolvers {
+  const { conversions, service } = deps;
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      conversion: async (_: unknown, args: { id: string }, ctx) =>
+        (await conversions.findOwned(args.id, requireUser(ctx))) ??
+        Promise.reject(graphqlError(ErrorCode.NOT_FOUND, 'Conversion not found')),
+    },
+    Mutation: {
+      convertVideo: (_: unknown, args: { videoId: string; mp3?: unknown }, ctx) =>
+        queued(service.convertVideo(requireUser(ctx), args.videoId, args.mp3)),
+      cancelConversion: (_: unknown, args: { id: string }, ctx) =>
+        queued(service.cancel(requireUser(ctx), args.id)),
+    },
+    Conversion: {
+      id: (record: ConversionRecord) => record._id.toHexString(),
+      video: (record: ConversionRecord) => ({ __typename: 'Video', id: record.videoId }),
+      audio: (record: ConversionRecord) =>
+        record.audioId ? { __typename: 'Audio', id: record.audioId } : null,
+      options: (record: ConversionRecord) => effectiveMp3Options(record.options, record.filename),
+      __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
+        ctx.userId ? conversions.findOwned(ref.id, ctx.userId) : null,
+    },
+    Video: {
+      // Ownership is checked per field: another user's video simply has no conversions here.
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      conversions: (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
+        ctx.userId ? conversions.forVideo(video.id, ctx.userId) : [],
+      latestConversion: async (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
+        ctx.userId ? ((await conversions.forVideo(video.id, ctx.userId))[0] ?? null) : null,
+    },
+  };
+}

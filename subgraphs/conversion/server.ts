@@ -1,0 +1,57 @@
+import { createBroker } from '../../lib/createBroker.js';
+import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
+import { createTokenVerifier, remoteKeySet } from '../../lib/createTokenVerifier.js';
+import { openConversions } from '../../lib/conversions.js';
+import { createHttpApp } from '../../lib/http.js';
+import type { Logger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
+import { createMongoClient, pingDatabase, serviceDatabaseName } from '../../lib/mongo.js';
+import type { RunningService } from '../../lib/runMain.js';
+import { subgraphSdlPath } from '../../lib/subgraphs.js';
+import type { ConversionConfig } from './config.js';
+import { createConversionService } from './createConversionService.js';
+import { createResolvers } from './resolvers.js';
+
+/** Builds the conversion subgraph and starts consuming video events. */
+export async function createConversionServer(
+  config: ConversionConfig,
+  log: Logger,
+): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const mongo = createMongoClient(config.mongodbUri, 'reelflux-conversion');
+  await mongo.connect();
+  const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
+  const conversions = await openConversions(db);
+  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const service = await createConversionService({ db, conversions, broker, log });
+  service.start();
+
+  const { apollo, route } = await createSubgraphServer({
+    sdlPath: subgraphSdlPath('conversion'),
+    resolvers: createResolvers({ conversions, service }),
+    verifyToken: createTokenVerifier({
+      keys: remoteKeySet(config.tokens.jwksUrl),
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+    }),
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+
+  return {
+    listener: createHttpApp({
+      log,
+      metrics: createMetrics('conversion'),
+      readiness: [
+        ['mongodb', () => pingDatabase(db)],
+        ['rabbitmq', () => broker.check()],
+      ],
+      routes: [route],
+    }),
+    stop: async () => {
+      await broker.stopConsuming();
+      await apollo.stop();
+      await broker.close();
+      await mongo.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { ConversionErrorCode } from '../lib/conversions.js';
+import { effectiveMp3Options, type Mp3Options } from '../lib/mp3Options.js';
+import { BadInputError } from './BadInputError.js';
+import { ALLOWED_DEMUXERS, type ProbeResult } from './probeMedia.js';
+
+export interface FfmpegPlan {
+  args: string[];
+  /** The source's MP3 stream is copied, not re-encoded. */
+  copy: boolean;
+  /** What the MP3's duration must come out at. */
+  expectedSeconds: number;
+}
+
+/** Seconds of slack for a trim end past the probed duration (containers round it). */
+const END_SLACK = 0.05;
+
+/**
+ * The ffmpeg command for one conversion, as an argument array (no shell, no quoting):
+ * local files only (`-protocol_whitelist`), the probed demuxer forced and whitelisted, the
+ * first audio stream only, progress on stdout. Copies an MP3 source when nothing asks for a
+ * change; refuses trims outside the source.
+ */
+export function buildFfmpegArgs(input: {
+  source: string;
+  output: string;
+  probe: ProbeResult;
+  requested: Mp3Options;
+  videoFilename: string;
+}): FfmpegPlan {
+  const { probe, requested } = input;
+  if (!probe.audio)
+    throw new BadInputError(ConversionErrorCode.NO_AUDIO_STREAM, 'The file has no audio stream');
+  if (!(probe.durationSeconds > 0))
+    throw new BadInputError(ConversionErrorCode.UNSUPPORTED_MEDIA, 'The file has no duration');
+
+  const start = requested.startSeconds ?? 0;
+  const end = requested.endSeconds ?? probe.durationSeconds;
+  if (start >= probe.durationSeconds || end > probe.durationSeconds + END_SLACK) {
+    throw new BadInputError(
+      ConversionErrorCode.TRIM_OUT_OF_RANGE,
+      `Trim ${start}–${end} s is outside the source's ${probe.durationSeconds.toFixed(2)} s`,
+    );
+  }
+  const trimmed = requested.startSeconds !== undefined || requested.endSeconds !== undefined;
+  const reshaped = ['bitrateKbps', 'vbrQuality', 'sampleRateHz', 'channels'].some(
+    (key) => key in requested,
+  );
+  const copy = probe.audio.codec === 'mp3' && !trimmed && !reshaped;
+  const options = effectiveMp3Options(requested, input.videoFilename);
+
+  const encode = copy
+    ? ['-c:a', 'copy']
+    : [
+        '-c:a',
+        'libmp3lame',
+        ...(options.vbrQuality !== undefined
+          ? ['-q:a', String(options.vbrQuality)]
+          : ['-b:a', `${options.bitrateKbps}k`]),
+        ...(options.sampleRateHz ? ['-ar', String(options.sampleRateHz)] : []),
+        // MP3 holds at most two channels: 5.1 and the like are downmixed.
+        ...(options.channels
+          ? ['-ac', String(options.channels)]
+          : probe.audio.channels > 2
+            ? ['-ac', '2']
+            : []),
+      ];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-protocol_whitelist',
+    'file,pipe',
+    '-format_whitelist',
+    ALLOWED_DEMUXERS.join(','),
+    '-f',
+    input.probe.demuxer,
+    ...(requested.startSeconds !== undefined ? ['-ss', String(start)] : []),
+    ...(requested.endSeconds !== undefined ? ['-to', String(end)] : []),
+    '-i',
+    input.source,
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-sn',
+    '-dn',
+    '-map_metadata',
+    '-1',
+    ...encode,
+    '-metadata',
+    `title=${options.title ?? ''}`,
+    ...(options.artist !== undefined ? ['-metadata', `artist=${options.artist}`] : []),
+    '-id3v2_version',
+    '3',
+    '-f',
+    'mp3',
+    '-progress',
+    'pipe:1',
+    '-nostats',
+    '-y',
+    input.output,
+  ];
+  return { args, copy, expectedSeconds: Math.min(end, probe.durationSeconds) - start };
+}

@@ -1,0 +1,296 @@
+import { randomUUID, createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import type { Broker } from '../lib/createBroker.js';
+import {
+  ConversionErrorCode,
+  type ConversionRecord,
+  type Conversions,
+} from '../lib/conversions.js';
+import {
+  AUDIO_BUCKET,
+  VIDEO_BUCKET,
+  readGridFsFile,
+  removeGridFsFile,
+  type AudioMetadata,
+} from '../lib/gridfs.js';
+import type { Logger } from '../lib/logger.js';
+import {
+  InvalidMessageError,
+  parseConversionJob,
+  parseJsonMessage,
+  type ConversionJob,
+} from '../lib/messages.js';
+import { effectiveMp3Options } from '../lib/mp3Options.js';
+import { BadInputError } from './BadInputError.js';
+import { buildFfmpegArgs } from './buildFfmpegArgs.js';
+import type { WorkerConfig } from './config.js';
+import { probeMedia } from './probeMedia.js';
+import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
+
+/** Progress reaches the database and subscribers at most this often per conversion. */
+const PROGRESS_INTERVAL_MS = 250;
+/** How often a running job checks it still owns its conversion (cancel within 2 s). */
+const WATCH_INTERVAL_MS = 500;
+
+export interface JobHandlerDeps {
+  config: WorkerConfig;
+  conversions: Conversions;
+  /** Media's database: videos are read from it, MP3s written to it. */
+  mediaDb: Db;
+  broker: Broker;
+  log: Logger;
+}
+
+/**
+ * Runs one conversion job from delivery to ack. The job is acked only once the MP3 and the
+ * SUCCEEDED record are durable, or once the conversion has failed for good; a crash before
+ * that leaves it unacked, RabbitMQ redelivers it, and the rerun replaces any partial output
+ * (the MP3's id is the conversion's, so there is only ever one).
+ */
+export function createJobHandler(deps: JobHandlerDeps) {
+  const { config, conversions, mediaDb, broker, log } = deps;
+  const running = new Map<string, AbortController>();
+
+  const announce = (
+    record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
+  ) =>
+    broker
+      .publishEvent({
+        type: 'conversion.updated',
+        version: 1,
+        conversionId: record._id.toHexString(),
+        videoId: record.videoId,
+        ownerId: record.owner,
+        status: record.status,
+        progress: record.progress,
+      })
+      // A lost progress event is harmless: subscribers get the next one, and the record is right.
+      .catch((error: unknown) => log.warn({ err: error }, 'conversion.updated not published'));
+
+  async function handle(delivery: ConsumeMessage, channel: Channel): Promise<void> {
+    let job: ConversionJob;
+    try {
+      job = parseConversionJob(parseJsonMessage(delivery.content));
+    } catch (error) {
+      if (!(error instanceof InvalidMessageError)) throw error;
+      log.warn({ err: error }, 'malformed job dead-lettered');
+      channel.nack(delivery, false, false);
+      return;
+    }
+    const id = new ObjectId(job.conversionId);
+    const runId = randomUUID();
+    const record = await conversions.take(id, runId, delivery.fields.redelivered);
+    if (!record) {
+      // Cancelled, deleted, finished, or a duplicate of a job another worker holds.
+      channel.ack(delivery);
+      return;
+    }
+    await announce(record);
+    const abort = new AbortController();
+    running.set(job.conversionId, abort);
+    const log1 = log.child({ conversionId: job.conversionId, attempt: record.attempts });
+    try {
+      const audio = await convert(job, record, runId, abort.signal);
+      const done = await conversions.succeed(id, runId, audio.toHexString());
+      if (!done) {
+        // Cancelled (or deleted) while we wrote it: the MP3 must not outlive its conversion.
+        await removeOutputUnlessReclaimed(id);
+      } else {
+        await announce(done);
+        log1.info('conversion succeeded');
+      }
+      channel.ack(delivery);
+    } catch (error) {
+      await settleFailure(error, job, id, runId, record, log1);
+      channel.ack(delivery);
+    } finally {
+      running.delete(job.conversionId);
+    }
+  }
+
+  async function settleFailure(
+    error: unknown,
+    job: ConversionJob,
+    id: ObjectId,
+    runId: string,
+    record: ConversionRecord,
+    log1: Logger,
+  ): Promise<void> {
+    await removeOutputUnlessReclaimed(id);
+    if (error instanceof FfmpegAbortedError) {
+      if (error.message === 'shutdown') {
+        // Hand it back for another worker; thrown so the delivery is requeued, not acked.
+        const back = await conversions.requeue(id, runId, 'worker stopped');
+        if (back) await announce(back);
+        throw error;
+      }
+      log1.info('conversion stopped: no longer ours (cancelled or deleted)');
+      return;
+    }
+    const bad =
+      error instanceof BadInputError
+        ? error
+        : error instanceof FfmpegTimeoutError
+          ? new BadInputError(
+              ConversionErrorCode.TIMEOUT,
+              `Conversion took longer than ${config.jobTimeoutMs / 1000} s`,
+            )
+          : undefined;
+    if (bad) {
+      const failed = await conversions.fail(id, runId, bad.code, bad.message);
+      if (failed) await announce(failed);
+      log1.info({ code: bad.code }, 'conversion failed: bad input');
+      return;
+    }
+    log1.warn({ err: error }, 'conversion attempt failed');
+    if (record.attempts < config.maxAttempts) {
+      const back = await conversions.requeue(
+        id,
+        runId,
+        error instanceof Error ? error.message : String(error),
+      );
+      if (!back) return;
+      const delay = config.retryBaseMs * 2 ** (record.attempts - 1);
+      await broker.sendToQueue(broker.topology.queues.jobsRetry, job, {
+        expiration: String(delay),
+      });
+      await announce(back);
+      return;
+    }
+    const failed = await conversions.fail(
+      id,
+      runId,
+      ConversionErrorCode.RETRIES_EXHAUSTED,
+      `Gave up after ${record.attempts} attempts: ${String(error)}`,
+    );
+    await broker.sendToQueue(broker.topology.queues.jobsDead, job);
+    if (failed) await announce(failed);
+  }
+
+  /**
+   * Removes this conversion's MP3 unless another run now owns the conversion (it took the job
+   * over, or already finished it) and so owns the file under the same id.
+   */
+  async function removeOutputUnlessReclaimed(id: ObjectId): Promise<void> {
+    const current = await conversions.collection.findOne(
+      { _id: id },
+      { projection: { status: 1 } },
+    );
+    if (current?.status === 'RUNNING' || current?.status === 'SUCCEEDED') return;
+    await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
+  }
+
+  async function convert(
+    job: ConversionJob,
+    record: ConversionRecord,
+    runId: string,
+    signal: AbortSignal,
+  ): Promise<ObjectId> {
+    const id = record._id;
+    const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
+    let lastProgress = 0;
+    let lastSent = 0;
+    // Heartbeat and cancel check in one: a failed compare-and-set means the run lost the job.
+    const watch = setInterval(() => {
+      conversions
+        .progress(id, runId, lastProgress)
+        .then((owned) => {
+          if (!owned) running.get(job.conversionId)?.abort('lost');
+        })
+        .catch(() => undefined);
+    }, WATCH_INTERVAL_MS);
+    try {
+      const source = join(dir, 'input');
+      const output = join(dir, 'output.mp3');
+      const video = await mediaDb
+        .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
+        .findOne({ _id: new ObjectId(job.videoId) });
+      if (!video) throw new FfmpegAbortedError('video deleted');
+      await pipeline(
+        readGridFsFile(mediaDb, VIDEO_BUCKET, video),
+        createWriteStream(source, { mode: 0o600 }),
+      );
+      const probe = await probeMedia(config.ffprobePath, source);
+      const plan = buildFfmpegArgs({
+        source,
+        output,
+        probe,
+        requested: job.options,
+        videoFilename: job.filename,
+      });
+      await runFfmpeg(config.ffmpegPath, plan.args, {
+        expectedSeconds: plan.expectedSeconds,
+        timeoutMs: config.jobTimeoutMs,
+        signal,
+        onProgress: (fraction) => {
+          lastProgress = fraction;
+          const now = Date.now();
+          if (now - lastSent < PROGRESS_INTERVAL_MS) return;
+          lastSent = now;
+          void conversions.progress(id, runId, fraction);
+          void announce({ ...record, status: 'RUNNING', progress: fraction });
+        },
+      });
+      if (signal.aborted) throw new FfmpegAbortedError(String(signal.reason));
+
+      // ffmpeg can exit 0 with an empty or truncated file: check what it made.
+      const made = await probeMedia(config.ffprobePath, output).catch(() => null);
+      const size = (await stat(output)).size;
+      const tolerance = Math.max(0.5, plan.expectedSeconds * 0.02);
+      if (
+        !made ||
+        size === 0 ||
+        Math.abs(made.durationSeconds - plan.expectedSeconds) > tolerance
+      ) {
+        throw new BadInputError(
+          ConversionErrorCode.UNSUPPORTED_MEDIA,
+          `The audio could not be decoded whole (got ${made?.durationSeconds.toFixed(2) ?? 'nothing'} s of ${plan.expectedSeconds.toFixed(2)} s)`,
+        );
+      }
+      const options = effectiveMp3Options(job.options, job.filename);
+      const metadata: AudioMetadata = {
+        owner: job.ownerId,
+        videoId: job.videoId,
+        conversionId: job.conversionId,
+        durationSeconds: made.durationSeconds,
+        bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
+        sha256: await sha256Of(output),
+      };
+      // A rerun replaces whatever an earlier, interrupted run wrote under the same id.
+      await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
+      await pipeline(
+        createReadStream(output),
+        new GridFSBucket(mediaDb, { bucketName: AUDIO_BUCKET }).openUploadStreamWithId(
+          id,
+          `${options.title ?? 'audio'}.mp3`,
+          { metadata },
+        ),
+      );
+      return id;
+    } finally {
+      clearInterval(watch);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  return {
+    handle,
+    /** Jobs in progress right now. */
+    inFlight: () => running.size,
+    /** SIGTERM after the drain period: kill ffmpeg and hand the jobs back. */
+    abortAll: () => {
+      for (const controller of running.values()) controller.abort('shutdown');
+    },
+  };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

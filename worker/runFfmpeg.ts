@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseFfmpegProgress } from './parseFfmpegProgress.js';
+
+export class FfmpegAbortedError extends Error {
+  override name = 'FfmpegAbortedError';
+}
+export class FfmpegTimeoutError extends Error {
+  override name = 'FfmpegTimeoutError';
+}
+export class FfmpegFailedError extends Error {
+  override name = 'FfmpegFailedError';
+}
+
+/**
+ * Runs ffmpeg with an argument array, reporting progress from `-progress pipe:1`, killing it
+ * (SIGKILL: no partial flush matters, the output is discarded) on `signal` or after
+ * `timeoutMs`. Resolves on exit 0; the caller still validates the output, since ffmpeg can
+ * exit 0 having written nothing useful.
+ */
+export function runFfmpeg(
+  ffmpegPath: string,
+  args: string[],
+  options: {
+    expectedSeconds: number;
+    timeoutMs: number;
+    signal: AbortSignal;
+    onProgress: (fraction: number) => void;
+  },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (options.signal.aborted) {
+      reject(new FfmpegAbortedError(String(options.signal.reason)));
+      return;
+    }
+    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let ending: Error | undefined;
+    const kill = (error: Error) => {
+      ending ??= error;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(
+      () => kill(new FfmpegTimeoutError(`ffmpeg ran past ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    const onAbort = () => kill(new FfmpegAbortedError(String(options.signal.reason)));
+    options.signal.addEventListener('abort', onAbort, { once: true });
+
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const fraction = parseFfmpegProgress(line, options.expectedSeconds);
+      if (fraction !== null) options.onProgress(fraction);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    child.on('error', (error) => kill(error));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      if (ending) reject(ending);
+      else if (code === 0) resolve();
+      else
+        reject(
+          new FfmpegFailedError(
+            `ffmpeg exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
+    });
+  });
+}

@@ -1,0 +1,56 @@
+import { createBroker } from '../lib/createBroker.js';
+import { openConversions } from '../lib/conversions.js';
+import { createHttpApp } from '../lib/http.js';
+import type { Logger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { createMongoClient, pingDatabase, serviceDatabaseName } from '../lib/mongo.js';
+import type { RunningService } from '../lib/runMain.js';
+import type { WorkerConfig } from './config.js';
+import { createJobHandler } from './createJobHandler.js';
+
+/**
+ * A worker process: takes up to WORKER_CONCURRENCY jobs at once from the shared queue and
+ * serves only /healthz, /readyz and /metrics. On SIGTERM it stops taking jobs, lets running
+ * ones finish for WORKER_DRAIN_SECONDS, then kills what is left and hands it back.
+ */
+export async function createWorker(
+  config: WorkerConfig,
+  log: Logger,
+): Promise<Pick<RunningService, 'listener' | 'stop' | 'shutdownGraceMs'>> {
+  const mongo = createMongoClient(config.mongodbUri, 'reelflux-worker');
+  await mongo.connect();
+  const conversionDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
+  const mediaDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
+  const conversions = await openConversions(conversionDb);
+  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const jobs = createJobHandler({ config, conversions, mediaDb, broker, log });
+  // Prefetch = concurrency: RabbitMQ hands this worker no more than it can run, so any number
+  // of workers share the queue fairly.
+  broker.consume(broker.topology.queues.jobs, config.concurrency, jobs.handle);
+
+  return {
+    listener: createHttpApp({
+      log,
+      metrics: createMetrics('worker'),
+      readiness: [
+        ['mongodb', () => pingDatabase(conversionDb)],
+        ['rabbitmq', () => broker.check()],
+      ],
+      routes: [],
+    }),
+    shutdownGraceMs: 2_000,
+    stop: async () => {
+      await broker.stopConsuming();
+      const deadline = Date.now() + config.drainMs;
+      while (jobs.inFlight() > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      if (jobs.inFlight() > 0) {
+        log.warn({ jobs: jobs.inFlight() }, 'drain period over: handing running jobs back');
+        jobs.abortAll();
+        while (jobs.inFlight() > 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      await broker.close();
+      await mongo.close();
+    },
+  };
+}
