@@ -13,6 +13,8 @@ export interface RunningStack {
   subgraphUrls: Record<string, string>;
   /** The worker's health and metrics server. */
   workerUrl: string;
+  /** The environment the stack's processes got, for a test that starts one more. */
+  env: NodeJS.ProcessEnv;
   launcher: ChildProcess;
   /** Everything the launcher printed so far. */
   output: () => string;
@@ -83,6 +85,7 @@ export async function spawnStack(
     graphqlUrl: `${routerUrl}/graphql`,
     subgraphUrls,
     workerUrl: `http://127.0.0.1:${workerPort}`,
+    env,
     launcher,
     output: () => output,
     async stop() {

@@ -1,14 +1,26 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A short H.264/AAC MP4 made by ffmpeg's lavfi sources (nothing binary is committed):
- * a test pattern and a sine tone.
+ * Media made by ffmpeg's lavfi sources (nothing binary is committed). `seconds` of a test
+ * pattern and a tone, H.264/AAC in MP4 unless `audio` and `container` say otherwise.
  */
-export function makeVideo(ffmpegPath: string, seconds = 3): Buffer {
-  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), 'clip.mp4');
+export function makeVideo(
+  ffmpegPath: string,
+  seconds = 3,
+  options: {
+    audio?: 'aac' | 'mp3' | 'none';
+    sampleRateHz?: number;
+    channels?: number;
+    container?: 'mp4' | 'mkv';
+  } = {},
+): Buffer {
+  const container = options.container ?? 'mp4';
+  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), `clip.${container}`);
+  const audio = options.audio ?? 'aac';
+  const layout = options.channels === 6 ? '5.1' : options.channels === 1 ? 'mono' : 'stereo';
   execFileSync(ffmpegPath, [
     '-v',
     'error',
@@ -16,18 +28,45 @@ export function makeVideo(ffmpegPath: string, seconds = 3): Buffer {
     '-f',
     'lavfi',
     '-i',
-    `testsrc=size=320x240:rate=25:duration=${seconds}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `sine=frequency=440:duration=${seconds}`,
+    `testsrc=size=160x120:rate=10:duration=${seconds}`,
+    ...(audio === 'none'
+      ? []
+      : [
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=440:sample_rate=${options.sampleRateHz ?? 48000}:duration=${seconds},aformat=channel_layouts=${layout}`,
+        ]),
     '-c:v',
     'libx264',
     '-preset',
     'ultrafast',
+    ...(audio === 'aac'
+      ? ['-c:a', 'aac']
+      : audio === 'mp3'
+        ? ['-c:a', 'libmp3lame', '-b:a', '96k']
+        : []),
+    '-shortest',
+    out,
+  ]);
+  return readFileSync(out);
+}
+
+/** Audio only, long and cheap to make: for jobs that must still be running a few seconds in. */
+export function makeLongAudio(ffmpegPath: string, seconds: number): Buffer {
+  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), 'long.mp4');
+  execFileSync(ffmpegPath, [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=330:sample_rate=22050:duration=${seconds}`,
     '-c:a',
     'aac',
-    '-shortest',
+    '-b:a',
+    '24k',
     out,
   ]);
   return readFileSync(out);
@@ -41,4 +80,44 @@ export function mp4Shaped(size: number): Buffer {
     buffer,
   );
   return buffer;
+}
+
+export interface Mp3Facts {
+  codec: string;
+  durationSeconds: number;
+  bitrateKbps: number;
+  sampleRateHz: number;
+  channels: number;
+  tags: Record<string, string>;
+}
+
+/** What ffprobe says of an MP3 we downloaded. */
+export function probeMp3(ffprobePath: string, mp3: Buffer): Mp3Facts {
+  const path = join(mkdtempSync(join(tmpdir(), 'reelflux-probe-')), 'out.mp3');
+  writeFileSync(path, mp3);
+  const json = JSON.parse(
+    execFileSync(ffprobePath, [
+      '-v',
+      'error',
+      '-show_format',
+      '-show_streams',
+      '-of',
+      'json',
+      path,
+    ]).toString(),
+  ) as {
+    format: { duration: string; bit_rate: string; tags?: Record<string, string> };
+    streams: { codec_name: string; sample_rate: string; channels: number }[];
+  };
+  const stream = json.streams[0];
+  return {
+    codec: stream?.codec_name ?? 'none',
+    durationSeconds: Number(json.format.duration),
+    bitrateKbps: Math.round(Number(json.format.bit_rate) / 1000),
+    sampleRateHz: Number(stream?.sample_rate ?? 0),
+    channels: stream?.channels ?? 0,
+    tags: Object.fromEntries(
+      Object.entries(json.format.tags ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    ),
+  };
 }

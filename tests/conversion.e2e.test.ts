@@ -1,0 +1,385 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { MongoClient, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fromRoot } from '../lib/projectRoot.js';
+import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
+import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { multipartUpload } from './helpers/multipartUpload.js';
+import { childPids } from './helpers/processes.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+interface ConversionView {
+  id: string;
+  status: string;
+  progress: number | null;
+  attempts: number;
+  error: { code: string; message: string } | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  options: Record<string, unknown>;
+  audio: {
+    id: string;
+    bytes: number;
+    durationSeconds: number;
+    bitrateKbps: number;
+    downloadUrl: string;
+  } | null;
+}
+
+const CONVERSION_FIELDS =
+  'id status progress attempts error { code message } startedAt finishedAt options { bitrateKbps vbrQuality title artist } audio { id bytes durationSeconds bitrateKbps downloadUrl }';
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+describe('conversion end to end', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('conv')}_`;
+  let stack: RunningStack;
+  let mongo: MongoClient;
+  let token: string;
+  let clip10: Buffer;
+
+  beforeAll(async () => {
+    clip10 = makeVideo(infra.ffmpegPath, 10);
+    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2', LOG_LEVEL: 'info' });
+    mongo = new MongoClient(infra.mongodbUri);
+    token = await signUp();
+  });
+  afterAll(async () => {
+    await mongo?.close();
+    await stack?.stop();
+  });
+
+  async function signUp(): Promise<string> {
+    const response = await postGraphQL<{ signUp: { token: string } }>(
+      stack.graphqlUrl,
+      'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
+      { variables: { e: `${uniqueName('c')}@example.com`, p: PASSWORD } },
+    );
+    return response.body.data?.signUp.token ?? '';
+  }
+  async function upload(
+    file: Buffer,
+    mp3: Record<string, unknown> = {},
+    filename = 'clip.mp4',
+    as = token,
+  ): Promise<string> {
+    const result = await multipartUpload(stack.graphqlUrl, file, {
+      token: as,
+      mp3,
+      filename,
+      selection: 'id',
+    });
+    const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
+    if (!id) throw new Error(JSON.stringify(result.body));
+    return id;
+  }
+  async function conversion(id: string, as = token): Promise<ConversionView | undefined> {
+    const response = await postGraphQL<{ conversion: ConversionView }>(
+      stack.graphqlUrl,
+      `query ($id: ID!) { conversion(id: $id) { ${CONVERSION_FIELDS} } }`,
+      { token: as, variables: { id } },
+    );
+    return response.body.data?.conversion;
+  }
+  async function until(
+    id: string,
+    done: (c: ConversionView) => boolean,
+    timeout = 60_000,
+  ): Promise<ConversionView> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const current = await conversion(id);
+      if (current && done(current)) return current;
+      if (Date.now() > deadline)
+        throw new Error(`conversion ${id} still ${JSON.stringify(current)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  const finished = (id: string, timeout?: number) =>
+    until(id, (c) => TERMINAL.includes(c.status), timeout);
+  const mp3Of = async (c: ConversionView) =>
+    Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
+  const audioFilesFor = (conversionId: string) =>
+    mongo
+      .db(`${prefix}media`)
+      .collection('audio.files')
+      .countDocuments({ 'metadata.conversionId': conversionId });
+
+  it('turns a 10 s video into a 192 kbps MP3 of the same length', async () => {
+    // The upload's first conversion has the video's id.
+    const id = await upload(clip10, {}, 'Holiday Film.mp4');
+    const done = await finished(id);
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      progress: 1,
+      attempts: 1,
+      error: null,
+      options: { bitrateKbps: 192, title: 'Holiday Film' },
+    });
+    expect(done.startedAt).toBeTruthy();
+    expect(done.finishedAt).toBeTruthy();
+    const mp3 = await mp3Of(done);
+    expect(mp3.length).toBe(done.audio?.bytes);
+    const facts = probeMp3(infra.ffprobePath, mp3);
+    expect(facts.codec).toBe('mp3');
+    expect(Math.abs(facts.durationSeconds - 10)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(facts.bitrateKbps - 192)).toBeLessThanOrEqual(2);
+    expect(facts.tags.title).toBe('Holiday Film');
+    expect(done.audio?.bitrateKbps).toBe(facts.bitrateKbps);
+    expect(Math.abs((done.audio?.durationSeconds ?? 0) - facts.durationSeconds)).toBeLessThan(0.01);
+  });
+
+  it('applies each MP3 option', async () => {
+    const stereo48k = makeVideo(infra.ffmpegPath, 4, { sampleRateHz: 48000, channels: 2 });
+    const surround = makeVideo(infra.ffmpegPath, 4, { channels: 6 });
+    const cases: [
+      string,
+      Buffer,
+      Record<string, unknown>,
+      (f: ReturnType<typeof probeMp3>, mp3: Buffer) => void,
+    ][] = [
+      [
+        '128 kbps',
+        stereo48k,
+        { bitrateKbps: 128 },
+        (f) => expect(Math.abs(f.bitrateKbps - 128)).toBeLessThanOrEqual(2),
+      ],
+      [
+        'VBR quality 2',
+        stereo48k,
+        { vbrQuality: 2 },
+        (_f, mp3) => expect(mp3.includes('Xing')).toBe(true),
+      ],
+      ['mono', stereo48k, { channels: 1 }, (f) => expect(f.channels).toBe(1)],
+      ['44.1 kHz', stereo48k, { sampleRateHz: 44100 }, (f) => expect(f.sampleRateHz).toBe(44100)],
+      [
+        'trim 1–3 s',
+        stereo48k,
+        { startSeconds: 1, endSeconds: 3 },
+        (f) => expect(Math.abs(f.durationSeconds - 2)).toBeLessThanOrEqual(0.1),
+      ],
+      [
+        'ID3 tags',
+        stereo48k,
+        { title: 'Tïtle «1»', artist: 'Ärtist' },
+        (f) => expect(f.tags).toMatchObject({ title: 'Tïtle «1»', artist: 'Ärtist' }),
+      ],
+      ['5.1 downmixed', surround, {}, (f) => expect(f.channels).toBe(2)],
+      [
+        'constant bitrate by default',
+        stereo48k,
+        {},
+        (_f, mp3) => expect(mp3.includes('Xing')).toBe(false),
+      ],
+    ];
+    const ids = await Promise.all(cases.map(([, file, mp3]) => upload(file, mp3)));
+    for (const [index, [name, , , check]] of cases.entries()) {
+      const done = await finished(ids[index] ?? '');
+      expect(done.status, name).toBe('SUCCEEDED');
+      const mp3 = await mp3Of(done);
+      const facts = probeMp3(infra.ffprobePath, mp3);
+      expect(facts.codec, name).toBe('mp3');
+      check(facts, mp3);
+    }
+  });
+
+  it('copies an MP3 audio stream instead of re-encoding it', async () => {
+    const id = await upload(
+      makeVideo(infra.ffmpegPath, 4, { audio: 'mp3', container: 'mkv' }),
+      {},
+      'already.mkv',
+    );
+    const done = await finished(id);
+    expect(done.status).toBe('SUCCEEDED');
+    // Re-encoding would give the 192 kbps default; a copy keeps the source's 96 kbps.
+    expect(
+      Math.abs(probeMp3(infra.ffprobePath, await mp3Of(done)).bitrateKbps - 96),
+    ).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    [
+      'a video without audio',
+      () => makeVideo(infra.ffmpegPath, 2, { audio: 'none' }),
+      {},
+      'NO_AUDIO_STREAM',
+    ],
+    ['random bytes behind an MP4 header', () => mp4Shaped(200_000), {}, 'UNSUPPORTED_MEDIA'],
+    [
+      'a trim past the end',
+      () => makeVideo(infra.ffmpegPath, 2),
+      { startSeconds: 1, endSeconds: 30 },
+      'TRIM_OUT_OF_RANGE',
+    ],
+  ])('fails %s at once with its code', async (_what, make, mp3, code) => {
+    const id = await upload(make(), mp3);
+    const done = await finished(id);
+    expect(done).toMatchObject({ status: 'FAILED', attempts: 1, audio: null, error: { code } });
+    expect(await audioFilesFor(id)).toBe(0);
+  });
+
+  it('converts again with other options, newest first, for the owner only', async () => {
+    const videoId = await upload(makeVideo(infra.ffmpegPath, 3));
+    await finished(videoId);
+    const again = await postGraphQL<{ convertVideo: { id: string; status: string } }>(
+      stack.graphqlUrl,
+      'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { bitrateKbps: 64, channels: 1 }) { id status } }',
+      { token, variables: { v: videoId } },
+    );
+    const second = again.body.data?.convertVideo.id ?? '';
+    expect(again.body.data?.convertVideo.status).toBe('QUEUED');
+    const done = await finished(second);
+    expect(
+      Math.abs(probeMp3(infra.ffprobePath, await mp3Of(done)).bitrateKbps - 64),
+    ).toBeLessThanOrEqual(2);
+
+    const video = await postGraphQL<{
+      video: {
+        conversions: { id: string }[];
+        latestConversion: { id: string; audio: { id: string } };
+      };
+    }>(
+      stack.graphqlUrl,
+      'query ($v: ID!) { video(id: $v) { conversions { id } latestConversion { id audio { id } } } }',
+      { token, variables: { v: videoId } },
+    );
+    expect(video.body.data?.video.conversions.map((c) => c.id)).toEqual([second, videoId]);
+    expect(video.body.data?.video.latestConversion).toEqual({ id: second, audio: { id: second } });
+
+    const other = await signUp();
+    expect(
+      errorCodes(
+        await postGraphQL(
+          stack.graphqlUrl,
+          'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
+          { token: other, variables: { v: videoId } },
+        ),
+      ),
+    ).toEqual(['NOT_FOUND']);
+    expect(
+      errorCodes(
+        await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
+          token: other,
+          variables: { id: second },
+        }),
+      ),
+    ).toEqual(['NOT_FOUND']);
+    expect(
+      errorCodes(
+        await postGraphQL(
+          stack.graphqlUrl,
+          'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
+          { token: other, variables: { id: second } },
+        ),
+      ),
+    ).toEqual(['NOT_FOUND']);
+    const bad = await postGraphQL(
+      stack.graphqlUrl,
+      'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { channels: 3 }) { id } }',
+      { token, variables: { v: videoId } },
+    );
+    expect(bad.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'mp3.channels',
+    });
+  });
+
+  it('cancels a running conversion: ffmpeg is gone within 2 s and no MP3 is left', async () => {
+    const id = await upload(
+      makeLongAudio(infra.ffmpegPath, 1800),
+      { bitrateKbps: 320, sampleRateHz: 48000 },
+      'long.m4a',
+    );
+    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.01);
+    const cancelled = await postGraphQL<{ cancelConversion: { status: string } }>(
+      stack.graphqlUrl,
+      'mutation ($id: ID!) { cancelConversion(id: $id) { status } }',
+      { token, variables: { id } },
+    );
+    expect(cancelled.body.data?.cancelConversion.status).toBe('CANCELLED');
+    const worker = childPids(stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
+    await expect
+      .poll(() => childPids(worker, 'ffmpeg').length, { timeout: 2_000, interval: 100 })
+      .toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await conversion(id))?.status).toBe('CANCELLED');
+    expect(await audioFilesFor(id)).toBe(0);
+  });
+
+  it('survives kill -9 of the worker mid-job: redelivered, rerun, exactly one MP3', async () => {
+    const id = await upload(
+      makeLongAudio(infra.ffmpegPath, 900),
+      { bitrateKbps: 320, sampleRateHz: 48000 },
+      'crash.m4a',
+    );
+    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.05);
+    const [worker] = childPids(stack.launcher.pid ?? 0, 'worker/main.js');
+    process.kill(worker ?? 0, 'SIGKILL');
+    const done = await finished(id, 120_000);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(await audioFilesFor(id)).toBe(1);
+    expect(
+      Math.abs(probeMp3(infra.ffprobePath, await mp3Of(done)).durationSeconds - 900),
+    ).toBeLessThanOrEqual(0.1);
+  });
+
+  it('lets two workers drain 20 jobs with none done twice', async () => {
+    const port = await freePort();
+    const second: ChildProcess = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
+      env: { ...stack.env, WORKER_PORT: String(port), WORKER_CONCURRENCY: '2', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let log = '';
+    second.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      await expect
+        .poll(
+          async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status,
+          { timeout: 20_000 },
+        )
+        .toBe(200);
+      const clip = makeVideo(infra.ffmpegPath, 2);
+      const ids = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => upload(clip, {}, `batch-${i}.mp4`)),
+      );
+      for (const id of ids) {
+        const done = await finished(id, 120_000);
+        expect.soft(done, id).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+        expect.soft(await audioFilesFor(id), id).toBe(1);
+      }
+      // Both took part: the second worker's log names some of these conversions.
+      expect(ids.filter((id) => log.includes(id)).length).toBeGreaterThan(0);
+      expect(ids.filter((id) => log.includes(id)).length).toBeLessThan(20);
+    } finally {
+      second.kill('SIGTERM');
+    }
+  });
+
+  it('keeps ids of deleted videos out of reach, and deletes their conversions', async () => {
+    const videoId = await upload(makeVideo(infra.ffmpegPath, 2));
+    await finished(videoId);
+    await postGraphQL(stack.graphqlUrl, 'mutation ($id: ID!) { deleteVideo(id: $id) }', {
+      token,
+      variables: { id: videoId },
+    });
+    await expect
+      .poll(
+        async () =>
+          errorCodes(
+            await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
+              token,
+              variables: { id: videoId },
+            }),
+          ),
+        { timeout: 10_000 },
+      )
+      .toEqual(['NOT_FOUND']);
+    expect(await audioFilesFor(videoId)).toBe(0);
+    expect(
+      await mongo.db(`${prefix}conversion`).collection('conversions').countDocuments({ videoId }),
+    ).toBe(0);
+    expect(new ObjectId(videoId).toHexString()).toBe(videoId);
+  });
+});
