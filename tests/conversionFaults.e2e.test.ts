@@ -1,0 +1,161 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { topologyNames } from '../lib/topology.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { makeVideo } from './helpers/fixtures.js';
+import { postGraphQL } from './helpers/graphql.js';
+import { multipartUpload } from './helpers/multipartUpload.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+interface Status {
+  status: string;
+  attempts: number;
+  error: { code: string } | null;
+  audio: { id: string } | null;
+}
+
+async function signUp(stack: RunningStack): Promise<string> {
+  const response = await postGraphQL<{ signUp: { token: string } }>(
+    stack.graphqlUrl,
+    'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
+    { variables: { e: `${uniqueName('f')}@example.com`, p: PASSWORD } },
+  );
+  return response.body.data?.signUp.token ?? '';
+}
+
+async function uploadClip(stack: RunningStack, token: string, clip: Buffer): Promise<string> {
+  const result = await multipartUpload(stack.graphqlUrl, clip, { token, selection: 'id' });
+  const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
+  if (!id) throw new Error(JSON.stringify(result.body));
+  return id;
+}
+
+async function finished(
+  stack: RunningStack,
+  token: string,
+  id: string,
+  timeout = 60_000,
+): Promise<Status> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const response = await postGraphQL<{ conversion: Status }>(
+      stack.graphqlUrl,
+      'query ($id: ID!) { conversion(id: $id) { status attempts error { code } audio { id } } }',
+      { token, variables: { id } },
+    );
+    const current = response.body.data?.conversion;
+    if (current && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(current.status)) return current;
+    if (Date.now() > deadline) throw new Error(`conversion ${id} still ${JSON.stringify(current)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('conversion when ffmpeg keeps crashing', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('crash')}_`;
+  let stack: RunningStack;
+
+  beforeAll(async () => {
+    // An ffmpeg that dies like a crashed encoder; ffprobe stays real so the input checks pass.
+    const dir = mkdtempSync(join(tmpdir(), 'reelflux-crashing-ffmpeg-'));
+    const fake = join(dir, 'ffmpeg');
+    writeFileSync(
+      fake,
+      `#!/bin/sh\n[ "$1" = "-version" ] && exec ${infra.ffmpegPath} -version\necho "simulated encoder crash" >&2\nkill -SEGV $$\n`,
+    );
+    chmodSync(fake, 0o755);
+    stack = await spawnStack(infra, prefix, { FFMPEG_PATH: fake, WORKER_RETRY_BASE_MS: '100' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('retries with backoff, then fails with RETRIES_EXHAUSTED and parks the job in the dead-letter queue', async () => {
+    const token = await signUp(stack);
+    const id = await uploadClip(stack, token, makeVideo(infra.ffmpegPath, 2));
+    const done = await finished(stack, token, id);
+    expect(done).toMatchObject({
+      status: 'FAILED',
+      attempts: 3,
+      error: { code: 'RETRIES_EXHAUSTED' },
+      audio: null,
+    });
+
+    const connection = await amqp.connect(infra.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const dead = await channel.get(topologyNames(prefix).queues.jobsDead, { noAck: true });
+      expect(dead && JSON.parse(dead.content.toString())).toMatchObject({
+        type: 'conversion.job',
+        conversionId: id,
+      });
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('dead-letters a malformed job without crashing the worker', async () => {
+    const names = topologyNames(prefix);
+    const connection = await amqp.connect(infra.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      channel.sendToQueue(
+        names.queues.jobs,
+        Buffer.from('{"type":"conversion.job","version":1,"conversionId":"../../etc"}'),
+      );
+      channel.sendToQueue(names.queues.jobs, Buffer.from('not json at all'));
+      const seen: string[] = [];
+      await expect
+        .poll(
+          async () => {
+            const message = await channel.get(names.queues.jobsDead, { noAck: true });
+            if (message) seen.push(message.content.toString());
+            return seen.length;
+          },
+          { timeout: 10_000, interval: 200 },
+        )
+        .toBe(2);
+      expect(seen).toContain('not json at all');
+    } finally {
+      await connection.close();
+    }
+    expect((await fetch(`${stack.workerUrl}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('conversion when RabbitMQ goes away mid-flow', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('flap')}_`;
+  let stack: RunningStack;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    const target = new URL(infra.amqpUrl);
+    proxy = await startTcpProxy(Number(target.port || 5672));
+    target.port = String(proxy.port);
+    stack = await spawnStack(infra, prefix, { AMQP_URL: target.toString() });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await proxy?.close();
+  });
+
+  it('finishes every accepted upload once the broker is back, each with one MP3', async () => {
+    const token = await signUp(stack);
+    const clip = makeVideo(infra.ffmpegPath, 3);
+    const ids = await Promise.all(Array.from({ length: 4 }, () => uploadClip(stack, token, clip)));
+    proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    proxy.restore();
+    for (const id of ids) {
+      const done = await finished(stack, token, id, 90_000);
+      expect.soft(done, id).toMatchObject({ status: 'SUCCEEDED', error: null });
+      expect.soft(done.audio?.id, id).toBe(id);
+    }
+  });
+});
