@@ -24,12 +24,8 @@ export default class SummaryReporter implements Reporter {
           counts.failed++;
         }
       }
-      if (
-        module.state() === 'failed' &&
-        ![...module.children.allTests()].some((t) => t.result().state === 'failed')
-      ) {
-        counts.failed++;
-      }
+      // A file that failed outside any suite (an import error) counts once.
+      if (module.state() === 'failed' && counts.failed === failedBefore) counts.failed++;
     }
     process.stdout.write(
       `\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
