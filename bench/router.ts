@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
+import { signUpBenchUser } from './benchClient.js';
 import { measureLatency, type LatencyFigures } from './measureLatency.js';
 
 /**
@@ -19,17 +20,10 @@ const median = (values: number[]) =>
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const stack = await spawnStack(infra, `bench${Date.now().toString(36)}_`, { LOG_LEVEL: 'warn' });
 try {
-  const signUp = await fetch(stack.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: `mutation { signUp(email: "bench${Date.now()}@example.com", password: "benchmark password") { token } }`,
-    }),
-  });
-  const { data } = (await signUp.json()) as { data: { signUp: { token: string } } };
+  const token = await signUpBenchUser(stack.graphqlUrl);
   const request = {
     body: JSON.stringify({ query: '{ me { id email } }' }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${data.signUp.token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
   };
   const paths = {
     direct: `${stack.subgraphUrls.auth}/graphql`,

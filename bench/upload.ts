@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import {
   createReadStream,
   mkdtempSync,
@@ -15,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
+import { curlUpload, signUpBenchUser } from './benchClient.js';
 
 /**
  * `npm run bench:upload`: the same file (a) uploaded through the router with curl (multipart,
@@ -58,37 +58,6 @@ function rssOf(ppid: number, needle: string): number {
   return 0;
 }
 
-function curlUpload(url: string, token: string, path: string): Promise<string> {
-  const operations = JSON.stringify({
-    query: 'mutation ($file: Upload!) { uploadVideo(file: $file) { id bytes } }',
-    variables: { file: null },
-  });
-  return new Promise((resolve, reject) => {
-    const curl = spawn('curl', [
-      '-sS',
-      url,
-      '-H',
-      `authorization: Bearer ${token}`,
-      '-H',
-      'apollo-require-preflight: true',
-      '-F',
-      `operations=${operations}`,
-      '-F',
-      'map={"0":["variables.file"]}',
-      '-F',
-      `0=@${path};type=video/mp4`,
-    ]);
-    let out = '';
-    curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    curl.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    curl.on('exit', (code) =>
-      code === 0 && !out.includes('"errors"')
-        ? resolve(out)
-        : reject(new Error(`curl ${code}: ${out}`)),
-    );
-  });
-}
-
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const prefix = `bench${Date.now().toString(36)}_`;
 const stack = await spawnStack(infra, prefix, {
@@ -97,16 +66,7 @@ const stack = await spawnStack(infra, prefix, {
 });
 const mongo = new MongoClient(infra.mongodbUri);
 try {
-  const signUp = await fetch(stack.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query:
-        'mutation { signUp(email: "bench@example.com", password: "benchmark password") { token } }',
-    }),
-  });
-  const token = ((await signUp.json()) as { data: { signUp: { token: string } } }).data.signUp
-    .token;
+  const token = await signUpBenchUser(stack.graphqlUrl);
   const file = join(dir, 'same.mp4');
   writeFile(file, SIZE);
 

@@ -1,5 +1,5 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
-import type { ConversionStatus } from './messages.js';
+import type { ConversionStatus, ConversionUpdated } from './messages.js';
 import type { Mp3Options } from './mp3Options.js';
 
 /** Why a conversion failed, as clients see it in `error.code`. */
@@ -37,7 +37,20 @@ export interface ConversionRecord {
   heartbeatAt: Date | null;
 }
 
-export const TERMINAL_STATUSES: readonly ConversionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+/** The `conversion.updated` event that tells subscribers about this state of a conversion. */
+export function conversionUpdated(
+  record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
+): ConversionUpdated {
+  return {
+    type: 'conversion.updated',
+    version: 1,
+    conversionId: record._id.toHexString(),
+    videoId: record.videoId,
+    ownerId: record.owner,
+    status: record.status,
+    progress: record.progress,
+  };
+}
 
 /**
  * The `conversions` collection and every state change, for the conversion service and the

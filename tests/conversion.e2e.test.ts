@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import amqp from 'amqplib';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseConversionUpdated, type ConversionUpdated } from '../lib/messages.js';
 import { fromRoot } from '../lib/projectRoot.js';
+import { topologyNames } from '../lib/topology.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { PASSWORD } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
@@ -354,6 +357,44 @@ describe('conversion end to end', () => {
       expect(ids.filter((id) => log.includes(id)).length).toBeLessThan(20);
     } finally {
       second.kill('SIGTERM');
+    }
+  });
+
+  it('publishes conversion.updated for every state, with progress rising in between', async () => {
+    const connection = await amqp.connect(infra.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const { exchange } = topologyNames(prefix);
+      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+      await channel.bindQueue(queue, exchange, 'conversion.updated');
+      const events: ConversionUpdated[] = [];
+      await channel.consume(
+        queue,
+        (message) => {
+          if (message) events.push(parseConversionUpdated(JSON.parse(message.content.toString())));
+        },
+        { noAck: true },
+      );
+
+      const id = await upload(
+        makeLongAudio(infra.ffmpegPath, 240),
+        { bitrateKbps: 320 },
+        'events.m4a',
+      );
+      await finished(id);
+      await expect
+        .poll(() => events.filter((e) => e.conversionId === id).at(-1)?.status)
+        .toBe('SUCCEEDED');
+      const mine = events.filter((e) => e.conversionId === id);
+      expect(mine[0]?.status).toBe('QUEUED');
+      expect(mine[1]).toMatchObject({ status: 'RUNNING', progress: 0 });
+      const progress = mine.filter((e) => e.status === 'RUNNING').map((e) => e.progress ?? 0);
+      expect(progress.length).toBeGreaterThan(2);
+      expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+      expect(mine.at(-1)).toMatchObject({ status: 'SUCCEEDED', progress: 1 });
+      expect(mine.every((e) => e.videoId === id)).toBe(true);
+    } finally {
+      await connection.close();
     }
   });
 

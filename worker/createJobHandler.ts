@@ -8,6 +8,7 @@ import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../lib/createBroker.js';
 import {
   ConversionErrorCode,
+  conversionUpdated,
   type ConversionRecord,
   type Conversions,
 } from '../lib/conversions.js';
@@ -60,15 +61,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
   ) =>
     broker
-      .publishEvent({
-        type: 'conversion.updated',
-        version: 1,
-        conversionId: record._id.toHexString(),
-        videoId: record.videoId,
-        ownerId: record.owner,
-        status: record.status,
-        progress: record.progress,
-      })
+      .publishEvent(conversionUpdated(record))
       // A lost progress event is harmless: subscribers get the next one, and the record is right.
       .catch((error: unknown) => log.warn({ err: error }, 'conversion.updated not published'));
 
@@ -193,6 +186,13 @@ export function createJobHandler(deps: JobHandlerDeps) {
   ): Promise<ObjectId> {
     const id = record._id;
     const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
+    const stages: Record<string, number> = {};
+    let stageStart = performance.now();
+    const stage = (name: string) => {
+      const now = performance.now();
+      stages[name] = Math.round(now - stageStart);
+      stageStart = now;
+    };
     let lastProgress = 0;
     let lastSent = 0;
     // Heartbeat and cancel check in one: a failed compare-and-set means the run lost the job.
@@ -215,7 +215,9 @@ export function createJobHandler(deps: JobHandlerDeps) {
         readGridFsFile(mediaDb, VIDEO_BUCKET, video),
         createWriteStream(source, { mode: 0o600 }),
       );
+      stage('gridfsReadMs');
       const probe = await probeMedia(config.ffprobePath, source);
+      stage('probeMs');
       const plan = buildFfmpegArgs({
         source,
         output,
@@ -237,6 +239,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         },
       });
       if (signal.aborted) throw new FfmpegAbortedError(String(signal.reason));
+      stage('ffmpegMs');
 
       // ffmpeg can exit 0 with an empty or truncated file: check what it made.
       const made = await probeMedia(config.ffprobePath, output).catch(() => null);
@@ -253,6 +256,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         );
       }
       const options = effectiveMp3Options(job.options, job.filename);
+      stage('checkMs');
       const metadata: AudioMetadata = {
         owner: job.ownerId,
         videoId: job.videoId,
@@ -271,6 +275,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
           { metadata },
         ),
       );
+      stage('gridfsWriteMs');
+      log.info({ conversionId: job.conversionId, stages, copy: plan.copy }, 'conversion stages');
       return id;
     } finally {
       clearInterval(watch);

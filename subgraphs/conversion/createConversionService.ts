@@ -1,7 +1,11 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../../lib/createBroker.js';
-import type { ConversionRecord, Conversions } from '../../lib/conversions.js';
+import {
+  conversionUpdated,
+  type ConversionRecord,
+  type Conversions,
+} from '../../lib/conversions.js';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import {
@@ -37,16 +41,7 @@ export async function createConversionService(deps: {
   const videos = deps.db.collection<VideoProjection>('videos');
   await videos.createIndex({ owner: 1 }, { name: 'by_owner' });
 
-  const announce = (record: ConversionRecord) =>
-    broker.publishEvent({
-      type: 'conversion.updated',
-      version: 1,
-      conversionId: record._id.toHexString(),
-      videoId: record.videoId,
-      ownerId: record.owner,
-      status: record.status,
-      progress: record.progress,
-    });
+  const announce = (record: ConversionRecord) => broker.publishEvent(conversionUpdated(record));
 
   /** Queues the job once; a repeat (redelivered event, retried request) finds it sent. */
   const ensureJobSent = async (record: ConversionRecord): Promise<ConversionRecord> => {
@@ -60,10 +55,12 @@ export async function createConversionService(deps: {
       filename: record.filename,
       options: record.options,
     };
+    // QUEUED is announced (and confirmed) before the job exists, so no subscriber can see a
+    // worker's RUNNING before it.
+    await announce(record);
     await broker.sendToQueue(broker.topology.queues.jobs, job);
     const jobSentAt = new Date();
     await conversions.collection.updateOne({ _id: record._id }, { $set: { jobSentAt } });
-    await announce(record);
     return { ...record, jobSentAt };
   };
 

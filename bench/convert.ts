@@ -1,0 +1,179 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fromRoot } from '../lib/projectRoot.js';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { curlUpload, signUpBenchUser } from './benchClient.js';
+
+/**
+ * `npm run bench:convert`: (1) one 10-minute 720p H.264/AAC video, (a) plain
+ * `ffmpeg -i file -vn -c:a libmp3lame -b:a 192k` on the local file vs (b) the whole service:
+ * upload through the router → SUCCEEDED → MP3 downloaded; with the worker's own stage times.
+ * (2) twelve 1-minute videos with 2 worker slots vs plain ffmpeg two at a time. Inputs are
+ * generated once into .local/bench/ (ffmpeg lavfi: a test pattern and a modulated tone).
+ */
+const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
+const SHORT_COUNT = 12;
+const cacheDir = fromRoot('.local', 'bench');
+
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+mkdirSync(cacheDir, { recursive: true });
+const video = (seconds: number) => {
+  const path = join(cacheDir, `source-${seconds}s.mp4`);
+  if (!existsSync(path)) {
+    process.stdout.write(`generating ${path} …\n`);
+    const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
+    execFileSync(infra.ffmpegPath, [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=1280x720:rate=24:duration=${seconds}`,
+      '-f',
+      'lavfi',
+      '-i',
+      `aevalsrc=${tone}|${tone}:s=48000:d=${seconds}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-b:v',
+      '1500k',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      '-shortest',
+      path,
+    ]);
+  }
+  return path;
+};
+const seconds = (since: number) => (performance.now() - since) / 1000;
+const plain = (input: string, output: string) =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn(infra.ffmpegPath, [
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      input,
+      '-vn',
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '192k',
+      output,
+    ]);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
+  });
+/** Polls until SUCCEEDED; the conversion exists moments after the upload, once its event is consumed. */
+const waitFor = async (stack: RunningStack, token: string, id: string) => {
+  for (;;) {
+    const response = await fetch(stack.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'query ($id: ID!) { conversion(id: $id) { status audio { downloadUrl } } }',
+        variables: { id },
+      }),
+    });
+    const { data } = (await response.json()) as {
+      data: { conversion: { status: string; audio: { downloadUrl: string } | null } | null } | null;
+    };
+    const conversion = data?.conversion;
+    if (conversion?.status === 'SUCCEEDED' && conversion.audio) return conversion.audio.downloadUrl;
+    if (conversion && ['FAILED', 'CANCELLED'].includes(conversion.status)) {
+      throw new Error(`conversion ${id} ${conversion.status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+const longVideo = video(LONG_SECONDS);
+const shortVideo = video(60);
+const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
+const stack = await spawnStack(infra, `bench${Date.now().toString(36)}_`, {
+  LOG_LEVEL: 'info',
+  WORKER_CONCURRENCY: '2',
+});
+try {
+  const token = await signUpBenchUser(stack.graphqlUrl);
+
+  // (1a) plain ffmpeg on the local file
+  let started = performance.now();
+  await plain(longVideo, join(work, 'plain.mp3'));
+  const plainSeconds = seconds(started);
+
+  // (1b) the whole service
+  started = performance.now();
+  const id = await curlUpload(stack.graphqlUrl, token, longVideo);
+  const uploadSeconds = seconds(started);
+  const url = await waitFor(stack, token, id);
+  const convertedAt = performance.now();
+  const mp3 = Buffer.from(await (await fetch(url)).arrayBuffer());
+  writeFileSync(join(work, 'service.mp3'), mp3);
+  const downloadSeconds = seconds(convertedAt);
+  const serviceSeconds = seconds(started);
+  const stageLine = stack
+    .output()
+    .split('\n')
+    .find((line) => line.includes(id) && line.includes('conversion stages'));
+  const stages = stageLine
+    ? (JSON.parse(stageLine.slice(stageLine.indexOf('{'))) as { stages: Record<string, number> })
+        .stages
+    : {};
+
+  // (2) throughput: 12 one-minute videos, 2 slots each way
+  started = performance.now();
+  for (let i = 0; i < SHORT_COUNT; i += 2) {
+    await Promise.all([
+      plain(shortVideo, join(work, `p${i}.mp3`)),
+      plain(shortVideo, join(work, `p${i + 1}.mp3`)),
+    ]);
+  }
+  const plainBatch = seconds(started);
+  started = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: SHORT_COUNT }, () => curlUpload(stack.graphqlUrl, token, shortVideo)),
+  );
+  await Promise.all(ids.map((each) => waitFor(stack, token, each)));
+  const serviceBatch = seconds(started);
+
+  const mb = (statSync(longVideo).size / 2 ** 20).toFixed(0);
+  const stageText = Object.entries(stages)
+    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(2)} s`)
+    .join(', ');
+  const queued =
+    serviceSeconds -
+    uploadSeconds -
+    downloadSeconds -
+    Object.values(stages).reduce((a, b) => a + b, 0) / 1000;
+  console.log(
+    [
+      `conversion benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; embedded default (FerretDB/SQLite)`,
+      '',
+      `| ${LONG_SECONDS / 60}-minute 720p H.264/AAC video (${mb} MB) | seconds |`,
+      '|---|---|',
+      `| (a) plain ffmpeg → MP3 192k, local file | ${plainSeconds.toFixed(1)} |`,
+      `| (b) REELFLUX: upload → SUCCEEDED → MP3 downloaded | ${serviceSeconds.toFixed(1)} |`,
+      `| **ratio b/a** | **${(serviceSeconds / plainSeconds).toFixed(2)}** |`,
+      '',
+      `where (b) went: upload ${uploadSeconds.toFixed(1)} s; worker ${stageText}; queueing and status polling ${queued.toFixed(1)} s; MP3 download ${downloadSeconds.toFixed(2)} s`,
+      '',
+      `| ${SHORT_COUNT} one-minute videos, 2 at a time | seconds |`,
+      '|---|---|',
+      `| plain ffmpeg, 2 processes | ${plainBatch.toFixed(1)} |`,
+      `| REELFLUX, 2 worker slots (uploads included) | ${serviceBatch.toFixed(1)} |`,
+      `| **throughput ratio** | **${(plainBatch / serviceBatch).toFixed(2)}** |`,
+    ].join('\n'),
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+  await stack.stop();
+  await stopInfra();
+}
