@@ -507,7 +507,7 @@ describe('media end to end through the router', () => {
       },
     );
     expect(del.body.data).toEqual({ deleteVideo: true });
-  });
+  }, 180_000); // 400 MB through FerretDB's SQLite backend at about 20 MB/s, on a busy machine
 });
 
 describe('media upload limit', () => {
