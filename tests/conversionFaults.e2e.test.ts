@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { topologyNames } from '../lib/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { PASSWORD } from './helpers/authOperations.js';
-import { makeVideo } from './helpers/fixtures.js';
+import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
 import { multipartUpload } from './helpers/multipartUpload.js';
+import { childPids } from './helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -157,5 +158,40 @@ describe('conversion when RabbitMQ goes away mid-flow', () => {
       expect.soft(done, id).toMatchObject({ status: 'SUCCEEDED', error: null });
       expect.soft(done.audio?.id, id).toBe(id);
     }
+  });
+});
+
+describe('worker shutdown with a job running', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('drain')}_`;
+  let stack: RunningStack;
+
+  beforeAll(async () => {
+    stack = await spawnStack(infra, prefix, { WORKER_DRAIN_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('hands the job back after the drain period; a worker finishes it once', async () => {
+    const token = await signUp(stack);
+    const id = await uploadClip(stack, token, makeLongAudio(infra.ffmpegPath, 900));
+    for (;;) {
+      const response = await postGraphQL<{
+        conversion: { status: string; progress: number | null } | null;
+      }>(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { status progress } }', {
+        token,
+        variables: { id },
+      });
+      const current = response.body.data?.conversion;
+      if (current?.status === 'RUNNING' && (current.progress ?? 0) > 0.05) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const [worker] = childPids(stack.launcher.pid ?? 0, 'worker/main.js');
+    process.kill(worker ?? 0, 'SIGTERM');
+    const done = await finished(stack, token, id, 120_000);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(stack.output()).toMatch(/drain period over: handing running jobs back/);
+    expect(stack.output()).toMatch(/worker +\| exited \(code 0\)/);
   });
 });
