@@ -159,6 +159,35 @@ describe('conversion when RabbitMQ goes away mid-flow', () => {
       expect.soft(done.audio?.id, id).toBe(id);
     }
   });
+  it('refuses convertVideo while the broker is away, leaving no conversion without a job', async () => {
+    const token = await signUp(stack);
+    const videoId = await uploadClip(stack, token, makeVideo(infra.ffmpegPath, 2));
+    await finished(stack, token, videoId);
+    const count = async () => {
+      const response = await postGraphQL<{ video: { conversions: unknown[] } }>(
+        stack.graphqlUrl,
+        'query ($v: ID!) { video(id: $v) { conversions { id } } }',
+        { token, variables: { v: videoId } },
+      );
+      return response.body.data?.video.conversions.length;
+    };
+    expect(await count()).toBe(1);
+    proxy.cut();
+    try {
+      const refused = await postGraphQL(
+        stack.graphqlUrl,
+        'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
+        {
+          token,
+          variables: { v: videoId },
+        },
+      );
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+      expect(await count()).toBe(1);
+    } finally {
+      proxy.restore();
+    }
+  });
 });
 
 describe('worker shutdown with a job running', () => {

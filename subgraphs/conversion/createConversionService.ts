@@ -151,7 +151,14 @@ export async function createConversionService(deps: {
       const options = parseMp3Options(mp3);
       const video = await videos.findOne({ _id: videoId, owner });
       if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
-      return ensureJobSent(await create(new ObjectId(), video, options));
+      const record = await create(new ObjectId(), video, options);
+      try {
+        return await ensureJobSent(record);
+      } catch (error) {
+        // The caller is told to retry; a QUEUED record with no job behind it would wait forever.
+        await conversions.collection.deleteOne({ _id: record._id, jobSentAt: null });
+        throw error;
+      }
     },
 
     async cancel(owner: string, id: string): Promise<ConversionRecord> {
