@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConversionUpdated, type ConversionUpdated } from '../lib/messages.js';
 import { fromRoot } from '../lib/projectRoot.js';
 import { topologyNames } from '../lib/topology.js';
+import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { PASSWORD } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
@@ -422,5 +423,17 @@ describe('conversion end to end', () => {
       await mongo.db(`${prefix}conversion`).collection('conversions').countDocuments({ videoId }),
     ).toBe(0);
     expect(new ObjectId(videoId).toHexString()).toBe(videoId);
+  });
+
+  it('leaves media, conversions and queues consistent after all of the above (fsck)', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const findings = await checkConsistency({
+      mongo,
+      dbPrefix: prefix,
+      amqpUrl: infra.amqpUrl,
+      amqpNamePrefix: prefix,
+      stuckAfterMs: 30_000,
+    });
+    expect(findings).toEqual([]);
   });
 });

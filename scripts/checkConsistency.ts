@@ -1,0 +1,116 @@
+import amqp from 'amqplib';
+import type { MongoClient, ObjectId } from 'mongodb';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/gridfs.js';
+import { serviceDatabaseName } from '../lib/mongo.js';
+import { topologyNames } from '../lib/topology.js';
+
+export interface ConsistencyOptions {
+  mongo: MongoClient;
+  dbPrefix: string;
+  amqpUrl: string;
+  amqpNamePrefix: string;
+  /** A RUNNING conversion silent this long, or a QUEUED one never sent, counts as stuck. */
+  stuckAfterMs: number;
+}
+
+/**
+ * Walks media's and conversion's databases and the dead-letter queues, and returns one line
+ * per inconsistency (none when all is well): files without records and records without files,
+ * chunks without a file, MP3s without a successful conversion, conversions stuck with nothing
+ * behind them, and messages parked in dead-letter queues.
+ */
+export async function checkConsistency(options: ConsistencyOptions): Promise<string[]> {
+  const media = options.mongo.db(serviceDatabaseName(options.dbPrefix, 'media'));
+  const conversion = options.mongo.db(serviceDatabaseName(options.dbPrefix, 'conversion'));
+  const findings: string[] = [];
+  const ids = async (collection: string, db = media, field = '_id') =>
+    new Set(
+      (await db.collection(collection).distinct(field)).map((id: ObjectId | string) => String(id)),
+    );
+
+  const videoRecords = await ids('videos');
+  const videoFiles = await ids(`${VIDEO_BUCKET}.files`);
+  for (const id of videoRecords)
+    if (!videoFiles.has(id)) findings.push(`video ${id}: record without its file`);
+  for (const id of videoFiles)
+    if (!videoRecords.has(id)) findings.push(`video file ${id}: no record (orphan file)`);
+
+  for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) {
+    const files = await ids(`${bucket}.files`);
+    for (const id of await ids(`${bucket}.chunks`, media, 'files_id')) {
+      if (!files.has(id))
+        findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
+    }
+  }
+
+  const conversions = await conversion
+    .collection<{
+      _id: ObjectId;
+      videoId: string;
+      status: string;
+      audioId: string | null;
+      heartbeatAt: Date | null;
+      jobSentAt: Date | null;
+      queuedAt: Date;
+    }>('conversions')
+    .find(
+      {},
+      {
+        projection: {
+          videoId: 1,
+          status: 1,
+          audioId: 1,
+          heartbeatAt: 1,
+          jobSentAt: 1,
+          queuedAt: 1,
+        },
+      },
+    )
+    .toArray();
+  const succeeded = new Set(
+    conversions.filter((c) => c.status === 'SUCCEEDED').map((c) => c._id.toHexString()),
+  );
+  const audioFiles = await media
+    .collection<{ _id: ObjectId }>(`${AUDIO_BUCKET}.files`)
+    .find({}, { projection: { _id: 1 } })
+    .toArray();
+  const audioIds = new Set(audioFiles.map((f) => f._id.toHexString()));
+  for (const id of audioIds)
+    if (!succeeded.has(id)) findings.push(`MP3 ${id}: no succeeded conversion (orphan file)`);
+
+  const now = Date.now();
+  for (const c of conversions) {
+    const id = c._id.toHexString();
+    if (!videoRecords.has(c.videoId))
+      findings.push(`conversion ${id}: its video ${c.videoId} is gone`);
+    if (c.status === 'SUCCEEDED' && (!c.audioId || !audioIds.has(c.audioId))) {
+      findings.push(`conversion ${id}: SUCCEEDED without its MP3`);
+    }
+    if (c.status === 'RUNNING' && now - (c.heartbeatAt?.getTime() ?? 0) > options.stuckAfterMs) {
+      findings.push(
+        `conversion ${id}: RUNNING with no worker heartbeat for ${Math.round((now - (c.heartbeatAt?.getTime() ?? 0)) / 1000)} s`,
+      );
+    }
+    if (
+      c.status === 'QUEUED' &&
+      !c.jobSentAt &&
+      now - c.queuedAt.getTime() > options.stuckAfterMs
+    ) {
+      findings.push(`conversion ${id}: QUEUED but its job was never sent`);
+    }
+  }
+
+  const names = topologyNames(options.amqpNamePrefix);
+  const connection = await amqp.connect(options.amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of [names.queues.jobsDead, names.queues.eventsDead]) {
+      const { messageCount } = await channel.checkQueue(queue).catch(() => ({ messageCount: 0 }));
+      if (messageCount > 0)
+        findings.push(`queue ${queue}: ${messageCount} dead-lettered message(s)`);
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+  return findings;
+}
