@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
+import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { topologyNames } from '../lib/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
@@ -222,5 +223,30 @@ describe('worker shutdown with a job running', () => {
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
     expect(stack.output()).toMatch(/drain period over: handing running jobs back/);
     expect(stack.output()).toMatch(/worker +\| exited \(code 0\)/);
+  });
+
+  it('fails a conversion whose video file has vanished instead of leaving it RUNNING', async () => {
+    const token = await signUp(stack);
+    const videoId = await uploadClip(stack, token, makeVideo(infra.ffmpegPath, 2));
+    await finished(stack, token, videoId);
+    const mongo = new MongoClient(infra.mongodbUri);
+    try {
+      const media = mongo.db(`${prefix}media`);
+      await media.collection('videos.chunks').deleteMany({ files_id: new ObjectId(videoId) });
+      await media.collection('videos.files').deleteOne({ _id: new ObjectId(videoId) });
+    } finally {
+      await mongo.close();
+    }
+    const again = await postGraphQL<{ convertVideo: { id: string } }>(
+      stack.graphqlUrl,
+      'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
+      { token, variables: { v: videoId } },
+    );
+    const done = await finished(stack, token, again.body.data?.convertVideo.id ?? '');
+    expect(done).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'UNSUPPORTED_MEDIA' },
+      audio: null,
+    });
   });
 });

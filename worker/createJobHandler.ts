@@ -210,7 +210,13 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const video = await mediaDb
         .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
         .findOne({ _id: new ObjectId(job.videoId) });
-      if (!video) throw new FfmpegAbortedError('video deleted');
+      // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
+      if (!video) {
+        throw new BadInputError(
+          ConversionErrorCode.UNSUPPORTED_MEDIA,
+          'The video is no longer stored',
+        );
+      }
       await pipeline(
         readGridFsFile(mediaDb, VIDEO_BUCKET, video),
         createWriteStream(source, { mode: 0o600 }),
