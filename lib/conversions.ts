@@ -72,10 +72,6 @@ export async function openConversions(db: Db) {
       const _id = idOf(id);
       return _id ? conversions.findOne({ _id, owner }) : null;
     },
-    findById: (id: string) => {
-      const _id = idOf(id);
-      return _id ? conversions.findOne({ _id }) : Promise.resolve(null);
-    },
     forVideo: (videoId: string, owner: string) =>
       conversions.find({ videoId, owner }).sort({ queuedAt: -1, _id: -1 }).toArray(),
 

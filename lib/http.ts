@@ -76,7 +76,7 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
     }
     if (!route.methods.includes(req.method ?? 'GET')) {
       res.setHeader('allow', route.methods.join(', '));
-      sendJson(res, 405, JSON.parse(errorBody(ErrorCode.BAD_REQUEST, 'Method not allowed')));
+      sendError(res, ErrorCode.METHOD_NOT_ALLOWED, `Use ${route.methods.join(' or ')}`);
       return;
     }
     Promise.resolve()

@@ -7,8 +7,7 @@ import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../lib/projectRoot.js';
 
-/** Everything local that is not ours to build (binaries, data, keys) lives under .local/. */
-export const LOCAL_DIR = fromRoot('.local');
+// Everything local that is not ours to build (binaries, data, keys) lives under .local/.
 const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 const DEFAULT_JWT_KEY = fromRoot('.local', 'keys', 'jwt-ed25519.pem');

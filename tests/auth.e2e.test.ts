@@ -183,6 +183,13 @@ describe('auth end to end through the router', () => {
 
   it('exposes health, readiness and Prometheus metrics', async () => {
     expect((await fetch(`${stack.routerUrl}/healthz`)).status).toBe(200);
+    const wrongMethod = await fetch(`${stack.routerUrl}/healthz`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    expect(
+      ((await wrongMethod.json()) as { errors: { extensions: { code: string } }[] }).errors[0]
+        ?.extensions.code,
+    ).toBe('METHOD_NOT_ALLOWED');
     expect(await (await fetch(`${stack.routerUrl}/readyz`)).json()).toEqual({ status: 'ready' });
     const metrics = await (await fetch(`${stack.routerUrl}/metrics`)).text();
     expect(metrics).toMatch(

@@ -240,7 +240,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
           const now = Date.now();
           if (now - lastSent < PROGRESS_INTERVAL_MS) return;
           lastSent = now;
-          void conversions.progress(id, runId, fraction);
+          // Saved by the heartbeat every 0.5 s; only the event goes out this often.
           void announce({ ...record, status: 'RUNNING', progress: fraction });
         },
       });

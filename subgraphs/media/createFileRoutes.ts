@@ -47,13 +47,12 @@ export function createFileRoute(deps: {
         contentType = video.contentType;
         etag = `"${video.sha256}"`;
       } else {
-        const audio = await store.findAudioOwned(id, file.metadata?.owner ?? '');
-        const video = audio
-          ? await store.findOwned(audio.metadata.videoId, audio.metadata.owner)
-          : null;
+        // The file document read above already carries the worker's metadata.
+        const { videoId, owner, sha256 } = file.metadata ?? {};
+        const video = videoId && owner ? await store.findOwned(videoId, owner) : null;
         filename = mp3Name(video?.filename ?? 'audio');
         contentType = 'audio/mpeg';
-        etag = `"${audio?.metadata.sha256 ?? id}"`;
+        etag = `"${sha256 ?? id}"`;
       }
 
       res.setHeader('accept-ranges', 'bytes');

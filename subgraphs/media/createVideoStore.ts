@@ -76,7 +76,7 @@ export async function createVideoStore(db: Db) {
       _id: ObjectId;
       length: number;
       chunkSize: number;
-      metadata?: { owner?: string; sha256?: string };
+      metadata?: { owner?: string; sha256?: string; videoId?: string };
     } | null> {
       const _id = toId(id);
       return _id
