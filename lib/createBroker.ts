@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import amqp, {
   type Channel,
   type ChannelModel,
@@ -25,12 +27,22 @@ export interface Broker {
   sendToQueue(queue: string, body: unknown, options?: Options.Publish): Promise<void>;
   /** Consumes `queue` with `prefetch` unacked messages at most, again after every reconnect. */
   consume(queue: string, prefetch: number, handler: MessageHandler): void;
+  /**
+   * Live events for this process alone: an exclusive queue bound to `routingKey`, deleted with
+   * the connection and declared again after every reconnect. Events published while this process
+   * was disconnected are gone, so `onConnected` runs after each (re)connect to let the caller
+   * catch up from the database.
+   */
+  subscribeEvents(routingKey: string, handler: EventHandler, onConnected: () => void): void;
   /** Stops taking new messages (SIGTERM); in-flight ones are still acked. */
   stopConsuming(): Promise<void>;
   /** Resolves when connected; throws BrokerUnavailableError otherwise (for /readyz). */
   check(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Gets each event body; acknowledging is automatic (a live feed, nothing to redeliver). */
+export type EventHandler = (content: Buffer) => void;
 
 export interface BrokerOptions {
   url: string;
@@ -39,6 +51,12 @@ export interface BrokerOptions {
   namePrefix?: string;
   /** How long a publish waits for a connection and a confirm before giving up. */
   publishTimeoutMs?: number;
+}
+
+interface EventSubscription {
+  routingKey: string;
+  handler: EventHandler;
+  onConnected: () => void;
 }
 
 interface Consumer {
@@ -60,6 +78,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
   const topology = topologyNames(options.namePrefix);
   const consumers: Consumer[] = [];
+  const eventSubscriptions: EventSubscription[] = [];
   let connection: ChannelModel | undefined;
   let publisher: ConfirmChannel | undefined;
   let closing = false;
@@ -90,6 +109,30 @@ export function createBroker(options: BrokerOptions): Broker {
     consumer.tag = consumerTag;
   };
 
+  const listen = async (model: ChannelModel, subscription: EventSubscription) => {
+    const channel = await model.createChannel();
+    channel.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq event channel error'));
+    // Named after the host so the management UI shows whose it is; exclusive and auto-deleted,
+    // so a vanished process leaves nothing behind.
+    const name = `${topology.exchange}.${subscription.routingKey}.${hostname()}.${randomUUID().slice(0, 8)}`;
+    await channel.assertQueue(name, {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      // A process that stops reading must not make the broker hoard its events.
+      arguments: { 'x-max-length': 10_000, 'x-overflow': 'drop-head' },
+    });
+    await channel.bindQueue(name, topology.exchange, subscription.routingKey);
+    await channel.consume(
+      name,
+      (message) => {
+        if (message) subscription.handler(message.content);
+      },
+      { noAck: true },
+    );
+    subscription.onConnected();
+  };
+
   const connect = async (): Promise<void> => {
     try {
       const model = await amqp.connect(options.url, { timeout: 5_000 });
@@ -106,6 +149,7 @@ export function createBroker(options: BrokerOptions): Broker {
       confirm.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq channel error'));
       await declareTopology(confirm, topology);
       if (consuming) for (const consumer of consumers) await subscribe(model, consumer);
+      for (const subscription of eventSubscriptions) await listen(model, subscription);
       connection = model;
       publisher = confirm;
       delay = 500;
@@ -179,6 +223,15 @@ export function createBroker(options: BrokerOptions): Broker {
       if (connection && consuming) {
         subscribe(connection, consumer).catch((error: unknown) =>
           log.warn({ err: error, queue }, 'subscribe failed'),
+        );
+      }
+    },
+    subscribeEvents(routingKey, handler, onConnected) {
+      const subscription: EventSubscription = { routingKey, handler, onConnected };
+      eventSubscriptions.push(subscription);
+      if (connection) {
+        listen(connection, subscription).catch((error: unknown) =>
+          log.warn({ err: error, routingKey }, 'event subscription failed'),
         );
       }
     },
