@@ -14,6 +14,11 @@ export interface RunningService {
   shutdownGraceMs?: number;
   /** Called with the bound server, e.g. to attach a WebSocket server to it. */
   onListening?: (server: Server) => void;
+  /**
+   * Called as shutdown begins, before HTTP drains: long-lived connections (WebSockets) that
+   * would hold the drain open are closed here so their clients go to another replica.
+   */
+  beforeDrain?: () => Promise<void>;
 }
 
 /**
@@ -59,7 +64,8 @@ function listen(service: string, running: RunningService): void {
     grace.unref();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    closed
+    Promise.resolve(running.beforeDrain?.())
+      .then(() => closed)
       .then(() => running.stop())
       .then(() => {
         log.info('stopped');

@@ -22,6 +22,13 @@ export interface RouterConfig {
   /** Proxies in front of the router whose X-Forwarded-For can be believed (0 locally). */
   trustedProxyHops: number;
   introspection: boolean;
+  amqpUrl: string;
+  /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
+  amqpNamePrefix: string;
+  /** Open subscriptions one WebSocket may hold. */
+  maxSubscriptionsPerConnection: number;
+  /** Ping interval on subscription sockets; a client that misses a pong is dropped. */
+  keepAliveMs: number;
 }
 
 export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): RouterConfig {
@@ -45,5 +52,9 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),
     introspection: env.bool('INTROSPECTION', true),
+    amqpUrl: env.string('AMQP_URL'),
+    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
+    maxSubscriptionsPerConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
+    keepAliveMs: env.int('WS_KEEPALIVE_MS', 12_000, { min: 1_000 }),
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { buildSchema } from 'graphql';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -13,17 +14,21 @@ import {
 } from '../lib/createTokenVerifier.js';
 import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
+import { createBroker } from '../lib/createBroker.js';
 import { createMetrics } from '../lib/metrics.js';
 import { fromRoot } from '../lib/projectRoot.js';
 import type { RunningService } from '../lib/runMain.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 import type { RouterConfig } from './config.js';
-import { createDepthLimitPlugin } from './createDepthLimitPlugin.js';
+import { createOperationGuardPlugin } from './createOperationGuardPlugin.js';
 import { ForwardingDataSource } from './createForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
+import { createConversionEvents } from './createConversionEvents.js';
 import { createProxyRoute } from './createProxyRoute.js';
+import { createSubscriptionServer } from './createSubscriptionServer.js';
 
 export const SUPERGRAPH_PATH = fromRoot('schema', 'supergraph.graphql');
+export const API_SCHEMA_PATH = fromRoot('schema', 'api.graphql');
 
 export interface RouterContext {
   /** The caller's Authorization header, already verified, passed on to subgraphs. */
@@ -33,14 +38,14 @@ export interface RouterContext {
 }
 
 /**
- * The public entry point: Apollo Gateway over the committed supergraph, plus the HTTP Basic
- * login relay. Tokens are verified here first so a bad one fails fast with UNAUTHENTICATED,
- * and again by each subgraph.
+ * The public entry point: Apollo Gateway over the committed supergraph, graphql-ws
+ * subscriptions on the same URL, and the HTTP Basic login and file relays. Tokens are verified
+ * here first so a bad one fails fast with UNAUTHENTICATED, and again by each subgraph.
  */
 export async function createRouterServer(
   config: RouterConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+): Promise<Pick<RunningService, 'listener' | 'stop' | 'onListening' | 'beforeDrain'>> {
   const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs });
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
@@ -63,7 +68,7 @@ export async function createRouterServer(
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskInternalError(formatted, error, log),
     plugins: [
-      createDepthLimitPlugin(config.maxQueryDepth),
+      createOperationGuardPlugin(config.maxQueryDepth),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
@@ -89,15 +94,33 @@ export async function createRouterServer(
     },
   });
 
-  const readiness: ReadinessCheck[] = SUBGRAPHS.map(({ name }) => [
-    name,
-    () => expectOk(`${config.subgraphUrls[name]}/readyz`),
-  ]);
+  const metrics = createMetrics('router');
+  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const subscriptions = createSubscriptionServer({
+    apollo,
+    schema: buildSchema(readFileSync(API_SCHEMA_PATH, 'utf8')),
+    verifyToken,
+    events: createConversionEvents(broker, log),
+    trustedProxyHops: config.trustedProxyHops,
+    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxMessageBytes: 65_536,
+    keepAliveMs: config.keepAliveMs,
+    registry: metrics.registry,
+    log,
+  });
+
+  const readiness: ReadinessCheck[] = [
+    ...SUBGRAPHS.map(({ name }): ReadinessCheck => [
+      name,
+      () => expectOk(`${config.subgraphUrls[name]}/readyz`),
+    ]),
+    ['rabbitmq', () => broker.check()],
+  ];
 
   return {
     listener: createHttpApp({
       log,
-      metrics: createMetrics('router'),
+      metrics,
       readiness,
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
@@ -135,7 +158,12 @@ export async function createRouterServer(
         }),
       ],
     }),
-    stop: () => apollo.stop(),
+    onListening: (server) => subscriptions.attach(server),
+    beforeDrain: () => subscriptions.close(),
+    stop: async () => {
+      await apollo.stop();
+      await broker.close();
+    },
   };
 }
 

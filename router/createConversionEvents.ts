@@ -1,0 +1,68 @@
+import type { Broker } from '../lib/createBroker.js';
+import type { Logger } from '../lib/logger.js';
+import { InvalidMessageError, parseConversionUpdated, parseJsonMessage } from '../lib/messages.js';
+
+export type WatchTarget = { conversionId: string } | { videoId: string };
+
+export interface ConversionEvents {
+  /**
+   * Calls `wake` for every `conversion.updated` about `target` owned by `ownerId`, and after
+   * each broker reconnect (events may have been missed). Returns the function that stops it.
+   */
+  watch(target: WatchTarget, ownerId: string, wake: () => void): () => void;
+}
+
+interface Listener {
+  ownerId: string;
+  wake: () => void;
+}
+
+/**
+ * The router's share of `conversion.updated`: one exclusive queue per router process, fanned
+ * out in memory to the subscriptions this process serves. Several routers each get every event
+ * and wake only their own subscribers.
+ */
+export function createConversionEvents(broker: Broker, log: Logger): ConversionEvents {
+  const byConversion = new Map<string, Set<Listener>>();
+  const byVideo = new Map<string, Set<Listener>>();
+
+  const wakeAll = (listeners: Set<Listener> | undefined, ownerId: string) => {
+    // The owner check is a second fence: the query the wake-up triggers checks ownership too.
+    for (const listener of listeners ?? []) if (listener.ownerId === ownerId) listener.wake();
+  };
+
+  broker.subscribeEvents(
+    'conversion.updated',
+    (content) => {
+      try {
+        const event = parseConversionUpdated(parseJsonMessage(content));
+        wakeAll(byConversion.get(event.conversionId), event.ownerId);
+        wakeAll(byVideo.get(event.videoId), event.ownerId);
+      } catch (error) {
+        // A live feed: nothing to redeliver, and the publisher's own tests pin the format.
+        if (!(error instanceof InvalidMessageError)) throw error;
+        log.warn({ err: error }, 'dropped an invalid conversion.updated event');
+      }
+    },
+    () => {
+      for (const listeners of [...byConversion.values(), ...byVideo.values()]) {
+        for (const listener of listeners) listener.wake();
+      }
+    },
+  );
+
+  return {
+    watch(target, ownerId, wake) {
+      const [map, key] =
+        'conversionId' in target ? [byConversion, target.conversionId] : [byVideo, target.videoId];
+      const listener: Listener = { ownerId, wake };
+      let listeners = map.get(key);
+      if (!listeners) map.set(key, (listeners = new Set()));
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) map.delete(key);
+      };
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { ConversionEvents } from './createConversionEvents.js';
+import { STATUS_ALIAS, type ConversionWatchPlan } from './planConversionWatch.js';
+
+const FINAL_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/** Runs the plan's query through the gateway as the subscriber. */
+export type RunQuery = (
+  query: string,
+  variables: Record<string, unknown>,
+) => Promise<FormattedExecutionResult>;
+
+/** What the first query found: something to send, nothing yet, or an error to refuse with. */
+export type FirstLook =
+  | { kind: 'found' }
+  | { kind: 'waiting' }
+  | { kind: 'refused'; errors: readonly GraphQLFormattedError[] };
+
+export interface ConversionWatch extends AsyncIterableIterator<FormattedExecutionResult> {
+  /** Starts listening, then runs the first query (events during it are not lost). */
+  start(): Promise<FirstLook>;
+}
+
+/**
+ * One subscriber's view of one conversion, pulled by graphql-ws: each `next()` waits until an
+ * event (or the start) makes the state worth asking for, runs the query, and skips a result
+ * identical to the last one sent. Events that arrive while a query runs collapse into one more
+ * query, so a slow client or a burst of progress costs one query, not a backlog; the final
+ * state is never skipped. After a final status, or an error without data, it completes.
+ * `return()` (client gone, `complete` sent, socket closed) stops listening at once, even while
+ * a `next()` is waiting.
+ */
+export function createConversionWatch(options: {
+  plan: ConversionWatchPlan;
+  ownerId: string;
+  events: ConversionEvents;
+  run: RunQuery;
+  onClose: () => void;
+}): ConversionWatch {
+  const { plan } = options;
+  let stale = true;
+  let closed = false;
+  let finished = false;
+  let lastSent: string | undefined;
+  let pending: FormattedExecutionResult | undefined;
+  let wakeUp: (() => void) | undefined;
+  let stopListening: (() => void) | undefined;
+
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    stopListening?.();
+    wakeUp?.();
+    options.onClose();
+  };
+
+  /** The next result worth sending, or undefined when there is nothing to send yet. */
+  const look = async (): Promise<FormattedExecutionResult | undefined> => {
+    stale = false;
+    const result = await options.run(plan.query, plan.variables);
+    const conversion = result.data ? plan.pick(result.data) : null;
+    if (!conversion) {
+      // A video whose conversion is not created yet: its first event will bring it.
+      if (!result.errors?.length) return undefined;
+      finished = true;
+      return { errors: result.errors };
+    }
+    const { [STATUS_ALIAS]: status, ...selected } = conversion;
+    if (typeof status === 'string' && FINAL_STATUSES.has(status)) finished = true;
+    const value: FormattedExecutionResult = {
+      data: { [plan.responseKey]: selected },
+      ...(result.errors?.length ? { errors: result.errors } : {}),
+    };
+    const serialized = JSON.stringify(value);
+    if (serialized === lastSent && !finished) return undefined;
+    lastSent = serialized;
+    return value;
+  };
+
+  const done = (): IteratorResult<FormattedExecutionResult> => {
+    close();
+    return { done: true, value: undefined };
+  };
+
+  const watch: ConversionWatch = {
+    async start() {
+      stopListening = options.events.watch(plan.target, options.ownerId, () => {
+        stale = true;
+        wakeUp?.();
+        wakeUp = undefined;
+      });
+      try {
+        pending = await look();
+      } catch (error) {
+        close();
+        throw error;
+      }
+      if (pending?.data === undefined && pending?.errors) {
+        close();
+        return { kind: 'refused', errors: pending.errors };
+      }
+      return pending ? { kind: 'found' } : { kind: 'waiting' };
+    },
+    async next() {
+      if (pending) {
+        const value = pending;
+        pending = undefined;
+        return { done: false, value };
+      }
+      while (!closed && !finished) {
+        if (!stale) await new Promise<void>((resolve) => (wakeUp = resolve));
+        if (closed) break;
+        const value = await look();
+        if (closed) break;
+        if (value) return { done: false, value };
+      }
+      return done();
+    },
+    async return() {
+      return done();
+    },
+    [Symbol.asyncIterator]() {
+      return watch;
+    },
+  };
+  return watch;
+}

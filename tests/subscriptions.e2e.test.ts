@@ -1,0 +1,269 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { MongoClient, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fromRoot } from '../lib/projectRoot.js';
+import { checkConsistency } from '../scripts/checkConsistency.js';
+import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { multipartUpload } from './helpers/multipartUpload.js';
+import { uniqueName } from './helpers/uniqueName.js';
+import { closeCodeFor, watch } from './helpers/watch.js';
+
+interface Update {
+  id: string;
+  status: string;
+  progress: number | null;
+  video: { filename: string };
+  audio: { downloadUrl: string; bytes: number } | null;
+}
+
+const BY_VIDEO = /* GraphQL */ `
+  subscription ($videoId: ID) {
+    conversionUpdated(videoId: $videoId) {
+      ...Shown
+      video {
+        filename
+      }
+      audio {
+        downloadUrl
+        bytes
+      }
+    }
+  }
+  fragment Shown on Conversion {
+    id
+    status
+    progress
+  }
+`;
+const BY_ID = /* GraphQL */ `
+  subscription ($id: ID) {
+    update: conversionUpdated(id: $id) {
+      id
+      status
+      audio {
+        bytes
+      }
+    }
+  }
+`;
+const ORDER = ['QUEUED', 'RUNNING', 'SUCCEEDED'];
+
+describe('conversionUpdated over graphql-ws', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('subs')}_`;
+  let stack: RunningStack;
+  let alice: string;
+  let bob: string;
+
+  beforeAll(async () => {
+    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2' });
+    [alice, bob] = await Promise.all([signUp(), signUp()]);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function signUp(): Promise<string> {
+    const response = await postGraphQL<{ signUp: { token: string } }>(
+      stack.graphqlUrl,
+      'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
+      { variables: { e: `${uniqueName('s')}@example.com`, p: PASSWORD } },
+    );
+    return response.body.data?.signUp.token ?? '';
+  }
+  async function upload(file: Buffer, filename: string, token = alice): Promise<string> {
+    const result = await multipartUpload(stack.graphqlUrl, file, {
+      token,
+      filename,
+      selection: 'id',
+    });
+    const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
+    if (!id) throw new Error(JSON.stringify(result.body));
+    return id;
+  }
+  const activeSubscriptions = async (routerUrl = stack.routerUrl) => {
+    const metrics = await (await fetch(`${routerUrl}/metrics`)).text();
+    return Number(/^graphql_subscriptions_active\{[^}]*\} (\d+)/m.exec(metrics)?.[1]);
+  };
+
+  it('streams QUEUED → RUNNING with rising progress → SUCCEEDED, with federated fields', async () => {
+    const videoId = await upload(makeLongAudio(infra.ffmpegPath, 900), 'Talk.m4a');
+    const watched = watch<{ conversionUpdated: Update }>(stack.graphqlUrl, alice, BY_VIDEO, {
+      videoId,
+    });
+    await watched.finished;
+    const updates = watched.results.map((r) => r.data?.conversionUpdated as Update);
+    expect(watched.results.every((r) => r.errors === undefined)).toBe(true);
+
+    const statuses = updates.map((u) => u.status);
+    expect(statuses.map((s) => ORDER.indexOf(s))).toEqual(
+      [...statuses.map((s) => ORDER.indexOf(s))].sort((a, b) => a - b),
+    );
+    expect(statuses).toContain('RUNNING');
+    expect(statuses.at(-1)).toBe('SUCCEEDED');
+    const running = updates.filter((u) => u.status === 'RUNNING').map((u) => u.progress ?? 0);
+    expect(new Set(running).size).toBeGreaterThan(2);
+    expect([...running].sort((a, b) => a - b)).toEqual(running);
+
+    const last = updates.at(-1) as Update;
+    expect(last).toMatchObject({ id: videoId, progress: 1, video: { filename: 'Talk.m4a' } });
+    const mp3 = Buffer.from(await (await fetch(last.audio?.downloadUrl ?? '')).arrayBuffer());
+    expect(mp3.length).toBe(last.audio?.bytes);
+    expect(probeMp3(infra.ffprobePath, mp3).durationSeconds).toBeCloseTo(900, 0);
+    await expect.poll(() => activeSubscriptions()).toBe(0);
+  });
+
+  it('gives a finished conversion its final state once, then completes', async () => {
+    const id = await upload(makeVideo(infra.ffmpegPath, 2), 'short.mp4');
+    await watch(stack.graphqlUrl, alice, BY_VIDEO, { videoId: id }).finished;
+
+    const late = watch<{ update: Update }>(stack.graphqlUrl, alice, BY_ID, { id });
+    await late.finished;
+    expect(late.results).toHaveLength(1);
+    expect(late.results[0]?.data?.update).toMatchObject({ id, status: 'SUCCEEDED' });
+    expect(late.results[0]?.data?.update.audio?.bytes).toBeGreaterThan(0);
+  });
+
+  it("treats another user's conversion exactly like one that does not exist", async () => {
+    const id = await upload(makeVideo(infra.ffmpegPath, 2), 'private.mp4');
+    const refusal = async (variables: Record<string, unknown>, query = BY_ID) => {
+      const watched = watch(stack.graphqlUrl, bob, query, variables);
+      const error = await watched.finished.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      void watched.client.dispose();
+      return { error, results: watched.results };
+    };
+    const theirs = await refusal({ id });
+    const missing = await refusal({ id: new ObjectId().toHexString() });
+    expect(theirs.results).toEqual([]);
+    expect((theirs.error as { extensions: { code: string } }[])[0]?.extensions.code).toBe(
+      'NOT_FOUND',
+    );
+    expect(JSON.stringify(theirs.error).replaceAll(id, 'ID')).toBe(
+      JSON.stringify(missing.error).replace(/[0-9a-f]{24}/g, 'ID'),
+    );
+    const theirVideo = await refusal({ videoId: id }, BY_VIDEO);
+    expect((theirVideo.error as { extensions: { code: string } }[])[0]?.extensions.code).toBe(
+      'NOT_FOUND',
+    );
+  });
+
+  it('closes the socket 4401 without a token and 4403 with a bad one', async () => {
+    expect(await closeCodeFor(stack.graphqlUrl, {})).toBe(4401);
+    expect(await closeCodeFor(stack.graphqlUrl, { authorization: 'Bearer not.a.jwt' })).toBe(4403);
+    expect(await closeCodeFor(stack.graphqlUrl, { authorization: `Bearer ${alice}x` })).toBe(4403);
+  });
+
+  it('refuses a subscription sent over HTTP and a query sent over the socket, with codes', async () => {
+    const overHttp = await postGraphQL(stack.graphqlUrl, BY_ID, {
+      token: alice,
+      variables: { id: new ObjectId().toHexString() },
+    });
+    expect(errorCodes(overHttp)).toEqual(['BAD_REQUEST']);
+
+    const queryOverSocket = watch(stack.graphqlUrl, alice, '{ me { id } }', {});
+    await expect(queryOverSocket.finished).rejects.toMatchObject([
+      { extensions: { code: 'BAD_REQUEST' } },
+    ]);
+    const noTarget = watch(
+      stack.graphqlUrl,
+      alice,
+      'subscription { conversionUpdated { id } }',
+      {},
+    );
+    await expect(noTarget.finished).rejects.toMatchObject([
+      { extensions: { code: 'BAD_USER_INPUT' } },
+    ]);
+  });
+
+  it('frees a vanished client’s subscription', async () => {
+    const id = await upload(makeLongAudio(infra.ffmpegPath, 900), 'long.m4a');
+    const watched = watch(stack.graphqlUrl, alice, BY_ID, { id });
+    // The socket is cut from under the client: its own promise ends in a close error.
+    watched.finished.catch(() => undefined);
+    await expect.poll(() => watched.results.length).toBeGreaterThan(0);
+    expect(await activeSubscriptions()).toBe(1);
+    watched.drop();
+    await expect.poll(() => activeSubscriptions()).toBe(0);
+    await postGraphQL(
+      stack.graphqlUrl,
+      'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
+      {
+        token: alice,
+        variables: { id },
+      },
+    );
+  });
+
+  describe('with a second router on the same broker', () => {
+    let second: ChildProcess | undefined;
+    let secondUrl: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      secondUrl = `http://127.0.0.1:${port}`;
+      second = spawn(process.execPath, [fromRoot('dist', 'router', 'main.js')], {
+        env: {
+          ...stack.env,
+          ROUTER_PORT: String(port),
+          AUTH_URL: stack.subgraphUrls.auth,
+          MEDIA_URL: stack.subgraphUrls.media,
+          CONVERSION_URL: stack.subgraphUrls.conversion,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let errors = '';
+      second.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+      const deadline = Date.now() + 30_000;
+      while (
+        (await fetch(`${secondUrl}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) !== 200
+      ) {
+        if (Date.now() > deadline)
+          throw new Error(`the second router never became ready: ${errors}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+    afterAll(() => {
+      second?.kill('SIGTERM');
+    });
+
+    it('serves each router’s own subscribers from the same events', async () => {
+      const videoId = await upload(makeLongAudio(infra.ffmpegPath, 120), 'both.m4a');
+      const one = watch<{ conversionUpdated: Update }>(stack.graphqlUrl, alice, BY_VIDEO, {
+        videoId,
+      });
+      const two = watch<{ conversionUpdated: Update }>(`${secondUrl}/graphql`, alice, BY_VIDEO, {
+        videoId,
+      });
+      await Promise.all([one.finished, two.finished]);
+      for (const watched of [one, two]) {
+        expect(watched.results.at(-1)?.data?.conversionUpdated.status).toBe('SUCCEEDED');
+      }
+      expect(await activeSubscriptions(secondUrl)).toBe(0);
+    });
+  });
+
+  it('leaves the databases and queues consistent', async () => {
+    const mongo = new MongoClient(infra.mongodbUri);
+    try {
+      const findings = await checkConsistency({
+        mongo,
+        dbPrefix: prefix,
+        amqpUrl: infra.amqpUrl,
+        amqpNamePrefix: prefix,
+        stuckAfterMs: 30_000,
+      });
+      expect(findings).toEqual([]);
+    } finally {
+      await mongo.close();
+    }
+  });
+});
