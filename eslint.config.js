@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.local/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

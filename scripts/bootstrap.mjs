@@ -2,7 +2,7 @@
 // they are missing or older than the lockfile, then compiles TypeScript (incrementally, so a
 // second run takes a second or two).
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,3 +30,5 @@ run(process.execPath, [
   '-p',
   'tsconfig.build.json',
 ]);
+// tsc writes files without the executable bit; `npx reelflux` runs the bin directly.
+chmodSync(join(root, 'dist', 'sdk', 'cli', 'main.js'), 0o755);

@@ -1,0 +1,412 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, extname, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import {
+  CancelConversionDocument,
+  ConversionDocument,
+  ConversionUpdatedDocument,
+  ConvertVideoDocument,
+  DeleteVideoDocument,
+  LogInDocument,
+  MeDocument,
+  SignUpDocument,
+  UploadVideoDocument,
+  VideosDocument,
+  type ConversionFieldsFragment,
+  type LogInMutation,
+  type MeQuery,
+  type Mp3Options,
+  type VideoFieldsFragment,
+  type VideosQuery,
+} from './generated/graphql.js';
+import { ReelfluxError } from './ReelfluxError.js';
+import { sendMultipart, type GraphQLBody } from './sendMultipart.js';
+
+export type Conversion = ConversionFieldsFragment;
+export type Video = VideoFieldsFragment;
+export type AuthPayload = LogInMutation['logIn'];
+export type User = NonNullable<MeQuery['me']>;
+export type VideoPage = VideosQuery['videos'];
+export type { Mp3Options };
+
+export interface ClientOptions {
+  /** The router's base URL, e.g. `http://127.0.0.1:4000` (`/graphql` is added). */
+  url: string;
+  token?: string;
+}
+
+/** Called as bytes move; `total` is undefined when the size is not known in advance. */
+export type ProgressCallback = (done: number, total: number | undefined) => void;
+
+export interface UploadOptions {
+  mp3?: Mp3Options;
+  /** The name the server keeps; default: the file's own name (or `video` for a stream). */
+  filename?: string;
+  /** For a stream: its size in bytes, if known (for progress and Content-Length). */
+  size?: number;
+}
+
+export interface ConvertCallbacks {
+  onUploadProgress?: ProgressCallback;
+  /** Every state the conversion reports: QUEUED, RUNNING with progress, then the final one. */
+  onUpdate?: (conversion: Conversion) => void;
+  onDownloadProgress?: ProgressCallback;
+  /** Aborting cancels the conversion on the server and rejects with code CANCELLED. */
+  signal?: AbortSignal;
+}
+
+export interface ConvertResult {
+  video: Video;
+  conversion: Conversion;
+  /** Where the MP3 was written. */
+  output: string;
+}
+
+const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/**
+ * A typed REELFLUX client for Node 20+: GraphQL over HTTP for queries and mutations, multipart
+ * for uploads (streamed from disk), graphql-ws for live conversion updates. Every failure is a
+ * ReelfluxError with the server's `extensions.code`.
+ */
+export function createReelfluxClient(options: ClientOptions) {
+  const base = options.url.replace(/\/+$/, '').replace(/\/graphql$/, '');
+  const graphqlUrl = `${base}/graphql`;
+  let token = options.token;
+
+  const headers = (): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
+
+  async function request<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: TVariables,
+  ): Promise<TResult> {
+    let response: Response;
+    try {
+      response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers() },
+        body: JSON.stringify({ query: print(document), variables }),
+      });
+    } catch (error) {
+      throw new ReelfluxError('NETWORK_ERROR', `cannot reach ${graphqlUrl}: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    const text = await response.text();
+    let body: GraphQLBody<TResult>;
+    try {
+      body = JSON.parse(text) as GraphQLBody<TResult>;
+    } catch {
+      throw new ReelfluxError(
+        'NETWORK_ERROR',
+        `${graphqlUrl} answered ${response.status} with no GraphQL body`,
+        { status: response.status },
+      );
+    }
+    if (body.errors?.length) throw ReelfluxError.fromErrors(body.errors, response.status);
+    if (!body.data) throw new ReelfluxError('NETWORK_ERROR', 'response without data');
+    return body.data;
+  }
+
+  const client = {
+    url: base,
+    get token() {
+      return token;
+    },
+
+    async signUp(email: string, password: string): Promise<AuthPayload> {
+      const { signUp } = await request(SignUpDocument, { email, password });
+      token = signUp.token;
+      return signUp;
+    },
+
+    async logIn(email: string, password: string): Promise<AuthPayload> {
+      const { logIn } = await request(LogInDocument, { email, password });
+      token = logIn.token;
+      return logIn;
+    },
+
+    async me(): Promise<User | null> {
+      return (await request(MeDocument, {})).me;
+    },
+
+    async videos(first = 20, after?: string): Promise<VideoPage> {
+      return (await request(VideosDocument, { first, ...(after ? { after } : {}) })).videos;
+    },
+
+    async conversion(id: string): Promise<Conversion> {
+      const { conversion } = await request(ConversionDocument, { id });
+      if (!conversion) throw new ReelfluxError('NOT_FOUND', 'Conversion not found');
+      return conversion;
+    },
+
+    async convertVideo(videoId: string, mp3?: Mp3Options): Promise<Conversion> {
+      return (await request(ConvertVideoDocument, { videoId, ...(mp3 ? { mp3 } : {}) }))
+        .convertVideo;
+    },
+
+    async cancelConversion(id: string): Promise<Conversion> {
+      return (await request(CancelConversionDocument, { id })).cancelConversion;
+    },
+
+    async deleteVideo(id: string): Promise<boolean> {
+      return (await request(DeleteVideoDocument, { id })).deleteVideo;
+    },
+
+    /** Streams a file (path) or a Readable to the server; resolves with the stored video. */
+    async uploadVideo(
+      source: string | Readable,
+      upload: UploadOptions = {},
+      callbacks: { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+    ): Promise<Video> {
+      const fromPath = typeof source === 'string';
+      const size = fromPath ? (await stat(source)).size : upload.size;
+      const filename = upload.filename ?? (fromPath ? basename(source) : 'video');
+      const body = await sendMultipart<{ uploadVideo: Video }>({
+        url: graphqlUrl,
+        headers: headers(),
+        query: print(UploadVideoDocument),
+        variables: upload.mp3 ? { mp3: upload.mp3 } : {},
+        fileVariable: 'file',
+        file: {
+          stream: fromPath ? createReadStream(source) : source,
+          filename,
+          contentType: contentTypeFor(filename),
+          size,
+        },
+        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+      });
+      if (body.errors?.length) throw ReelfluxError.fromErrors(body.errors);
+      if (!body.data) throw new ReelfluxError('NETWORK_ERROR', 'upload answered without data');
+      return body.data.uploadVideo;
+    },
+
+    /**
+     * Live states of a conversion, current one first, ending after a final state. Give a video
+     * id (follows its latest conversion) or `{ id }` for one conversion. The socket reconnects
+     * by itself if a router goes away; the server then sends the current state again.
+     */
+    watchConversion(target: string | { id: string }): AsyncIterableIterator<Conversion> {
+      return watch(
+        createSocket(),
+        typeof target === 'string' ? { videoId: target } : { id: target.id },
+      );
+    },
+
+    /** Downloads an MP3 to `destination` (a path, written whole or not at all). */
+    async download(
+      audio: { downloadUrl: string; bytes?: number },
+      destination: string,
+      callbacks: { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+    ): Promise<{ path: string; bytes: number }> {
+      let response: Response;
+      try {
+        response = await fetch(new URL(audio.downloadUrl, base), {
+          headers: headers(),
+          ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+        });
+      } catch (error) {
+        throw new ReelfluxError('NETWORK_ERROR', `download failed: ${String(error)}`, {
+          cause: error,
+        });
+      }
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => ({}))) as GraphQLBody<unknown>;
+        if (body.errors?.length) throw ReelfluxError.fromErrors(body.errors, response.status);
+        throw new ReelfluxError('NETWORK_ERROR', `download answered ${response.status}`, {
+          status: response.status,
+        });
+      }
+      const length = Number(response.headers.get('content-length') ?? NaN);
+      const total = Number.isFinite(length) ? length : audio.bytes;
+      let done = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, next) {
+          done += chunk.length;
+          callbacks.onProgress?.(done, total);
+          next(null, chunk);
+        },
+      });
+      const partial = `${destination}.part`;
+      try {
+        await pipeline(Readable.fromWeb(response.body), counter, createWriteStream(partial));
+        if (audio.bytes !== undefined && done !== audio.bytes) {
+          throw new ReelfluxError(
+            'NETWORK_ERROR',
+            `download ended at ${done} of ${audio.bytes} bytes`,
+          );
+        }
+        await rename(partial, destination);
+      } catch (error) {
+        await rm(partial, { force: true });
+        if (error instanceof ReelfluxError) throw error;
+        throw new ReelfluxError(
+          callbacks.signal?.aborted ? 'CANCELLED' : 'NETWORK_ERROR',
+          `download failed: ${String(error)}`,
+          { cause: error },
+        );
+      }
+      return { path: destination, bytes: done };
+    },
+
+    /**
+     * Upload, watch and download in one: resolves once the MP3 is at `output` (default: the
+     * video's path with `.mp3`). A FAILED or CANCELLED conversion rejects with its code.
+     */
+    async convertFile(
+      path: string,
+      convert: UploadOptions & { output?: string } = {},
+      callbacks: ConvertCallbacks = {},
+    ): Promise<ConvertResult> {
+      const { signal } = callbacks;
+      // Never over the input itself (an MP3 or M4A can be "converted" too).
+      const defaultOutput = replaceExtension(path, '.mp3');
+      const output =
+        convert.output ??
+        (resolve(defaultOutput) === resolve(path)
+          ? replaceExtension(path, '.reelflux.mp3')
+          : defaultOutput);
+      const video = await client.uploadVideo(path, convert, {
+        ...(callbacks.onUploadProgress ? { onProgress: callbacks.onUploadProgress } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      const updates = client.watchConversion(video.id);
+      let last: Conversion | undefined;
+      const cancel = () => void updates.return?.();
+      signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        for await (const update of updates) {
+          last = update;
+          callbacks.onUpdate?.(update);
+        }
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      if (signal?.aborted) {
+        if (last && !FINAL.has(last.status)) await client.cancelConversion(last.id);
+        throw new ReelfluxError('CANCELLED', 'conversion cancelled');
+      }
+      if (!last) throw new ReelfluxError('CONNECTION_CLOSED', 'no conversion state received');
+      if (last.status !== 'SUCCEEDED' || !last.audio) {
+        throw new ReelfluxError(
+          last.error?.code ?? last.status,
+          last.error?.message ?? `conversion ${last.status.toLowerCase()}`,
+        );
+      }
+      await client.download(last.audio, output, {
+        ...(callbacks.onDownloadProgress ? { onProgress: callbacks.onDownloadProgress } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      return { video, conversion: last, output };
+    },
+  };
+
+  function createSocket(): Client {
+    const auth = token;
+    return createClient({
+      url: graphqlUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: auth ? { authorization: `Bearer ${auth}` } : {},
+      lazy: true,
+      // A router restart or a lost network: try again for about a minute.
+      retryAttempts: 8,
+    });
+  }
+
+  return client;
+}
+
+export type ReelfluxClient = ReturnType<typeof createReelfluxClient>;
+
+function watch(
+  socket: Client,
+  variables: { videoId: string } | { id: string },
+): AsyncIterableIterator<Conversion> {
+  const inner = socket.iterate<{ conversionUpdated: Conversion }>({
+    query: print(ConversionUpdatedDocument),
+    variables,
+  });
+  const finish = async () => {
+    await inner.return?.();
+    await socket.dispose();
+  };
+  const iterator: AsyncIterableIterator<Conversion> = {
+    async next() {
+      let step: IteratorResult<{
+        data?: { conversionUpdated: Conversion } | null;
+        errors?: unknown;
+      }>;
+      try {
+        step = (await inner.next()) as typeof step;
+      } catch (error) {
+        await finish();
+        throw toReelfluxError(error);
+      }
+      if (step.done) {
+        await finish();
+        return { done: true, value: undefined };
+      }
+      const update = step.value.data?.conversionUpdated;
+      if (!update) {
+        await finish();
+        throw toReelfluxError(step.value.errors);
+      }
+      return { done: false, value: update };
+    },
+    async return() {
+      await finish();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+/** graphql-ws rejects with an array of GraphQL errors, a CloseEvent, or an Error. */
+function toReelfluxError(error: unknown): ReelfluxError {
+  if (Array.isArray(error)) return ReelfluxError.fromErrors(error);
+  if (typeof error === 'object' && error !== null && 'code' in error && 'reason' in error) {
+    const { code, reason } = error as { code: number; reason: string };
+    const mapped = code === 4401 || code === 4403 ? 'UNAUTHENTICATED' : 'CONNECTION_CLOSED';
+    return new ReelfluxError(mapped, `subscription socket closed (${code} ${reason})`);
+  }
+  return new ReelfluxError('NETWORK_ERROR', `subscription failed: ${String(error)}`, {
+    cause: error,
+  });
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/mp4',
+  '.m4a': 'audio/mp4',
+  '.mov': 'video/quicktime',
+  '.mkv': 'video/x-matroska',
+  '.webm': 'video/webm',
+  '.avi': 'video/x-msvideo',
+  '.flv': 'video/x-flv',
+  '.ogg': 'video/ogg',
+  '.ogv': 'video/ogg',
+  '.ts': 'video/mp2t',
+  '.mpg': 'video/mpeg',
+  '.mpeg': 'video/mpeg',
+  '.wmv': 'video/x-ms-wmv',
+};
+
+/** A hint only: the server sniffs the bytes and decides. */
+function contentTypeFor(filename: string): string {
+  return CONTENT_TYPES[extname(filename).toLowerCase()] ?? 'application/octet-stream';
+}
+
+function replaceExtension(path: string, extension: string): string {
+  const current = extname(path);
+  return `${current ? path.slice(0, -current.length) : path}${extension}`;
+}

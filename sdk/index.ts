@@ -1,0 +1,18 @@
+// The REELFLUX SDK: everything a Node client needs, and nothing from the server side.
+export {
+  createReelfluxClient,
+  type AuthPayload,
+  type ClientOptions,
+  type Conversion,
+  type ConvertCallbacks,
+  type ConvertResult,
+  type Mp3Options,
+  type ProgressCallback,
+  type ReelfluxClient,
+  type UploadOptions,
+  type User,
+  type Video,
+  type VideoPage,
+} from './createReelfluxClient.js';
+export { ReelfluxError, type ServerError } from './ReelfluxError.js';
+export type { ConversionStatus } from './generated/graphql.js';
