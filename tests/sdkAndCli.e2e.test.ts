@@ -1,0 +1,241 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fromRoot } from '../lib/projectRoot.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { createReelfluxClient, ReelfluxError, type Conversion } from '../sdk/index.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+const CLI = fromRoot('dist', 'sdk', 'cli', 'main.js');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('SDK and CLI end to end', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('sdk')}_`;
+  const work = mkdtempSync(join(tmpdir(), 'reelflux-cli-'));
+  const configDir = join(work, 'config');
+  let stack: RunningStack;
+  let clip: string;
+
+  beforeAll(async () => {
+    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2' });
+    clip = join(work, 'Clip One.mp4');
+    writeFileSync(clip, makeVideo(infra.ffmpegPath, 6));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** Runs the built CLI as a user would, with its own config folder and no TTY. */
+  function cli(
+    args: string[],
+    options: {
+      stdin?: string;
+      env?: Record<string, string>;
+      onStderr?: (text: string) => void;
+    } = {},
+  ): Promise<CliRun> & { pid: number | undefined; kill: (signal: NodeJS.Signals) => void } {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: work,
+        REELFLUX_CONFIG_DIR: configDir,
+        REELFLUX_URL: stack.routerUrl,
+        ...options.env,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr);
+    });
+    child.stdin.end(options.stdin ?? '');
+    const done = new Promise<CliRun>((resolve) =>
+      child.on('exit', (code) => resolve({ code, stdout, stderr })),
+    );
+    return Object.assign(done, {
+      pid: child.pid,
+      kill: (signal: NodeJS.Signals) => child.kill(signal),
+    });
+  }
+
+  describe('SDK', () => {
+    const client = () => createReelfluxClient({ url: stack.routerUrl });
+
+    it('signs up, uploads with progress, watches, and downloads the MP3', async () => {
+      const reelflux = client();
+      const email = `${uniqueName('sdk')}@example.com`;
+      await reelflux.signUp(email, PASSWORD);
+      expect((await reelflux.me())?.email).toBe(email);
+
+      const sent: number[] = [];
+      const video = await reelflux.uploadVideo(
+        clip,
+        { mp3: { bitrateKbps: 96 } },
+        { onProgress: (done) => sent.push(done) },
+      );
+      expect(sent.at(-1)).toBe(statSync(clip).size);
+      expect(video).toMatchObject({ filename: 'Clip One.mp4', bytes: statSync(clip).size });
+
+      const states: Conversion[] = [];
+      for await (const state of reelflux.watchConversion(video.id)) states.push(state);
+      const last = states.at(-1);
+      expect(last?.status).toBe('SUCCEEDED');
+      expect(last?.video.filename).toBe('Clip One.mp4');
+
+      const target = join(work, 'sdk.mp3');
+      const seen: number[] = [];
+      const { bytes } = await reelflux.download(last?.audio ?? { downloadUrl: '' }, target, {
+        onProgress: (done) => seen.push(done),
+      });
+      expect(bytes).toBe(last?.audio?.bytes);
+      expect(seen.at(-1)).toBe(bytes);
+      const facts = probeMp3(infra.ffprobePath, readFileSync(target));
+      expect(facts).toMatchObject({ codec: 'mp3', bitrateKbps: 96 });
+      expect(facts.durationSeconds).toBeCloseTo(6, 0);
+    });
+
+    it('fails with typed errors that carry the server code', async () => {
+      const reelflux = client();
+      const wrong = await reelflux
+        .logIn('nobody@example.com', 'wrong password!')
+        .catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(ReelfluxError);
+      expect(wrong).toMatchObject({ code: 'UNAUTHENTICATED' });
+
+      await reelflux.signUp(`${uniqueName('sdk')}@example.com`, PASSWORD);
+      const text = join(work, 'notes.txt');
+      writeFileSync(text, 'not a video at all\n'.repeat(100));
+      await expect(reelflux.uploadVideo(text)).rejects.toMatchObject({
+        code: 'UNSUPPORTED_MEDIA',
+      });
+      const silent = join(work, 'silent.mp4');
+      writeFileSync(silent, makeVideo(infra.ffmpegPath, 2, { audio: 'none' }));
+      await expect(reelflux.convertFile(silent)).rejects.toMatchObject({
+        code: 'NO_AUDIO_STREAM',
+      });
+      await expect(reelflux.conversion('0123456789abcdef01234567')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    });
+  });
+
+  describe('CLI', () => {
+    it('signs up and keeps the token readable by its owner only', async () => {
+      const run = await cli(['signup', '--email', `${uniqueName('cli')}@example.com`], {
+        stdin: `${PASSWORD}\n`,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const file = join(configDir, 'credentials.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ url: stack.routerUrl });
+    });
+
+    it('converts a video to the MP3 asked for, with --json output that parses', async () => {
+      const run = await cli([
+        'convert',
+        clip,
+        '-o',
+        'out.mp3',
+        '--bitrate',
+        '128',
+        '--mono',
+        '--title',
+        'Test Title',
+        '--json',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as {
+        output: string;
+        conversionId: string;
+        status: string;
+        audio: { bytes: number };
+      };
+      expect(result).toMatchObject({ output: 'out.mp3', status: 'SUCCEEDED' });
+      const mp3 = readFileSync(join(work, 'out.mp3'));
+      expect(mp3.length).toBe(result.audio.bytes);
+      const facts = probeMp3(infra.ffprobePath, mp3);
+      expect(facts).toMatchObject({ codec: 'mp3', channels: 1 });
+      // The container's figure includes the ID3 tag, which weighs on a 6 s file.
+      expect(Math.abs(facts.bitrateKbps - 128)).toBeLessThanOrEqual(2);
+      expect(facts.tags.title).toBe('Test Title');
+      expect(facts.durationSeconds).toBeCloseTo(6, 0);
+
+      const status = await cli(['status', result.conversionId, '--json']);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        id: result.conversionId,
+        status: 'SUCCEEDED',
+      });
+      const download = await cli(['download', result.conversionId, '-o', 'again.mp3']);
+      expect(download.code, download.stderr).toBe(0);
+      expect(readFileSync(join(work, 'again.mp3')).equals(mp3)).toBe(true);
+      const ls = await cli(['ls', '--json']);
+      expect(JSON.parse(ls.stdout)).toEqual([
+        expect.objectContaining({ filename: 'Clip One.mp4', latestConversion: expect.anything() }),
+      ]);
+    });
+
+    it('prints plain progress lines when not on a terminal', async () => {
+      const run = await cli(['convert', clip, '-o', 'plain.mp3']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toBe('plain.mp3');
+      expect(run.stderr).toMatch(/^upload 100% /m);
+      expect(run.stderr).toMatch(/^download 100% /m);
+      expect(run.stderr).toMatch(/^done plain\.mp3 \(/m);
+      expect(run.stderr).not.toContain('\r');
+    });
+
+    it('exits with codes a script can branch on', async () => {
+      expect((await cli(['status', '0123456789abcdef01234567'])).code).toBe(4);
+      expect((await cli(['convert'])).code).toBe(2);
+      expect((await cli(['convert', clip, '--bitrate', 'loud'])).code).toBe(2);
+      expect((await cli(['frobnicate'])).code).toBe(2);
+      const anonymous = await cli(['ls'], { env: { REELFLUX_CONFIG_DIR: join(work, 'empty') } });
+      expect(anonymous.code).toBe(3);
+      const unreachable = await cli(['ls'], { env: { REELFLUX_URL: 'http://127.0.0.1:9' } });
+      expect(unreachable.code).toBe(5);
+    });
+
+    it('cancels the conversion on Ctrl-C', async () => {
+      const long = join(work, 'long.m4a');
+      writeFileSync(long, makeLongAudio(infra.ffmpegPath, 1800));
+      let running: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (running = resolve));
+      const run = cli(['convert', long], {
+        onStderr: (text) => {
+          if (/^convert \d+% running/m.test(text)) running();
+        },
+      });
+      await started;
+      run.kill('SIGINT');
+      const result = await run;
+      expect(result.code, result.stderr).toBe(130);
+      expect(result.stderr).toMatch(/cancelled/);
+
+      const token = (
+        JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as {
+          token: string;
+        }
+      ).token;
+      const reelflux = createReelfluxClient({ url: stack.routerUrl, token });
+      const newest = (await reelflux.videos(1)).edges[0]?.node;
+      expect(newest?.filename).toBe('long.m4a');
+      await expect
+        .poll(async () => (await reelflux.conversion(newest?.id ?? '')).status)
+        .toBe('CANCELLED');
+    });
+  });
+});
