@@ -378,7 +378,7 @@ describe('conversion end to end', () => {
       );
 
       const id = await upload(
-        makeLongAudio(infra.ffmpegPath, 240),
+        makeLongAudio(infra.ffmpegPath, 600),
         { bitrateKbps: 320 },
         'events.m4a',
       );

@@ -33,9 +33,10 @@ import type { WorkerConfig } from './config.js';
 import { probeMedia } from './probeMedia.js';
 import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
 
-/** Progress reaches the database and subscribers at most this often per conversion. */
-const PROGRESS_INTERVAL_MS = 250;
-/** How often a running job checks it still owns its conversion (cancel within 2 s). */
+/**
+ * How often a running job saves its progress, announces it, and checks it still owns its
+ * conversion (cancel within 2 s).
+ */
 const WATCH_INTERVAL_MS = 500;
 
 export interface JobHandlerDeps {
@@ -194,13 +195,21 @@ export function createJobHandler(deps: JobHandlerDeps) {
       stageStart = now;
     };
     let lastProgress = 0;
-    let lastSent = 0;
-    // Heartbeat and cancel check in one: a failed compare-and-set means the run lost the job.
+    let lastAnnounced = 0;
+    // Heartbeat, progress and cancel check in one: a failed compare-and-set means the run lost
+    // the job. The event goes out only after the progress is saved, so a subscriber whose router
+    // re-reads the record on that event sees what the event announced.
     const watch = setInterval(() => {
+      const progress = lastProgress;
       conversions
-        .progress(id, runId, lastProgress)
+        .progress(id, runId, progress)
         .then((owned) => {
-          if (!owned) running.get(job.conversionId)?.abort('lost');
+          if (!owned) {
+            running.get(job.conversionId)?.abort('lost');
+          } else if (progress !== lastAnnounced) {
+            lastAnnounced = progress;
+            void announce({ ...record, status: 'RUNNING', progress });
+          }
         })
         .catch(() => undefined);
     }, WATCH_INTERVAL_MS);
@@ -237,11 +246,6 @@ export function createJobHandler(deps: JobHandlerDeps) {
         signal,
         onProgress: (fraction) => {
           lastProgress = fraction;
-          const now = Date.now();
-          if (now - lastSent < PROGRESS_INTERVAL_MS) return;
-          lastSent = now;
-          // Saved by the heartbeat every 0.5 s; only the event goes out this often.
-          void announce({ ...record, status: 'RUNNING', progress: fraction });
         },
       });
       if (signal.aborted) throw new FfmpegAbortedError(String(signal.reason));
