@@ -9,6 +9,7 @@ import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload } from './helpers/multipartUpload.js';
 import { uniqueName } from './helpers/uniqueName.js';
+import { createReelfluxClient } from '../sdk/index.js';
 import { closeCodeFor, watch } from './helpers/watch.js';
 
 interface Update {
@@ -203,10 +204,10 @@ describe('conversionUpdated over graphql-ws', () => {
   describe('with a second router on the same broker', () => {
     let second: ChildProcess | undefined;
     let secondUrl: string;
+    let port: number;
 
-    beforeAll(async () => {
-      const port = await freePort();
-      secondUrl = `http://127.0.0.1:${port}`;
+    /** A router process of its own (not the launcher's), so the test can stop and restart it. */
+    async function startSecondRouter(): Promise<void> {
       second = spawn(process.execPath, [fromRoot('dist', 'router', 'main.js')], {
         env: {
           ...stack.env,
@@ -230,6 +231,12 @@ describe('conversionUpdated over graphql-ws', () => {
           throw new Error(`the second router never became ready: ${errors}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+    }
+
+    beforeAll(async () => {
+      port = await freePort();
+      secondUrl = `http://127.0.0.1:${port}`;
+      await startSecondRouter();
     });
     afterAll(() => {
       second?.kill('SIGTERM');
@@ -248,6 +255,26 @@ describe('conversionUpdated over graphql-ws', () => {
         expect(watched.results.at(-1)?.data?.conversionUpdated.status).toBe('SUCCEEDED');
       }
       expect(await activeSubscriptions(secondUrl)).toBe(0);
+    });
+
+    it('lets an SDK client ride out a router restart and get the current state again', async () => {
+      const videoId = await upload(makeLongAudio(infra.ffmpegPath, 1800), 'restart.m4a');
+      const reelflux = createReelfluxClient({ url: secondUrl, token: alice });
+      const states: string[] = [];
+      let restarted = false;
+      for await (const state of reelflux.watchConversion(videoId)) {
+        states.push(state.status);
+        if (!restarted && state.status === 'RUNNING') {
+          restarted = true;
+          const exited = new Promise((resolve) => second?.once('exit', resolve));
+          second?.kill('SIGTERM');
+          // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
+          expect(await exited).toBe(0);
+          await startSecondRouter();
+        }
+      }
+      expect(restarted).toBe(true);
+      expect(states.at(-1)).toBe('SUCCEEDED');
     });
   });
 
