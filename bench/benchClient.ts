@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 
 /** A fresh account for one benchmark run; returns its token. */
@@ -6,7 +7,7 @@ export async function signUpBenchUser(graphqlUrl: string): Promise<string> {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      query: `mutation { signUp(email: "bench${Date.now()}@example.com", password: "benchmark password") { token } }`,
+      query: `mutation { signUp(email: "bench-${randomUUID()}@example.com", password: "benchmark password") { token } }`,
     }),
   });
   const body = (await response.json()) as { data?: { signUp?: { token: string } } };
@@ -16,10 +17,16 @@ export async function signUpBenchUser(graphqlUrl: string): Promise<string> {
 }
 
 /** Uploads a file the way a user would, with curl streaming it from disk; returns the video id. */
-export function curlUpload(graphqlUrl: string, token: string, path: string): Promise<string> {
+export function curlUpload(
+  graphqlUrl: string,
+  token: string,
+  path: string,
+  mp3: Record<string, unknown> = {},
+): Promise<string> {
   const operations = JSON.stringify({
-    query: 'mutation ($file: Upload!) { uploadVideo(file: $file) { id } }',
-    variables: { file: null },
+    query:
+      'mutation ($file: Upload!, $mp3: Mp3Options) { uploadVideo(file: $file, mp3: $mp3) { id } }',
+    variables: { file: null, mp3 },
   });
   return new Promise((resolve, reject) => {
     const curl = spawn('curl', [

@@ -59,13 +59,16 @@ export async function measureLatency(options: {
   const elapsed = (performance.now() - began) / 1000;
   agent.destroy();
 
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return {
     requests: latencies.length,
     rps: latencies.length / elapsed,
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
   };
+}
+
+/** The `q` quantile (0–1) of `values` by the nearest-rank method; NaN when there are none. */
+export function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }

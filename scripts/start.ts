@@ -23,7 +23,16 @@ try {
     env[`${upper}_URL`] ??= `http://127.0.0.1:${env[`${upper}_PORT`] ?? defaultPort}`;
   }
 
-  const stack = launchStack(stackProcesses(env), env);
+  // REELFLUX_PROCESSES=auth,media,router runs a part of the stack (the rest elsewhere, or not at
+  // all: a benchmark that holds conversions in the queue starts without the worker).
+  const all = stackProcesses(env);
+  const wanted = env.REELFLUX_PROCESSES?.split(',').map((name) => name.trim());
+  const unknown = wanted?.filter((name) => !all.some((spec) => spec.name === name)) ?? [];
+  if (unknown.length > 0) {
+    say(`REELFLUX_PROCESSES names unknown processes: ${unknown.join(', ')}`);
+    process.exit(1);
+  }
+  const stack = launchStack(wanted ? all.filter((spec) => wanted.includes(spec.name)) : all, env);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
