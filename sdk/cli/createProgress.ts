@@ -15,12 +15,22 @@ const WIDTH = 28;
  */
 export function createProgress(mode: ProgressMode, out: NodeJS.WritableStream): Progress {
   const lastStep = new Map<string, number>();
+  let lastDraw = { stage: '', percent: -1, at: 0 };
   return {
     update(stage, fraction, detail = '') {
       if (mode === 'off') return;
       const percent = fraction === undefined ? undefined : Math.floor(fraction * 100);
       const shown = percent === undefined ? '' : `${String(percent).padStart(3)}%`;
       if (mode === 'bar') {
+        // Chunks arrive every few kilobytes: redraw on a new percent or ten times a second.
+        const now = Date.now();
+        if (
+          lastDraw.stage === stage &&
+          lastDraw.percent === (percent ?? -1) &&
+          now - lastDraw.at < 100
+        )
+          return;
+        lastDraw = { stage, percent: percent ?? -1, at: now };
         const filled = Math.round(((percent ?? 0) / 100) * WIDTH);
         const bar = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}]`;
         out.write(`\r\x1b[2K${stage.padEnd(9)} ${bar} ${shown} ${detail}`);
