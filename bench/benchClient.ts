@@ -46,7 +46,7 @@ export function curlUpload(
     let out = '';
     curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     curl.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    curl.on('exit', () => {
+    curl.on('exit', (code) => {
       try {
         const id = (JSON.parse(out) as { data?: { uploadVideo?: { id: string } } }).data
           ?.uploadVideo?.id;
@@ -54,7 +54,7 @@ export function curlUpload(
       } catch {
         // reported below
       }
-      reject(new Error(`upload failed: ${out.slice(0, 300)}`));
+      reject(new Error(`upload failed (curl exit ${code}): ${out.slice(0, 300)}`));
     });
   });
 }
