@@ -315,8 +315,11 @@ export function createReelfluxClient(options: ClientOptions) {
       webSocketImpl: WebSocket,
       connectionParams: auth ? { authorization: `Bearer ${auth}` } : {},
       lazy: true,
-      // A router restart or a lost network: try again for about a minute.
+      // A router restart or a lost network: try again for about a minute, also when the
+      // connection is refused (graphql-ws retries only closes by default). A refused token
+      // (4403) will not get better, so that one fails at once.
       retryAttempts: 8,
+      shouldRetry: (event) => !(isCloseEvent(event) && event.code === 4403),
     });
   }
 
@@ -371,17 +374,23 @@ function watch(
   return iterator;
 }
 
-/** graphql-ws rejects with an array of GraphQL errors, a CloseEvent, or an Error. */
+function isCloseEvent(event: unknown): event is { code: number; reason: string } {
+  return typeof event === 'object' && event !== null && 'code' in event && 'reason' in event;
+}
+
+/** graphql-ws rejects with an array of GraphQL errors, a CloseEvent, or an error event. */
 function toReelfluxError(error: unknown): ReelfluxError {
   if (Array.isArray(error)) return ReelfluxError.fromErrors(error);
-  if (typeof error === 'object' && error !== null && 'code' in error && 'reason' in error) {
-    const { code, reason } = error as { code: number; reason: string };
+  if (isCloseEvent(error)) {
+    const { code, reason } = error;
     const mapped = code === 4401 || code === 4403 ? 'UNAUTHENTICATED' : 'CONNECTION_CLOSED';
     return new ReelfluxError(mapped, `subscription socket closed (${code} ${reason})`);
   }
-  return new ReelfluxError('NETWORK_ERROR', `subscription failed: ${String(error)}`, {
-    cause: error,
-  });
+  const message =
+    typeof error === 'object' && error !== null && 'message' in error
+      ? String(error.message)
+      : String(error);
+  return new ReelfluxError('NETWORK_ERROR', `subscription failed: ${message}`, { cause: error });
 }
 
 const CONTENT_TYPES: Record<string, string> = {

@@ -270,6 +270,8 @@ describe('conversionUpdated over graphql-ws', () => {
           second?.kill('SIGTERM');
           // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
           expect(await exited).toBe(0);
+          // Down long enough that the client's reconnects are refused at least once.
+          await new Promise((resolve) => setTimeout(resolve, 4_000));
           await startSecondRouter();
         }
       }
