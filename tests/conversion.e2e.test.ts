@@ -359,7 +359,8 @@ describe('conversion end to end', () => {
     } finally {
       second.kill('SIGTERM');
     }
-  });
+    // Twenty jobs through FerretDB on two cores: a minute when the machine is busy.
+  }, 180_000);
 
   it('publishes conversion.updated for every state, with progress rising in between', async () => {
     const connection = await amqp.connect(infra.amqpUrl);
