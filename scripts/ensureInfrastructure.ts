@@ -281,7 +281,7 @@ function ensureDownloadSecret(env: NodeJS.ProcessEnv): string | undefined {
 
 // ---------------------------------------------------------------- helpers
 
-function findExecutable(name: string, extra: readonly string[]): string | undefined {
+export function findExecutable(name: string, extra: readonly string[]): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   if (found.status === 0 && found.stdout.trim()) return found.stdout.trim();
   return extra.find((path) => existsSync(path));
