@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import amqp from 'amqplib';
@@ -107,30 +107,51 @@ async function ensureMongo(
 
 /** Builds our FerretDB wrapper once; rebuilt only when its Go sources change. */
 function buildFerretDb(say: Say): void {
-  const stamp = `${FERRETDB_BIN}.stamp`;
+  buildGoProgram({
+    source: FERRETDB_SOURCE,
+    bin: FERRETDB_BIN,
+    what: 'FerretDB v1.24.2 (about two minutes on a cold Go cache)',
+    otherwise: 'set MONGODB_URI to a MongoDB server',
+    say,
+  });
+}
+
+/**
+ * `go build` of one of our small Go programs (its own go.mod under scripts/) into `bin`, skipped
+ * while a stamp next to the binary matches the hash of its sources.
+ */
+export function buildGoProgram(options: {
+  source: string;
+  bin: string;
+  what: string;
+  /** What the user can do instead when Go is missing or the build fails. */
+  otherwise: string;
+  say: Say;
+}): void {
+  const { source, bin } = options;
+  const stamp = `${bin}.stamp`;
   const hash = createHash('sha256');
-  for (const file of ['main.go', 'go.mod', 'go.sum']) {
-    hash.update(readFileSync(`${FERRETDB_SOURCE}/${file}`));
+  for (const file of readdirSync(source).sort()) {
+    if (/\.go$|^go\.(mod|sum)$/.test(file))
+      hash.update(file).update(readFileSync(`${source}/${file}`));
   }
   const digest = hash.digest('hex');
-  if (existsSync(FERRETDB_BIN) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
-    return;
-  }
+  if (existsSync(bin) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
   const go = findExecutable('go', ['/usr/local/go/bin/go']);
   if (!go) {
     throw new MissingInfrastructureError(
-      'FerretDB must be built but Go is not installed: install Go 1.24 or newer, or set MONGODB_URI to a MongoDB server.',
+      `${options.what} must be built but Go is not installed: install Go 1.24 or newer, or ${options.otherwise}.`,
     );
   }
-  say('MongoDB: building FerretDB v1.24.2 once (about two minutes on a cold Go cache)…');
-  mkdirSync(dirname(FERRETDB_BIN), { recursive: true });
-  const build = spawnSync(go, ['build', '-o', FERRETDB_BIN, '.'], {
-    cwd: FERRETDB_SOURCE,
+  options.say(`building ${options.what} once…`);
+  mkdirSync(dirname(bin), { recursive: true });
+  const build = spawnSync(go, ['build', '-o', bin, '.'], {
+    cwd: source,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (build.status !== 0) {
     throw new MissingInfrastructureError(
-      'Building FerretDB failed (see the Go output above): check that the Go module proxy is reachable, or set MONGODB_URI.',
+      `Building ${options.what} failed (see the Go output above): check that the Go module proxy is reachable, or ${options.otherwise}.`,
     );
   }
   writeFileSync(stamp, digest);

@@ -15,7 +15,7 @@ import { ConfigError } from '../lib/readEnv.js';
 import { SUBGRAPHS } from '../lib/subgraphs.js';
 import { topologyNames } from '../lib/topology.js';
 import { loadRouterConfig } from '../router/config.js';
-import { ensureKustomize } from '../scripts/ensureKustomize.js';
+import { ensureManifestTools, type ManifestTools } from '../scripts/ensureManifestTools.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadConversionConfig } from '../subgraphs/conversion/config.js';
 import { loadMediaConfig } from '../subgraphs/media/config.js';
@@ -95,11 +95,12 @@ function loadWith(process: ProcessName, env: Record<string, string>): unknown {
 describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', () => {
   const overlays = readdirSync(fromRoot('k8s', 'overlays'));
   const rendered = new Map<string, K8sObject[]>();
+  let tools: ManifestTools;
 
   beforeAll(() => {
-    const kustomize = ensureKustomize((line) => process.stdout.write(`${line}\n`));
+    tools = ensureManifestTools((line) => process.stdout.write(`${line}\n`));
     for (const overlay of ['base', ...overlays.map((o) => `overlays/${o}`)]) {
-      const yaml = execFileSync(kustomize, ['build', fromRoot('k8s', overlay)], {
+      const yaml = execFileSync(tools.kustomize, ['build', fromRoot('k8s', overlay)], {
         encoding: 'utf8',
       });
       rendered.set(
@@ -307,7 +308,14 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
     expect(ignored).toEqual(
       expect.arrayContaining(['node_modules', 'dist', '.local', 'tests', '.git']),
     );
-    // hadolint is not installed here; `docker build` could not be run (no engine).
     execFileSync('sh', ['-n', fromRoot('scripts', 'container-entrypoint.sh')]);
+  });
+
+  it("passes the Compose specification loader and BuildKit's Dockerfile linter", () => {
+    // No Docker engine here: these are the same Go libraries `docker compose` and
+    // `docker build` use to read the files (scripts/manifestcheck).
+    const output = execFileSync(tools.manifestcheck, [fromRoot()], { encoding: 'utf8' });
+    expect(output).toContain('docker-compose.yml: 7 services');
+    expect(output).toContain('Dockerfile: 2 stages');
   });
 });

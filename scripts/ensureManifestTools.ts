@@ -1,17 +1,36 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { fromRoot } from '../lib/projectRoot.js';
-import { findExecutable, MissingInfrastructureError } from './ensureInfrastructure.js';
+import {
+  buildGoProgram,
+  findExecutable,
+  MissingInfrastructureError,
+} from './ensureInfrastructure.js';
 
 /** The newest kustomize that builds with this machine's Go (1.26); v5.8 wants a newer one. */
 export const KUSTOMIZE_VERSION = 'v5.7.1';
 
-/**
- * The kustomize binary the manifest checks run, built once from the Go module proxy into
- * `.local/bin` (like FerretDB) and reused; the version is in the file name.
- */
-export function ensureKustomize(say: (line: string) => void = () => undefined): string {
+/** The Go tools the deployment checks run, built once into `.local/bin` like FerretDB. */
+export interface ManifestTools {
+  kustomize: string;
+  /** scripts/manifestcheck: compose-go's loader and BuildKit's Dockerfile linter. */
+  manifestcheck: string;
+}
+
+export function ensureManifestTools(say: (line: string) => void = () => undefined): ManifestTools {
+  const manifestcheck = fromRoot('.local', 'bin', 'manifestcheck');
+  buildGoProgram({
+    source: fromRoot('scripts', 'manifestcheck'),
+    bin: manifestcheck,
+    what: 'the compose and Dockerfile checker',
+    otherwise: 'skip the deployment checks',
+    say,
+  });
+  return { kustomize: ensureKustomize(say), manifestcheck };
+}
+
+/** kustomize from the Go module proxy; the version is in the file name. */
+function ensureKustomize(say: (line: string) => void): string {
   const bin = fromRoot('.local', 'bin', `kustomize-${KUSTOMIZE_VERSION}`);
   if (existsSync(bin)) return bin;
   const go = findExecutable('go', ['/usr/local/go/bin/go']);
@@ -23,12 +42,15 @@ export function ensureKustomize(say: (line: string) => void = () => undefined): 
   const build = spawnSync(
     go,
     ['install', `sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}`],
-    { env: { ...process.env, GOBIN: gobin, GOFLAGS: '' }, stdio: ['ignore', 'inherit', 'inherit'] },
+    {
+      env: { ...process.env, GOBIN: gobin, GOFLAGS: '' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
   );
   if (build.status !== 0) {
     throw new MissingInfrastructureError('Building kustomize failed (see the Go output above)');
   }
-  renameSync(join(gobin, 'kustomize'), bin);
+  renameSync(`${gobin}/kustomize`, bin);
   rmSync(gobin, { recursive: true, force: true });
   return bin;
 }
