@@ -188,6 +188,21 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         const config = loadWith(name, env) as { port: number; amqpUrl?: string };
         expect(container.ports?.[0], where).toEqual({ name: 'http', containerPort: config.port });
         expect(config.port, where).toBe(PROCESSES[name].port);
+        const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
+          | (K8sObject & {
+              spec: {
+                selector: Record<string, string>;
+                ports: { port: number; targetPort: string }[];
+              };
+            })
+          | undefined;
+        expect(service?.spec.selector, `${where} service`).toEqual({
+          'app.kubernetes.io/name': name,
+        });
+        expect(service?.spec.ports[0], `${where} service`).toMatchObject({
+          port: config.port,
+          targetPort: 'http',
+        });
         expect(container.readinessProbe?.httpGet, where).toEqual({ path: '/readyz', port: 'http' });
         expect(container.livenessProbe?.httpGet, where).toEqual({ path: '/healthz', port: 'http' });
         if (config.amqpUrl !== undefined) {
