@@ -40,10 +40,13 @@ describe('configuration', () => {
   });
 
   it('router derives subgraph and JWKS URLs from one variable per subgraph', () => {
-    const config = loadRouterConfig({ AUTH_URL: 'http://auth:4001' });
+    const amqp = { AMQP_URL: 'amqp://localhost' };
+    const config = loadRouterConfig({ ...amqp, AUTH_URL: 'http://auth:4001' });
     expect(config.subgraphUrls.auth).toBe('http://auth:4001');
     expect(config.tokens.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
-    expect(() => loadRouterConfig({ MAX_QUERY_DEPTH: '1' })).toThrow(
+    // Subscriptions need the broker's conversion.updated events.
+    expect(() => loadRouterConfig({})).toThrow(/AMQP_URL is required/);
+    expect(() => loadRouterConfig({ ...amqp, MAX_QUERY_DEPTH: '1' })).toThrow(
       /MAX_QUERY_DEPTH must be at least 2/,
     );
   });
