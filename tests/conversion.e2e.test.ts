@@ -7,10 +7,10 @@ import { fromRoot } from '../lib/projectRoot.js';
 import { topologyNames } from '../lib/topology.js';
 import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { PASSWORD } from './helpers/authOperations.js';
+import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
-import { multipartUpload } from './helpers/multipartUpload.js';
+import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -55,30 +55,13 @@ describe('conversion end to end', () => {
     await stack?.stop();
   });
 
-  async function signUp(): Promise<string> {
-    const response = await postGraphQL<{ signUp: { token: string } }>(
-      stack.graphqlUrl,
-      'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
-      { variables: { e: `${uniqueName('c')}@example.com`, p: PASSWORD } },
-    );
-    return response.body.data?.signUp.token ?? '';
-  }
-  async function upload(
+  const signUp = () => signUpToken(stack.graphqlUrl);
+  const upload = (
     file: Buffer,
     mp3: Record<string, unknown> = {},
     filename = 'clip.mp4',
     as = token,
-  ): Promise<string> {
-    const result = await multipartUpload(stack.graphqlUrl, file, {
-      token: as,
-      mp3,
-      filename,
-      selection: 'id',
-    });
-    const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
-    if (!id) throw new Error(JSON.stringify(result.body));
-    return id;
-  }
+  ) => uploadVideoId(stack.graphqlUrl, file, { token: as, mp3, filename });
   async function conversion(id: string, as = token): Promise<ConversionView | undefined> {
     const response = await postGraphQL<{ conversion: ConversionView }>(
       stack.graphqlUrl,

@@ -6,10 +6,10 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { topologyNames } from '../lib/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { PASSWORD } from './helpers/authOperations.js';
+import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
-import { multipartUpload } from './helpers/multipartUpload.js';
+import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -21,21 +21,9 @@ interface Status {
   audio: { id: string } | null;
 }
 
-async function signUp(stack: RunningStack): Promise<string> {
-  const response = await postGraphQL<{ signUp: { token: string } }>(
-    stack.graphqlUrl,
-    'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
-    { variables: { e: `${uniqueName('f')}@example.com`, p: PASSWORD } },
-  );
-  return response.body.data?.signUp.token ?? '';
-}
-
-async function uploadClip(stack: RunningStack, token: string, clip: Buffer): Promise<string> {
-  const result = await multipartUpload(stack.graphqlUrl, clip, { token, selection: 'id' });
-  const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
-  if (!id) throw new Error(JSON.stringify(result.body));
-  return id;
-}
+const signUp = (stack: RunningStack) => signUpToken(stack.graphqlUrl);
+const uploadClip = (stack: RunningStack, token: string, clip: Buffer) =>
+  uploadVideoId(stack.graphqlUrl, clip, { token });
 
 async function finished(
   stack: RunningStack,

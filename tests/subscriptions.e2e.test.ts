@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/projectRoot.js';
 import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { PASSWORD } from './helpers/authOperations.js';
+import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
-import { multipartUpload } from './helpers/multipartUpload.js';
+import { uploadVideoId } from './helpers/multipartUpload.js';
 import { uniqueName } from './helpers/uniqueName.js';
 import { createReelfluxClient } from '../sdk/index.js';
 import { closeCodeFor, watch } from './helpers/watch.js';
@@ -67,24 +67,9 @@ describe('conversionUpdated over graphql-ws', () => {
     await stack?.stop();
   });
 
-  async function signUp(): Promise<string> {
-    const response = await postGraphQL<{ signUp: { token: string } }>(
-      stack.graphqlUrl,
-      'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }',
-      { variables: { e: `${uniqueName('s')}@example.com`, p: PASSWORD } },
-    );
-    return response.body.data?.signUp.token ?? '';
-  }
-  async function upload(file: Buffer, filename: string, token = alice): Promise<string> {
-    const result = await multipartUpload(stack.graphqlUrl, file, {
-      token,
-      filename,
-      selection: 'id',
-    });
-    const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
-    if (!id) throw new Error(JSON.stringify(result.body));
-    return id;
-  }
+  const signUp = () => signUpToken(stack.graphqlUrl);
+  const upload = (file: Buffer, filename: string, token = alice) =>
+    uploadVideoId(stack.graphqlUrl, file, { token, filename });
   const activeSubscriptions = async (routerUrl = stack.routerUrl) => {
     const metrics = await (await fetch(`${routerUrl}/metrics`)).text();
     return Number(/^graphql_subscriptions_active\{[^}]*\} (\d+)/m.exec(metrics)?.[1]);

@@ -104,3 +104,15 @@ export function multipartUpload(
     }
   });
 }
+
+/** Uploads `file` and returns the new video's id, or throws with the response body. */
+export async function uploadVideoId(
+  graphqlUrl: string,
+  file: Buffer,
+  options: Omit<UploadOptions, 'selection'> = {},
+): Promise<string> {
+  const result = await multipartUpload(graphqlUrl, file, { ...options, selection: 'id' });
+  const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
+  if (!id) throw new Error(JSON.stringify(result.body));
+  return id;
+}
