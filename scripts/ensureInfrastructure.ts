@@ -41,11 +41,11 @@ export async function ensureInfrastructure(
   env: NodeJS.ProcessEnv = process.env,
   say: Say = () => {},
 ): Promise<Infrastructure> {
-  const [mongo, amqpUrl, ffmpeg] = await Promise.all([
-    ensureMongo(env, say),
-    ensureRabbitMq(env, say),
-    Promise.resolve(ensureFfmpeg(env, say)),
-  ]);
+  // One after another: installing ffmpeg and building FerretDB block the event loop for
+  // minutes on a fresh machine, which would time out a connection check running alongside.
+  const ffmpeg = ensureFfmpeg(env, say);
+  const amqpUrl = await ensureRabbitMq(env, say);
+  const mongo = await ensureMongo(env, say);
   return {
     mongodbUri: mongo.uri,
     amqpUrl,
@@ -105,8 +105,11 @@ async function ensureMongo(
   return { uri, stop: () => stopChild(child, exited) };
 }
 
-/** Builds our FerretDB wrapper once; rebuilt only when its Go sources change. */
-function buildFerretDb(say: Say): void {
+/**
+ * Builds our FerretDB wrapper once (rebuilt only when its Go sources change) and returns its
+ * path; the fault tests run private instances of it that they can stop and start.
+ */
+export function buildFerretDb(say: Say = () => {}): string {
   buildGoProgram({
     source: FERRETDB_SOURCE,
     bin: FERRETDB_BIN,
@@ -114,6 +117,7 @@ function buildFerretDb(say: Say): void {
     otherwise: 'set MONGODB_URI to a MongoDB server',
     say,
   });
+  return FERRETDB_BIN;
 }
 
 /**
