@@ -12,6 +12,11 @@ export interface RunningService {
   stop: () => Promise<void>;
   /** How long in-flight requests get to finish on SIGTERM before their sockets are cut. */
   shutdownGraceMs?: number;
+  /**
+   * How long a client may take to send one whole request (Node's requestTimeout, 300 s unless
+   * set). Processes that take uploads raise it; a body that never ends is cut after it (408).
+   */
+  requestTimeoutMs?: number;
   /** Called with the bound server, e.g. to attach a WebSocket server to it. */
   onListening?: (server: Server) => void;
   /**
@@ -41,7 +46,13 @@ export function runMain(service: string, start: () => Promise<RunningService>): 
 
 function listen(service: string, running: RunningService): void {
   const { log } = running;
-  const server = createServer(running.listener);
+  const requestTimeout = running.requestTimeoutMs ?? 300_000;
+  const server = createServer(
+    // Node checks for overdue requests on this interval: a tenth of the limit keeps the cut
+    // close to the limit without scanning sockets often.
+    { requestTimeout, connectionsCheckingInterval: Math.min(30_000, requestTimeout / 10) },
+    running.listener,
+  );
   // Longer than typical load-balancer idle timeouts, so they close first and never race us.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -15,7 +15,11 @@ export interface RouterConfig {
   tokens: TokenVerificationConfig;
   /** Largest uploaded file accepted, in bytes (media enforces the same limit). */
   maxUploadBytes: number;
+  /** Longest a client may take to send one request, uploads included (then 408). */
+  uploadTimeoutMs: number;
   maxQueryDepth: number;
+  /** Most fields one operation may select, aliases and fragment uses counted. */
+  maxQueryFields: number;
   /** How long one subgraph request may take before the router gives up on it. */
   subgraphTimeoutMs: number;
   maxBodyBytes: number;
@@ -47,7 +51,9 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     subgraphUrls,
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
+    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
     maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),
+    maxQueryFields: env.int('MAX_QUERY_FIELDS', 500, { min: 10, max: 100_000 }),
     subgraphTimeoutMs: env.int('SUBGRAPH_TIMEOUT_MS', 30_000, { min: 100 }),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),

@@ -6,5 +6,11 @@ import { createRouterServer } from './server.js';
 runMain('router', async () => {
   const config = loadRouterConfig();
   const log = createLogger('router', config.logLevel);
-  return { log, host: config.host, port: config.port, ...(await createRouterServer(config, log)) };
+  return {
+    log,
+    host: config.host,
+    port: config.port,
+    requestTimeoutMs: config.uploadTimeoutMs,
+    ...(await createRouterServer(config, log)),
+  };
 });

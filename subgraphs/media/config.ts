@@ -12,6 +12,11 @@ export interface MediaConfig extends ServiceBasics {
   amqpNamePrefix: string;
   tokens: TokenVerificationConfig;
   maxUploadBytes: number;
+  /**
+   * Longest an upload may take (then 408). Also how the janitor tells an upload that is still
+   * streaming from one abandoned by a crash: nothing unfinished can be older than this.
+   */
+  uploadTimeoutMs: number;
   /** The router's public base URL, for download links. */
   publicUrl: string;
   downloads: { secret: Uint8Array; ttlSeconds: number };
@@ -25,6 +30,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
+    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
     publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),
     downloads: {
       secret: readSecret(source),

@@ -6,5 +6,10 @@ import { createMediaServer } from './server.js';
 runMain('media', async () => {
   const config = loadMediaConfig();
   const log = createLogger('media', config.logLevel);
-  return { log, host: config.host, port: config.port, ...(await createMediaServer(config, log)) };
+  return {
+    log,
+    host: config.host,
+    port: config.port,
+    requestTimeoutMs: config.uploadTimeoutMs,
+    ...(await createMediaServer(config, log)) };
 });
