@@ -133,6 +133,37 @@ export async function openConversions(db: Db) {
         },
         { returnDocument: 'after' },
       ),
+    /**
+     * Takes back one RUNNING conversion whose worker went silent before `cutoff`, as QUEUED with
+     * no job sent, so the caller sends it again. Null when there is none (or another sweeper
+     * took it first: the heartbeat it saw is part of the condition).
+     */
+    reclaimSilent: async (cutoff: Date) => {
+      const silent = await conversions.findOne({
+        status: 'RUNNING',
+        heartbeatAt: { $lt: cutoff },
+      });
+      if (!silent) return null;
+      return conversions.findOneAndUpdate(
+        { _id: silent._id, status: 'RUNNING', runId: silent.runId, heartbeatAt: silent.heartbeatAt },
+        {
+          $set: {
+            status: 'QUEUED',
+            progress: null,
+            runId: null,
+            jobSentAt: null,
+            error: { code: 'RETRYING', message: 'Its worker stopped responding' },
+          },
+        },
+        { returnDocument: 'after' },
+      );
+    },
+    /** QUEUED since before `cutoff` with no job sent: the sender failed between the two. */
+    unsent: (cutoff: Date) =>
+      conversions
+        .find({ status: 'QUEUED', jobSentAt: null, queuedAt: { $lt: cutoff } })
+        .limit(100)
+        .toArray(),
     cancel: (id: ObjectId) =>
       conversions.findOneAndUpdate(
         { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },

@@ -84,6 +84,20 @@ export function createJobHandler(deps: JobHandlerDeps) {
       channel.ack(delivery);
       return;
     }
+    if (record.attempts > config.maxAttempts) {
+      // Taken again and again without ever ending: something kills whoever runs it (a worker
+      // crash, an out-of-memory kill). Stop the loop rather than take every worker down with it.
+      const failed = await conversions.fail(
+        id,
+        runId,
+        ConversionErrorCode.RETRIES_EXHAUSTED,
+        `Its worker was lost ${record.attempts - 1} times`,
+      );
+      await broker.sendToQueue(broker.topology.queues.jobsDead, job);
+      if (failed) await announce(failed);
+      channel.ack(delivery);
+      return;
+    }
     await announce(record);
     const abort = new AbortController();
     running.set(job.conversionId, abort);

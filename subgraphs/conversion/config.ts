@@ -10,6 +10,12 @@ export interface ConversionConfig extends ServiceBasics {
   /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
   amqpNamePrefix: string;
   tokens: TokenVerificationConfig;
+  /**
+   * A RUNNING conversion whose worker has not been heard from for this long (it saves a
+   * heartbeat every 0.5 s) is handed to another worker; a QUEUED one whose job was never sent
+   * gets it sent.
+   */
+  staleAfterMs: number;
 }
 
 export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): ConversionConfig {
@@ -19,5 +25,6 @@ export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): C
     amqpUrl: env.string('AMQP_URL'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
+    staleAfterMs: 1000 * env.int('CONVERSION_STALE_SECONDS', 60, { min: 2 }),
   };
 }

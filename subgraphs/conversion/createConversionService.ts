@@ -24,6 +24,11 @@ interface VideoProjection {
   _id: string;
   owner: string;
   filename: string;
+  /**
+   * Kept after video.deleted so a video.uploaded that arrives later (the two travel on
+   * different queues) cannot bring its conversion back.
+   */
+  deleted?: true;
 }
 
 /**
@@ -36,6 +41,8 @@ export async function createConversionService(deps: {
   conversions: Conversions;
   broker: Broker;
   log: Logger;
+  /** See ConversionConfig.staleAfterMs. */
+  staleAfterMs: number;
 }) {
   const { conversions, broker, log } = deps;
   const videos = deps.db.collection<VideoProjection>('videos');
@@ -99,6 +106,7 @@ export async function createConversionService(deps: {
 
   const onVideoUploaded = async (event: VideoUploaded) => {
     const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
+    if (await videos.findOne({ _id: video._id, deleted: true })) return;
     await videos.updateOne({ _id: video._id }, { $set: video }, { upsert: true });
     // The upload's own conversion shares the video's id: a redelivered event cannot add one.
     await ensureJobSent(await create(new ObjectId(event.videoId), video, event.mp3));
@@ -110,8 +118,42 @@ export async function createConversionService(deps: {
       if (cancelled) await announce(cancelled);
     }
     await conversions.collection.deleteMany({ videoId });
-    await videos.deleteOne({ _id: videoId });
+    await videos.updateOne(
+      { _id: videoId },
+      { $set: { deleted: true }, $unset: { owner: '', filename: '' } },
+      { upsert: true },
+    );
   };
+
+  /**
+   * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
+   * replicas do not double it): sends the job of a conversion whose sender failed after saving
+   * it, and hands a conversion whose worker went silent (frozen, cut off, or gone without
+   * RabbitMQ noticing) to another worker. A stale worker that wakes up finds its run taken and
+   * stops.
+   */
+  const sweep = async () => {
+    const cutoff = new Date(Date.now() - deps.staleAfterMs);
+    for (const record of await conversions.unsent(cutoff)) {
+      log.warn({ conversionId: record._id.toHexString() }, 'sweeper: sending a job never sent');
+      await ensureJobSent(record);
+    }
+    for (;;) {
+      const reclaimed = await conversions.reclaimSilent(cutoff);
+      if (!reclaimed) break;
+      log.warn(
+        { conversionId: reclaimed._id.toHexString(), attempts: reclaimed.attempts },
+        'sweeper: worker silent; sending the job again',
+      );
+      await ensureJobSent(reclaimed);
+    }
+  };
+  let sweeping: Promise<void> | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweepOnce = () =>
+    (sweeping ??= sweep()
+      .catch((error: unknown) => log.warn({ err: error }, 'sweeper pass failed; trying later'))
+      .finally(() => (sweeping = undefined)));
 
   /** Acks what it handled, dead-letters what it cannot parse; a throw means "try again". */
   const consumer =
@@ -145,11 +187,20 @@ export async function createConversionService(deps: {
         8,
         consumer(parseVideoDeleted, (event) => onVideoDeleted(event.videoId)),
       );
+      sweepTimer = setInterval(() => void sweepOnce(), Math.min(15_000, deps.staleAfterMs / 4));
+      sweepTimer.unref();
+    },
+
+    sweep: sweepOnce,
+
+    async stop() {
+      clearInterval(sweepTimer);
+      await sweeping;
     },
 
     async convertVideo(owner: string, videoId: string, mp3: unknown): Promise<ConversionRecord> {
       const options = parseMp3Options(mp3);
-      const video = await videos.findOne({ _id: videoId, owner });
+      const video = await videos.findOne({ _id: videoId, owner, deleted: { $ne: true } });
       if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
       const record = await create(new ObjectId(), video, options);
       try {

@@ -22,7 +22,13 @@ export async function createConversionServer(
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
   const conversions = await openConversions(db);
   const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
-  const service = await createConversionService({ db, conversions, broker, log });
+  const service = await createConversionService({
+    db,
+    conversions,
+    broker,
+    log,
+    staleAfterMs: config.staleAfterMs,
+  });
   service.start();
 
   const { apollo, route } = await createSubgraphServer({
@@ -49,6 +55,7 @@ export async function createConversionServer(
     }),
     stop: async () => {
       await broker.stopConsuming();
+      await service.stop();
       await apollo.stop();
       await broker.close();
       await mongo.close();
