@@ -4,12 +4,13 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { parse, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, parse, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLHandler } from './createGraphQLHandler.js';
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
 import { ErrorCode, graphqlError } from './errors.js';
 import { clientAddress, type Route } from './http.js';
 import type { Logger } from './logger.js';
+import { isDatabaseUnavailable } from './mongo.js';
 
 /** What every subgraph resolver receives. */
 export interface SubgraphContext {
@@ -72,6 +73,15 @@ export function maskInternalError(
 ): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isDatabaseUnavailable(original)) {
+    log.warn({ err: original }, 'database unavailable');
+    return {
+      message: 'The database is unavailable; try again shortly',
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+      ...(formatted.path ? { path: formatted.path } : {}),
+    };
+  }
   log.error({ err: error }, 'internal error in resolver');
   return {
     message: 'Internal server error',

@@ -24,8 +24,10 @@ export async function removeGridFsFile(
   bucketName: string,
   fileId: ObjectId,
 ): Promise<void> {
-  await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
+  // The file document first: interrupted after it, what is left is chunks without a file,
+  // which the media janitor removes; the other order would leave a file that cannot be read.
   await db.collection(`${bucketName}.files`).deleteOne({ _id: fileId });
+  await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
 }
 
 /** Chunks per cursor batch: 16 × 255 KiB ≈ 4 MiB in memory at most, per reader. */

@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Db } from 'mongodb';
 
 /**
  * One MongoClient per process. Short server-selection timeouts so a database outage shows up
@@ -24,4 +24,9 @@ export async function pingDatabase(db: Db): Promise<void> {
 /** Duplicate-key errors are how unique indexes answer a lost race. */
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;
+}
+
+/** The database cannot be reached (down, restarting, partitioned): the caller may retry. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return error instanceof MongoServerSelectionError || error instanceof MongoNetworkError;
 }

@@ -29,6 +29,14 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
     );
 
   const videoRecords = await ids('videos');
+  const unannounced = await media
+    .collection<{ _id: ObjectId; uploadedAt: Date }>('videos')
+    .find({ announced: false }, { projection: { uploadedAt: 1 } })
+    .toArray();
+  for (const video of unannounced) {
+    if (Date.now() - video.uploadedAt.getTime() > options.stuckAfterMs)
+      findings.push(`video ${video._id.toHexString()}: stored but never announced`);
+  }
   const videoFiles = await ids(`${VIDEO_BUCKET}.files`);
   for (const id of videoRecords)
     if (!videoFiles.has(id)) findings.push(`video ${id}: record without its file`);

@@ -82,6 +82,11 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
     await media()
       .collection('videos.chunks')
       .insertOne({ files_id: orphanChunks, n: 0, data: Buffer.alloc(10) });
+    const unannounced = new ObjectId();
+    await store('videos', unannounced);
+    await media()
+      .collection('videos')
+      .insertOne({ _id: unannounced, owner, announced: false, uploadedAt: new Date(0) });
     const orphanMp3 = new ObjectId();
     await store('audio', orphanMp3);
     const stuck = new ObjectId();
@@ -107,6 +112,7 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
         `video ${missingFile.toHexString()}: record without its file`,
         `video file ${orphanFile.toHexString()}: no record (orphan file)`,
         `videos chunks of ${orphanChunks.toHexString()}: no file document (orphan chunks)`,
+        `video ${unannounced.toHexString()}: stored but never announced`,
         `MP3 ${orphanMp3.toHexString()}: no succeeded conversion (orphan file)`,
         expect.stringMatching(
           new RegExp(`^conversion ${stuck.toHexString()}: RUNNING with no worker heartbeat`),
@@ -115,6 +121,6 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
         `queue ${prefix}conversion.jobs.dead: 1 dead-lettered message(s)`,
       ]),
     );
-    expect(findings).toHaveLength(7);
+    expect(findings).toHaveLength(8);
   });
 });

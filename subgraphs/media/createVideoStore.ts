@@ -18,6 +18,11 @@ export interface VideoRecord {
   sha256: string;
   uploadedAt: Date;
   mp3: Mp3Options;
+  /**
+   * False until video.uploaded is confirmed. A record left false (the process or the database
+   * failed in between, and the client was not told it succeeded) is removed by the janitor.
+   */
+  announced: boolean;
 }
 
 export interface AudioFile {
@@ -40,6 +45,7 @@ export async function createVideoStore(db: Db) {
   const audioFiles = db.collection<AudioFile>(`${AUDIO_BUCKET}.files`);
   await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
   await audioFiles.createIndex({ 'metadata.videoId': 1 }, { name: 'by_video' });
+  await videos.createIndex({ announced: 1, uploadedAt: 1 }, { name: 'by_announced_age' });
   const toId = (id: string) =>
     ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null;
 
@@ -48,16 +54,28 @@ export async function createVideoStore(db: Db) {
       await videos.insertOne(record);
     },
 
+    async markAnnounced(id: ObjectId): Promise<void> {
+      await videos.updateOne({ _id: id }, { $set: { announced: true } });
+    },
+
+    /** Records whose upload was never announced, stored before `before`. */
+    unannounced: (before: Date) =>
+      videos.find({ announced: false, uploadedAt: { $lt: before } }).limit(100).toArray(),
+
     async findOwned(id: string, owner: string): Promise<VideoRecord | null> {
       const _id = toId(id);
-      return _id ? videos.findOne({ _id, owner }) : null;
+      return _id ? videos.findOne({ _id, owner, announced: { $ne: false } }) : null;
     },
 
     /** Newest first; `after` is the id of the last video of the previous page. */
     async page(owner: string, first: number, after: string | undefined): Promise<VideoPage> {
       const cursor = after === undefined ? undefined : toId(after);
       const found = await videos
-        .find(cursor ? { owner, _id: { $lt: cursor } } : { owner })
+        .find({
+          owner,
+          announced: { $ne: false },
+          ...(cursor ? { _id: { $lt: cursor } } : {}),
+        })
         .sort({ _id: -1 })
         .limit(first + 1)
         .toArray();

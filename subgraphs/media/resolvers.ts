@@ -15,6 +15,7 @@ import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/gridfs.js';
 import type { AudioFile, VideoRecord, VideoStore } from './createVideoStore.js';
 import { cleanFilename } from './cleanFilename.js';
 import { storeUpload } from './storeUpload.js';
+import { withdrawVideo } from './withdrawVideo.js';
 
 export interface MediaDeps {
   db: Db;
@@ -72,7 +73,9 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
           sha256: stored.sha256,
           uploadedAt: new Date(),
           mp3,
+          announced: false,
         };
+        let announced = false;
         try {
           await store.insert(record);
           await broker.publishEvent({
@@ -84,9 +87,14 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
             bytes: record.bytes,
             mp3,
           });
+          announced = true;
+          await store.markAnnounced(record._id);
         } catch (error) {
-          // No event, no video: a stored file nobody will convert is an orphan.
-          await store.remove(record);
+          // The client is told the upload failed, so nothing of it may stay: no event, no
+          // video. What cannot be removed now (database down) the janitor removes later.
+          await withdrawVideo(deps, record, announced).catch((cleanup: unknown) =>
+            ctx.log.warn({ err: cleanup, videoId: record._id.toHexString() }, 'left to the janitor'),
+          );
           if (error instanceof BrokerUnavailableError) {
             throw graphqlError(
               ErrorCode.SERVICE_UNAVAILABLE,

@@ -11,6 +11,7 @@ import { subgraphSdlPath } from '../../lib/subgraphs.js';
 import type { MediaConfig } from './config.js';
 import { createDownloadTokens } from './createDownloadTokens.js';
 import { createFileRoute } from './createFileRoutes.js';
+import { createJanitor } from './createJanitor.js';
 import { createVideoStore } from './createVideoStore.js';
 import { createResolvers } from './resolvers.js';
 
@@ -30,6 +31,15 @@ export async function createMediaServer(
     issuer: config.tokens.issuer,
     audience: config.tokens.audience,
   });
+
+  const janitor = createJanitor({
+    db,
+    store,
+    broker,
+    log,
+    uploadTimeoutMs: config.uploadTimeoutMs,
+  });
+  janitor.start();
 
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('media'),
@@ -58,6 +68,7 @@ export async function createMediaServer(
       routes: [route, createFileRoute({ store, downloads, verifyToken })],
     }),
     stop: async () => {
+      await janitor.stop();
       await apollo.stop();
       await broker.close();
       await mongo.close();

@@ -16,8 +16,8 @@ export interface StoredFile {
 /**
  * Streams an upload into GridFS while sniffing its first bytes, counting and hashing, and
  * enforcing `maxBytes`. Nothing is held whole in memory. On any failure (not media, too big,
- * client gone, database down) the partial file is removed before the error is rethrown, so a
- * failed upload leaves no chunk behind.
+ * client gone) the partial file is removed before the error is rethrown, so a failed upload
+ * leaves no chunk behind; when the database itself is down, the janitor removes them later.
  */
 export async function storeUpload(
   db: Db,
@@ -40,7 +40,9 @@ export async function storeUpload(
   try {
     await pipeline(source, inspector, upload);
   } catch (error) {
-    await removeGridFsFile(db, bucketName, fileId);
+    // Best effort: with the database down this fails too, and the janitor removes the chunks
+    // once the upload time limit has passed. The client hears about the upload, not the cleanup.
+    await removeGridFsFile(db, bucketName, fileId).catch(() => undefined);
     throw inspector.failure ?? translate(error, options.maxBytes);
   } finally {
     source.off('limit', onLimit);
