@@ -68,7 +68,10 @@ export async function createRouterServer(
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskInternalError(formatted, error, log),
     plugins: [
-      createOperationGuardPlugin(config.maxQueryDepth),
+      createOperationGuardPlugin({
+        maxDepth: config.maxQueryDepth,
+        maxFields: config.maxQueryFields,
+      }),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],

@@ -1,0 +1,48 @@
+import { parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { measureQuery } from '../router/measureQuery.js';
+
+const measureQueryDepth = (...args: Parameters<typeof measureQuery>) => measureQuery(...args).depth;
+
+describe('measureQuery', () => {
+  it.each([
+    ['{ me { id } }', 2],
+    ['{ me { id } a: me { id } }', 2],
+    ['{ __schema { types { fields { type { ofType { name } } } } } }', 6],
+    ['query { me { ...F } } fragment F on User { id }', 2],
+    ['{ me { ... on User { id } } }', 2],
+  ])('%s has depth %i', (query, depth) => {
+    expect(measureQueryDepth(parse(query))).toBe(depth);
+  });
+
+  it('measures only the named operation', () => {
+    const doc = parse('query A { me { id } } query B { a { b { c { d } } } }');
+    expect(measureQueryDepth(doc, 'A')).toBe(2);
+    expect(measureQueryDepth(doc, 'B')).toBe(4);
+  });
+
+  it('terminates on a fragment cycle', () => {
+    const doc = parse('{ me { ...A } } fragment A on User { ...B } fragment B on User { ...A id }');
+    expect(measureQueryDepth(doc)).toBe(2);
+  });
+
+  it('counts every field, alias and fragment use', () => {
+    expect(measureQuery(parse('{ me { id email } a: me { id } }')).fields).toBe(5);
+    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: me { id }`).join(' ');
+    expect(measureQuery(parse(`{ ${aliases} }`)).fields).toBe(2000);
+    expect(measureQuery(parse('{ me { ...F ...F } } fragment F on User { id email }')).fields).toBe(
+      5,
+    );
+  });
+
+  it('stops counting a fragment bomb soon after the limit', () => {
+    const levels = Array.from(
+      { length: 30 },
+      (_, i) => `fragment F${i} on User { ...F${i + 1} ...F${i + 1} }`,
+    ).join(' ');
+    const doc = parse(`{ me { ...F0 } } ${levels} fragment F30 on User { id }`);
+    const started = performance.now();
+    expect(measureQuery(doc, undefined, 1000).fields).toBeGreaterThan(1000);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
