@@ -34,6 +34,6 @@ export async function postGraphQL<T = Record<string, unknown>>(
 }
 
 /** The `extensions.code` of each error, for precise assertions. */
-export function errorCodes(response: GraphQLResponse<unknown>): unknown[] {
+export function errorCodes(response: Pick<GraphQLResponse<unknown>, 'body'>): unknown[] {
   return (response.body.errors ?? []).map((error) => error.extensions?.code);
 }

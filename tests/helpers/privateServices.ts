@@ -1,0 +1,154 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { MongoClient } from 'mongodb';
+import { freePort } from '../../scripts/spawnStack.js';
+import { buildFerretDb } from '../../scripts/ensureInfrastructure.js';
+
+/**
+ * A database or broker of the fault suite's own, so it can be stopped and started without
+ * touching the shared ones other test files are using at the same time.
+ */
+export interface PrivateService {
+  url: string;
+  /** Stops it the way an operator or a crash would; data on disk is kept. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data, and waits until it answers. */
+  start(): Promise<void>;
+  /** Stops it for good and deletes its data. */
+  dispose(): Promise<void>;
+}
+
+/** FerretDB (SQLite handler) on its own port and data folder. */
+export async function startPrivateFerretDb(): Promise<PrivateService> {
+  const binary = buildFerretDb();
+  const dataDir = mkdtempSync(join(tmpdir(), 'reelflux-faults-ferretdb-'));
+  const port = await freePort();
+  const url = `mongodb://127.0.0.1:${port}/`;
+  let child: ChildProcess | undefined;
+
+  const service: PrivateService = {
+    url,
+    async start() {
+      child = spawn(
+        binary,
+        [
+          `--listen-addr=127.0.0.1:${port}`,
+          '--handler=sqlite',
+          `--sqlite-url=file:${dataDir}/`,
+          '--log-level=error',
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      await waitFor(`FerretDB on ${port}`, async () => {
+        const client = new MongoClient(url, { serverSelectionTimeoutMS: 500 });
+        try {
+          await client.db('admin').command({ ping: 1 });
+          return true;
+        } finally {
+          await client.close();
+        }
+      });
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      // SIGKILL: a crash, not a tidy shutdown.
+      running.kill('SIGKILL');
+      await exited;
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  return service;
+}
+
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+
+/**
+ * A RabbitMQ node of its own (Debian's rabbitmq-server, already installed for the shared one):
+ * its own node name, AMQP and distribution ports, and data folder, so its durable queues and
+ * persistent messages survive a restart exactly as a real broker's do.
+ */
+export async function startPrivateRabbitMq(): Promise<PrivateService> {
+  if (!existsSync(RABBITMQ_SERVER)) {
+    throw new Error(`${RABBITMQ_SERVER} is missing: install Debian's rabbitmq-server`);
+  }
+  const base = mkdtempSync(join(tmpdir(), 'reelflux-faults-rabbitmq-'));
+  writeFileSync(join(base, 'enabled_plugins'), '[].\n');
+  const port = await freePort();
+  const node = `reelflux-faults-${process.pid}@localhost`;
+  const env = {
+    ...process.env,
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(await freePort()),
+    RABBITMQ_MNESIA_BASE: join(base, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(base, 'log'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(base, 'enabled_plugins'),
+    RABBITMQ_CONFIG_FILE: join(base, 'rabbitmq'),
+  };
+  const url = `amqp://guest:guest@127.0.0.1:${port}`;
+
+  const service: PrivateService = {
+    url,
+    async start() {
+      spawnSync(RABBITMQ_SERVER, ['-detached'], { env, stdio: 'ignore' });
+      await waitFor(
+        `RabbitMQ node ${node}`,
+        async () => {
+          if (!(await portOpen(port))) return false;
+          const connection = await amqp.connect(url, { timeout: 2_000 });
+          await connection.close();
+          return true;
+        },
+        60_000,
+      );
+    },
+    async stop() {
+      // A clean stop, as `systemctl restart rabbitmq-server` does: what is durable stays.
+      spawnSync(RABBITMQCTL, ['-n', node, 'stop'], { env, stdio: 'ignore', timeout: 30_000 });
+      await waitFor(`RabbitMQ node ${node} to stop`, async () => !(await portOpen(port)));
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  return service;
+}
+
+async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await ready()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
