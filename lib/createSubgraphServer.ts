@@ -74,6 +74,23 @@ export function maskInternalError(
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
   const original = error instanceof GraphQLError ? error.originalError : error;
+  // graphql-upload-minimal rejects a file it cannot find in a malformed multipart request with
+  // an http-errors 4xx: the client's fault, with a message meant for it.
+  const status = (original as { status?: unknown; expose?: unknown } | undefined)?.status;
+  if (
+    (original as { expose?: unknown } | undefined)?.expose === true &&
+    typeof status === 'number'
+  ) {
+    if (status >= 400 && status < 500) {
+      return {
+        message: (original as Error).message,
+        extensions: {
+          code: status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST,
+        },
+        ...(formatted.path ? { path: formatted.path } : {}),
+      };
+    }
+  }
   if (isDatabaseUnavailable(original)) {
     log.warn({ err: original }, 'database unavailable');
     return {

@@ -1,4 +1,5 @@
 import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
+import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import type { SubgraphContext, SubgraphResolvers } from '../../lib/createSubgraphServer.js';
 import type { Accounts, SignedIn } from './createAccounts.js';
 import type { UserRecord, UserStore } from './createUserStore.js';
@@ -10,7 +11,22 @@ export function createResolvers(deps: { accounts: Accounts; users: UserStore }):
   return {
     DateTime: DateTimeScalar,
     Query: {
-      me: (_: unknown, __: unknown, ctx) => (ctx.userId ? users.findById(ctx.userId) : null),
+      me: async (_: unknown, __: unknown, ctx) => {
+        if (!ctx.userId) return null;
+        // A valid signature over an account that no longer exists is not a signed-in user.
+        const user = await users.findById(ctx.userId);
+        if (!user) {
+          throw graphqlError(
+            ErrorCode.UNAUTHENTICATED,
+            'This account no longer exists',
+            {},
+            {
+              httpStatus: true,
+            },
+          );
+        }
+        return user;
+      },
     },
     Mutation: {
       signUp: async (_: unknown, args: { email: string; password: string }) =>
