@@ -20,6 +20,8 @@ export interface UploadOptions {
   preflight?: boolean;
   /** Stop sending after this many file bytes and drop the connection. */
   abortAfterBytes?: number;
+  /** Sent verbatim as the file part's `filename*` value (malformed-header tests). */
+  filenameStar?: string;
   /** The GraphQL selection on Video. */
   selection?: string;
 }
@@ -41,7 +43,7 @@ export function multipartUpload(
     `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${
       filename === undefined
         ? ''
-        : `; filename="upload"; filename*=UTF-8''${encodeURIComponent(filename)}`
+        : `; filename="upload"; filename*=UTF-8''${options.filenameStar ?? rfc5987(filename)}`
     }\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n${value}`;
   const headers: Record<string, string> = {
     'content-type': `multipart/form-data; boundary=${boundary}`,
@@ -115,4 +117,12 @@ export async function uploadVideoId(
   const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
   if (!id) throw new Error(JSON.stringify(result.body));
   return id;
+}
+
+/** RFC 5987 encoding: encodeURIComponent leaves ' ( ) * ! alone, and ' is a delimiter there. */
+function rfc5987(value: string): string {
+  return encodeURIComponent(value).replace(
+    /['()*!]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
