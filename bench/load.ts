@@ -1,0 +1,216 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { fromRoot } from '../lib/projectRoot.js';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { childPids } from '../tests/helpers/processes.js';
+import { curlUpload, signUpBenchUser } from './benchClient.js';
+import { percentile } from './measureLatency.js';
+
+/**
+ * `npm run bench:load`: U users each upload 5 one-minute videos at once while 200 live
+ * subscriptions (4 per upload, one WebSocket each) watch them, first with 10 users, then with
+ * 20 users and 400 subscriptions. Reports throughput against plain ffmpeg two at a time on the
+ * same file (measured in the same run), upload and end-to-end latency, peak RSS per process,
+ * and errors.
+ */
+const PER_USER = 5;
+const WATCHERS_PER_UPLOAD = 4;
+const SOURCE_SECONDS = 60;
+
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+const cacheDir = fromRoot('.local', 'bench');
+mkdirSync(cacheDir, { recursive: true });
+const source = join(cacheDir, `load-${SOURCE_SECONDS}s-360p.mp4`);
+if (!existsSync(source)) {
+  execFileSync(infra.ffmpegPath, [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=640x360:rate=24:duration=${SOURCE_SECONDS}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=330:sample_rate=48000:duration=${SOURCE_SECONDS}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    '800k',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-shortest',
+    source,
+  ]);
+}
+const work = mkdtempSync(join(tmpdir(), 'reelflux-load-'));
+const plainFfmpeg = (output: string) =>
+  new Promise<void>((resolve, reject) => {
+    spawn(infra.ffmpegPath, ['-v', 'error', '-y', '-i', source, '-vn', '-b:a', '192k', output]).on(
+      'exit',
+      (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}`))),
+    );
+  });
+
+/** Samples every process's RSS under the launcher; keeps each one's peak. */
+function sampleRss(stack: RunningStack) {
+  const peaks = new Map<string, number>();
+  const names = ['router', 'auth', 'media', 'conversion', 'worker'];
+  const timer = setInterval(() => {
+    for (const name of names) {
+      for (const pid of childPids(stack.launcher.pid ?? 0, `${name}/main.js`)) {
+        try {
+          const kb = Number(
+            /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1],
+          );
+          peaks.set(name, Math.max(peaks.get(name) ?? 0, kb / 1024));
+        } catch {
+          // exited between listing and reading
+        }
+      }
+    }
+  }, 250);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peaks;
+    },
+  };
+}
+
+interface Round {
+  users: number;
+  uploads: number;
+  subscriptions: number;
+  wallSeconds: number;
+  uploadP50: number;
+  uploadP95: number;
+  endToEndP50: number;
+  endToEndP95: number;
+  errors: string[];
+  peaks: Map<string, number>;
+  completedWatchers: number;
+}
+
+async function round(stack: RunningStack, users: number): Promise<Round> {
+  const tokens = await Promise.all(
+    Array.from({ length: users }, () => signUpBenchUser(stack.graphqlUrl)),
+  );
+  const rss = sampleRss(stack);
+  const errors: string[] = [];
+  const uploadSeconds: number[] = [];
+  const endToEnd: number[] = [];
+  let completedWatchers = 0;
+  const clients: ReturnType<typeof createClient>[] = [];
+  const started = performance.now();
+
+  const one = async (token: string) => {
+    const begun = performance.now();
+    let id: string;
+    try {
+      id = await curlUpload(stack.graphqlUrl, token, source);
+    } catch (error) {
+      errors.push(`upload: ${(error as Error).message}`);
+      return;
+    }
+    uploadSeconds.push((performance.now() - begun) / 1000);
+    // Watchers join once the id is known, as a client that just uploaded would; end to end is
+    // upload start → the first watcher's SUCCEEDED.
+    let seen = false;
+    const finals = await Promise.all(
+      Array.from({ length: WATCHERS_PER_UPLOAD }, () => {
+        const client = createClient({
+          url: stack.graphqlUrl.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${token}` },
+          retryAttempts: 3,
+        });
+        clients.push(client);
+        return new Promise<string>((resolve) => {
+          let last = 'none';
+          client.subscribe<{ conversionUpdated: { status: string } }>(
+            {
+              query: 'subscription ($v: ID!) { conversionUpdated(videoId: $v) { status } }',
+              variables: { v: id },
+            },
+            {
+              next: (value) => {
+                last =
+                  value.data?.conversionUpdated.status ?? `error ${JSON.stringify(value.errors)}`;
+                if (last === 'SUCCEEDED' && !seen) {
+                  seen = true;
+                  endToEnd.push((performance.now() - begun) / 1000);
+                }
+              },
+              error: (error) => resolve(`socket error ${String(error)}`),
+              complete: () => resolve(last),
+            },
+          );
+        });
+      }),
+    );
+    for (const final of finals) {
+      if (final === 'SUCCEEDED') completedWatchers++;
+      else errors.push(`watch ended ${final}`);
+    }
+  };
+  await Promise.all(tokens.flatMap((token) => Array.from({ length: PER_USER }, () => one(token))));
+  const wallSeconds = (performance.now() - started) / 1000;
+  await Promise.all(clients.map(async (client) => client.dispose()));
+  return {
+    users,
+    uploads: users * PER_USER,
+    subscriptions: users * PER_USER * WATCHERS_PER_UPLOAD,
+    wallSeconds,
+    uploadP50: percentile(uploadSeconds, 0.5),
+    uploadP95: percentile(uploadSeconds, 0.95),
+    endToEndP50: percentile(endToEnd, 0.5),
+    endToEndP95: percentile(endToEnd, 0.95),
+    errors,
+    peaks: rss.stop(),
+    completedWatchers,
+  };
+}
+
+const stack = await spawnStack(infra, `load${Date.now().toString(36)}_`, { LOG_LEVEL: 'warn' });
+try {
+  // Baseline in the same run: plain ffmpeg on the same file, two at a time (two cores).
+  const begun = performance.now();
+  await Promise.all([0, 1, 2, 3].map((i) => plainFfmpeg(join(work, `plain${i}.mp3`))));
+  const plainPerFile = (performance.now() - begun) / 1000 / 4;
+
+  const rounds = [await round(stack, 10), await round(stack, 20)];
+  const mb = (readFileSync(source).length / 2 ** 20).toFixed(1);
+  const lines = [
+    `load benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; embedded default (FerretDB/SQLite), one process each, WORKER_CONCURRENCY ${cpus().length}`,
+    `source: ${SOURCE_SECONDS} s 640×360 H.264/AAC (${mb} MB); plain ffmpeg → MP3, 4 files on all cores: ${plainPerFile.toFixed(2)} s per file`,
+    '',
+    '| users × uploads | subscriptions | wall s | videos/min | vs plain ffmpeg | upload p50 / p95 s | end-to-end p50 / p95 s | watchers done | errors | peak RSS MB (router, auth, media, conversion, worker) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rounds.map((r) => {
+      const rss = ['router', 'auth', 'media', 'conversion', 'worker']
+        .map((name) => (r.peaks.get(name) ?? 0).toFixed(0))
+        .join(', ');
+      const plainSeconds = plainPerFile * r.uploads;
+      return `| ${r.users} × ${PER_USER} | ${r.subscriptions} | ${r.wallSeconds.toFixed(1)} | ${((r.uploads / r.wallSeconds) * 60).toFixed(1)} | ${(plainSeconds / r.wallSeconds).toFixed(2)} | ${r.uploadP50.toFixed(1)} / ${r.uploadP95.toFixed(1)} | ${r.endToEndP50.toFixed(1)} / ${r.endToEndP95.toFixed(1)} | ${r.completedWatchers}/${r.subscriptions} | ${r.errors.length} | ${rss} |`;
+    }),
+  ];
+  console.log(lines.join('\n'));
+  for (const r of rounds)
+    for (const error of r.errors.slice(0, 10)) console.log(`error (${r.users} users): ${error}`);
+  process.exitCode = rounds.some((r) => r.errors.length > 0) ? 1 : 0;
+} finally {
+  rmSync(work, { recursive: true, force: true });
+  await stack.stop();
+  await stopInfra();
+}
