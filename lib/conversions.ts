@@ -145,7 +145,12 @@ export async function openConversions(db: Db) {
       });
       if (!silent) return null;
       return conversions.findOneAndUpdate(
-        { _id: silent._id, status: 'RUNNING', runId: silent.runId, heartbeatAt: silent.heartbeatAt },
+        {
+          _id: silent._id,
+          status: 'RUNNING',
+          runId: silent.runId,
+          heartbeatAt: silent.heartbeatAt,
+        },
         {
           $set: {
             status: 'QUEUED',

@@ -60,7 +60,10 @@ export async function createVideoStore(db: Db) {
 
     /** Records whose upload was never announced, stored before `before`. */
     unannounced: (before: Date) =>
-      videos.find({ announced: false, uploadedAt: { $lt: before } }).limit(100).toArray(),
+      videos
+        .find({ announced: false, uploadedAt: { $lt: before } })
+        .limit(100)
+        .toArray(),
 
     async findOwned(id: string, owner: string): Promise<VideoRecord | null> {
       const _id = toId(id);

@@ -11,5 +11,6 @@ runMain('media', async () => {
     host: config.host,
     port: config.port,
     requestTimeoutMs: config.uploadTimeoutMs,
-    ...(await createMediaServer(config, log)) };
+    ...(await createMediaServer(config, log)),
+  };
 });

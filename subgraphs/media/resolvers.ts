@@ -93,7 +93,10 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
           // The client is told the upload failed, so nothing of it may stay: no event, no
           // video. What cannot be removed now (database down) the janitor removes later.
           await withdrawVideo(deps, record, announced).catch((cleanup: unknown) =>
-            ctx.log.warn({ err: cleanup, videoId: record._id.toHexString() }, 'left to the janitor'),
+            ctx.log.warn(
+              { err: cleanup, videoId: record._id.toHexString() },
+              'left to the janitor',
+            ),
           );
           if (error instanceof BrokerUnavailableError) {
             throw graphqlError(
