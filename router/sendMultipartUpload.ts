@@ -87,7 +87,17 @@ export async function sendMultipartUpload(options: {
 
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     upstream.once('response', resolve);
-    upstream.once('error', (error) => reject(failure ?? error));
+    upstream.once('error', (error) =>
+      reject(
+        failure ??
+          // The subgraph went away mid-stream (crashed, restarted, or cut a request that ran
+          // past its own time limit): not a bug here, and worth a retry.
+          graphqlError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            `The upload was cut off by the media service (${error.message}); try again`,
+          ),
+      ),
+    );
   });
   upstream.write(head);
   source.pipe(upstream, { end: false });
@@ -101,6 +111,9 @@ export async function sendMultipartUpload(options: {
   } catch {
     // A subgraph's plain-HTTP error (e.g. 413 from its own parser) has the same JSON shape;
     // anything else is reported as it came.
+    if (answer.statusCode === 408) {
+      throw graphqlError(ErrorCode.BAD_REQUEST, 'The upload took longer than the time limit');
+    }
     throw graphqlError(
       ErrorCode.INTERNAL_SERVER_ERROR,
       `Upload failed: subgraph answered ${answer.statusCode}`,
