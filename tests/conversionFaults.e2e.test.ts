@@ -10,40 +10,16 @@ import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
+import { conversionUntil } from './helpers/conversionState.js';
 import { childPids } from './helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
-interface Status {
-  status: string;
-  attempts: number;
-  error: { code: string } | null;
-  audio: { id: string } | null;
-}
-
 const signUp = (stack: RunningStack) => signUpToken(stack.graphqlUrl);
 const uploadClip = (stack: RunningStack, token: string, clip: Buffer) =>
   uploadVideoId(stack.graphqlUrl, clip, { token });
-
-async function finished(
-  stack: RunningStack,
-  token: string,
-  id: string,
-  timeout = 60_000,
-): Promise<Status> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const response = await postGraphQL<{ conversion: Status }>(
-      stack.graphqlUrl,
-      'query ($id: ID!) { conversion(id: $id) { status attempts error { code } audio { id } } }',
-      { token, variables: { id } },
-    );
-    const current = response.body.data?.conversion;
-    if (current && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(current.status)) return current;
-    if (Date.now() > deadline) throw new Error(`conversion ${id} still ${JSON.stringify(current)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const finished = (stack: RunningStack, token: string, id: string, timeoutMs = 60_000) =>
+  conversionUntil(stack.graphqlUrl, token, id, { timeoutMs });
 
 describe('conversion when ffmpeg keeps crashing', () => {
   const infra = inject('infra');
