@@ -3,6 +3,7 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Upload } from 'graphql-upload-minimal';
 import { ErrorCode, graphqlError } from '../lib/errors.js';
+import { filenameParameters } from '../lib/http.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -119,13 +120,4 @@ export async function sendMultipartUpload(options: {
       `Upload failed: subgraph answered ${answer.statusCode}`,
     );
   }
-}
-
-/**
- * The name exactly as the client sent it, in RFC 5987 `filename*` (which the subgraph's parser
- * decodes), with a plain ASCII `filename` beside it for parsers that only read that.
- */
-function filenameParameters(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

@@ -1,3 +1,5 @@
+import { filenameParameters } from '../../lib/http.js';
+
 export type RangeRequest = { start: number; end: number } | 'unsatisfiable' | undefined;
 
 /**
@@ -29,12 +31,7 @@ export function parseRange(header: string | undefined, size: number): RangeReque
  * backslashes and non-ASCII replaced) and the exact name in RFC 6266/8187 `filename*`.
  */
 export function contentDisposition(filename: string): string {
-  const fallback = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  const encoded = encodeURIComponent(filename).replace(
-    /['()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+  return `attachment; ${filenameParameters(filename)}`;
 }
 
 /** `movie.final.mov` → `movie.final.mp3`. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Readable } from 'node:stream';
+import { encodeExtValue } from '../../lib/http.js';
 
 export interface UploadResult {
   status: number;
@@ -43,7 +44,7 @@ export function multipartUpload(
     `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${
       filename === undefined
         ? ''
-        : `; filename="upload"; filename*=UTF-8''${options.filenameStar ?? rfc5987(filename)}`
+        : `; filename="upload"; filename*=UTF-8''${options.filenameStar ?? encodeExtValue(filename)}`
     }\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n${value}`;
   const headers: Record<string, string> = {
     'content-type': `multipart/form-data; boundary=${boundary}`,
@@ -117,12 +118,4 @@ export async function uploadVideoId(
   const id = (result.body.data?.uploadVideo as { id?: string } | undefined)?.id;
   if (!id) throw new Error(JSON.stringify(result.body));
   return id;
-}
-
-/** RFC 5987 encoding: encodeURIComponent leaves ' ( ) * ! alone, and ' is a delimiter there. */
-function rfc5987(value: string): string {
-  return encodeURIComponent(value).replace(
-    /['()*!]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
 }
