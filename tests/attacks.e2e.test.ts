@@ -21,7 +21,7 @@ import { uniqueName } from './helpers/uniqueName.js';
 
 /**
  * Every attack in SECURITY.md's table, run against a stack in production settings
- * (introspection off, a 5 s upload limit), while another user's conversion runs. Each outcome
+ * (introspection off, a 10 s upload limit), while another user's conversion runs. Each outcome
  * is recorded in words and must equal the table's "What happened" column, so the table is
  * what the code does, not what we hoped.
  */
@@ -77,7 +77,7 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
     await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
     stack = await spawnStack(infra, prefix, {
       INTROSPECTION: 'false',
-      UPLOAD_TIMEOUT_SECONDS: '5',
+      UPLOAD_TIMEOUT_SECONDS: '10',
     });
     mongo = new MongoClient(infra.mongodbUri);
     const attacker = await signUp();
