@@ -8,12 +8,12 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/projectRoot.js';
 import { topologyNames } from '../lib/topology.js';
-import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { createReelfluxClient } from '../sdk/index.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil, type ConversionState } from './helpers/conversionState.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
+import { fsckFindings } from './helpers/fsck.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, uploadVideoId } from './helpers/multipartUpload.js';
 import {
@@ -56,7 +56,8 @@ describe(
         { ...infra, mongodbUri: database.url, amqpUrl: broker.url },
         prefix,
         {
-          CONVERSION_STALE_SECONDS: '6',
+          // Longer than the database outage below, so the sweeper leaves a live worker alone.
+          CONVERSION_STALE_SECONDS: '20',
           UPLOAD_TIMEOUT_SECONDS: String(UPLOAD_TIMEOUT_SECONDS),
           WORKER_RETRY_BASE_MS: '200',
           WORKER_CONCURRENCY: '2',
@@ -94,14 +95,7 @@ describe(
       expect.soft(await mp3Count(id), id).toBe(1);
       return done;
     };
-    const fsck = () =>
-      checkConsistency({
-        mongo,
-        dbPrefix: prefix,
-        amqpUrl: broker.url,
-        amqpNamePrefix: prefix,
-        stuckAfterMs: 30_000,
-      });
+    const fsck = () => fsckFindings({ mongodbUri: database.url, amqpUrl: broker.url, prefix });
     /** Clean now, or once the janitor's next passes have run (it waits out the upload limit). */
     const expectConsistent = async () => {
       const deadline = Date.now() + 4 * UPLOAD_TIMEOUT_SECONDS * 1000;
@@ -156,7 +150,7 @@ describe(
         process.kill(holder, 'SIGSTOP');
         try {
           // The heartbeat stops; after CONVERSION_STALE_SECONDS the sweeper sends the job again.
-          await until(id, (state) => state.attempts === 2, 60_000);
+          await until(id, (state) => state.attempts === 2, 90_000);
         } finally {
           process.kill(holder, 'SIGCONT');
         }
@@ -296,7 +290,6 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
   const prefix = `${uniqueName('diskfull')}_`;
   const tempDir = mkdtempSync(join(tmpdir(), 'reelflux-full-disk-'));
   let stack: RunningStack;
-  let mongo: MongoClient;
 
   beforeAll(async () => {
     // A 1 MiB filesystem for the worker's job folder: the video copy does not fit.
@@ -305,11 +298,9 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
       WORKER_TEMP_DIR: tempDir,
       WORKER_RETRY_BASE_MS: '100',
     });
-    mongo = new MongoClient(infra.mongodbUri);
   });
   afterAll(async () => {
     await stack?.stop();
-    await mongo?.close();
     execFileSync('umount', [tempDir]);
   });
 
@@ -328,14 +319,7 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
     expect(readdirSync(tempDir)).toEqual([]);
 
     // The job is parked for an operator; fsck names exactly that, and is clean once it is read.
-    const fsck = () =>
-      checkConsistency({
-        mongo,
-        dbPrefix: prefix,
-        amqpUrl: infra.amqpUrl,
-        amqpNamePrefix: prefix,
-        stuckAfterMs: 30_000,
-      });
+    const fsck = () => fsckFindings({ ...infra, prefix });
     const dead = topologyNames(prefix).queues.jobsDead;
     expect(await fsck()).toEqual([`queue ${dead}: 1 dead-lettered message(s)`]);
     const connection = await amqp.connect(infra.amqpUrl);

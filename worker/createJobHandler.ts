@@ -20,6 +20,7 @@ import {
   type AudioMetadata,
 } from '../lib/gridfs.js';
 import type { Logger } from '../lib/logger.js';
+import { isDatabaseUnavailable } from '../lib/mongo.js';
 import {
   InvalidMessageError,
   parseConversionJob,
@@ -154,6 +155,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
       if (failed) await announce(failed);
       log1.info({ code: bad.code }, 'conversion failed: bad input');
       return;
+    }
+    if (isDatabaseUnavailable(error)) {
+      // The database is away, not the job at fault: no retry is spent. Thrown, so RabbitMQ
+      // hands the job back until the database answers again (a take then costs one attempt).
+      log1.warn({ err: error }, 'database unavailable mid-job; handing the job back');
+      throw error;
     }
     log1.warn({ err: error }, 'conversion attempt failed');
     if (record.attempts < config.maxAttempts) {
