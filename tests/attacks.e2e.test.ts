@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/projectRoot.js';
-import { checkConsistency } from '../scripts/checkConsistency.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
@@ -17,6 +16,7 @@ import { forgeTokens } from './helpers/forgeTokens.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
+import { fsckFindings } from './helpers/fsck.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**
@@ -396,14 +396,7 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
     }
     expect([...documented.keys()].sort()).toEqual([...outcomes.keys()].sort());
 
-    const findings = await checkConsistency({
-      mongo,
-      dbPrefix: prefix,
-      amqpUrl: infra.amqpUrl,
-      amqpNamePrefix: prefix,
-      stuckAfterMs: 30_000,
-    });
-    expect(findings).toEqual([]);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   }, 320_000);
 });
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConversionUpdated, type ConversionUpdated } from '../lib/messages.js';
 import { fromRoot } from '../lib/projectRoot.js';
 import { topologyNames } from '../lib/topology.js';
-import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
@@ -411,13 +411,6 @@ describe('conversion end to end', () => {
 
   it('leaves media, conversions and queues consistent after all of the above (fsck)', async () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const findings = await checkConsistency({
-      mongo,
-      dbPrefix: prefix,
-      amqpUrl: infra.amqpUrl,
-      amqpNamePrefix: prefix,
-      stuckAfterMs: 30_000,
-    });
-    expect(findings).toEqual([]);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { MongoClient, ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/projectRoot.js';
-import { checkConsistency } from '../scripts/checkConsistency.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
@@ -266,18 +266,6 @@ describe('conversionUpdated over graphql-ws', () => {
   });
 
   it('leaves the databases and queues consistent', async () => {
-    const mongo = new MongoClient(infra.mongodbUri);
-    try {
-      const findings = await checkConsistency({
-        mongo,
-        dbPrefix: prefix,
-        amqpUrl: infra.amqpUrl,
-        amqpNamePrefix: prefix,
-        stuckAfterMs: 30_000,
-      });
-      expect(findings).toEqual([]);
-    } finally {
-      await mongo.close();
-    }
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
 });
