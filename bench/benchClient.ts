@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromRoot } from '../lib/projectRoot.js';
 
 /** A fresh account for one benchmark run; returns its token. */
 export async function signUpBenchUser(graphqlUrl: string): Promise<string> {
@@ -57,4 +60,45 @@ export function curlUpload(
       reject(new Error(`upload failed (curl exit ${code}): ${out.slice(0, 300)}`));
     });
   });
+}
+
+/**
+ * A benchmark source video (a test pattern and a tone, H.264/AAC), generated once into
+ * .local/bench/ and reused by later runs. Nothing binary is committed.
+ */
+export function benchVideo(
+  ffmpegPath: string,
+  options: { seconds: number; size: string; videoKbps: number; audio: string },
+): string {
+  const dir = fromRoot('.local', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `source-${options.seconds}s-${options.size}-${options.videoKbps}k.mp4`);
+  if (existsSync(path)) return path;
+  process.stdout.write(`generating ${path} …\n`);
+  execFileSync(ffmpegPath, [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${options.size}:rate=24:duration=${options.seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `${options.audio}:d=${options.seconds}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    `${options.videoKbps}k`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-shortest',
+    path,
+  ]);
+  return path;
 }

@@ -1,11 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../lib/projectRoot.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { curlUpload, signUpBenchUser } from './benchClient.js';
+import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
 
 /**
  * `npm run bench:convert`: (1) one 10-minute 720p H.264/AAC video, (a) plain
@@ -16,43 +15,15 @@ import { curlUpload, signUpBenchUser } from './benchClient.js';
  */
 const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
 const SHORT_COUNT = 12;
-const cacheDir = fromRoot('.local', 'bench');
-
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
-mkdirSync(cacheDir, { recursive: true });
-const video = (seconds: number) => {
-  const path = join(cacheDir, `source-${seconds}s.mp4`);
-  if (!existsSync(path)) {
-    process.stdout.write(`generating ${path} …\n`);
-    const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
-    execFileSync(infra.ffmpegPath, [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=1280x720:rate=24:duration=${seconds}`,
-      '-f',
-      'lavfi',
-      '-i',
-      `aevalsrc=${tone}|${tone}:s=48000:d=${seconds}`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-b:v',
-      '1500k',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '128k',
-      '-shortest',
-      path,
-    ]);
-  }
-  return path;
-};
+const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
+const video = (seconds: number) =>
+  benchVideo(infra.ffmpegPath, {
+    seconds,
+    size: '1280x720',
+    videoKbps: 1500,
+    audio: `aevalsrc=${tone}|${tone}:s=48000`,
+  });
 const seconds = (since: number) => (performance.now() - since) / 1000;
 const plain = (input: string, output: string) =>
   new Promise<void>((resolve, reject) => {

@@ -1,14 +1,13 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { fromRoot } from '../lib/projectRoot.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { childPids } from '../tests/helpers/processes.js';
-import { curlUpload, signUpBenchUser } from './benchClient.js';
+import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
 import { percentile } from './measureLatency.js';
 
 /**
@@ -23,36 +22,12 @@ const WATCHERS_PER_UPLOAD = 4;
 const SOURCE_SECONDS = 60;
 
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
-const cacheDir = fromRoot('.local', 'bench');
-mkdirSync(cacheDir, { recursive: true });
-const source = join(cacheDir, `load-${SOURCE_SECONDS}s-360p.mp4`);
-if (!existsSync(source)) {
-  execFileSync(infra.ffmpegPath, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=640x360:rate=24:duration=${SOURCE_SECONDS}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `sine=frequency=330:sample_rate=48000:duration=${SOURCE_SECONDS}`,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-b:v',
-    '800k',
-    '-c:a',
-    'aac',
-    '-b:a',
-    '128k',
-    '-shortest',
-    source,
-  ]);
-}
+const source = benchVideo(infra.ffmpegPath, {
+  seconds: SOURCE_SECONDS,
+  size: '640x360',
+  videoKbps: 800,
+  audio: 'sine=frequency=330:sample_rate=48000',
+});
 const work = mkdtempSync(join(tmpdir(), 'reelflux-load-'));
 const plainFfmpeg = (output: string) =>
   new Promise<void>((resolve, reject) => {
