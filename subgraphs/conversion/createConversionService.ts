@@ -191,8 +191,6 @@ export async function createConversionService(deps: {
       sweepTimer.unref();
     },
 
-    sweep: sweepOnce,
-
     async stop() {
       clearInterval(sweepTimer);
       await sweeping;

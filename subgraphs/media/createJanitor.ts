@@ -88,7 +88,6 @@ export function createJanitor(deps: {
       timer.unref();
       void pass();
     },
-    sweep: pass,
     async stop() {
       clearInterval(timer);
       await running;
