@@ -49,7 +49,9 @@ export function curlUpload(
     let out = '';
     curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     curl.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    curl.on('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has been read, and the
+    // upload then looked failed with an empty reply (seen under 50 parallel uploads).
+    curl.on('close', (code) => {
       try {
         const id = (JSON.parse(out) as { data?: { uploadVideo?: { id: string } } }).data
           ?.uploadVideo?.id;
