@@ -74,37 +74,26 @@ export function maskInternalError(
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
   const original = error instanceof GraphQLError ? error.originalError : error;
+  const coded = (code: ErrorCode, message: string): GraphQLFormattedError => ({
+    message,
+    extensions: { code },
+    ...(formatted.path ? { path: formatted.path } : {}),
+  });
   // graphql-upload-minimal rejects a file it cannot find in a malformed multipart request with
   // an http-errors 4xx: the client's fault, with a message meant for it.
-  const status = (original as { status?: unknown; expose?: unknown } | undefined)?.status;
-  if (
-    (original as { expose?: unknown } | undefined)?.expose === true &&
-    typeof status === 'number'
-  ) {
-    if (status >= 400 && status < 500) {
-      return {
-        message: (original as Error).message,
-        extensions: {
-          code: status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST,
-        },
-        ...(formatted.path ? { path: formatted.path } : {}),
-      };
-    }
+  const { status, expose } = (original ?? {}) as { status?: unknown; expose?: unknown };
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return coded(
+      status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST,
+      (original as Error).message,
+    );
   }
   if (isDatabaseUnavailable(original)) {
     log.warn({ err: original }, 'database unavailable');
-    return {
-      message: 'The database is unavailable; try again shortly',
-      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
-      ...(formatted.path ? { path: formatted.path } : {}),
-    };
+    return coded(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; try again shortly');
   }
   log.error({ err: error }, 'internal error in resolver');
-  return {
-    message: 'Internal server error',
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-    ...(formatted.path ? { path: formatted.path } : {}),
-  };
+  return coded(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
 
 /** The signed-in user's id, or UNAUTHENTICATED. */

@@ -88,14 +88,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     if (record.attempts > config.maxAttempts) {
       // Taken again and again without ever ending: something kills whoever runs it (a worker
       // crash, an out-of-memory kill). Stop the loop rather than take every worker down with it.
-      const failed = await conversions.fail(
-        id,
-        runId,
-        ConversionErrorCode.RETRIES_EXHAUSTED,
-        `Its worker was lost ${record.attempts - 1} times`,
-      );
-      await broker.sendToQueue(broker.topology.queues.jobsDead, job);
-      if (failed) await announce(failed);
+      await giveUp(job, id, runId, `Its worker was lost ${record.attempts - 1} times`);
       channel.ack(delivery);
       return;
     }
@@ -177,11 +170,16 @@ export function createJobHandler(deps: JobHandlerDeps) {
       await announce(back);
       return;
     }
+    await giveUp(job, id, runId, `Gave up after ${record.attempts} attempts: ${String(error)}`);
+  }
+
+  /** FAILED with RETRIES_EXHAUSTED, and the job parked in the dead-letter queue for a look. */
+  async function giveUp(job: ConversionJob, id: ObjectId, runId: string, message: string) {
     const failed = await conversions.fail(
       id,
       runId,
       ConversionErrorCode.RETRIES_EXHAUSTED,
-      `Gave up after ${record.attempts} attempts: ${String(error)}`,
+      message,
     );
     await broker.sendToQueue(broker.topology.queues.jobsDead, job);
     if (failed) await announce(failed);
