@@ -59,14 +59,10 @@ export function createGraphQLHandler<TContext extends BaseContext>(
     });
 
     for (const [key, value] of response.headers) res.setHeader(key, value);
-    // Answered before the body was read whole (an upload refused after its first bytes): read
-    // and drop the rest. Left unread it stalls the kept-alive connection (once the request time
-    // limit passed, Node answered 408 to the next request on it); closing instead can reset the
-    // socket before the client has read this answer.
-    if (!req.complete) {
-      req.unpipe();
-      req.resume();
-    }
+    // Answered before the body was read whole (an upload refused after its first bytes): close
+    // the connection. Kept alive, the unread rest would stall it, and once the request time
+    // limit passed Node would answer 408 to whatever request came next on it.
+    if (!req.complete) res.setHeader('connection', 'close');
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
       res.end(response.body.string);
