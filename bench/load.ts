@@ -13,11 +13,13 @@ import { percentile } from './measureLatency.js';
 /**
  * `npm run bench:load`: U users each upload 5 one-minute 320×180 videos at once while 200 live
  * subscriptions (4 per upload, one WebSocket each) watch them, first with 10 users, then with
- * 20 users and 400 subscriptions. Reports throughput against plain ffmpeg two at a time on the
- * same file (measured in the same run), upload and end-to-end latency, peak RSS per process,
- * and errors.
+ * 20 users and 400 subscriptions (BENCH_LOAD_USERS=10,20). Each round gets a fresh stack and
+ * databases. Reports throughput against plain ffmpeg two at a time on the same file (measured
+ * in the same run), upload and end-to-end latency, peak RSS per process, and errors.
  */
 const PER_USER = 5;
+/** Users per round; each round runs on a stack of its own, so no round inherits another's store. */
+const ROUNDS = (process.env.BENCH_LOAD_USERS ?? '10,20').split(',').map(Number);
 const WATCHERS_PER_UPLOAD = 4;
 const SOURCE_SECONDS = 60;
 
@@ -158,7 +160,6 @@ async function round(stack: RunningStack, users: number): Promise<Round> {
   };
 }
 
-const stack = await spawnStack(infra, `load${Date.now().toString(36)}_`, { LOG_LEVEL: 'warn' });
 try {
   // Baseline in the same run: plain ffmpeg on the same file, two at a time (two cores).
   const begun = performance.now();
@@ -177,8 +178,11 @@ try {
   );
   // Each round's line as soon as it ends: a long second round does not hide the first.
   const rounds: Round[] = [];
-  for (const users of [10, 20]) {
-    const r = await round(stack, users);
+  for (const [index, users] of ROUNDS.entries()) {
+    const stack = await spawnStack(infra, `load${Date.now().toString(36)}r${index}_`, {
+      LOG_LEVEL: 'warn',
+    });
+    const r = await round(stack, users).finally(() => stack.stop());
     rounds.push(r);
     const rss = ['router', 'auth', 'media', 'conversion', 'worker']
       .map((name) => (r.peaks.get(name) ?? 0).toFixed(0))
@@ -192,6 +196,5 @@ try {
   process.exitCode = rounds.some((r) => r.errors.length > 0) ? 1 : 0;
 } finally {
   rmSync(work, { recursive: true, force: true });
-  await stack.stop();
   await stopInfra();
 }
