@@ -6,6 +6,7 @@ import { parseConversionUpdated, type ConversionUpdated } from '../lib/messages.
 import { fromRoot } from '../lib/projectRoot.js';
 import { topologyNames } from '../lib/topology.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { conversionState, conversionUntil } from './helpers/conversionState.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
@@ -62,30 +63,16 @@ describe('conversion end to end', () => {
     filename = 'clip.mp4',
     as = token,
   ) => uploadVideoId(stack.graphqlUrl, file, { token: as, mp3, filename });
-  async function conversion(id: string, as = token): Promise<ConversionView | undefined> {
-    const response = await postGraphQL<{ conversion: ConversionView }>(
-      stack.graphqlUrl,
-      `query ($id: ID!) { conversion(id: $id) { ${CONVERSION_FIELDS} } }`,
-      { token: as, variables: { id } },
-    );
-    return response.body.data?.conversion;
-  }
-  async function until(
-    id: string,
-    done: (c: ConversionView) => boolean,
-    timeout = 60_000,
-  ): Promise<ConversionView> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const current = await conversion(id);
-      if (current && done(current)) return current;
-      if (Date.now() > deadline)
-        throw new Error(`conversion ${id} still ${JSON.stringify(current)}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  const finished = (id: string, timeout?: number) =>
-    until(id, (c) => TERMINAL.includes(c.status), timeout);
+  const conversion = (id: string) =>
+    conversionState<ConversionView>(stack.graphqlUrl, token, id, { fields: CONVERSION_FIELDS });
+  const until = (id: string, done: (c: ConversionView) => boolean, timeoutMs = 60_000) =>
+    conversionUntil<ConversionView>(stack.graphqlUrl, token, id, {
+      fields: CONVERSION_FIELDS,
+      done,
+      timeoutMs,
+    });
+  const finished = (id: string, timeoutMs?: number) =>
+    until(id, (c) => TERMINAL.includes(c.status), timeoutMs);
   const mp3Of = async (c: ConversionView) =>
     Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
   const audioFilesFor = (conversionId: string) =>

@@ -8,16 +8,25 @@ export interface ConversionState {
   audio: { id: string; durationSeconds: number } | null;
 }
 
-const QUERY =
-  'query ($id: ID!) { conversion(id: $id) { status progress attempts error { code } audio { id durationSeconds } } }';
+const STATE_FIELDS = 'status progress attempts error { code } audio { id durationSeconds }';
 
-/** The conversion as its owner sees it through the router (null: not found, or an error). */
-export async function conversionState(
+export interface ConversionQuery {
+  /** The selection on Conversion; it must include `status`. */
+  fields?: string;
+}
+
+/**
+ * The conversion as its owner sees it through the router (null: not found, or an error).
+ * `T` describes `fields`; the default selection gives ConversionState.
+ */
+export async function conversionState<T extends { status: string } = ConversionState>(
   graphqlUrl: string,
   token: string,
   id: string,
-): Promise<ConversionState | null> {
-  const response = await postGraphQL<{ conversion: ConversionState }>(graphqlUrl, QUERY, {
+  options: ConversionQuery = {},
+): Promise<T | null> {
+  const query = `query ($id: ID!) { conversion(id: $id) { ${options.fields ?? STATE_FIELDS} } }`;
+  const response = await postGraphQL<{ conversion: T }>(graphqlUrl, query, {
     token,
     variables: { id },
   }).catch(() => null);
@@ -25,17 +34,20 @@ export async function conversionState(
 }
 
 /** Polls until the conversion satisfies `done` (by default: it has ended), or throws. */
-export async function conversionUntil(
+export async function conversionUntil<T extends { status: string } = ConversionState>(
   graphqlUrl: string,
   token: string,
   id: string,
-  options: { timeoutMs?: number; done?: ((state: ConversionState) => boolean) | undefined } = {},
-): Promise<ConversionState> {
+  options: ConversionQuery & {
+    timeoutMs?: number;
+    done?: ((state: T) => boolean) | undefined;
+  } = {},
+): Promise<T> {
   const done =
     options.done ?? ((state) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(state.status));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    const state = await conversionState(graphqlUrl, token, id);
+    const state = await conversionState<T>(graphqlUrl, token, id, options);
     if (state && done(state)) return state;
     if (Date.now() > deadline) throw new Error(`conversion ${id} still ${JSON.stringify(state)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
