@@ -13,6 +13,8 @@ export interface RouterConfig {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
   subgraphUrls: Record<SubgraphName, string>;
   tokens: TokenVerificationConfig;
+  /** How long the router believes "this token's account exists" before asking auth again. */
+  accountCheckMs: number;
   /** Largest uploaded file accepted, in bytes (media enforces the same limit). */
   maxUploadBytes: number;
   /** Longest a client may take to send one request, uploads included (then 408). */
@@ -50,6 +52,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     subgraphUrls,
     tokens: readTokenVerification(env),
+    accountCheckMs: 1000 * env.int('ACCOUNT_CHECK_SECONDS', 30, { min: 0, max: 3600 }),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
     maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),

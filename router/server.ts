@@ -20,6 +20,7 @@ import { fromRoot } from '../lib/projectRoot.js';
 import type { RunningService } from '../lib/runMain.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 import type { RouterConfig } from './config.js';
+import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
 import { createOperationGuardPlugin } from './createOperationGuardPlugin.js';
 import { ForwardingDataSource } from './createForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
@@ -40,7 +41,8 @@ export interface RouterContext {
 /**
  * The public entry point: Apollo Gateway over the committed supergraph, graphql-ws
  * subscriptions on the same URL, and the HTTP Basic login and file relays. Tokens are verified
- * here first so a bad one fails fast with UNAUTHENTICATED, and again by each subgraph.
+ * here first so a bad one fails fast with UNAUTHENTICATED, and again by each subgraph; only
+ * here is the account behind a token checked to still exist.
  */
 export async function createRouterServer(
   config: RouterConfig,
@@ -78,11 +80,17 @@ export async function createRouterServer(
   });
   await apollo.start();
 
-  const verifyToken = createTokenVerifier({
-    keys: remoteKeySet(config.tokens.jwksUrl),
-    issuer: config.tokens.issuer,
-    audience: config.tokens.audience,
-  });
+  const verifyToken = createAccountCheck(
+    createTokenVerifier({
+      keys: remoteKeySet(config.tokens.jwksUrl),
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+    }),
+    {
+      lookup: lookupAccountInAuth(fetcher, `${config.subgraphUrls.auth}/graphql`),
+      ttlMs: config.accountCheckMs,
+    },
+  );
   const graphql = createGraphQLHandler(apollo, {
     maxBodyBytes: config.maxBodyBytes,
     parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),

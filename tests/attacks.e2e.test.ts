@@ -18,6 +18,7 @@ import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js
 import { childPids } from './helpers/processes.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { uniqueName } from './helpers/uniqueName.js';
+import { closeCodeFor } from './helpers/watch.js';
 
 /**
  * Every attack in SECURITY.md's table, run against a stack in production settings
@@ -78,6 +79,7 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
     stack = await spawnStack(infra, prefix, {
       INTROSPECTION: 'false',
       UPLOAD_TIMEOUT_SECONDS: '10',
+      ACCOUNT_CHECK_SECONDS: '2',
     });
     mongo = new MongoClient(infra.mongodbUri);
     const attacker = await signUp();
@@ -267,14 +269,32 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
       outcomes.set(`token.${kind}`, httpOutcome(response));
     }
 
-    // A user whose account record is gone, with a token still within its lifetime.
+    // Users whose account record is gone, with tokens still within their lifetime: one never
+    // used before, one active until the deletion (the router believed its account for the
+    // stack's 2 s ACCOUNT_CHECK_SECONDS).
     const ghost = await signUp();
-    await mongo
-      .db(`${prefix}auth`)
-      .collection('users')
-      .deleteOne({ _id: new ObjectId(ghost.id) });
+    const active = await signUp();
+    const activeBefore = await postGraphQL(stack.graphqlUrl, '{ me { id } }', {
+      token: active.token,
+    });
+    expect(activeBefore.body.data).toEqual({ me: { id: active.id } });
+    const users = mongo.db(`${prefix}auth`).collection('users');
+    for (const gone of [ghost, active]) await users.deleteOne({ _id: new ObjectId(gone.id) });
     const ghostMe = await postGraphQL(stack.graphqlUrl, '{ me { id } }', { token: ghost.token });
     outcomes.set('token.deletedUser', httpOutcome(ghostMe));
+    const ghostUpload = await multipartUpload(stack.graphqlUrl, makeVideo(infra.ffmpegPath, 1), {
+      token: ghost.token,
+    });
+    outcomes.set('token.deletedUserUpload', httpOutcome(ghostUpload));
+    outcomes.set(
+      'token.deletedUserSubscribe',
+      `close ${await closeCodeFor(stack.graphqlUrl, { authorization: `Bearer ${ghost.token}` })}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const activeAfter = await postGraphQL(stack.graphqlUrl, '{ videos { edges { cursor } } }', {
+      token: active.token,
+    });
+    outcomes.set('token.deletedUserWasActive', httpOutcome(activeAfter));
 
     // A download link for one file, used for another.
     const mine = await multipartUpload(stack.graphqlUrl, makeVideo(infra.ffmpegPath, 1), { token });
