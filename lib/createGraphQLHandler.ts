@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { ErrorCode } from './errors.js';
-import { BodyTooLargeError, readBody, sendError, type RouteHandler } from './http.js';
+import {
+  BodyTooLargeError,
+  closeAfterAnswer,
+  readBody,
+  sendError,
+  type RouteHandler,
+} from './http.js';
 
 export interface GraphQLHandlerOptions<TContext extends BaseContext> {
   context: (req: IncomingMessage) => Promise<TContext>;
@@ -39,8 +45,8 @@ export function createGraphQLHandler<TContext extends BaseContext>(
           body = parseJson(await readBody(req, options.maxBodyBytes), headers);
         } catch (error) {
           if (error instanceof BodyTooLargeError) {
-            // Close the connection: the rest of an oversized body is not worth reading.
-            res.setHeader('connection', 'close');
+            // The rest of an oversized body is not worth reading.
+            closeAfterAnswer(req, res);
             sendError(res, ErrorCode.PAYLOAD_TOO_LARGE, error.message);
             return;
           }
@@ -59,10 +65,7 @@ export function createGraphQLHandler<TContext extends BaseContext>(
     });
 
     for (const [key, value] of response.headers) res.setHeader(key, value);
-    // Answered before the body was read whole (an upload refused after its first bytes): close
-    // the connection. Kept alive, the unread rest would stall it, and once the request time
-    // limit passed Node would answer 408 to whatever request came next on it.
-    if (!req.complete) res.setHeader('connection', 'close');
+    if (!req.complete) closeAfterAnswer(req, res);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
       res.end(response.body.string);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { processRequest } from 'graphql-upload-minimal';
 import { ErrorCode } from './errors.js';
-import { sendError } from './http.js';
+import { closeAfterAnswer, sendError } from './http.js';
 
 /**
  * Parses GraphQL multipart requests (the multipart request spec) for createGraphQLHandler:
@@ -40,7 +40,7 @@ export function createMultipartParser(options: { maxFileBytes: number }) {
       const message = error instanceof Error ? error.message : 'Malformed multipart request';
       // The parser answers 413 for "too many files" as well; that is a malformed request.
       const tooBig = status === 413 && !/max file uploads/.test(message);
-      res.setHeader('connection', 'close');
+      closeAfterAnswer(req, res);
       sendError(res, tooBig ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST, message);
       return undefined;
     }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCode, errorBody, httpStatusFor } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -127,6 +128,36 @@ export function sendError(
       'content-length': Buffer.byteLength(text),
     })
     .end(text);
+}
+
+/** How long a connection answered before its request ended goes on reading before it closes. */
+const LINGER_MS = 2_000;
+
+/**
+ * Ends the connection of a request answered before its body was read whole (an upload refused
+ * after its first bytes), in stages, as RFC 9112 §9.6 asks. Kept alive, the unread rest would
+ * stall the connection until the request time limit, and Node would then answer 408 to the
+ * next request on it. Closed at once (Node's way with `Connection: close`), a socket with
+ * unread input sends a reset, which can overtake the answer and erase it at the peer before it
+ * is read. So: send the answer and a FIN, read and drop what still comes, and close when the
+ * peer does or after LINGER_MS. Call before the answer is sent.
+ */
+export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  const socket = req.socket;
+  // Node ends a `Connection: close` response's socket through destroySoon (end, then destroy
+  // once flushed); this socket's version ends it and waits instead.
+  socket.destroySoon = function linger(this: Socket) {
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('end', () => this.destroy());
+    this.once('close', () => clearTimeout(timer));
+  };
+  res.once('finish', () => {
+    req.unpipe();
+    req.resume();
+  });
 }
 
 export class BodyTooLargeError extends Error {

@@ -82,13 +82,26 @@ export async function sendMultipartUpload(options: {
       ),
     ),
   );
+  let sent = false;
   source.once('end', () => {
-    if (!failure) upstream.end(`\r\n--${boundary}--\r\n`);
+    if (failure) return;
+    sent = true;
+    upstream.end(`\r\n--${boundary}--\r\n`);
   });
 
   const response = new Promise<IncomingMessage>((resolve, reject) => {
-    upstream.once('response', resolve);
-    upstream.once('error', (error) =>
+    upstream.once('response', (answer) => {
+      // Answered before the file ended (media refused the upload): stop sending it, and drop
+      // the connection once the answer is read, since its request can never be finished.
+      if (!sent) {
+        source.unpipe(upstream);
+        answer.once('end', () => upstream.destroy());
+      }
+      resolve(answer);
+    });
+    // `on`, not `once`: the connection can still fail after the answer, and that is no longer
+    // anyone's concern.
+    upstream.on('error', (error) =>
       reject(
         failure ??
           // The subgraph went away mid-stream (crashed, restarted, or cut a request that ran
