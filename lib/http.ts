@@ -196,23 +196,3 @@ export function clientAddress(req: IncomingMessage, trustedHops: number): string
     .filter((part) => part !== '');
   return chain[chain.length - trustedHops] ?? chain[0] ?? peer;
 }
-
-/**
- * A value for an RFC 8187 extended header parameter (`filename*=UTF-8''<this>`).
- * encodeURIComponent leaves ' ( ) * ! as they are, and ' is a delimiter there.
- */
-export function encodeExtValue(value: string): string {
-  return encodeURIComponent(value).replace(
-    /['()*!]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
-/**
- * `filename` and `filename*` parameters for any name: an ASCII fallback (quotes, backslashes
- * and non-ASCII replaced) for parsers that read only that, and the exact name in `filename*`.
- */
-export function filenameParameters(name: string): string {
-  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `filename="${fallback}"; filename*=UTF-8''${encodeExtValue(name)}`;
-}

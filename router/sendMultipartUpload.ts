@@ -3,7 +3,7 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Upload } from 'graphql-upload-minimal';
 import { ErrorCode, graphqlError } from '../lib/errors.js';
-import { filenameParameters } from '../lib/http.js';
+import { filenameParameters } from '../lib/filenameParameters.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import { filenameParameters } from '../lib/filenameParameters.js';
 import { ReelfluxError, type ServerError } from './ReelfluxError.js';
 
 export interface MultipartFile {
@@ -45,7 +46,7 @@ export function sendMultipart<T>(options: {
       }),
     ) +
       field('map', JSON.stringify({ '0': [`variables.${options.fileVariable}`] })) +
-      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${quoteFilename(file.filename)}"\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${filenameParameters(file.filename)}\r\n` +
       `Content-Type: ${file.contentType}\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
@@ -111,9 +112,4 @@ async function readJson<T>(res: IncomingMessage): Promise<GraphQLBody<T>> {
       { ...(res.statusCode === undefined ? {} : { status: res.statusCode }) },
     );
   }
-}
-
-/** A filename that cannot break out of its header: quotes and line breaks are replaced. */
-function quoteFilename(name: string): string {
-  return name.replace(/["\r\n\\]/g, '_');
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -105,6 +105,16 @@ describe('SDK and CLI end to end', () => {
       const facts = probeMp3(infra.ffprobePath, readFileSync(target));
       expect(facts).toMatchObject({ codec: 'mp3', bitrateKbps: 96 });
       expect(facts.durationSeconds).toBeCloseTo(6, 0);
+    });
+
+    it('keeps a file name with quotes, an apostrophe and non-ASCII letters exactly', async () => {
+      const reelflux = client();
+      await reelflux.signUp(`${uniqueName('sdk')}@example.com`, PASSWORD);
+      const name = `Live "Encore" – L'Été.mp4`;
+      const named = join(work, name);
+      copyFileSync(clip, named);
+      const video = await reelflux.uploadVideo(named);
+      expect(video.filename).toBe(name);
     });
 
     it('fails with typed errors that carry the server code', async () => {

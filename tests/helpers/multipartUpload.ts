@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Readable } from 'node:stream';
-import { encodeExtValue } from '../../lib/http.js';
+import { encodeExtValue } from '../../lib/filenameParameters.js';
 
 export interface UploadResult {
   status: number;
