@@ -91,4 +91,11 @@ function listen(service: string, running: RunningService): void {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Started by the local launcher (`npm start`), which opens an IPC channel: when the launcher
+  // is gone, even by SIGKILL, stop too rather than run on as an orphan holding the port.
+  // Elsewhere (Kubernetes, docker) there is no channel and this does nothing.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => shutdown('launcher gone'));
+  }
 }

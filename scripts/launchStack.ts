@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fromRoot } from '../lib/projectRoot.js';
 import { SUBGRAPHS } from '../lib/subgraphs.js';
 
@@ -65,8 +66,10 @@ export function launchStack(
   const start = (spec: ProcessSpec, index: number, failures: number) => {
     const child = spawn(process.execPath, [spec.entry], {
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+      // The IPC channel is never used for messages: it closes when this launcher dies, however
+      // it dies, and runMain stops the child then.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }) as ChildProcessByStdio<null, Readable, Readable>; // Node's types lose the pipes with 'ipc'
     children.set(spec.name, child);
     const startedAt = Date.now();
     for (const stream of [child.stdout, child.stderr]) {

@@ -330,6 +330,43 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
   });
 });
 
+describe('faults: the launcher is killed', { timeout: 120_000 }, () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('orphans')}_`;
+  let stack: RunningStack;
+  let pids: number[] = [];
+  const alive = () =>
+    pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+  beforeAll(async () => {
+    stack = await spawnStack(infra, prefix);
+  });
+  afterAll(async () => {
+    // Should the test fail, its orphans must not outlive the run.
+    for (const pid of alive()) process.kill(pid, 'SIGKILL');
+    await stack?.stop();
+  });
+
+  it('its processes stop on their own instead of running on as orphans', async () => {
+    const launcher = stack.launcher.pid ?? 0;
+    pids = ['router', 'auth', 'media', 'conversion', 'worker'].flatMap((name) =>
+      childPids(launcher, `${name}/main.js`),
+    );
+    expect(pids).toHaveLength(5);
+    process.kill(launcher, 'SIGKILL');
+    // They drain as on SIGTERM (up to the 10 s grace), so allow a little more than that.
+    await expect.poll(alive, { timeout: 20_000, interval: 250 }).toEqual([]);
+    await expect(fetch(`${stack.routerUrl}/healthz`)).rejects.toThrow();
+  });
+});
+
 async function waitReady(url: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (
