@@ -134,6 +134,25 @@ export async function openConversions(db: Db) {
         { returnDocument: 'after' },
       ),
     /**
+     * Back to QUEUED because its worker is stopping (SIGTERM), not because the run failed: the
+     * attempt its take counted is given back, so rolling restarts cannot use up a conversion's
+     * attempts. A worker that dies without stopping (kill -9, out of memory) still spends one.
+     */
+    handBack: (id: ObjectId, runId: string) =>
+      conversions.findOneAndUpdate(
+        { _id: id, runId, status: 'RUNNING' },
+        {
+          $set: {
+            status: 'QUEUED',
+            progress: null,
+            runId: null,
+            error: { code: 'RETRYING', message: 'Its worker stopped; another one takes over' },
+          },
+          $inc: { attempts: -1 },
+        },
+        { returnDocument: 'after' },
+      ),
+    /**
      * Takes back one RUNNING conversion whose worker went silent before `cutoff`, as QUEUED with
      * no job sent, so the caller sends it again. Null when there is none (or another sweeper
      * took it first: the heartbeat it saw is part of the condition).

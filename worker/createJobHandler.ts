@@ -127,7 +127,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     if (error instanceof FfmpegAbortedError) {
       if (error.message === 'shutdown') {
         // Hand it back for another worker; thrown so the delivery is requeued, not acked.
-        const back = await conversions.requeue(id, runId, 'worker stopped');
+        const back = await conversions.handBack(id, runId);
         if (back) await announce(back);
         throw error;
       }
