@@ -9,6 +9,8 @@ export const ConversionErrorCode = {
   TRIM_OUT_OF_RANGE: 'TRIM_OUT_OF_RANGE',
   TIMEOUT: 'TIMEOUT',
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
+  /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
+  DISK_FULL: 'DISK_FULL',
 } as const;
 export type ConversionErrorCode = (typeof ConversionErrorCode)[keyof typeof ConversionErrorCode];
 

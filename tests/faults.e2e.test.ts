@@ -309,7 +309,7 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
     expect(done).toMatchObject({
       status: 'FAILED',
       attempts: 3,
-      error: { code: 'RETRIES_EXHAUSTED' },
+      error: { code: 'DISK_FULL' },
     });
     expect((await fetch(`${stack.workerUrl}/readyz`)).status).toBe(200);
     expect(readdirSync(tempDir)).toEqual([]);

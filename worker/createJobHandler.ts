@@ -88,7 +88,13 @@ export function createJobHandler(deps: JobHandlerDeps) {
     if (record.attempts > config.maxAttempts) {
       // Taken again and again without ever ending: something kills whoever runs it (a worker
       // crash, an out-of-memory kill). Stop the loop rather than take every worker down with it.
-      await giveUp(job, id, runId, `Its worker was lost ${record.attempts - 1} times`);
+      await giveUp(
+        job,
+        id,
+        runId,
+        ConversionErrorCode.RETRIES_EXHAUSTED,
+        `Its worker was lost ${record.attempts - 1} times`,
+      );
       channel.ack(delivery);
       return;
     }
@@ -170,17 +176,28 @@ export function createJobHandler(deps: JobHandlerDeps) {
       await announce(back);
       return;
     }
-    await giveUp(job, id, runId, `Gave up after ${record.attempts} attempts: ${String(error)}`);
-  }
-
-  /** FAILED with RETRIES_EXHAUSTED, and the job parked in the dead-letter queue for a look. */
-  async function giveUp(job: ConversionJob, id: ObjectId, runId: string, message: string) {
-    const failed = await conversions.fail(
+    // Named apart so the owner and the operator see why: this file is not at fault.
+    const code = isDiskFull(error)
+      ? ConversionErrorCode.DISK_FULL
+      : ConversionErrorCode.RETRIES_EXHAUSTED;
+    await giveUp(
+      job,
       id,
       runId,
-      ConversionErrorCode.RETRIES_EXHAUSTED,
-      message,
+      code,
+      `Gave up after ${record.attempts} attempts: ${String(error)}`,
     );
+  }
+
+  /** FAILED for good, and the job parked in the dead-letter queue for a look. */
+  async function giveUp(
+    job: ConversionJob,
+    id: ObjectId,
+    runId: string,
+    code: ConversionErrorCode,
+    message: string,
+  ) {
+    const failed = await conversions.fail(id, runId, code, message);
     await broker.sendToQueue(broker.topology.queues.jobsDead, job);
     if (failed) await announce(failed);
   }
@@ -322,6 +339,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
       for (const controller of running.values()) controller.abort('shutdown');
     },
   };
+}
+
+/** Out of space on the worker's disk: a write failed with ENOSPC, or ffmpeg's did. */
+function isDiskFull(error: unknown): boolean {
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') return true;
+  return error instanceof Error && /no space left on device/i.test(error.message);
 }
 
 async function sha256Of(path: string): Promise<string> {
