@@ -396,6 +396,70 @@ describe('conversion end to end', () => {
     expect(new ObjectId(videoId).toHexString()).toBe(videoId);
   });
 
+  it('keeps no conversion of a video deleted while, or before, its upload event is handled', async () => {
+    // The two events travel on separate queues, so conversion can handle them at the same
+    // moment, or the deletion first. Published back to back, in both orders, for 40 videos.
+    const connection = await amqp.connect(infra.amqpUrl);
+    const ids = Array.from({ length: 40 }, () => new ObjectId().toHexString());
+    try {
+      const channel = await connection.createConfirmChannel();
+      const { exchange } = topologyNames(prefix);
+      const ownerId = new ObjectId().toHexString();
+      const publish = (type: 'video.uploaded' | 'video.deleted', videoId: string) =>
+        channel.publish(
+          exchange,
+          type,
+          Buffer.from(
+            JSON.stringify(
+              type === 'video.uploaded'
+                ? { type, version: 1, videoId, ownerId, filename: 'gone.mp4', bytes: 1, mp3: {} }
+                : { type, version: 1, videoId, ownerId },
+            ),
+          ),
+          { persistent: true },
+        );
+      ids.forEach((id, i) => {
+        if (i % 2 === 0) {
+          publish('video.uploaded', id);
+          publish('video.deleted', id);
+        } else {
+          publish('video.deleted', id);
+          publish('video.uploaded', id);
+        }
+      });
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+    }
+    const db = mongo.db(`${prefix}conversion`);
+    // Every deletion handled (40 tombstones), and both queues empty, then a moment for the
+    // handlers still running.
+    await expect
+      .poll(
+        () =>
+          db
+            .collection<{ _id: string; deleted?: true }>('videos')
+            .countDocuments({ _id: { $in: ids }, deleted: true }),
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(40);
+    const { queues } = topologyNames(prefix);
+    const check = await amqp.connect(infra.amqpUrl);
+    try {
+      const channel = await check.createChannel();
+      const waiting = async () =>
+        (await channel.checkQueue(queues.videoUploaded)).messageCount +
+        (await channel.checkQueue(queues.videoDeleted)).messageCount;
+      await expect.poll(waiting, { timeout: 20_000 }).toBe(0);
+    } finally {
+      await check.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await db.collection('conversions').countDocuments({ videoId: { $in: ids } })).toBe(0);
+  });
+
   it('leaves media, conversions and queues consistent after all of the above (fsck)', async () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await fsckFindings({ ...infra, prefix })).toEqual([]);

@@ -104,25 +104,57 @@ export async function createConversionService(deps: {
     }
   };
 
-  const onVideoUploaded = async (event: VideoUploaded) => {
-    const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
-    if (await videos.findOne({ _id: video._id, deleted: true })) return;
-    await videos.updateOne({ _id: video._id }, { $set: video }, { upsert: true });
-    // The upload's own conversion shares the video's id: a redelivered event cannot add one.
-    await ensureJobSent(await create(new ObjectId(event.videoId), video, event.mp3));
-  };
+  /**
+   * video.uploaded and video.deleted travel on separate queues and can be handled at the same
+   * moment. Deletion sets the tombstone before it removes conversions; creation checks for the
+   * tombstone after it creates one, and only then sends the job. Whichever runs second sees what
+   * the first did, so no conversion outlives its video.
+   */
+  const isDeleted = async (videoId: string) =>
+    (await videos.findOne({ _id: videoId, deleted: true }, { projection: { _id: 1 } })) !== null;
 
-  const onVideoDeleted = async (videoId: string) => {
+  /** Cancels (announcing it) and removes every conversion of a video. */
+  const forgetConversions = async (videoId: string) => {
     for (const record of await conversions.collection.find({ videoId }).toArray()) {
       const cancelled = await conversions.cancel(record._id);
       if (cancelled) await announce(cancelled);
     }
     await conversions.collection.deleteMany({ videoId });
+  };
+
+  /** Sends the job of a conversion just created, unless its video was deleted meanwhile. */
+  const sendUnlessDeleted = async (record: ConversionRecord) => {
+    if (await isDeleted(record.videoId)) {
+      await forgetConversions(record.videoId);
+      return null;
+    }
+    return ensureJobSent(record);
+  };
+
+  const onVideoUploaded = async (event: VideoUploaded) => {
+    const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
+    try {
+      // Matches nothing once tombstoned, so the upsert's insert collides on _id: deleted.
+      await videos.updateOne(
+        { _id: video._id, deleted: { $ne: true } },
+        { $set: video },
+        { upsert: true },
+      );
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return;
+      throw error;
+    }
+    // The upload's own conversion shares the video's id: a redelivered event cannot add one.
+    await sendUnlessDeleted(await create(new ObjectId(event.videoId), video, event.mp3));
+  };
+
+  const onVideoDeleted = async (videoId: string) => {
     await videos.updateOne(
       { _id: videoId },
       { $set: { deleted: true }, $unset: { owner: '', filename: '' } },
       { upsert: true },
     );
+    await forgetConversions(videoId);
   };
 
   /**
@@ -202,7 +234,9 @@ export async function createConversionService(deps: {
       if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
       const record = await create(new ObjectId(), video, options);
       try {
-        return await ensureJobSent(record);
+        const sent = await sendUnlessDeleted(record);
+        if (!sent) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
+        return sent;
       } catch (error) {
         // The caller is told to retry; a QUEUED record with no job behind it would wait forever.
         await conversions.collection.deleteOne({ _id: record._id, jobSentAt: null });
