@@ -121,8 +121,18 @@ export async function openConversions(db: Db) {
         },
         { returnDocument: 'after' },
       ),
-    /** Back to QUEUED for a retry after a transient fault. */
-    requeue: (id: ObjectId, runId: string, message: string) =>
+    /**
+     * Back to QUEUED: for a retry after a transient fault, or because its worker is stopping
+     * (SIGTERM) rather than failing. The latter gives back the attempt its take counted
+     * (`giveAttemptBack`), so rolling restarts cannot use up a conversion's attempts; a worker
+     * that dies without stopping (kill -9, out of memory) still spends one.
+     */
+    requeue: (
+      id: ObjectId,
+      runId: string,
+      message: string,
+      options: { giveAttemptBack?: boolean } = {},
+    ) =>
       conversions.findOneAndUpdate(
         { _id: id, runId, status: 'RUNNING' },
         {
@@ -132,25 +142,7 @@ export async function openConversions(db: Db) {
             runId: null,
             error: { code: 'RETRYING', message },
           },
-        },
-        { returnDocument: 'after' },
-      ),
-    /**
-     * Back to QUEUED because its worker is stopping (SIGTERM), not because the run failed: the
-     * attempt its take counted is given back, so rolling restarts cannot use up a conversion's
-     * attempts. A worker that dies without stopping (kill -9, out of memory) still spends one.
-     */
-    handBack: (id: ObjectId, runId: string) =>
-      conversions.findOneAndUpdate(
-        { _id: id, runId, status: 'RUNNING' },
-        {
-          $set: {
-            status: 'QUEUED',
-            progress: null,
-            runId: null,
-            error: { code: 'RETRYING', message: 'Its worker stopped; another one takes over' },
-          },
-          $inc: { attempts: -1 },
+          ...(options.giveAttemptBack ? { $inc: { attempts: -1 } } : {}),
         },
         { returnDocument: 'after' },
       ),

@@ -133,7 +133,9 @@ export function createJobHandler(deps: JobHandlerDeps) {
     if (error instanceof FfmpegAbortedError) {
       if (error.message === 'shutdown') {
         // Hand it back for another worker; thrown so the delivery is requeued, not acked.
-        const back = await conversions.handBack(id, runId);
+        const back = await conversions.requeue(id, runId, 'Its worker stopped', {
+          giveAttemptBack: true,
+        });
         if (back) await announce(back);
         throw error;
       }
