@@ -151,7 +151,10 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
     if (this.writable) this.end();
     const timer = setTimeout(() => this.destroy(), LINGER_MS);
     timer.unref();
-    this.once('end', () => this.destroy());
+    // The peer is done too; close once the answer has left, as Node's own destroySoon would.
+    this.once('end', () =>
+      this.writableFinished ? this.destroy() : this.once('finish', () => this.destroy()),
+    );
     this.once('close', () => clearTimeout(timer));
   };
   res.once('finish', () => {
