@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
   return createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5_000 });
 }
+import { createExpiringCache } from './createExpiringCache.js';
 import { ErrorCode, graphqlError } from './errors.js';
 
 /** Only asymmetric algorithms: an HS256 token "signed" with our public key is refused. */
@@ -32,7 +33,10 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const { keys } = options;
-  const verified = createVerifiedCache();
+  // Tokens that verified, by their exact text (so the same signature), until they expire or for
+  // a minute at most. A client sends one token many times; checking its EdDSA signature each
+  // time was an eighth of the router's CPU. Only successes are kept.
+  const verified = createExpiringCache<VerifiedToken>(10_000);
   return async (token) => {
     const cached = verified.get(token);
     if (cached) return cached;
@@ -47,7 +51,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new InvalidTokenError('token has no subject');
       }
       const result = { userId: payload.sub };
-      verified.set(token, result, (payload.exp ?? 0) * 1000);
+      verified.set(token, result, Math.min((payload.exp ?? 0) * 1000, Date.now() + 60_000));
       return result;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
@@ -55,31 +59,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (error instanceof joseErrors.JWKSTimeout || isNetworkError(error)) throw error;
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
     }
-  };
-}
-
-/**
- * Remembers tokens that verified, by their exact text (so the same signature), until they
- * expire or for a minute at most. A client sends one token many times; checking its EdDSA
- * signature each time was an eighth of the router's CPU. Only successes are kept, and the
- * map is bounded: when full, the oldest entry goes.
- */
-function createVerifiedCache(maxEntries = 10_000, maxAgeMs = 60_000) {
-  const entries = new Map<string, { value: VerifiedToken; until: number }>();
-  return {
-    get(token: string): VerifiedToken | undefined {
-      const entry = entries.get(token);
-      if (!entry) return undefined;
-      if (entry.until <= Date.now()) {
-        entries.delete(token);
-        return undefined;
-      }
-      return entry.value;
-    },
-    set(token: string, value: VerifiedToken, expiresAtMs: number): void {
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(token, { value, until: Math.min(expiresAtMs, Date.now() + maxAgeMs) });
-    },
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Fetcher } from '@apollo/utils.fetcher';
+import { createExpiringCache } from '../lib/createExpiringCache.js';
 import { ErrorCode, graphqlError } from '../lib/errors.js';
 import { InvalidTokenError, type TokenVerifier } from '../lib/createTokenVerifier.js';
 
@@ -25,20 +26,16 @@ export function createAccountCheck(
   verify: TokenVerifier,
   options: AccountCheckOptions,
 ): TokenVerifier {
-  const { lookup, ttlMs, maxEntries = 10_000, now = Date.now } = options;
-  const answers = new Map<string, { exists: Promise<boolean>; until: number }>();
+  const { lookup, ttlMs, maxEntries = 10_000, now = () => Date.now() } = options;
+  const answers = createExpiringCache<Promise<boolean>>(maxEntries, now);
 
   const exists = (userId: string, authorization: string): Promise<boolean> => {
     const cached = answers.get(userId);
-    if (cached && cached.until > now()) return cached.exists;
-    answers.delete(userId);
-    if (answers.size >= maxEntries) answers.delete(answers.keys().next().value as string);
+    if (cached) return cached;
     const pending = lookup(userId, authorization);
-    answers.set(userId, { exists: pending, until: now() + ttlMs });
+    answers.set(userId, pending, now() + ttlMs);
     // Only answers are remembered; the next request asks again after a failure.
-    pending.catch(() => {
-      if (answers.get(userId)?.exists === pending) answers.delete(userId);
-    });
+    pending.catch(() => answers.deleteIf(userId, pending));
     return pending;
   };
 
