@@ -27,7 +27,10 @@ describe('auth subgraph against the real database', () => {
       JWT_PRIVATE_KEY: generateEd25519Pem(),
       LOGIN_MAX_FAILURES_PER_EMAIL: '3',
       LOGIN_MAX_FAILURES_PER_CLIENT: '6',
+      LOGIN_MAX_FAILURES_PER_EMAIL_FROM_NEW_CLIENTS: '4',
       LOGIN_WINDOW_SECONDS: '2',
+      // Sign-ups here all come from one address; cost.e2e tests their limit.
+      SIGNUPS_PER_CLIENT_PER_HOUR: '1000',
     });
     const app = await createAuthServer(config, createLogger('auth', 'silent'));
     stop = app.stop;
@@ -116,24 +119,50 @@ describe('auth subgraph against the real database', () => {
     expect(errorCodes(wrong)).toEqual(['UNAUTHENTICATED']);
   });
 
-  it('limits failures per email, then clears after the window', async () => {
+  it('limits failures per email and address, then clears after the window', async () => {
     const email = `${uniqueName('brute')}@example.com`;
     await signUp(email);
     for (let i = 0; i < 3; i++)
-      expect(errorCodes(await logIn(email, `guess number ${i}`, `198.51.100.${i}`))).toEqual([
+      expect(errorCodes(await logIn(email, `guess number ${i}`, '198.51.100.1'))).toEqual([
         'UNAUTHENTICATED',
       ]);
 
-    // Locked even with the right password, and from another address.
-    const locked = await logIn(email, PASSWORD, '198.51.100.99');
+    // Refused even with the right password, from that address.
+    const locked = await logIn(email, PASSWORD, '198.51.100.1');
     expect(locked.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
     const wait = locked.body.errors?.[0]?.extensions?.retryAfterSeconds;
     expect(wait).toBeGreaterThanOrEqual(1);
     expect(wait).toBeLessThanOrEqual(2);
 
     await new Promise((resolve) => setTimeout(resolve, 2_100));
-    const after = await logIn(email, PASSWORD, '198.51.100.99');
+    const after = await logIn(email, PASSWORD, '198.51.100.1');
     expect(after.body.data?.logIn.token).toBeTruthy();
+  });
+
+  it('counts concurrent guesses before checking them: a burst gets no more tries', async () => {
+    const email = `${uniqueName('burst')}@example.com`;
+    await signUp(email);
+    const guesses = Array.from({ length: 20 }, (_, i) =>
+      logIn(email, i === 10 ? PASSWORD : `guess number ${i}`, '198.51.100.20'),
+    );
+    const codes = (await Promise.all(guesses)).map((response) => errorCodes(response)[0]);
+    // Three places in the window: at most three passwords were checked at all.
+    expect(codes.filter((code) => code !== 'RATE_LIMITED').length).toBeLessThanOrEqual(3);
+    expect(codes.filter((code) => code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(17);
+  });
+
+  it('guesses spread over addresses stop new addresses, never the owner at a known one', async () => {
+    const email = `${uniqueName('owner')}@example.com`;
+    await signUp(email);
+    expect((await logIn(email, PASSWORD, '198.51.100.50')).body.data?.logIn.token).toBeTruthy();
+    for (let i = 0; i < 4; i++)
+      expect(errorCodes(await logIn(email, 'wrong password', `198.51.100.${60 + i}`))).toEqual([
+        'UNAUTHENTICATED',
+      ]);
+    // A fifth new address is refused, right password or not ...
+    expect(errorCodes(await logIn(email, PASSWORD, '198.51.100.70'))).toEqual(['RATE_LIMITED']);
+    // ... but the owner, at the address it logged in from before, gets in.
+    expect((await logIn(email, PASSWORD, '198.51.100.50')).body.data?.logIn.token).toBeTruthy();
   });
 
   it('limits failures per client address across emails, without blocking other clients', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import type { LoginLimits } from './createLoginLimiter.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 
 export interface AuthConfig extends ServiceBasics {
@@ -10,11 +11,9 @@ export interface AuthConfig extends ServiceBasics {
     audience: string;
     ttlSeconds: number;
   };
-  login: {
-    maxFailuresPerEmail: number;
-    maxFailuresPerClient: number;
-    windowSeconds: number;
-  };
+  login: LoginLimits;
+  /** Sign-ups one client address may make per hour. */
+  signUpsPerClientPerHour: number;
 }
 
 export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthConfig {
@@ -30,8 +29,15 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthCon
     login: {
       maxFailuresPerEmail: env.int('LOGIN_MAX_FAILURES_PER_EMAIL', 5, { min: 1 }),
       maxFailuresPerClient: env.int('LOGIN_MAX_FAILURES_PER_CLIENT', 20, { min: 1 }),
+      maxFailuresPerEmailFromNewClients: env.int(
+        'LOGIN_MAX_FAILURES_PER_EMAIL_FROM_NEW_CLIENTS',
+        100,
+        { min: 1 },
+      ),
       windowSeconds: env.int('LOGIN_WINDOW_SECONDS', 900, { min: 1 }),
+      knownClientDays: env.int('LOGIN_KNOWN_CLIENT_DAYS', 30, { min: 1, max: 365 }),
     },
+    signUpsPerClientPerHour: env.int('SIGNUPS_PER_CLIENT_PER_HOUR', 10, { min: 1 }),
   };
 }
 

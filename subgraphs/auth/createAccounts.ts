@@ -6,6 +6,7 @@ import {
   MAX_PASSWORD_LENGTH,
   normalizeEmail,
 } from './credentialsPolicy.js';
+import { spendOrRefuse, type RateBudget, type RateWindows } from '../../lib/createRateWindows.js';
 import type { LoginLimiter } from './createLoginLimiter.js';
 import type { IssuedToken, TokenIssuer } from './createTokenIssuer.js';
 import { EmailTakenError, type UserRecord, type UserStore } from './createUserStore.js';
@@ -23,7 +24,7 @@ export interface SignedIn extends IssuedToken {
 }
 
 export interface Accounts {
-  signUp(email: string, password: string): Promise<SignedIn>;
+  signUp(email: string, password: string, client: string): Promise<SignedIn>;
   logIn(email: string, password: string, client: string): Promise<SignedIn>;
 }
 
@@ -31,15 +32,19 @@ export interface Accounts {
 export async function createAccounts(deps: {
   users: UserStore;
   limiter: LoginLimiter;
+  /** Sign-ups per client address, each an argon2 hash and an answer about an email. */
+  signUps: { windows: RateWindows; budget: RateBudget };
   tokens: TokenIssuer;
 }): Promise<Accounts> {
-  const { users, limiter, tokens } = deps;
+  const { users, limiter, tokens, signUps } = deps;
   // Unknown emails are checked against this hash so they take as long as wrong passwords.
   const decoyHash = await argon2.hash(randomBytes(32).toString('hex'), ARGON2_OPTIONS);
 
   return {
-    async signUp(emailInput, password) {
+    async signUp(emailInput, password, client) {
       const email = assertAcceptableCredentials(normalizeEmail(emailInput), password);
+      await spendOrRefuse(signUps.windows, `signup:${client}`, signUps.budget, 'sign-ups');
+      // Hashed before the email is looked at, so a taken email answers no faster.
       const hash = await argon2.hash(password, ARGON2_OPTIONS);
       try {
         const user = await users.create(email, hash);
@@ -56,8 +61,9 @@ export async function createAccounts(deps: {
     async logIn(emailInput, password, client) {
       // A malformed email still counts against the client, and answers like a wrong password.
       const email = normalizeEmail(emailInput) ?? `invalid:${emailInput.slice(0, 64)}`;
-      const wait = await limiter.retryAfter(email, client);
-      if (wait > 0) {
+      const admission = await limiter.admit(email, client);
+      if (!admission.admitted) {
+        const wait = admission.retryAfterSeconds;
         throw graphqlError(ErrorCode.RATE_LIMITED, `Too many failed logins; retry in ${wait} s`, {
           retryAfterSeconds: wait,
         });
@@ -67,11 +73,9 @@ export async function createAccounts(deps: {
         user?.passwordHash ?? decoyHash,
         password.slice(0, MAX_PASSWORD_LENGTH),
       );
-      if (!user || !valid) {
-        await limiter.recordFailure(email, client);
-        throw graphqlError(ErrorCode.UNAUTHENTICATED, 'Wrong email or password');
-      }
-      await limiter.clearEmail(email);
+      // A failure keeps the place admit() took for it.
+      if (!user || !valid) throw graphqlError(ErrorCode.UNAUTHENTICATED, 'Wrong email or password');
+      await admission.reservation.succeeded();
       return { user, ...(await tokens.issue(user._id.toHexString())) };
     },
   };

@@ -29,8 +29,8 @@ export function createResolvers(deps: { accounts: Accounts; users: UserStore }):
       },
     },
     Mutation: {
-      signUp: async (_: unknown, args: { email: string; password: string }) =>
-        payload(await accounts.signUp(args.email, args.password)),
+      signUp: async (_: unknown, args: { email: string; password: string }, ctx) =>
+        payload(await accounts.signUp(args.email, args.password, ctx.clientAddress)),
       logIn: async (_: unknown, args: { email: string; password: string }, ctx) =>
         payload(await accounts.logIn(args.email, args.password, ctx.clientAddress)),
     },

@@ -10,6 +10,7 @@ import { subgraphSdlPath } from '../../lib/subgraphs.js';
 import type { AuthConfig } from './config.js';
 import { createAccounts } from './createAccounts.js';
 import { createBasicLoginRoute } from './createBasicLoginRoute.js';
+import { createRateWindows } from '../../lib/createRateWindows.js';
 import { createLoginLimiter } from './createLoginLimiter.js';
 import { createTokenIssuer } from './createTokenIssuer.js';
 import { createUserStore } from './createUserStore.js';
@@ -30,6 +31,10 @@ export async function createAuthServer(
     users,
     tokens,
     limiter: createLoginLimiter(db, config.login),
+    signUps: {
+      windows: createRateWindows(db),
+      budget: { max: config.signUpsPerClientPerHour, windowSeconds: 3600 },
+    },
   });
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('auth'),
@@ -42,6 +47,7 @@ export async function createAuthServer(
     }),
     log,
     maxBodyBytes: config.maxBodyBytes,
+    operationLimits: config.operationLimits,
   });
 
   const listener = createHttpApp({
