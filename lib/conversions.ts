@@ -7,6 +7,8 @@ export const ConversionErrorCode = {
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   NO_AUDIO_STREAM: 'NO_AUDIO_STREAM',
   TRIM_OUT_OF_RANGE: 'TRIM_OUT_OF_RANGE',
+  /** Longer than the worker's MAX_MEDIA_SECONDS, by ffprobe. */
+  MEDIA_TOO_LONG: 'MEDIA_TOO_LONG',
   TIMEOUT: 'TIMEOUT',
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
@@ -61,11 +63,9 @@ export function conversionUpdated(
  */
 export async function openConversions(db: Db) {
   const conversions: Collection<ConversionRecord> = db.collection<ConversionRecord>('conversions');
-  await conversions.createIndex(
-    { videoId: 1, owner: 1, queuedAt: -1 },
-    { name: 'by_video_newest_first' },
-  );
+  await conversions.createIndex({ videoId: 1, owner: 1, _id: -1 }, { name: 'by_video_id_desc' });
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
+  await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
 
   return {
@@ -74,8 +74,20 @@ export async function openConversions(db: Db) {
       const _id = idOf(id);
       return _id ? conversions.findOne({ _id, owner }) : null;
     },
-    forVideo: (videoId: string, owner: string) =>
-      conversions.find({ videoId, owner }).sort({ queuedAt: -1, _id: -1 }).toArray(),
+    /**
+     * One page of a video's conversions, newest first (ids grow with time: the upload's own
+     * conversion shares the video's id, and later ones are made after it); `after` is the id
+     * of the last one of the previous page.
+     */
+    async pageForVideo(videoId: string, owner: string, first: number, after?: string) {
+      const cursor = after === undefined ? undefined : idOf(after);
+      const found = await conversions
+        .find({ videoId, owner, ...(cursor ? { _id: { $lt: cursor } } : {}) })
+        .sort({ _id: -1 })
+        .limit(first + 1)
+        .toArray();
+      return { records: found.slice(0, first), hasNextPage: found.length > first };
+    },
 
     /**
      * A worker claims it: QUEUED → RUNNING, or takes over a RUNNING one whose job came back
@@ -176,12 +188,31 @@ export async function openConversions(db: Db) {
         { returnDocument: 'after' },
       );
     },
-    /** QUEUED since before `cutoff` with no job sent: the sender failed between the two. */
-    unsent: (cutoff: Date) =>
+    /**
+     * QUEUED with no job sent, oldest first: waiting for their owner's turn (or their sender
+     * failed between saving and sending).
+     */
+    undispatched: (limit: number) =>
       conversions
-        .find({ status: 'QUEUED', jobSentAt: null, queuedAt: { $lt: cutoff } })
-        .limit(100)
+        .find({ status: 'QUEUED', jobSentAt: null })
+        .sort({ queuedAt: 1, _id: 1 })
+        .limit(limit)
         .toArray(),
+    /** The owner's conversions whose job is out, until they end: what runs or soon will. */
+    countDispatched: (owner: string) =>
+      conversions.countDocuments({
+        owner,
+        status: { $in: ['QUEUED', 'RUNNING'] },
+        jobSentAt: { $ne: null },
+      }),
+    /** The owner's conversions that have not ended, dispatched or waiting. */
+    countActive: (owner: string) =>
+      conversions.countDocuments({ owner, status: { $in: ['QUEUED', 'RUNNING'] } }),
+    countForVideo: (videoId: string) => conversions.countDocuments({ videoId }),
+    /** Removes a conversion whose job was never sent (its request failed). */
+    removeUnsent: (id: ObjectId) => conversions.deleteOne({ _id: id, jobSentAt: null }),
+    markSent: (id: ObjectId, jobSentAt: Date) =>
+      conversions.updateOne({ _id: id }, { $set: { jobSentAt } }),
     cancel: (id: ObjectId) =>
       conversions.findOneAndUpdate(
         { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { ErrorCode } from './errors.js';
 import {
+  BodyTimeoutError,
   BodyTooLargeError,
   closeAfterAnswer,
   readBody,
@@ -48,6 +49,11 @@ export function createGraphQLHandler<TContext extends BaseContext>(
             // The rest of an oversized body is not worth reading.
             closeAfterAnswer(req, res);
             sendError(res, ErrorCode.PAYLOAD_TOO_LARGE, error.message);
+            return;
+          }
+          if (error instanceof BodyTimeoutError) {
+            closeAfterAnswer(req, res);
+            sendError(res, ErrorCode.REQUEST_TIMEOUT, error.message);
             return;
           }
           if (error instanceof SyntaxError) {

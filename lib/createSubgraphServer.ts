@@ -6,6 +6,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { GraphQLError, parse, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLHandler } from './createGraphQLHandler.js';
+import { createOperationGuardPlugin, type OperationLimits } from './createOperationGuardPlugin.js';
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
 import { ErrorCode, graphqlError } from './errors.js';
 import { clientAddress, type Route } from './http.js';
@@ -29,6 +30,7 @@ export interface SubgraphServerOptions {
   verifyToken: TokenVerifier;
   log: Logger;
   maxBodyBytes: number;
+  operationLimits: OperationLimits;
   /** Takes multipart requests (uploads) before JSON parsing; see createGraphQLHandler. */
   parseBody?: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
 }
@@ -44,7 +46,10 @@ export async function createSubgraphServer(
   const typeDefs = parse(readFileSync(options.sdlPath, 'utf8'));
   const apollo = new ApolloServer<SubgraphContext>({
     schema: buildSubgraphSchema([{ typeDefs, resolvers: options.resolvers }]),
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      createOperationGuardPlugin(options.operationLimits),
+    ],
     includeStacktraceInErrorResponses: false,
     // runMain owns SIGTERM: drain HTTP first, then stop Apollo, then close connections.
     stopOnTerminationSignals: false,

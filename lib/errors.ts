@@ -14,9 +14,12 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   RATE_LIMITED: 'RATE_LIMITED',
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
   QUERY_TOO_DEEP: 'QUERY_TOO_DEEP',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  QUERY_TOO_COSTLY: 'QUERY_TOO_COSTLY',
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const;
@@ -33,9 +36,12 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA: 415,
   RATE_LIMITED: 429,
+  REQUEST_TIMEOUT: 408,
   RANGE_NOT_SATISFIABLE: 416,
   QUERY_TOO_DEEP: 400,
   QUERY_TOO_COMPLEX: 400,
+  QUERY_TOO_COSTLY: 400,
+  QUOTA_EXCEEDED: 403,
   INTERNAL_SERVER_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
 };
@@ -46,6 +52,11 @@ export interface ErrorDetails {
   /** A finer reason under the code, e.g. EMAIL_TAKEN under BAD_USER_INPUT. */
   reason?: string;
   retryAfterSeconds?: number;
+  /** For QUERY_TOO_COSTLY: what the operation could cost, and the limit. */
+  cost?: number;
+  maxCost?: number;
+  /** For QUOTA_EXCEEDED: the limit that was reached, and what it is. */
+  limit?: number;
 }
 
 /**

@@ -167,21 +167,47 @@ export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
+export class BodyTimeoutError extends Error {
+  override name = 'BodyTimeoutError';
+}
+
 /**
- * Reads a request body into memory, refusing more than `limit` bytes. Rejects early on a
+ * Reads a request body into memory, refusing more than `limit` bytes or a body still
+ * arriving after `timeoutMs` (a small body that trickles in holds a connection for nothing;
+ * uploads, which take long, are streamed elsewhere and never read here). Rejects early on a
  * declared Content-Length over the limit so a large body is never read at all.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs = 20_000,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
-    chunks.push(chunk);
+  const read = (async () => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BodyTimeoutError(`Request body not received within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  // Once late, the read goes on only to be dropped (see closeAfterAnswer).
+  read.catch(() => undefined);
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
   }
-  return Buffer.concat(chunks);
 }
 
 /**

@@ -34,7 +34,11 @@ export interface ConversionUpdated {
   progress: number | null;
 }
 
-/** Sent to the jobs queue (not the events exchange): one conversion to run. */
+/**
+ * Sent to the jobs queue (not the events exchange): one conversion to run. Workers act on
+ * `conversionId` alone and read video, owner and options from the conversion record; the other
+ * fields are for people reading a queue or the dead-letter queue.
+ */
 export interface ConversionJob {
   type: 'conversion.job';
   version: 1;

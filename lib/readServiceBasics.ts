@@ -1,5 +1,7 @@
+import type { OperationLimits } from './createOperationGuardPlugin.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { EnvReader } from './readEnv.js';
+import { readOperationLimits } from './readOperationLimits.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics {
@@ -11,6 +13,8 @@ export interface ServiceBasics {
   dbPrefix: string;
   /** Largest JSON request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** The same limits the router applies, for callers that reach a subgraph directly. */
+  operationLimits: OperationLimits;
 }
 
 export function readServiceBasics(
@@ -25,5 +29,6 @@ export function readServiceBasics(
     mongodbUri: env.string('MONGODB_URI'),
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    operationLimits: readOperationLimits(env),
   };
 }

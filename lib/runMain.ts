@@ -26,6 +26,9 @@ export interface RunningService {
   beforeDrain?: () => Promise<void>;
 }
 
+/** How long a client may take to send a request's headers. */
+const HEADERS_TIMEOUT_MS = 20_000;
+
 /**
  * The body of every main.ts: build the service, bind its port, and on SIGTERM/SIGINT stop
  * taking requests, let in-flight ones finish, release resources and exit 0. A configuration
@@ -55,9 +58,10 @@ function listen(service: string, running: RunningService): void {
   );
   // Longer than typical load-balancer idle timeouts, so they close first and never race us.
   server.keepAliveTimeout = 65_000;
-  // Never above requestTimeout: Node then enforces neither before the headers timeout runs out
-  // (measured: a 5 s request limit cut a never-ending body only after 66 s).
-  server.headersTimeout = Math.min(66_000, requestTimeout);
+  // Headers are small and come first: a client that trickles them is cut soon, whatever the
+  // body limit. Never above requestTimeout: Node then enforces neither before the headers
+  // timeout runs out (measured: a 5 s request limit cut a never-ending body only after 66 s).
+  server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, requestTimeout);
   server.listen(running.port, running.host, () => {
     const { port } = server.address() as AddressInfo;
     log.info({ host: running.host, port }, `${service} listening`);

@@ -1,5 +1,7 @@
 import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
+import type { OperationLimits } from '../lib/createOperationGuardPlugin.js';
 import { readEnv } from '../lib/readEnv.js';
+import { readOperationLimits } from '../lib/readOperationLimits.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
@@ -19,9 +21,7 @@ export interface RouterConfig {
   maxUploadBytes: number;
   /** Longest a client may take to send one request, uploads included (then 408). */
   uploadTimeoutMs: number;
-  maxQueryDepth: number;
-  /** Most fields one operation may select, aliases and fragment uses counted. */
-  maxQueryFields: number;
+  operationLimits: OperationLimits;
   /** How long one subgraph request may take before the router gives up on it. */
   subgraphTimeoutMs: number;
   maxBodyBytes: number;
@@ -55,12 +55,15 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     accountCheckMs: 1000 * env.int('ACCOUNT_CHECK_SECONDS', 30, { min: 0, max: 3600 }),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
-    maxQueryDepth: env.int('MAX_QUERY_DEPTH', 12, { min: 2, max: 100 }),
-    maxQueryFields: env.int('MAX_QUERY_FIELDS', 500, { min: 10, max: 100_000 }),
+    operationLimits: readOperationLimits(env),
     subgraphTimeoutMs: env.int('SUBGRAPH_TIMEOUT_MS', 30_000, { min: 100 }),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),
-    introspection: env.bool('INTROSPECTION', true),
+    // Off in the image (NODE_ENV=production), on for `npm start`, as Apollo Server decides.
+    introspection: env.bool(
+      'INTROSPECTION',
+      env.string('NODE_ENV', 'development') !== 'production',
+    ),
     amqpUrl: env.string('AMQP_URL'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     maxSubscriptionsPerConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),

@@ -8,6 +8,12 @@ export interface ProxyRouteOptions {
   path: string;
   /** Base URL of the process that really serves `path`. */
   target: string;
+  /**
+   * The upstream path for a request's (already normalised) path, rebuilt from the parts that
+   * were checked, or undefined for 404. Never the client's string as it came: a path such as
+   * `/files/%2e%2e/metrics` would otherwise reach another route of the upstream.
+   */
+  upstreamPath: (pathname: string) => string | undefined;
   /** Request headers passed on (the client's address is always added). */
   requestHeaders: readonly string[];
   /** Response headers passed back. */
@@ -36,7 +42,13 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
         const value = req.headers[name];
         if (typeof value === 'string') headers[name] = value;
       }
-      const upstream = request(new URL(req.url ?? '/', options.target), {
+      const asked = new URL(req.url ?? '/', 'http://router.invalid');
+      const path = options.upstreamPath(asked.pathname);
+      if (path === undefined) {
+        sendError(res, ErrorCode.NOT_FOUND, `No route for ${asked.pathname}`);
+        return;
+      }
+      const upstream = request(new URL(`${path}${asked.search}`, options.target), {
         method: req.method ?? 'GET',
         headers: { ...headers, 'content-length': '0' },
         agent,

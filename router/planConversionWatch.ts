@@ -64,8 +64,9 @@ export function planConversionWatch(
     id?: string | null;
     videoId?: string | null;
   };
-  const id = args.id ?? undefined;
-  const videoId = args.videoId ?? undefined;
+  // Ids are matched against events exactly, and events spell them in lower case.
+  const id = args.id?.toLowerCase() ?? undefined;
+  const videoId = args.videoId?.toLowerCase() ?? undefined;
   if ((id === undefined) === (videoId === undefined)) {
     throw graphqlError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of id and videoId');
   }

@@ -5,6 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/createGraphQLHandler.js';
+import { createOperationGuardPlugin } from '../lib/createOperationGuardPlugin.js';
 import { createMultipartParser } from '../lib/createMultipartParser.js';
 import { maskInternalError } from '../lib/createSubgraphServer.js';
 import {
@@ -21,7 +22,6 @@ import type { RunningService } from '../lib/runMain.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 import type { RouterConfig } from './config.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
-import { createOperationGuardPlugin } from './createOperationGuardPlugin.js';
 import { ForwardingDataSource } from './createForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
 import { createConversionEvents } from './createConversionEvents.js';
@@ -65,15 +65,14 @@ export async function createRouterServer(
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     introspection: config.introspection,
+    // With introspection off, "Did you mean …?" suggestions would still spell the schema out.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: false,
     // runMain owns SIGTERM: drain HTTP first, then stop Apollo, then close connections.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskInternalError(formatted, error, log),
     plugins: [
-      createOperationGuardPlugin({
-        maxDepth: config.maxQueryDepth,
-        maxFields: config.maxQueryFields,
-      }),
+      createOperationGuardPlugin(config.operationLimits, { refuseSubscriptions: true }),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
@@ -139,6 +138,7 @@ export async function createRouterServer(
           methods: ['POST'],
           path: '/auth/login',
           target: config.subgraphUrls.auth,
+          upstreamPath: () => '/auth/login',
           requestHeaders: ['authorization'],
           responseHeaders: [
             'content-type',
@@ -154,6 +154,10 @@ export async function createRouterServer(
           methods: ['GET', 'HEAD'],
           path: '/files/*',
           target: config.subgraphUrls.media,
+          upstreamPath: (pathname) => {
+            const match = /^\/files\/(videos|audio)\/([0-9a-fA-F]{24})$/.exec(pathname);
+            return match ? `/files/${match[1]}/${match[2]?.toLowerCase()}` : undefined;
+          },
           requestHeaders: ['authorization', 'range', 'if-none-match'],
           responseHeaders: [
             'content-type',

@@ -211,15 +211,18 @@ describe('conversion end to end', () => {
 
     const video = await postGraphQL<{
       video: {
-        conversions: { id: string }[];
+        conversions: { edges: { node: { id: string } }[] };
         latestConversion: { id: string; audio: { id: string } };
       };
     }>(
       stack.graphqlUrl,
-      'query ($v: ID!) { video(id: $v) { conversions { id } latestConversion { id audio { id } } } }',
+      'query ($v: ID!) { video(id: $v) { conversions { edges { node { id } } } latestConversion { id audio { id } } } }',
       { token, variables: { v: videoId } },
     );
-    expect(video.body.data?.video.conversions.map((c) => c.id)).toEqual([second, videoId]);
+    expect(video.body.data?.video.conversions.edges.map((e) => e.node.id)).toEqual([
+      second,
+      videoId,
+    ]);
     expect(video.body.data?.video.latestConversion).toEqual({ id: second, audio: { id: second } });
 
     const other = await signUp();

@@ -129,12 +129,12 @@ describe('conversion when RabbitMQ goes away mid-flow', () => {
     const videoId = await uploadClip(stack, token, makeVideo(infra.ffmpegPath, 2));
     await finished(stack, token, videoId);
     const count = async () => {
-      const response = await postGraphQL<{ video: { conversions: unknown[] } }>(
+      const response = await postGraphQL<{ video: { conversions: { edges: unknown[] } } }>(
         stack.graphqlUrl,
-        'query ($v: ID!) { video(id: $v) { conversions { id } } }',
+        'query ($v: ID!) { video(id: $v) { conversions { edges { node { id } } } } }',
         { token, variables: { v: videoId } },
       );
-      return response.body.data?.video.conversions.length;
+      return response.body.data?.video.conversions.edges.length;
     };
     expect(await count()).toBe(1);
     proxy.cut();

@@ -9,7 +9,12 @@ export interface FfmpegPlan {
   copy: boolean;
   /** What the MP3's duration must come out at. */
   expectedSeconds: number;
+  /** The most the MP3 may weigh (ffmpeg's `-fs`): its duration at the highest bitrate it can have. */
+  maxOutputBytes: number;
 }
+
+/** Seconds of output allowed past the expected duration (frame rounding), via `-t`. */
+const DURATION_SLACK = 1;
 
 /** Seconds of slack for a trim end past the probed duration (containers round it). */
 const END_SLACK = 0.05;
@@ -64,6 +69,12 @@ export function buildFfmpegArgs(input: {
             ? ['-ac', '2']
             : []),
       ];
+  const expectedSeconds = Math.min(end, probe.durationSeconds) - start;
+  // A copied stream or VBR may reach MP3's ceiling, 320 kbps; ID3 tags and padding on top.
+  const ceilingKbps = copy ? 320 : (options.bitrateKbps ?? 320);
+  const maxOutputBytes = Math.ceil(
+    ((expectedSeconds + DURATION_SLACK) * ceilingKbps * 1000) / 8 + 1_048_576,
+  );
   const args = [
     '-hide_banner',
     '-nostdin',
@@ -87,6 +98,12 @@ export function buildFfmpegArgs(input: {
     '-map_metadata',
     '-1',
     ...encode,
+    // A file can claim one duration and decode to far more: the output stops at what was
+    // expected, in time and in bytes, whatever the input does.
+    '-t',
+    String(expectedSeconds + DURATION_SLACK),
+    '-fs',
+    String(maxOutputBytes),
     '-metadata',
     `title=${options.title ?? ''}`,
     ...(options.artist !== undefined ? ['-metadata', `artist=${options.artist}`] : []),
@@ -100,5 +117,5 @@ export function buildFfmpegArgs(input: {
     '-y',
     input.output,
   ];
-  return { args, copy, expectedSeconds: Math.min(end, probe.durationSeconds) - start };
+  return { args, copy, expectedSeconds, maxOutputBytes };
 }

@@ -21,6 +21,8 @@ export interface WorkerConfig {
   /** First retry delay; doubled for each further attempt. */
   retryBaseMs: number;
   tempDir: string;
+  /** Longest source (by ffprobe) a worker converts; longer ones fail MEDIA_TOO_LONG. */
+  maxMediaSeconds: number;
   /** On SIGTERM, how long running jobs may take to finish before they are handed back. */
   drainMs: number;
 }
@@ -42,6 +44,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     maxAttempts: env.int('WORKER_MAX_ATTEMPTS', 3, { min: 1, max: 20 }),
     retryBaseMs: env.int('WORKER_RETRY_BASE_MS', 2000, { min: 10 }),
     tempDir: env.string('WORKER_TEMP_DIR', tmpdir()),
+    maxMediaSeconds: env.int('MAX_MEDIA_SECONDS', 4 * 3600, { min: 1 }),
     drainMs: env.int('WORKER_DRAIN_SECONDS', 60, { min: 0 }) * 1000,
   };
 }

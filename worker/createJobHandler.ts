@@ -1,6 +1,6 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
@@ -103,7 +103,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     running.set(job.conversionId, abort);
     const log1 = log.child({ conversionId: job.conversionId, attempt: record.attempts });
     try {
-      const audio = await convert(job, record, runId, abort.signal);
+      const audio = await convert(record, runId, abort.signal);
       const done = await conversions.succeed(id, runId, audio.toHexString());
       if (!done) {
         // Cancelled (or deleted) while we wrote it: the MP3 must not outlive its conversion.
@@ -217,13 +217,18 @@ export function createJobHandler(deps: JobHandlerDeps) {
     await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
   }
 
+  /**
+   * Converts what the conversion record names (video, owner, options), never what the job
+   * message says: the message only points at the record, so whoever can publish to the broker
+   * still cannot turn another user's video into an MP3 of their own.
+   */
   async function convert(
-    job: ConversionJob,
     record: ConversionRecord,
     runId: string,
     signal: AbortSignal,
   ): Promise<ObjectId> {
     const id = record._id;
+    const conversionId = id.toHexString();
     const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
     const stages: Record<string, number> = {};
     let stageStart = performance.now();
@@ -243,7 +248,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         .progress(id, runId, progress)
         .then((owned) => {
           if (!owned) {
-            running.get(job.conversionId)?.abort('lost');
+            running.get(conversionId)?.abort('lost');
           } else if (progress !== lastAnnounced) {
             lastAnnounced = progress;
             void announce({ ...record, status: 'RUNNING', progress });
@@ -256,7 +261,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const output = join(dir, 'output.mp3');
       const video = await mediaDb
         .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
-        .findOne({ _id: new ObjectId(job.videoId) });
+        .findOne({ _id: new ObjectId(record.videoId) });
       // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
       if (!video) {
         throw new BadInputError(
@@ -264,6 +269,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
           'The video is no longer stored',
         );
       }
+      await expectFreeSpace(config.tempDir, video.length);
       await pipeline(
         readGridFsFile(mediaDb, VIDEO_BUCKET, video),
         createWriteStream(source, { mode: 0o600 }),
@@ -271,13 +277,20 @@ export function createJobHandler(deps: JobHandlerDeps) {
       stage('gridfsReadMs');
       const probe = await probeMedia(config.ffprobePath, source);
       stage('probeMs');
+      if (probe.durationSeconds > config.maxMediaSeconds) {
+        throw new BadInputError(
+          ConversionErrorCode.MEDIA_TOO_LONG,
+          `The media lasts ${Math.round(probe.durationSeconds)} s, over the limit of ${config.maxMediaSeconds} s`,
+        );
+      }
       const plan = buildFfmpegArgs({
         source,
         output,
         probe,
-        requested: job.options,
-        videoFilename: job.filename,
+        requested: record.options,
+        videoFilename: record.filename,
       });
+      await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
       await runFfmpeg(config.ffmpegPath, plan.args, {
         expectedSeconds: plan.expectedSeconds,
         timeoutMs: config.jobTimeoutMs,
@@ -303,12 +316,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
           `The audio could not be decoded whole (got ${made?.durationSeconds.toFixed(2) ?? 'nothing'} s of ${plan.expectedSeconds.toFixed(2)} s)`,
         );
       }
-      const options = effectiveMp3Options(job.options, job.filename);
+      const options = effectiveMp3Options(record.options, record.filename);
       stage('checkMs');
       const metadata: AudioMetadata = {
-        owner: job.ownerId,
-        videoId: job.videoId,
-        conversionId: job.conversionId,
+        owner: record.owner,
+        videoId: record.videoId,
+        conversionId,
         durationSeconds: made.durationSeconds,
         bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
         sha256: await sha256Of(output),
@@ -324,7 +337,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         ),
       );
       stage('gridfsWriteMs');
-      log.info({ conversionId: job.conversionId, stages, copy: plan.copy }, 'conversion stages');
+      log.info({ conversionId, stages, copy: plan.copy }, 'conversion stages');
       return id;
     } finally {
       clearInterval(watch);
@@ -341,6 +354,21 @@ export function createJobHandler(deps: JobHandlerDeps) {
       for (const controller of running.values()) controller.abort('shutdown');
     },
   };
+}
+
+/**
+ * Refuses to start what would not fit in the temp folder, as ffmpeg would fail on it later:
+ * with ENOSPC, so the job is retried (perhaps on a worker with room) and ends DISK_FULL.
+ */
+async function expectFreeSpace(dir: string, bytes: number): Promise<void> {
+  const { bavail, bsize } = await statfs(dir);
+  const free = bavail * bsize;
+  if (free < bytes) {
+    throw Object.assign(
+      new Error(`No space left on device: ${bytes} bytes needed in ${dir}, ${free} free`),
+      { code: 'ENOSPC' },
+    );
+  }
 }
 
 /** Out of space on the worker's disk: a write failed with ENOSPC, or ffmpeg's did. */

@@ -1,4 +1,5 @@
 import { readEnv } from '../../lib/readEnv.js';
+import type { ConversionLimits } from './createConversionService.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -16,6 +17,7 @@ export interface ConversionConfig extends ServiceBasics {
    * gets it sent.
    */
   staleAfterMs: number;
+  limits: ConversionLimits;
 }
 
 export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): ConversionConfig {
@@ -26,5 +28,11 @@ export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): C
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     staleAfterMs: 1000 * env.int('CONVERSION_STALE_SECONDS', 60, { min: 2 }),
+    limits: {
+      maxActivePerUser: env.int('MAX_ACTIVE_CONVERSIONS_PER_USER', 10, { min: 1 }),
+      maxPerVideo: env.int('MAX_CONVERSIONS_PER_VIDEO', 20, { min: 1 }),
+      maxRunningPerUser: env.int('MAX_RUNNING_CONVERSIONS_PER_USER', 1, { min: 1 }),
+      mutationsPerMinute: env.int('MUTATIONS_PER_MINUTE', 60, { min: 1 }),
+    },
   };
 }

@@ -1,6 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../../lib/createBroker.js';
+import { createRateWindows, spendOrRefuse } from '../../lib/createRateWindows.js';
 import {
   conversionUpdated,
   type ConversionRecord,
@@ -19,6 +20,18 @@ import {
 import { parseMp3Options } from '../../lib/mp3Options.js';
 import { isDuplicateKeyError } from '../../lib/mongo.js';
 
+/** What one user may ask of the conversion service (ConversionConfig documents each). */
+export interface ConversionLimits {
+  /** QUEUED or RUNNING conversions one user may have before convertVideo is refused. */
+  maxActivePerUser: number;
+  /** Conversions one video may ever have (the upload's own included). */
+  maxPerVideo: number;
+  /** Jobs one user may have out to the workers at once; the rest wait their turn. */
+  maxRunningPerUser: number;
+  /** convertVideo and cancelConversion calls per user per minute. */
+  mutationsPerMinute: number;
+}
+
 /** What conversion knows of a video, from `video.uploaded`: enough to convert it again. */
 interface VideoProjection {
   _id: string;
@@ -31,10 +44,13 @@ interface VideoProjection {
   deleted?: true;
 }
 
+/** How often waiting conversions are looked at for a free turn (their owner's job ended). */
+const DISPATCH_INTERVAL_MS = 1_000;
+
 /**
  * The conversion lifecycle on the service side: turning uploads into queued jobs
- * (idempotently), converting again, cancelling, and forgetting deleted videos. Workers own
- * RUNNING → SUCCEEDED/FAILED.
+ * (idempotently), dispatching them fairly, converting again within quotas, cancelling, and
+ * forgetting deleted videos. Workers own RUNNING → SUCCEEDED/FAILED.
  */
 export async function createConversionService(deps: {
   db: Db;
@@ -43,8 +59,10 @@ export async function createConversionService(deps: {
   log: Logger;
   /** See ConversionConfig.staleAfterMs. */
   staleAfterMs: number;
+  limits: ConversionLimits;
 }) {
-  const { conversions, broker, log } = deps;
+  const { conversions, broker, log, limits } = deps;
+  const rates = createRateWindows(deps.db);
   const videos = deps.db.collection<VideoProjection>('videos');
   await videos.createIndex({ owner: 1 }, { name: 'by_owner' });
 
@@ -67,7 +85,7 @@ export async function createConversionService(deps: {
     await announce(record);
     await broker.sendToQueue(broker.topology.queues.jobs, job);
     const jobSentAt = new Date();
-    await conversions.collection.updateOne({ _id: record._id }, { $set: { jobSentAt } });
+    await conversions.markSent(record._id, jobSentAt);
     return { ...record, jobSentAt };
   };
 
@@ -131,6 +149,35 @@ export async function createConversionService(deps: {
     return ensureJobSent(record);
   };
 
+  /**
+   * Sends the jobs of waiting conversions, oldest first, while their owner has fewer than
+   * `maxRunningPerUser` jobs out: one user's backlog waits here, in the database, instead of in
+   * the queue in front of everyone else's jobs. Runs after each new conversion and every
+   * second (a job that ended frees a turn). Replicas may race to send the same conversion;
+   * a worker drops the duplicate when it takes it.
+   */
+  const dispatch = async () => {
+    const waiting = await conversions.undispatched(500);
+    const byOwner = new Map<string, ConversionRecord[]>();
+    for (const record of waiting) {
+      byOwner.set(record.owner, [...(byOwner.get(record.owner) ?? []), record]);
+    }
+    for (const [owner, records] of byOwner) {
+      let turns = limits.maxRunningPerUser - (await conversions.countDispatched(owner));
+      for (const record of records) {
+        if (turns <= 0) break;
+        if (await sendUnlessDeleted(record)) turns--;
+      }
+    }
+  };
+  // One pass at a time in this process; a caller waits for the pass that includes its record.
+  let dispatching: Promise<void> = Promise.resolve();
+  const dispatchNow = () => {
+    const pass = dispatching.then(dispatch);
+    dispatching = pass.catch(() => undefined);
+    return pass;
+  };
+
   const onVideoUploaded = async (event: VideoUploaded) => {
     const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
     try {
@@ -145,7 +192,8 @@ export async function createConversionService(deps: {
       throw error;
     }
     // The upload's own conversion shares the video's id: a redelivered event cannot add one.
-    await sendUnlessDeleted(await create(new ObjectId(event.videoId), video, event.mp3));
+    await create(new ObjectId(event.videoId), video, event.mp3);
+    await dispatchNow();
   };
 
   const onVideoDeleted = async (videoId: string) => {
@@ -159,17 +207,12 @@ export async function createConversionService(deps: {
 
   /**
    * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
-   * replicas do not double it): sends the job of a conversion whose sender failed after saving
-   * it, and hands a conversion whose worker went silent (frozen, cut off, or gone without
-   * RabbitMQ noticing) to another worker. A stale worker that wakes up finds its run taken and
-   * stops.
+   * replicas do not double it): hands a conversion whose worker went silent (frozen, cut off,
+   * or gone without RabbitMQ noticing) to another worker. A stale worker that wakes up finds
+   * its run taken and stops. (A job whose sender failed after saving it is the dispatcher's.)
    */
   const sweep = async () => {
     const cutoff = new Date(Date.now() - deps.staleAfterMs);
-    for (const record of await conversions.unsent(cutoff)) {
-      log.warn({ conversionId: record._id.toHexString() }, 'sweeper: sending a job never sent');
-      await ensureJobSent(record);
-    }
     for (;;) {
       const reclaimed = await conversions.reclaimSilent(cutoff);
       if (!reclaimed) break;
@@ -182,6 +225,16 @@ export async function createConversionService(deps: {
   };
   let sweeping: Promise<void> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let dispatchTimer: NodeJS.Timeout | undefined;
+
+  /** convertVideo and cancelConversion share one budget per user. */
+  const spendRequest = (owner: string) =>
+    spendOrRefuse(
+      rates,
+      `mutations:${owner}`,
+      { max: limits.mutationsPerMinute, windowSeconds: 60 },
+      'conversion requests',
+    );
   const sweepOnce = () =>
     (sweeping ??= sweep()
       .catch((error: unknown) => log.warn({ err: error }, 'sweeper pass failed; trying later'))
@@ -221,30 +274,60 @@ export async function createConversionService(deps: {
       );
       sweepTimer = setInterval(() => void sweepOnce(), Math.min(15_000, deps.staleAfterMs / 4));
       sweepTimer.unref();
+      dispatchTimer = setInterval(
+        () =>
+          void dispatchNow().catch((error: unknown) =>
+            log.warn({ err: error }, 'dispatch pass failed; trying again'),
+          ),
+        DISPATCH_INTERVAL_MS,
+      );
+      dispatchTimer.unref();
     },
 
     async stop() {
       clearInterval(sweepTimer);
+      clearInterval(dispatchTimer);
       await sweeping;
+      await dispatching;
     },
 
+    /** Within the owner's request rate and quotas, a new conversion; it runs in its turn. */
     async convertVideo(owner: string, videoId: string, mp3: unknown): Promise<ConversionRecord> {
+      await spendRequest(owner);
       const options = parseMp3Options(mp3);
       const video = await videos.findOne({ _id: videoId, owner, deleted: { $ne: true } });
       if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
+      if ((await conversions.countActive(owner)) >= limits.maxActivePerUser) {
+        throw graphqlError(
+          ErrorCode.QUOTA_EXCEEDED,
+          `You have ${limits.maxActivePerUser} conversions queued or running; convert again once one ends`,
+          { reason: 'ACTIVE_CONVERSIONS', limit: limits.maxActivePerUser },
+        );
+      }
+      if ((await conversions.countForVideo(video._id)) >= limits.maxPerVideo) {
+        throw graphqlError(
+          ErrorCode.QUOTA_EXCEEDED,
+          `This video has been converted ${limits.maxPerVideo} times, the most a video may be`,
+          { reason: 'CONVERSIONS_PER_VIDEO', limit: limits.maxPerVideo },
+        );
+      }
       const record = await create(new ObjectId(), video, options);
       try {
-        const sent = await sendUnlessDeleted(record);
-        if (!sent) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
-        return sent;
+        if (await isDeleted(record.videoId)) {
+          await forgetConversions(record.videoId);
+          throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
+        }
+        await dispatchNow();
+        return (await conversions.findOwned(record._id.toHexString(), owner)) ?? record;
       } catch (error) {
-        // The caller is told to retry; a QUEUED record with no job behind it would wait forever.
-        await conversions.collection.deleteOne({ _id: record._id, jobSentAt: null });
+        // The caller is told to retry; a QUEUED record it was told failed must not run later.
+        await conversions.removeUnsent(record._id);
         throw error;
       }
     },
 
     async cancel(owner: string, id: string): Promise<ConversionRecord> {
+      await spendRequest(owner);
       const record = await conversions.findOwned(id, owner);
       if (!record) throw graphqlError(ErrorCode.NOT_FOUND, 'Conversion not found');
       const cancelled = await conversions.cancel(record._id);

@@ -8,6 +8,7 @@ import {
 import type { ConversionRecord, Conversions } from '../../lib/conversions.js';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import { effectiveMp3Options } from '../../lib/mp3Options.js';
+import { readPageSize } from '../../lib/pagination.js';
 import type { ConversionService } from './createConversionService.js';
 
 /** A queue that cannot take the job is an outage the client should retry, not a bug. */
@@ -39,7 +40,8 @@ export function createResolvers(deps: {
     },
     Mutation: {
       convertVideo: (_: unknown, args: { videoId: string; mp3?: unknown }, ctx) =>
-        queued(service.convertVideo(requireUser(ctx), args.videoId, args.mp3)),
+        // Video ids are stored and matched in lower case; ObjectIds read either.
+        queued(service.convertVideo(requireUser(ctx), args.videoId.toLowerCase(), args.mp3)),
       cancelConversion: (_: unknown, args: { id: string }, ctx) =>
         queued(service.cancel(requireUser(ctx), args.id)),
     },
@@ -55,10 +57,25 @@ export function createResolvers(deps: {
     Video: {
       // Ownership is checked per field: another user's video simply has no conversions here.
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-      conversions: (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
-        ctx.userId ? conversions.forVideo(video.id, ctx.userId) : [],
+      conversions: async (
+        video: { id: string },
+        args: { first?: number | null; after?: string | null },
+        ctx: SubgraphContext,
+      ) => {
+        const first = readPageSize(args.first);
+        const page = ctx.userId
+          ? await conversions.pageForVideo(video.id, ctx.userId, first, args.after ?? undefined)
+          : { records: [], hasNextPage: false };
+        const edges = page.records.map((node) => ({ cursor: node._id.toHexString(), node }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+        };
+      },
       latestConversion: async (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
-        ctx.userId ? ((await conversions.forVideo(video.id, ctx.userId))[0] ?? null) : null,
+        ctx.userId
+          ? ((await conversions.pageForVideo(video.id, ctx.userId, 1)).records[0] ?? null)
+          : null,
     },
   };
 }

@@ -28,6 +28,7 @@ export async function createConversionServer(
     broker,
     log,
     staleAfterMs: config.staleAfterMs,
+    limits: config.limits,
   });
   service.start();
 
@@ -41,6 +42,7 @@ export async function createConversionServer(
     }),
     log,
     maxBodyBytes: config.maxBodyBytes,
+    operationLimits: config.operationLimits,
   });
 
   return {

@@ -20,6 +20,16 @@ export interface MediaConfig extends ServiceBasics {
   /** The router's public base URL, for download links. */
   publicUrl: string;
   downloads: { secret: Uint8Array; ttlSeconds: number };
+  quotas: MediaQuotas;
+}
+
+/** What one user may store and send. */
+export interface MediaQuotas {
+  /** Bytes of videos and MP3s one user may keep; an upload that would pass it is refused. */
+  maxStoredBytesPerUser: number;
+  uploadsPerMinute: number;
+  /** deleteVideo calls per user per minute. */
+  mutationsPerMinute: number;
 }
 
 export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaConfig {
@@ -32,6 +42,11 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
     publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),
+    quotas: {
+      maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),
+      uploadsPerMinute: env.int('UPLOADS_PER_MINUTE', 10, { min: 1 }),
+      mutationsPerMinute: env.int('MUTATIONS_PER_MINUTE', 60, { min: 1 }),
+    },
     downloads: {
       secret: readSecret(source),
       ttlSeconds: env.int('DOWNLOAD_TOKEN_TTL_SECONDS', 900, { min: 10, max: 86400 }),

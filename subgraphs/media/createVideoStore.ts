@@ -85,6 +85,24 @@ export async function createVideoStore(db: Db) {
       return { videos: found.slice(0, first), hasNextPage: found.length > first };
     },
 
+    /** Bytes the owner keeps: their videos and every MP3 made of them. */
+    async bytesStored(owner: string): Promise<number> {
+      const total = async (collection: string, ownerField: string, bytesField: string) => {
+        const [sum] = await db
+          .collection(collection)
+          .aggregate<{ bytes: number }>([
+            { $match: { [ownerField]: owner } },
+            { $group: { _id: null, bytes: { $sum: `$${bytesField}` } } },
+          ])
+          .toArray();
+        return sum?.bytes ?? 0;
+      };
+      return (
+        (await total('videos', 'owner', 'bytes')) +
+        (await total(`${AUDIO_BUCKET}.files`, 'metadata.owner', 'length'))
+      );
+    },
+
     async findAudioOwned(id: string, owner: string): Promise<AudioFile | null> {
       const _id = toId(id);
       return _id ? audioFiles.findOne({ _id, 'metadata.owner': owner }) : null;

@@ -10,6 +10,9 @@ import {
 } from '../../lib/createSubgraphServer.js';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import { parseMp3Options } from '../../lib/mp3Options.js';
+import { readPageSize } from '../../lib/pagination.js';
+import { spendOrRefuse, type RateWindows } from '../../lib/createRateWindows.js';
+import type { MediaQuotas } from './config.js';
 import type { DownloadTokens } from './createDownloadTokens.js';
 import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/gridfs.js';
 import type { AudioFile, VideoRecord, VideoStore } from './createVideoStore.js';
@@ -24,12 +27,15 @@ export interface MediaDeps {
   downloads: DownloadTokens;
   publicUrl: string;
   maxUploadBytes: number;
+  quotas: MediaQuotas;
+  rates: RateWindows;
 }
 
 const notFound = (what: string) => graphqlError(ErrorCode.NOT_FOUND, `${what} not found`);
 
 export function createResolvers(deps: MediaDeps): SubgraphResolvers {
-  const { store, broker } = deps;
+  const { store, broker, quotas, rates } = deps;
+  const perMinute = (max: number) => ({ max, windowSeconds: 60 });
 
   return {
     DateTime: DateTimeScalar,
@@ -38,12 +44,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
       video: async (_: unknown, args: { id: string }, ctx) =>
         (await store.findOwned(args.id, requireUser(ctx))) ?? Promise.reject(notFound('Video')),
       videos: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx) => {
-        const first = args.first ?? 20;
-        if (!Number.isInteger(first) || first < 1 || first > 100) {
-          throw graphqlError(ErrorCode.BAD_USER_INPUT, 'first must be from 1 to 100', {
-            field: 'first',
-          });
-        }
+        const first = readPageSize(args.first);
         const page = await store.page(requireUser(ctx), first, args.after ?? undefined);
         const edges = page.videos.map((node) => ({ cursor: node._id.toHexString(), node }));
         return {
@@ -55,14 +56,29 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
     Mutation: {
       uploadVideo: async (_: unknown, args: { file: Promise<FileUpload>; mp3?: unknown }, ctx) => {
         const owner = requireUser(ctx);
-        // Refuse bad options before a byte is stored.
+        // Refuse bad options, and what is over the owner's rate or room, before a byte is stored.
         const mp3 = parseMp3Options(args.mp3);
+        await spendOrRefuse(
+          rates,
+          `uploads:${owner}`,
+          perMinute(quotas.uploadsPerMinute),
+          'uploads',
+        );
+        const room = quotas.maxStoredBytesPerUser - (await store.bytesStored(owner));
+        const overQuota = () =>
+          graphqlError(
+            ErrorCode.QUOTA_EXCEEDED,
+            `This upload would take your storage past its ${quotas.maxStoredBytesPerUser} bytes; delete videos to make room`,
+            { reason: 'STORED_BYTES', limit: quotas.maxStoredBytesPerUser },
+          );
+        if (room <= 0) throw overQuota();
         const upload = await args.file;
         const filename = cleanFilename(upload.filename);
         const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
           filename,
           ownerId: owner,
-          maxBytes: deps.maxUploadBytes,
+          maxBytes: Math.min(deps.maxUploadBytes, room),
+          ...(room < deps.maxUploadBytes ? { overLimit: overQuota } : {}),
         });
         const record: VideoRecord = {
           _id: stored.fileId,
@@ -111,15 +127,23 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
       },
       deleteVideo: async (_: unknown, args: { id: string }, ctx) => {
         const owner = requireUser(ctx);
+        await spendOrRefuse(
+          rates,
+          `mutations:${owner}`,
+          perMinute(quotas.mutationsPerMinute),
+          'requests',
+        );
         const record = await store.findOwned(args.id, owner);
         if (!record) throw notFound('Video');
+        // The stored id, in its one spelling: consumers match events on it exactly.
+        const videoId = record._id.toHexString();
         // Announce first: if removal fails halfway, the record is still there to retry with,
         // and every consumer of video.deleted cleans up idempotently.
         try {
           await broker.publishEvent({
             type: 'video.deleted',
             version: 1,
-            videoId: args.id,
+            videoId,
             ownerId: owner,
           });
         } catch (error) {

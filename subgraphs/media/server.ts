@@ -1,5 +1,6 @@
 import { createBroker } from '../../lib/createBroker.js';
 import { createMultipartParser } from '../../lib/createMultipartParser.js';
+import { createRateWindows } from '../../lib/createRateWindows.js';
 import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/createTokenVerifier.js';
 import { createHttpApp } from '../../lib/http.js';
@@ -50,10 +51,13 @@ export async function createMediaServer(
       downloads,
       publicUrl: config.publicUrl,
       maxUploadBytes: config.maxUploadBytes,
+      quotas: config.quotas,
+      rates: createRateWindows(db),
     }),
     verifyToken,
     log,
     maxBodyBytes: config.maxBodyBytes,
+    operationLimits: config.operationLimits,
     parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import type { GraphQLError } from 'graphql';
 import { ErrorCode, graphqlError } from '../../lib/errors.js';
 import { removeGridFsFile } from '../../lib/gridfs.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
@@ -23,10 +24,17 @@ export async function storeUpload(
   db: Db,
   bucketName: string,
   source: Readable,
-  options: { filename: string; ownerId: string; maxBytes: number },
+  options: {
+    filename: string;
+    ownerId: string;
+    maxBytes: number;
+    /** The error for a file over `maxBytes`, when that is not the plain size limit (a quota). */
+    overLimit?: () => GraphQLError;
+  },
 ): Promise<StoredFile> {
   const fileId = new ObjectId();
-  const inspector = new UploadInspector(options.maxBytes);
+  const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
+  const inspector = new UploadInspector(options.maxBytes, overLimit);
   const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
     fileId,
     options.filename,
@@ -35,7 +43,7 @@ export async function storeUpload(
     },
   );
   // graphql-upload-minimal only truncates an over-limit file (and unpipes it): make it fail.
-  const onLimit = () => source.destroy(tooLarge(options.maxBytes));
+  const onLimit = () => source.destroy(overLimit());
   source.once('limit', onLimit);
   try {
     await pipeline(source, inspector, upload);
@@ -43,7 +51,7 @@ export async function storeUpload(
     // Best effort: with the database down this fails too, and the janitor removes the chunks
     // once the upload time limit has passed. The client hears about the upload, not the cleanup.
     await removeGridFsFile(db, bucketName, fileId).catch(() => undefined);
-    throw inspector.failure ?? translate(error, options.maxBytes);
+    throw inspector.failure ?? translate(error, overLimit);
   } finally {
     source.off('limit', onLimit);
   }
@@ -66,9 +74,9 @@ function tooLarge(maxBytes: number) {
   );
 }
 
-function translate(error: unknown, maxBytes: number): unknown {
+function translate(error: unknown, overLimit: () => GraphQLError): unknown {
   if (error instanceof Error && 'extensions' in error) return error;
-  if (error instanceof Error && /limit/i.test(error.message)) return tooLarge(maxBytes);
+  if (error instanceof Error && /limit/i.test(error.message)) return overLimit();
   if (
     error instanceof Error &&
     /Unexpected end of form|aborted|ECONNRESET|premature/i.test(error.message)
@@ -87,14 +95,17 @@ class UploadInspector extends Transform {
   private head: Buffer[] = [];
   private headBytes = 0;
 
-  constructor(private readonly maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly overLimit: () => GraphQLError,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      this.failure = tooLarge(this.maxBytes);
+      this.failure = this.overLimit();
       done(this.failure);
       return;
     }

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema, parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { estimateQueryCost } from '../lib/estimateQueryCost.js';
+import { fromRoot } from '../lib/projectRoot.js';
+
+const schema = buildSchema(readFileSync(fromRoot('schema', 'api.graphql'), 'utf8'));
+const cost = (query: string, variables?: Record<string, unknown>) =>
+  estimateQueryCost(schema, parse(query), undefined, variables, { defaultListSize: 20 });
+
+describe('estimateQueryCost', () => {
+  it('counts object fields, not scalars or introspection', () => {
+    expect(cost('{ me { id email } }')).toBe(1);
+    expect(cost('{ __schema { types { name fields { name } } } }')).toBe(0);
+    expect(
+      cost('{ video(id: "x") { id owner { id } latestConversion { id audio { id } } } }'),
+    ).toBe(4);
+  });
+
+  it('multiplies by first, from the query or its variables, else the default page', () => {
+    expect(cost('{ videos(first: 5) { edges { node { id } } } }')).toBe(1 + 5 * 2);
+    expect(cost('query ($n: Int) { videos(first: $n) { edges { node { id } } } }', { n: 7 })).toBe(
+      1 + 7 * 2,
+    );
+    expect(cost('{ videos { edges { node { id } } } }')).toBe(1 + 20 * 2);
+  });
+
+  it('grows with each nested list: the cyclic query is refused long before it runs', () => {
+    const level = (inner: string) =>
+      `conversions(first: 100) { edges { node { video { ${inner} } } } }`;
+    const query = `{ video(id: "x") { ${level(level(level(level('id'))))} } }`;
+    expect(cost(query)).toBeGreaterThan(100 ** 4);
+    // One level of the same: affordable.
+    expect(cost(`{ video(id: "x") { ${level('id')} } }`)).toBe(1 + (1 + 100 * 3));
+  });
+
+  it('follows fragments and inline fragments', () => {
+    expect(
+      cost(
+        '{ videos(first: 10) { ...V } } fragment V on VideoConnection { edges { node { id } } }',
+      ),
+    ).toBe(1 + 10 * 2);
+    expect(cost('{ me { ... on User { id } } }')).toBe(1);
+  });
+});
