@@ -71,6 +71,8 @@ const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const stack = await spawnStack(infra, `bench${Date.now().toString(36)}_`, {
   LOG_LEVEL: 'info',
   WORKER_CONCURRENCY: '2',
+  // One user fills both slots here: this measures throughput, not fairness (bench:fairness).
+  MAX_RUNNING_CONVERSIONS_PER_USER: '2',
 });
 try {
   const token = await signUpBenchUser(stack.graphqlUrl);

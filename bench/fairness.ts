@@ -1,0 +1,92 @@
+import { cpus, totalmem } from 'node:os';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
+
+/**
+ * `npm run bench:fairness`: does one user's backlog hold up another user's job? User B's
+ * 10-second clip, upload → SUCCEEDED, (a) on an idle stack, then (b) while user A has
+ * `BACKLOG` ten-minute videos waiting, with fair dispatch (the default: one job out per user),
+ * and (c) the same with the per-user cap raised past the backlog, which is first-in-first-out
+ * as the queue was before. The goal: b/a ≤ 1.5. The idle figure is the median of three clips;
+ * the loaded one is a single clip, uploaded once all of A's videos are in.
+ */
+const BACKLOG = Number(process.env.BENCH_FAIRNESS_BACKLOG ?? 20);
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+const audio = 'sine=frequency=440:sample_rate=48000';
+const long = benchVideo(infra.ffmpegPath, { seconds: 600, size: '320x180', videoKbps: 200, audio });
+const clip = benchVideo(infra.ffmpegPath, { seconds: 10, size: '320x180', videoKbps: 200, audio });
+
+const status = async (stack: RunningStack, token: string, id: string) => {
+  const response = await fetch(stack.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      query: 'query ($id: ID!) { conversion(id: $id) { status } }',
+      variables: { id },
+    }),
+  });
+  const body = (await response.json()) as { data?: { conversion?: { status: string } | null } };
+  return body.data?.conversion?.status;
+};
+const until = async (stack: RunningStack, token: string, id: string, wanted: string) => {
+  for (;;) {
+    const now = await status(stack, token, id);
+    if (now === wanted) return;
+    if (now === 'FAILED' || now === 'CANCELLED') throw new Error(`conversion ${id} ${now}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+/** Seconds from the start of B's upload to SUCCEEDED: the median of `count` clips in turn. */
+const clipSeconds = async (stack: RunningStack, token: string, count: number) => {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const id = await curlUpload(stack.graphqlUrl, token, clip);
+    await until(stack, token, id, 'SUCCEEDED');
+    times.push((performance.now() - started) / 1000);
+  }
+  return times.sort((x, y) => x - y)[Math.floor(count / 2)] ?? 0;
+};
+
+const round = async (name: string, env: Record<string, string>) => {
+  const stack = await spawnStack(infra, `fair${Date.now().toString(36)}_`, {
+    WORKER_CONCURRENCY: '2',
+    ...env,
+  });
+  try {
+    const a = await signUpBenchUser(stack.graphqlUrl);
+    const b = await signUpBenchUser(stack.graphqlUrl);
+    const idle = await clipSeconds(stack, b, 3);
+    const backlog: string[] = [];
+    for (let i = 0; i < BACKLOG; i++) backlog.push(await curlUpload(stack.graphqlUrl, a, long));
+    // One clip: behind a first-in-first-out queue, a second would find the backlog gone.
+    const loaded = await clipSeconds(stack, b, 1);
+    let waiting = 0;
+    for (const id of backlog) if ((await status(stack, a, id)) === 'QUEUED') waiting++;
+    return { name, idle, loaded, waiting };
+  } finally {
+    await stack.stop();
+  }
+};
+
+try {
+  const fair = await round('fair dispatch (default: 1 job out per user)', {});
+  const fifo = await round('cap raised to the backlog (first in, first out)', {
+    MAX_RUNNING_CONVERSIONS_PER_USER: String(BACKLOG + 1),
+  });
+  console.log(
+    [
+      `fairness benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; 2 worker slots`,
+      '',
+      `| user B's 10 s clip, upload → SUCCEEDED | (a) idle s (median of 3) | (b) behind A's ${BACKLOG} × 10 min s | **b/a** | A's videos still QUEUED after |`,
+      '|---|---|---|---|---|',
+      ...[fair, fifo].map(
+        (r) =>
+          `| ${r.name} | ${r.idle.toFixed(2)} | ${r.loaded.toFixed(2)} | **${(r.loaded / r.idle).toFixed(2)}** | ${r.waiting} |`,
+      ),
+    ].join('\n'),
+  );
+} finally {
+  await stopInfra();
+}
