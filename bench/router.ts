@@ -1,4 +1,6 @@
 import { cpus, totalmem } from 'node:os';
+import { createInternalHop, HOP_HEADER } from '../lib/createInternalHop.js';
+import { readSecret } from '../lib/readSecret.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
 import { signUpBenchUser } from './benchClient.js';
@@ -23,7 +25,12 @@ try {
   const token = await signUpBenchUser(stack.graphqlUrl);
   const request = {
     body: JSON.stringify({ query: '{ me { id email } }' }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      // Signed as the router signs (valid 5 minutes): auth answers the router only.
+      [HOP_HEADER]: createInternalHop(readSecret(stack.env, 'INTERNAL_HOP_SECRET')).sign(),
+    },
   };
   const paths = {
     direct: `${stack.subgraphUrls.auth}/graphql`,

@@ -153,6 +153,8 @@ export async function openConversions(db: Db) {
             progress: null,
             runId: null,
             error: { code: 'RETRYING', message },
+            // Its job goes back out now (retry queue or requeue), not when first sent.
+            jobSentAt: new Date(),
           },
           ...(options.giveAttemptBack ? { $inc: { attempts: -1 } } : {}),
         },
@@ -192,11 +194,19 @@ export async function openConversions(db: Db) {
      * QUEUED with no job sent, oldest first: waiting for their owner's turn (or their sender
      * failed between saving and sending).
      */
-    undispatched: (limit: number) =>
+    undispatched: (owner: string, limit: number) =>
       conversions
-        .find({ status: 'QUEUED', jobSentAt: null })
+        .find({ owner, status: 'QUEUED', jobSentAt: null })
         .sort({ queuedAt: 1, _id: 1 })
         .limit(limit)
+        .toArray(),
+    /** Owners with a conversion waiting for its job to be sent. */
+    ownersWaiting: () => conversions.distinct('owner', { status: 'QUEUED', jobSentAt: null }),
+    /** QUEUED with a job sent before `cutoff`: long enough ago that it may have been lost. */
+    sentBefore: (cutoff: Date) =>
+      conversions
+        .find({ status: 'QUEUED', jobSentAt: { $lt: cutoff } })
+        .limit(100)
         .toArray(),
     /** The owner's conversions whose job is out, until they end: what runs or soon will. */
     countDispatched: (owner: string) =>

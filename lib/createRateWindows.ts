@@ -64,7 +64,9 @@ export function createRateWindows(db: Db, collectionName = 'rate_windows'): Rate
         if (restarted.matchedCount === 1) return 0;
         const current = await windows.findOne({ _id });
         if (current && current.resetAt > now && current.count >= budget.max) {
-          return Math.max(1, Math.ceil((current.resetAt.getTime() - now.getTime()) / 1000));
+          // Clamped: a caller whose clock read came before the window's opener can see more.
+          const seconds = Math.ceil((current.resetAt.getTime() - now.getTime()) / 1000);
+          return Math.min(budget.windowSeconds, Math.max(1, seconds));
         }
         if (current) continue;
         try {

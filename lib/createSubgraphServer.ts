@@ -9,7 +9,8 @@ import { createGraphQLHandler } from './createGraphQLHandler.js';
 import { createOperationGuardPlugin, type OperationLimits } from './createOperationGuardPlugin.js';
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
 import { ErrorCode, graphqlError } from './errors.js';
-import { clientAddress, type Route } from './http.js';
+import type { InternalHop } from './createInternalHop.js';
+import { sendError, type Route, type RouteHandler } from './http.js';
 import type { Logger } from './logger.js';
 import { isDatabaseUnavailable } from './mongo.js';
 
@@ -31,6 +32,8 @@ export interface SubgraphServerOptions {
   log: Logger;
   maxBodyBytes: number;
   operationLimits: OperationLimits;
+  /** Only the router's signed requests are answered, and only they name a client address. */
+  hop: InternalHop;
   /** Takes multipart requests (uploads) before JSON parsing; see createGraphQLHandler. */
   parseBody?: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
 }
@@ -60,14 +63,31 @@ export async function createSubgraphServer(
   const handler = createGraphQLHandler(apollo, {
     maxBodyBytes: options.maxBodyBytes,
     ...(options.parseBody ? { parseBody: options.parseBody } : {}),
-    // The router is the one trusted hop in front of a subgraph (see clientAddress).
     context: async (req) => ({
       userId: (await authenticateHeader(options.verifyToken, req.headers.authorization))?.userId,
-      clientAddress: clientAddress(req, 1),
+      clientAddress: options.hop.clientAddress(req),
       log,
     }),
   });
-  return { apollo, route: { methods: ['GET', 'POST'], path: '/graphql', handler } };
+  return {
+    apollo,
+    route: {
+      methods: ['GET', 'POST'],
+      path: '/graphql',
+      handler: routerOnly(options.hop, handler),
+    },
+  };
+}
+
+/** A handler for the router's signed requests only; anyone else gets 403 FORBIDDEN. */
+export function routerOnly(hop: InternalHop, handler: RouteHandler): RouteHandler {
+  return (req, res) => {
+    if (!hop.isFromRouter(req)) {
+      sendError(res, ErrorCode.FORBIDDEN, 'This service answers the router only');
+      return;
+    }
+    return handler(req, res);
+  };
 }
 
 /** Errors without a code of ours are bugs or outages: log them whole, show the client little. */

@@ -55,8 +55,22 @@ export function estimateQueryCost(
       fragments.set(definition.name.value, definition);
   }
 
+  // A variable the request leaves out takes its declared default: `($n: Int = 100)`.
+  const defaults = new Map<string, ValueNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    if (operationName && definition.name?.value !== operationName) continue;
+    for (const variable of definition.variableDefinitions ?? []) {
+      if (variable.defaultValue) defaults.set(variable.variable.name.value, variable.defaultValue);
+    }
+  }
   const valueOf = (node: ValueNode): unknown => {
-    if (node.kind === Kind.VARIABLE) return variables?.[node.name.value];
+    if (node.kind === Kind.VARIABLE) {
+      const given = variables?.[node.name.value];
+      if (given !== undefined) return given;
+      const fallback = defaults.get(node.name.value);
+      return fallback && fallback.kind !== Kind.VARIABLE ? valueOf(fallback) : undefined;
+    }
     if (node.kind === Kind.INT) return Number(node.value);
     if (node.kind === Kind.LIST) return node.values;
     return undefined;

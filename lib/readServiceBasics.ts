@@ -2,6 +2,7 @@ import type { OperationLimits } from './createOperationGuardPlugin.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { EnvReader } from './readEnv.js';
 import { readOperationLimits } from './readOperationLimits.js';
+import { readSecret } from './readSecret.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics {
@@ -15,12 +16,15 @@ export interface ServiceBasics {
   maxBodyBytes: number;
   /** The same limits the router applies, for callers that reach a subgraph directly. */
   operationLimits: OperationLimits;
+  /** INTERNAL_HOP_SECRET: what the router signs its requests with (see createInternalHop). */
+  internalHopSecret: Uint8Array;
 }
 
 export function readServiceBasics(
   env: EnvReader,
   portVariable: string,
   defaultPort: number,
+  source: NodeJS.ProcessEnv,
 ): ServiceBasics {
   return {
     host: env.string('HOST', '0.0.0.0'),
@@ -30,5 +34,6 @@ export function readServiceBasics(
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     operationLimits: readOperationLimits(env),
+    internalHopSecret: readSecret(source, 'INTERNAL_HOP_SECRET'),
   };
 }

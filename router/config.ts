@@ -2,6 +2,7 @@ import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
 import type { OperationLimits } from '../lib/createOperationGuardPlugin.js';
 import { readEnv } from '../lib/readEnv.js';
 import { readOperationLimits } from '../lib/readOperationLimits.js';
+import { readSecret } from '../lib/readSecret.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
@@ -15,6 +16,8 @@ export interface RouterConfig {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
   subgraphUrls: Record<SubgraphName, string>;
   tokens: TokenVerificationConfig;
+  /** INTERNAL_HOP_SECRET: signs every request to a subgraph (see createInternalHop). */
+  internalHopSecret: Uint8Array;
   /** How long the router believes "this token's account exists" before asking auth again. */
   accountCheckMs: number;
   /** Largest uploaded file accepted, in bytes (media enforces the same limit). */
@@ -52,6 +55,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     subgraphUrls,
     tokens: readTokenVerification(env),
+    internalHopSecret: readSecret(source, 'INTERNAL_HOP_SECRET'),
     accountCheckMs: 1000 * env.int('ACCOUNT_CHECK_SECONDS', 30, { min: 0, max: 3600 }),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),

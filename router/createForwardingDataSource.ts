@@ -12,10 +12,19 @@ import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
  */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext> {
   private readonly maxFileBytes: number;
+  private readonly signedHeaders: () => Record<string, string>;
 
-  constructor(options: { url: string; fetcher: Fetcher; maxFileBytes: number }) {
+  constructor(options: {
+    url: string;
+    /** Signs what it sends (JSON requests are signed by the fetcher itself). */
+    fetcher: Fetcher;
+    maxFileBytes: number;
+    /** The same signature, for the multipart requests that go around the fetcher. */
+    signedHeaders: () => Record<string, string>;
+  }) {
     super({ url: options.url, fetcher: options.fetcher });
     this.maxFileBytes = options.maxFileBytes;
+    this.signedHeaders = options.signedHeaders;
   }
 
   override async process(
@@ -25,7 +34,10 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext>
     if (uploads.length === 0 || options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) {
       return super.process(options);
     }
-    const headers: Record<string, string> = { 'x-forwarded-for': options.context.clientAddress };
+    const headers: Record<string, string> = {
+      'x-forwarded-for': options.context.clientAddress,
+      ...this.signedHeaders(),
+    };
     if (options.context.authorization !== undefined)
       headers.authorization = options.context.authorization;
     return sendMultipartUpload({

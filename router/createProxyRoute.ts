@@ -19,6 +19,8 @@ export interface ProxyRouteOptions {
   /** Response headers passed back. */
   responseHeaders: readonly string[];
   trustedProxyHops: number;
+  /** Headers that prove the request comes from the router (see createInternalHop). */
+  signedHeaders: () => Record<string, string>;
   /** Idle time, not total time: a 2 GB download may take long but never stalls this long. */
   idleTimeoutMs: number;
 }
@@ -37,6 +39,7 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
     async handler(req, res) {
       const headers: Record<string, string> = {
         'x-forwarded-for': clientAddress(req, options.trustedProxyHops),
+        ...options.signedHeaders(),
       };
       for (const name of options.requestHeaders) {
         const value = req.headers[name];

@@ -5,6 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/createGraphQLHandler.js';
+import { createInternalHop, HOP_HEADER } from '../lib/createInternalHop.js';
 import { createOperationGuardPlugin } from '../lib/createOperationGuardPlugin.js';
 import { createMultipartParser } from '../lib/createMultipartParser.js';
 import { maskInternalError } from '../lib/createSubgraphServer.js';
@@ -48,7 +49,9 @@ export async function createRouterServer(
   config: RouterConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop' | 'onListening' | 'beforeDrain'>> {
-  const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs });
+  const hop = createInternalHop(config.internalHopSecret);
+  const signed = () => ({ [HOP_HEADER]: hop.sign() });
+  const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, headers: signed });
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
     // Subgraph URLs come from configuration, not from the composed file, so one supergraph
@@ -59,6 +62,7 @@ export async function createRouterServer(
         url: `${config.subgraphUrls[name]}/graphql`,
         fetcher,
         maxFileBytes: config.maxUploadBytes,
+        signedHeaders: signed,
       });
     },
   });
@@ -148,6 +152,7 @@ export async function createRouterServer(
             'cache-control',
           ],
           trustedProxyHops: config.trustedProxyHops,
+          signedHeaders: signed,
           idleTimeoutMs: 10_000,
         }),
         createProxyRoute({
@@ -169,6 +174,7 @@ export async function createRouterServer(
             'cache-control',
           ],
           trustedProxyHops: config.trustedProxyHops,
+          signedHeaders: signed,
           idleTimeoutMs: 30_000,
         }),
       ],

@@ -12,6 +12,7 @@ const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 const DEFAULT_JWT_KEY = fromRoot('.local', 'keys', 'jwt-ed25519.pem');
 const DEFAULT_DOWNLOAD_SECRET = fromRoot('.local', 'keys', 'download-token.secret');
+const DEFAULT_HOP_SECRET = fromRoot('.local', 'keys', 'internal-hop.secret');
 
 export interface Infrastructure {
   mongodbUri: string;
@@ -22,6 +23,8 @@ export interface Infrastructure {
   jwtPrivateKeyFile: string | undefined;
   /** Likewise for media's download-link secret (DOWNLOAD_TOKEN_SECRET*). */
   downloadSecretFile: string | undefined;
+  /** Likewise for the router-to-subgraph signature (INTERNAL_HOP_SECRET*). */
+  hopSecretFile: string | undefined;
   /** Stops what this call started (FerretDB); leaves what it found running alone. */
   stop: (this: void) => Promise<void>;
 }
@@ -51,7 +54,8 @@ export async function ensureInfrastructure(
     amqpUrl,
     ...ffmpeg,
     jwtPrivateKeyFile: ensureJwtKey(env, say),
-    downloadSecretFile: ensureDownloadSecret(env),
+    downloadSecretFile: ensureSecret(env, 'DOWNLOAD_TOKEN_SECRET', DEFAULT_DOWNLOAD_SECRET),
+    hopSecretFile: ensureSecret(env, 'INTERNAL_HOP_SECRET', DEFAULT_HOP_SECRET),
     stop: mongo.stop,
   };
 }
@@ -65,6 +69,7 @@ export function infrastructureEnv(infra: Omit<Infrastructure, 'stop'>): Record<s
     FFPROBE_PATH: infra.ffprobePath,
     ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
     ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
+    ...(infra.hopSecretFile ? { INTERNAL_HOP_SECRET_FILE: infra.hopSecretFile } : {}),
   };
 }
 
@@ -294,10 +299,13 @@ function ensureJwtKey(env: NodeJS.ProcessEnv, say: Say): string | undefined {
   return file;
 }
 
-/** Media signs download links with a random secret kept in .local/keys (mode 0600). */
-function ensureDownloadSecret(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.DOWNLOAD_TOKEN_SECRET) return undefined;
-  const file = env.DOWNLOAD_TOKEN_SECRET_FILE ?? DEFAULT_DOWNLOAD_SECRET;
+/**
+ * A random secret kept in .local/keys (mode 0600) for `name` (media's download links, the
+ * router's signature), unless the environment gives one.
+ */
+function ensureSecret(env: NodeJS.ProcessEnv, name: string, fallback: string): string | undefined {
+  if (env[name]) return undefined;
+  const file = env[`${name}_FILE`] ?? fallback;
   if (existsSync(file)) return file;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
+import { createInternalHop, HOP_HEADER } from '../lib/createInternalHop.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
@@ -19,6 +21,11 @@ describe('auth subgraph against the real database', () => {
   let base: string;
   let graphql: string;
   let mongo: MongoClient;
+  const hopSecret = randomBytes(32).toString('hex');
+  /** Signed as the router signs: auth answers only the router, and believes only its address. */
+  const signed = () => ({
+    [HOP_HEADER]: createInternalHop(new TextEncoder().encode(hopSecret)).sign(),
+  });
 
   beforeAll(async () => {
     const config = loadAuthConfig({
@@ -31,6 +38,7 @@ describe('auth subgraph against the real database', () => {
       LOGIN_WINDOW_SECONDS: '2',
       // Sign-ups here all come from one address; cost.e2e tests their limit.
       SIGNUPS_PER_CLIENT_PER_HOUR: '1000',
+      INTERNAL_HOP_SECRET: hopSecret,
     });
     const app = await createAuthServer(config, createLogger('auth', 'silent'));
     stop = app.stop;
@@ -54,13 +62,13 @@ describe('auth subgraph against the real database', () => {
       SIGN_UP,
       {
         variables: { email, password },
-        headers,
+        headers: { ...signed(), ...headers },
       },
     );
   const logIn = (email: string, password: string, client = '192.0.2.1') =>
     postGraphQL<{ logIn: { token: string; user: { id: string } } }>(graphql, LOG_IN, {
       variables: { email, password },
-      headers: { 'x-forwarded-for': client },
+      headers: { ...signed(), 'x-forwarded-for': client },
     });
 
   it('signs up with an argon2id hash, normalised email, and a token that works for me', async () => {
@@ -77,7 +85,10 @@ describe('auth subgraph against the real database', () => {
     expect(stored?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
 
-    const me = await postGraphQL(graphql, '{ me { id email } }', { token: payload?.token ?? '' });
+    const me = await postGraphQL(graphql, '{ me { id email } }', {
+      token: payload?.token ?? '',
+      headers: signed(),
+    });
     expect(me.body.data).toEqual({ me: { id: payload?.user.id, email: email.toLowerCase() } });
   });
 
@@ -182,6 +193,7 @@ describe('auth subgraph against the real database', () => {
       fetch(`${base}/auth/login`, {
         method: 'POST',
         headers: {
+          ...signed(),
           authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
           'x-forwarded-for': '192.0.2.77',
         },
@@ -196,9 +208,38 @@ describe('auth subgraph against the real database', () => {
     const bad = await basic(email, 'wrong password');
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/^Basic realm="reelflux"/);
-    const none = await fetch(`${base}/auth/login`, { method: 'POST' });
+    const none = await fetch(`${base}/auth/login`, { method: 'POST', headers: signed() });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
+  });
+
+  it('answers only requests the router signed, and believes a client address only from them', async () => {
+    const unsigned = await fetch(graphql, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+    expect(unsigned.status).toBe(403);
+    expect(await unsigned.json()).toMatchObject({
+      errors: [{ extensions: { code: 'FORBIDDEN' } }],
+    });
+    const stale = await postGraphQL(graphql, '{ me { id } }', {
+      headers: {
+        [HOP_HEADER]: createInternalHop(new TextEncoder().encode(hopSecret)).sign(
+          new Date(Date.now() - 600_000),
+        ),
+      },
+    });
+    expect(stale.status).toBe(403);
+    const otherKey = await postGraphQL(graphql, '{ me { id } }', {
+      headers: { [HOP_HEADER]: createInternalHop(randomBytes(32)).sign() },
+    });
+    expect(otherKey.status).toBe(403);
+    const login = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('a@example.com:x').toString('base64')}` },
+    });
+    expect(login.status).toBe(403);
   });
 
   it('publishes its public key and reports ready', async () => {

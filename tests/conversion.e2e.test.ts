@@ -47,7 +47,13 @@ describe('conversion end to end', () => {
 
   beforeAll(async () => {
     clip10 = makeVideo(infra.ffmpegPath, 10);
-    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2', LOG_LEVEL: 'info' });
+    stack = await spawnStack(infra, prefix, {
+      WORKER_CONCURRENCY: '2',
+      LOG_LEVEL: 'info',
+      // One user's jobs fill every worker slot here: these tests are about workers, and
+      // fair turns between users have their own test (cost.e2e).
+      MAX_RUNNING_CONVERSIONS_PER_USER: '8',
+    });
     mongo = new MongoClient(infra.mongodbUri);
     token = await signUp();
   });

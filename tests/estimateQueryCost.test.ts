@@ -23,6 +23,10 @@ describe('estimateQueryCost', () => {
       1 + 7 * 2,
     );
     expect(cost('{ videos { edges { node { id } } } }')).toBe(1 + 20 * 2);
+    // A variable left out takes its declared default, not the default page.
+    expect(cost('query ($n: Int = 100) { videos(first: $n) { edges { node { id } } } }')).toBe(
+      1 + 100 * 2,
+    );
   });
 
   it('grows with each nested list: the cyclic query is refused long before it runs', () => {

@@ -12,6 +12,7 @@ import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
+import { routerHopHeaders } from './helpers/routerHop.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 const PASSWORD = 'correct horse battery';
@@ -306,6 +307,7 @@ describe('media end to end through the router', () => {
       {
         token: alice.token,
         variables: { r: [{ __typename: 'Audio', id: audioId.toHexString() }] },
+        headers: routerHopHeaders(stack.env),
       },
     );
     const audio = entities.body.data?._entities[0];

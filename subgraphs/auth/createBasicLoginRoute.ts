@@ -1,6 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../../lib/errors.js';
-import { clientAddress, sendError, sendJson, type Route } from '../../lib/http.js';
+import type { InternalHop } from '../../lib/createInternalHop.js';
+import { routerOnly } from '../../lib/createSubgraphServer.js';
+import { sendError, sendJson, type Route } from '../../lib/http.js';
 import type { Accounts } from './createAccounts.js';
 
 const CHALLENGE = 'Basic realm="reelflux", charset="UTF-8"';
@@ -10,11 +12,11 @@ const CHALLENGE = 'Basic realm="reelflux", charset="UTF-8"';
  * curl and scripts. Same rules as the logIn mutation: same error for an unknown email and a
  * wrong password, same rate limit.
  */
-export function createBasicLoginRoute(accounts: Accounts): Route {
+export function createBasicLoginRoute(accounts: Accounts, hop: InternalHop): Route {
   return {
     methods: ['POST'],
     path: '/auth/login',
-    async handler(req, res) {
+    handler: routerOnly(hop, async (req, res) => {
       const credentials = parseBasic(req.headers.authorization);
       if (!credentials) {
         sendError(res, ErrorCode.UNAUTHENTICATED, 'Send HTTP Basic credentials', {
@@ -26,7 +28,7 @@ export function createBasicLoginRoute(accounts: Accounts): Route {
         const { token, expiresAt } = await accounts.logIn(
           credentials.email,
           credentials.password,
-          clientAddress(req, 1),
+          hop.clientAddress(req),
         );
         res.setHeader('cache-control', 'no-store');
         sendJson(res, 200, { token, expiresAt: expiresAt.toISOString() });
@@ -45,7 +47,7 @@ export function createBasicLoginRoute(accounts: Accounts): Route {
           throw error;
         }
       }
-    },
+    }),
   };
 }
 

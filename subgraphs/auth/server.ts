@@ -1,4 +1,5 @@
 import { createLocalJWKSet } from 'jose';
+import { createInternalHop } from '../../lib/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
 import { createTokenVerifier } from '../../lib/createTokenVerifier.js';
 import { createHttpApp, sendJson } from '../../lib/http.js';
@@ -21,6 +22,7 @@ export async function createAuthServer(
   config: AuthConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const hop = createInternalHop(config.internalHopSecret);
   const mongo = createMongoClient(config.mongodbUri, 'reelflux-auth');
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'auth'));
@@ -48,6 +50,7 @@ export async function createAuthServer(
     log,
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,
+    hop,
   });
 
   const listener = createHttpApp({
@@ -56,7 +59,7 @@ export async function createAuthServer(
     readiness: [['mongodb', () => pingDatabase(db)]],
     routes: [
       route,
-      createBasicLoginRoute(accounts),
+      createBasicLoginRoute(accounts, hop),
       {
         methods: ['GET'],
         path: '/.well-known/jwks.json',

@@ -23,7 +23,7 @@ export interface ConversionConfig extends ServiceBasics {
 export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): ConversionConfig {
   const env = readEnv(source);
   return {
-    ...readServiceBasics(env, 'CONVERSION_PORT', 4003),
+    ...readServiceBasics(env, 'CONVERSION_PORT', 4003, source),
     amqpUrl: env.string('AMQP_URL'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),

@@ -68,9 +68,8 @@ export async function createConversionService(deps: {
 
   const announce = (record: ConversionRecord) => broker.publishEvent(conversionUpdated(record));
 
-  /** Queues the job once; a repeat (redelivered event, retried request) finds it sent. */
-  const ensureJobSent = async (record: ConversionRecord): Promise<ConversionRecord> => {
-    if (record.jobSentAt || record.status !== 'QUEUED') return record;
+  /** Sends the conversion's job and records when. */
+  const sendJob = async (record: ConversionRecord): Promise<ConversionRecord> => {
     const job: ConversionJob = {
       type: 'conversion.job',
       version: 1,
@@ -80,13 +79,19 @@ export async function createConversionService(deps: {
       filename: record.filename,
       options: record.options,
     };
-    // QUEUED is announced (and confirmed) before the job exists, so no subscriber can see a
-    // worker's RUNNING before it.
-    await announce(record);
     await broker.sendToQueue(broker.topology.queues.jobs, job);
     const jobSentAt = new Date();
     await conversions.markSent(record._id, jobSentAt);
     return { ...record, jobSentAt };
+  };
+
+  /** Queues the job once; a repeat (redelivered event, retried request) finds it sent. */
+  const ensureJobSent = async (record: ConversionRecord): Promise<ConversionRecord> => {
+    if (record.jobSentAt || record.status !== 'QUEUED') return record;
+    // QUEUED is announced (and confirmed) before the job exists, so no subscriber can see a
+    // worker's RUNNING before it.
+    await announce(record);
+    return sendJob(record);
   };
 
   const create = async (
@@ -150,33 +155,44 @@ export async function createConversionService(deps: {
   };
 
   /**
-   * Sends the jobs of waiting conversions, oldest first, while their owner has fewer than
+   * Sends an owner's waiting jobs, oldest first, while the owner has fewer than
    * `maxRunningPerUser` jobs out: one user's backlog waits here, in the database, instead of in
-   * the queue in front of everyone else's jobs. Runs after each new conversion and every
-   * second (a job that ended frees a turn). Replicas may race to send the same conversion;
+   * the queue in front of everyone else's jobs. Replicas may race to send the same conversion;
    * a worker drops the duplicate when it takes it.
    */
-  const dispatch = async () => {
-    const waiting = await conversions.undispatched(500);
-    const byOwner = new Map<string, ConversionRecord[]>();
-    for (const record of waiting) {
-      byOwner.set(record.owner, [...(byOwner.get(record.owner) ?? []), record]);
-    }
-    for (const [owner, records] of byOwner) {
-      let turns = limits.maxRunningPerUser - (await conversions.countDispatched(owner));
-      for (const record of records) {
-        if (turns <= 0) break;
-        if (await sendUnlessDeleted(record)) turns--;
-      }
+  const dispatchOwner = async (owner: string) => {
+    const turns = limits.maxRunningPerUser - (await conversions.countDispatched(owner));
+    if (turns <= 0) return;
+    for (const record of await conversions.undispatched(owner, turns)) {
+      await sendUnlessDeleted(record);
     }
   };
-  // One pass at a time in this process; a caller waits for the pass that includes its record.
-  let dispatching: Promise<void> = Promise.resolve();
-  const dispatchNow = () => {
-    const pass = dispatching.then(dispatch);
-    dispatching = pass.catch(() => undefined);
+  // One pass per owner at a time in this process: a new conversion and the timer may meet.
+  const passes = new Map<string, Promise<void>>();
+  const dispatchFor = (owner: string): Promise<void> => {
+    const pass = (passes.get(owner) ?? Promise.resolve()).then(() => dispatchOwner(owner));
+    const settled = pass.catch(() => undefined);
+    passes.set(owner, settled);
+    void settled.then(() => {
+      if (passes.get(owner) === settled) passes.delete(owner);
+    });
     return pass;
   };
+  /**
+   * Every second: each owner with a conversion waiting gets a pass (a job that ended freed a
+   * turn, or a send failed earlier), each on its own, so one owner's failure stops no other.
+   */
+  let ticking: Promise<void> | undefined;
+  const tick = () =>
+    (ticking ??= (async () => {
+      for (const owner of await conversions.ownersWaiting()) {
+        await dispatchFor(owner).catch((error: unknown) =>
+          log.warn({ err: error, owner }, 'dispatch failed; trying again'),
+        );
+      }
+    })()
+      .catch((error: unknown) => log.warn({ err: error }, 'dispatch pass failed; trying again'))
+      .finally(() => (ticking = undefined)));
 
   const onVideoUploaded = async (event: VideoUploaded) => {
     const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
@@ -193,7 +209,7 @@ export async function createConversionService(deps: {
     }
     // The upload's own conversion shares the video's id: a redelivered event cannot add one.
     await create(new ObjectId(event.videoId), video, event.mp3);
-    await dispatchNow();
+    await dispatchFor(video.owner);
   };
 
   const onVideoDeleted = async (videoId: string) => {
@@ -209,10 +225,21 @@ export async function createConversionService(deps: {
    * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
    * replicas do not double it): hands a conversion whose worker went silent (frozen, cut off,
    * or gone without RabbitMQ noticing) to another worker. A stale worker that wakes up finds
-   * its run taken and stops. (A job whose sender failed after saving it is the dispatcher's.)
+   * its run taken and stops. (A job whose sender failed before sending is the dispatcher's.)
    */
   const sweep = async () => {
     const cutoff = new Date(Date.now() - deps.staleAfterMs);
+    // A job still QUEUED long after it was sent may have been lost (a purged queue); as it
+    // holds its owner's turn, send it again. A worker drops whichever copy comes second.
+    for (const record of await conversions.sentBefore(
+      new Date(Date.now() - 5 * deps.staleAfterMs),
+    )) {
+      log.warn(
+        { conversionId: record._id.toHexString() },
+        'sweeper: job sent long ago; sending it again',
+      );
+      await sendJob(record);
+    }
     for (;;) {
       const reclaimed = await conversions.reclaimSilent(cutoff);
       if (!reclaimed) break;
@@ -274,13 +301,7 @@ export async function createConversionService(deps: {
       );
       sweepTimer = setInterval(() => void sweepOnce(), Math.min(15_000, deps.staleAfterMs / 4));
       sweepTimer.unref();
-      dispatchTimer = setInterval(
-        () =>
-          void dispatchNow().catch((error: unknown) =>
-            log.warn({ err: error }, 'dispatch pass failed; trying again'),
-          ),
-        DISPATCH_INTERVAL_MS,
-      );
+      dispatchTimer = setInterval(() => void tick(), DISPATCH_INTERVAL_MS);
       dispatchTimer.unref();
     },
 
@@ -288,7 +309,8 @@ export async function createConversionService(deps: {
       clearInterval(sweepTimer);
       clearInterval(dispatchTimer);
       await sweeping;
-      await dispatching;
+      await ticking;
+      await Promise.all(passes.values());
     },
 
     /** Within the owner's request rate and quotas, a new conversion; it runs in its turn. */
@@ -317,8 +339,9 @@ export async function createConversionService(deps: {
           await forgetConversions(record.videoId);
           throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
         }
-        await dispatchNow();
-        return (await conversions.findOwned(record._id.toHexString(), owner)) ?? record;
+        await dispatchFor(owner);
+        // As created: QUEUED, whether its job went out now or waits for the owner's turn.
+        return record;
       } catch (error) {
         // The caller is told to retry; a QUEUED record it was told failed must not run later.
         await conversions.removeUnsent(record._id);

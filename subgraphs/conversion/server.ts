@@ -1,4 +1,5 @@
 import { createBroker } from '../../lib/createBroker.js';
+import { createInternalHop } from '../../lib/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/createTokenVerifier.js';
 import { openConversions } from '../../lib/conversions.js';
@@ -17,6 +18,7 @@ export async function createConversionServer(
   config: ConversionConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const hop = createInternalHop(config.internalHopSecret);
   const mongo = createMongoClient(config.mongodbUri, 'reelflux-conversion');
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
@@ -43,6 +45,7 @@ export async function createConversionServer(
     log,
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,
+    hop,
   });
 
   return {

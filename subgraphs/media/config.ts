@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import { readEnv } from '../../lib/readEnv.js';
+import { readSecret } from '../../lib/readSecret.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -35,7 +35,7 @@ export interface MediaQuotas {
 export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaConfig {
   const env = readEnv(source);
   return {
-    ...readServiceBasics(env, 'MEDIA_PORT', 4002),
+    ...readServiceBasics(env, 'MEDIA_PORT', 4002, source),
     amqpUrl: env.string('AMQP_URL'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
@@ -48,32 +48,8 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
       mutationsPerMinute: env.int('MUTATIONS_PER_MINUTE', 60, { min: 1 }),
     },
     downloads: {
-      secret: readSecret(source),
+      secret: readSecret(source, 'DOWNLOAD_TOKEN_SECRET'),
       ttlSeconds: env.int('DOWNLOAD_TOKEN_TTL_SECONDS', 900, { min: 10, max: 86400 }),
     },
   };
-}
-
-/** DOWNLOAD_TOKEN_SECRET (or _FILE): at least 32 bytes, the same for every media replica. */
-function readSecret(source: NodeJS.ProcessEnv): Uint8Array {
-  const env = readEnv(source);
-  let secret = env.optionalString('DOWNLOAD_TOKEN_SECRET');
-  const file = env.optionalString('DOWNLOAD_TOKEN_SECRET_FILE');
-  if (secret === undefined && file !== undefined) {
-    try {
-      secret = readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw new ConfigError(
-        `DOWNLOAD_TOKEN_SECRET_FILE cannot be read: ${(error as Error).message}`,
-      );
-    }
-  }
-  if (secret === undefined) {
-    throw new ConfigError(
-      'DOWNLOAD_TOKEN_SECRET or DOWNLOAD_TOKEN_SECRET_FILE is required but neither is set',
-    );
-  }
-  if (Buffer.byteLength(secret) < 32)
-    throw new ConfigError('DOWNLOAD_TOKEN_SECRET must be at least 32 bytes');
-  return new TextEncoder().encode(secret);
 }

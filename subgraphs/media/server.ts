@@ -1,6 +1,7 @@
 import { createBroker } from '../../lib/createBroker.js';
 import { createMultipartParser } from '../../lib/createMultipartParser.js';
 import { createRateWindows } from '../../lib/createRateWindows.js';
+import { createInternalHop } from '../../lib/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/createTokenVerifier.js';
 import { createHttpApp } from '../../lib/http.js';
@@ -21,6 +22,7 @@ export async function createMediaServer(
   config: MediaConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+  const hop = createInternalHop(config.internalHopSecret);
   const mongo = createMongoClient(config.mongodbUri, 'reelflux-media');
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
@@ -58,6 +60,7 @@ export async function createMediaServer(
     log,
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,
+    hop,
     parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),
   });
 
