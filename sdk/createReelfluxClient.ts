@@ -17,12 +17,14 @@ import {
   MeDocument,
   SignUpDocument,
   UploadVideoDocument,
+  VideoConversionsDocument,
   VideosDocument,
   type ConversionFieldsFragment,
   type LogInMutation,
   type MeQuery,
   type Mp3Options,
   type VideoFieldsFragment,
+  type VideoConversionsQuery,
   type VideosQuery,
 } from './generated/graphql.js';
 import { ReelfluxError } from './ReelfluxError.js';
@@ -33,6 +35,8 @@ export type Video = VideoFieldsFragment;
 export type AuthPayload = LogInMutation['logIn'];
 export type User = NonNullable<MeQuery['me']>;
 export type VideoPage = VideosQuery['videos'];
+/** One page of a video's conversions, newest first. */
+export type ConversionPage = NonNullable<VideoConversionsQuery['video']>['conversions'];
 export type { Mp3Options };
 
 export interface ClientOptions {
@@ -138,6 +142,17 @@ export function createReelfluxClient(options: ClientOptions) {
 
     async videos(first = 20, after?: string): Promise<VideoPage> {
       return (await request(VideosDocument, { first, ...(after ? { after } : {}) })).videos;
+    },
+
+    /** A video's conversions, newest first, `first` (1–100) at a time after the cursor `after`. */
+    async conversions(videoId: string, first = 20, after?: string): Promise<ConversionPage> {
+      const { video } = await request(VideoConversionsDocument, {
+        videoId,
+        first,
+        ...(after ? { after } : {}),
+      });
+      if (!video) throw new ReelfluxError('NOT_FOUND', 'Video not found');
+      return video.conversions;
     },
 
     async conversion(id: string): Promise<Conversion> {

@@ -105,6 +105,15 @@ describe('SDK and CLI end to end', () => {
       const facts = probeMp3(infra.ffprobePath, readFileSync(target));
       expect(facts).toMatchObject({ codec: 'mp3', bitrateKbps: 96 });
       expect(facts.durationSeconds).toBeCloseTo(6, 0);
+
+      // Converted again: the video's conversions, newest first, a page at a time.
+      const again = await reelflux.convertVideo(video.id, { bitrateKbps: 64 });
+      const first = await reelflux.conversions(video.id, 1);
+      expect(first.edges.map((edge) => edge.node.id)).toEqual([again.id]);
+      expect(first.pageInfo.hasNextPage).toBe(true);
+      const second = await reelflux.conversions(video.id, 1, first.pageInfo.endCursor ?? '');
+      expect(second.edges.map((edge) => edge.node.id)).toEqual([video.id]);
+      expect(second.pageInfo.hasNextPage).toBe(false);
     });
 
     it('keeps a file name with quotes, an apostrophe and non-ASCII letters exactly', async () => {
@@ -195,6 +204,12 @@ describe('SDK and CLI end to end', () => {
       const ls = await cli(['ls', '--json']);
       expect(JSON.parse(ls.stdout)).toEqual([
         expect.objectContaining({ filename: 'Clip One.mp4', latestConversion: expect.anything() }),
+      ]);
+      const videoId = (JSON.parse(ls.stdout) as { id: string }[])[0]?.id ?? '';
+      const history = await cli(['history', videoId, '--json']);
+      expect(history.code, history.stderr).toBe(0);
+      expect(JSON.parse(history.stdout)).toEqual([
+        expect.objectContaining({ id: result.conversionId, status: 'SUCCEEDED' }),
       ]);
     });
 

@@ -35,6 +35,8 @@ Commands:
   status <conversion-id>      a conversion's state
   download <conversion-id> [-o out.mp3]
   ls [--limit N]              your videos, newest first, with their latest conversion
+  history <video-id> [--limit N]
+                              a video's conversions, newest first
 
 Options: --url URL (or REELFLUX_URL), --json (one JSON document on stdout, no progress),
          -h, --help. REELFLUX_TOKEN overrides the stored token.
@@ -144,6 +146,18 @@ async function main(argv: string[]): Promise<number> {
             )
             .join('\n') || '(no videos)',
           videos,
+        );
+        return EXIT.OK;
+      }
+      case 'history': {
+        const page = await client.conversions(
+          one(rest, 'history needs a video id'),
+          positiveInt(values.limit ?? '20', 'limit'),
+        );
+        const conversions = page.edges.map((edge) => edge.node);
+        print(
+          conversions.map((c) => `${c.id}  ${describe(c)}`).join('\n') || '(no conversions)',
+          conversions,
         );
         return EXIT.OK;
       }
