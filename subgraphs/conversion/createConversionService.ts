@@ -145,7 +145,7 @@ export async function createConversionService(deps: {
     await conversions.collection.deleteMany({ videoId });
   };
 
-  /** Sends the job of a conversion just created, unless its video was deleted meanwhile. */
+  /** Sends a waiting conversion's job, unless its video was deleted meanwhile. */
   const sendUnlessDeleted = async (record: ConversionRecord) => {
     if (await isDeleted(record.videoId)) {
       await forgetConversions(record.videoId);
