@@ -65,42 +65,40 @@ export function curlUpload(
 }
 
 /**
- * A benchmark source video (a test pattern and a tone, H.264/AAC), generated once into
- * .local/bench/ and reused by later runs. Nothing binary is committed.
+ * `.local/bench/<name>`, made by ffmpeg from lavfi sources with `args` the first time and
+ * reused by later runs. Nothing binary is committed.
  */
+function generatedOnce(ffmpegPath: string, name: string, args: string[]): string {
+  const dir = fromRoot('.local', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  if (existsSync(path)) return path;
+  process.stdout.write(`generating ${path} …\n`);
+  execFileSync(ffmpegPath, ['-v', 'error', '-y', ...args, path]);
+  return path;
+}
+
+/** A benchmark source video: a test pattern and a tone, H.264/AAC. */
 export function benchVideo(
   ffmpegPath: string,
   options: { seconds: number; size: string; videoKbps: number; audio: string },
 ): string {
-  const dir = fromRoot('.local', 'bench');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `source-${options.seconds}s-${options.size}-${options.videoKbps}k.mp4`);
-  if (existsSync(path)) return path;
-  process.stdout.write(`generating ${path} …\n`);
-  execFileSync(ffmpegPath, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${options.size}:rate=24:duration=${options.seconds}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `${options.audio}:d=${options.seconds}`,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-b:v',
-    `${options.videoKbps}k`,
-    '-c:a',
-    'aac',
-    '-b:a',
-    '128k',
-    '-shortest',
-    path,
+  return generatedOnce(
+    ffmpegPath,
+    `source-${options.seconds}s-${options.size}-${options.videoKbps}k.mp4`,
+    [
+      ...['-f', 'lavfi', '-i', `testsrc2=size=${options.size}:rate=24:duration=${options.seconds}`],
+      ...['-f', 'lavfi', '-i', `${options.audio}:d=${options.seconds}`],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', `${options.videoKbps}k`],
+      ...['-c:a', 'aac', '-b:a', '128k', '-shortest'],
+    ],
+  );
+}
+
+/** A benchmark audio file: `seconds` of a tone, AAC at 32 kbps (long to convert, small to store). */
+export function benchAudio(ffmpegPath: string, seconds: number): string {
+  return generatedOnce(ffmpegPath, `tone-${seconds}s-32k.m4a`, [
+    ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
+    ...['-c:a', 'aac', '-b:a', '32k'],
   ]);
-  return path;
 }

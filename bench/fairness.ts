@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { fromRoot } from '../lib/projectRoot.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
+import { benchAudio, benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
 
 /**
  * `npm run bench:fairness`: does one user's backlog hold up another user's job? User B's
@@ -18,26 +15,10 @@ const BACKLOG = Number(process.env.BENCH_FAIRNESS_BACKLOG ?? 20);
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const audio = 'sine=frequency=440:sample_rate=48000';
 const clip = benchVideo(infra.ffmpegPath, { seconds: 10, size: '320x180', videoKbps: 200, audio });
-// A's videos are long to convert but small to store (audio only, 32 kbps): on the embedded
-// store every GridFS read scans the whole chunks collection, and 20 large files would measure
-// that instead of the queue.
-const long = fromRoot('.local', 'bench', 'long-600s-32k.m4a');
-if (!existsSync(long)) {
-  execFileSync(infra.ffmpegPath, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `${audio}:duration=600`,
-    '-c:a',
-    'aac',
-    '-b:a',
-    '32k',
-    long,
-  ]);
-}
+// A's files are long to convert but small to store (audio only): on the embedded store every
+// GridFS read scans the whole chunks collection, and 20 large files would measure that instead
+// of the queue.
+const long = benchAudio(infra.ffmpegPath, 600);
 
 interface State {
   status: string;
