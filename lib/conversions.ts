@@ -219,11 +219,17 @@ export async function openConversions(db: Db) {
     countActive: (owner: string) =>
       conversions.countDocuments({ owner, status: { $in: ['QUEUED', 'RUNNING'] } }),
     countForVideo: (videoId: string) => conversions.countDocuments({ videoId }),
-    /** Removes a conversion whose job was never sent (its request failed). */
-    removeUnsent: (id: ObjectId) => conversions.deleteOne({ _id: id, jobSentAt: null }),
+    /**
+     * Takes back a conversion whose request failed: removed if its job was never sent, else
+     * cancelled, so the worker that takes the job drops it.
+     */
+    async withdraw(id: ObjectId): Promise<void> {
+      const removed = await conversions.deleteOne({ _id: id, jobSentAt: null });
+      if (removed.deletedCount === 0) await this.cancel(id);
+    },
     markSent: (id: ObjectId, jobSentAt: Date) =>
       conversions.updateOne({ _id: id }, { $set: { jobSentAt } }),
-    cancel: (id: ObjectId) =>
+    cancel: (id: ObjectId): Promise<ConversionRecord | null> =>
       conversions.findOneAndUpdate(
         { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },
         { $set: { status: 'CANCELLED', finishedAt: new Date(), runId: null } },

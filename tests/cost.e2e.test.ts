@@ -271,6 +271,44 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       'quota.fairTurns',
       `other user's clip ${clipDone.status}; backlog ${backlog.join(', ')}`,
     );
+    // Ten separate requests at once, from a user with one conversion running: the count is
+    // taken again once each new conversion exists, so no two pass on the same last place.
+    const racer = await signUp();
+    const raced = await uploadVideoId(stack.graphqlUrl, makeLongAudio(infra.ffmpegPath, 1200), {
+      token: racer.token,
+    });
+    await conversionUntil(stack.graphqlUrl, racer.token, raced, {
+      done: (state) => state.status !== 'QUEUED',
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        postGraphQL(stack.graphqlUrl, 'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }', {
+          token: racer.token,
+          variables: { v: raced },
+        }),
+      ),
+    );
+    const racedList = await postGraphQL<{
+      video: { conversions: { edges: { node: { id: string; status: string } }[] } };
+    }>(
+      stack.graphqlUrl,
+      'query ($v: ID!) { video(id: $v) { conversions(first: 100) { edges { node { id status } } } } }',
+      { token: racer.token, variables: { v: raced } },
+    );
+    const racedAll = racedList.body.data?.video.conversions.edges.map((e) => e.node) ?? [];
+    const active = racedAll.filter((c) => c.status === 'QUEUED' || c.status === 'RUNNING');
+    outcomes.set(
+      'quota.parallelConversions',
+      active.length <= 3 ? 'at most 3 queued or running' : `${active.length} queued or running`,
+    );
+    for (const { id } of active) {
+      await postGraphQL(
+        stack.graphqlUrl,
+        'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
+        { token: racer.token, variables: { id } },
+      );
+    }
+
     for (const id of [videoId, ...queued]) {
       await postGraphQL(
         stack.graphqlUrl,

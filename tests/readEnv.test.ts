@@ -31,21 +31,35 @@ describe('configuration', () => {
     expect(() => read(readEnv(source))).toThrow(message);
   });
 
-  it('auth fails fast without a database or a signing key', () => {
-    expect(() => loadAuthConfig({ JWT_PRIVATE_KEY: 'x' })).toThrow(/MONGODB_URI is required/);
-    expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x' })).toThrow(/JWT_PRIVATE_KEY/);
+  const hop = { INTERNAL_HOP_SECRET: 'x'.repeat(32) };
+
+  it('auth fails fast without a database, a signing key or the router hop secret', () => {
+    expect(() => loadAuthConfig({ ...hop, JWT_PRIVATE_KEY: 'x' })).toThrow(
+      /MONGODB_URI is required/,
+    );
+    expect(() => loadAuthConfig({ ...hop, MONGODB_URI: 'mongodb://x' })).toThrow(/JWT_PRIVATE_KEY/);
     expect(() =>
-      loadAuthConfig({ MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY_FILE: '/nonexistent' }),
+      loadAuthConfig({ ...hop, MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY_FILE: '/nonexistent' }),
     ).toThrow(/JWT_PRIVATE_KEY_FILE cannot be read/);
+    expect(() => loadAuthConfig({ MONGODB_URI: 'mongodb://x', JWT_PRIVATE_KEY: 'x' })).toThrow(
+      /INTERNAL_HOP_SECRET or INTERNAL_HOP_SECRET_FILE is required/,
+    );
+    expect(() =>
+      loadAuthConfig({
+        MONGODB_URI: 'mongodb://x',
+        JWT_PRIVATE_KEY: 'x',
+        INTERNAL_HOP_SECRET: 'short',
+      }),
+    ).toThrow(/INTERNAL_HOP_SECRET must be at least 32 bytes/);
   });
 
   it('router derives subgraph and JWKS URLs from one variable per subgraph', () => {
-    const amqp = { AMQP_URL: 'amqp://localhost' };
+    const amqp = { AMQP_URL: 'amqp://localhost', ...hop };
     const config = loadRouterConfig({ ...amqp, AUTH_URL: 'http://auth:4001' });
     expect(config.subgraphUrls.auth).toBe('http://auth:4001');
     expect(config.tokens.jwksUrl).toBe('http://auth:4001/.well-known/jwks.json');
     // Subscriptions need the broker's conversion.updated events.
-    expect(() => loadRouterConfig({})).toThrow(/AMQP_URL is required/);
+    expect(() => loadRouterConfig({ ...hop })).toThrow(/AMQP_URL is required/);
     expect(() => loadRouterConfig({ ...amqp, MAX_QUERY_DEPTH: '1' })).toThrow(
       /MAX_QUERY_DEPTH must be at least 2/,
     );

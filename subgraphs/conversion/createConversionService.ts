@@ -319,22 +319,31 @@ export async function createConversionService(deps: {
       const options = parseMp3Options(mp3);
       const video = await videos.findOne({ _id: videoId, owner, deleted: { $ne: true } });
       if (!video) throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
-      if ((await conversions.countActive(owner)) >= limits.maxActivePerUser) {
-        throw graphqlError(
-          ErrorCode.QUOTA_EXCEEDED,
-          `You have ${limits.maxActivePerUser} conversions queued or running; convert again once one ends`,
-          { reason: 'ACTIVE_CONVERSIONS', limit: limits.maxActivePerUser },
-        );
-      }
-      if ((await conversions.countForVideo(video._id)) >= limits.maxPerVideo) {
-        throw graphqlError(
-          ErrorCode.QUOTA_EXCEEDED,
-          `This video has been converted ${limits.maxPerVideo} times, the most a video may be`,
-          { reason: 'CONVERSIONS_PER_VIDEO', limit: limits.maxPerVideo },
-        );
-      }
+      // Checked before the record exists (the usual refusal) and again after (the count then
+      // includes it), so requests racing in parallel cannot all pass on the same last place.
+      const overQuota = async (counting: 0 | 1) => {
+        if ((await conversions.countActive(owner)) > limits.maxActivePerUser - 1 + counting) {
+          return graphqlError(
+            ErrorCode.QUOTA_EXCEEDED,
+            `You have ${limits.maxActivePerUser} conversions queued or running; convert again once one ends`,
+            { reason: 'ACTIVE_CONVERSIONS', limit: limits.maxActivePerUser },
+          );
+        }
+        if ((await conversions.countForVideo(video._id)) > limits.maxPerVideo - 1 + counting) {
+          return graphqlError(
+            ErrorCode.QUOTA_EXCEEDED,
+            `This video has been converted ${limits.maxPerVideo} times, the most a video may be`,
+            { reason: 'CONVERSIONS_PER_VIDEO', limit: limits.maxPerVideo },
+          );
+        }
+        return undefined;
+      };
+      const refused = await overQuota(0);
+      if (refused) throw refused;
       const record = await create(new ObjectId(), video, options);
       try {
+        const raced = await overQuota(1);
+        if (raced) throw raced;
         if (await isDeleted(record.videoId)) {
           await forgetConversions(record.videoId);
           throw graphqlError(ErrorCode.NOT_FOUND, 'Video not found');
@@ -343,8 +352,8 @@ export async function createConversionService(deps: {
         // As created: QUEUED, whether its job went out now or waits for the owner's turn.
         return record;
       } catch (error) {
-        // The caller is told to retry; a QUEUED record it was told failed must not run later.
-        await conversions.removeUnsent(record._id);
+        // The caller is told to retry; a conversion it was told failed must not run later.
+        await conversions.withdraw(record._id);
         throw error;
       }
     },
