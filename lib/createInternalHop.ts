@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { clientAddress } from './http.js';
 
 /** The header the router signs every request to a subgraph with. */
 export const HOP_HEADER = 'x-reelflux-hop';
@@ -13,11 +12,6 @@ export interface InternalHop {
   sign(now?: Date): string;
   /** The request came from the router: it carries a valid, recent signature. */
   isFromRouter(req: IncomingMessage, now?: Date): boolean;
-  /**
-   * The end client's address: the router's `X-Forwarded-For` when the request is signed,
-   * else the socket's peer (whatever the header says).
-   */
-  clientAddress(req: IncomingMessage): string;
 }
 
 /**
@@ -29,7 +23,7 @@ export interface InternalHop {
  */
 export function createInternalHop(secret: Uint8Array): InternalHop {
   const mac = (payload: string) => createHmac('sha256', secret).update(payload).digest();
-  const hop: InternalHop = {
+  return {
     sign(now = new Date()) {
       const payload = `v1.${Math.floor(now.getTime() / 1000)}`;
       return `${payload}.${mac(payload).toString('base64url')}`;
@@ -43,9 +37,5 @@ export function createInternalHop(secret: Uint8Array): InternalHop {
       if (age > MAX_AGE_SECONDS) return false;
       return timingSafeEqual(mac(match[1]), Buffer.from(match[3], 'base64url'));
     },
-    clientAddress(req) {
-      return clientAddress(req, hop.isFromRouter(req) ? 1 : 0);
-    },
   };
-  return hop;
 }

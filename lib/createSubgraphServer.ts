@@ -10,7 +10,13 @@ import { createOperationGuardPlugin, type OperationLimits } from './createOperat
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
 import { ErrorCode, graphqlError } from './errors.js';
 import type { InternalHop } from './createInternalHop.js';
-import { sendError, type Route, type RouteHandler } from './http.js';
+import {
+  clientAddress,
+  closeAfterAnswer,
+  sendError,
+  type Route,
+  type RouteHandler,
+} from './http.js';
 import type { Logger } from './logger.js';
 import { isDatabaseUnavailable } from './mongo.js';
 
@@ -65,7 +71,8 @@ export async function createSubgraphServer(
     ...(options.parseBody ? { parseBody: options.parseBody } : {}),
     context: async (req) => ({
       userId: (await authenticateHeader(options.verifyToken, req.headers.authorization))?.userId,
-      clientAddress: options.hop.clientAddress(req),
+      // routerOnly lets only the router's signed requests this far: its X-Forwarded-For holds.
+      clientAddress: clientAddress(req, 1),
       log,
     }),
   });
@@ -79,10 +86,15 @@ export async function createSubgraphServer(
   };
 }
 
-/** A handler for the router's signed requests only; anyone else gets 403 FORBIDDEN. */
+/**
+ * A handler for the router's signed requests only; anyone else gets 403 FORBIDDEN. Only behind
+ * it may `clientAddress(req, 1)` believe the router's X-Forwarded-For.
+ */
 export function routerOnly(hop: InternalHop, handler: RouteHandler): RouteHandler {
   return (req, res) => {
     if (!hop.isFromRouter(req)) {
+      // Answered before any body is read (an upload, say): close in stages, as for any such.
+      if (!req.complete) closeAfterAnswer(req, res);
       sendError(res, ErrorCode.FORBIDDEN, 'This service answers the router only');
       return;
     }

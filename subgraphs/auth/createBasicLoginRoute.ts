@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../../lib/errors.js';
 import type { InternalHop } from '../../lib/createInternalHop.js';
 import { routerOnly } from '../../lib/createSubgraphServer.js';
-import { sendError, sendJson, type Route } from '../../lib/http.js';
+import { clientAddress, sendError, sendJson, type Route } from '../../lib/http.js';
 import type { Accounts } from './createAccounts.js';
 
 const CHALLENGE = 'Basic realm="reelflux", charset="UTF-8"';
@@ -28,7 +28,8 @@ export function createBasicLoginRoute(accounts: Accounts, hop: InternalHop): Rou
         const { token, expiresAt } = await accounts.logIn(
           credentials.email,
           credentials.password,
-          hop.clientAddress(req),
+          // Signed by the router (routerOnly): its X-Forwarded-For holds.
+          clientAddress(req, 1),
         );
         res.setHeader('cache-control', 'no-store');
         sendJson(res, 200, { token, expiresAt: expiresAt.toISOString() });
