@@ -9,7 +9,13 @@ import amqp, {
 } from 'amqplib';
 import type { Logger } from './logger.js';
 import type { EventMessage } from './messages.js';
-import { declareTopology, topologyNames, type Topology } from './topology.js';
+import {
+  declareTopology,
+  QUEUED_EVENTS,
+  topologyNames,
+  type BrokerRole,
+  type Topology,
+} from './topology.js';
 
 export class BrokerUnavailableError extends Error {
   override name = 'BrokerUnavailableError';
@@ -46,6 +52,8 @@ export type EventHandler = (content: Buffer) => void;
 
 export interface BrokerOptions {
   url: string;
+  /** Which process this is: it declares that part of the topology (see brokerPermissions). */
+  role: BrokerRole;
   log: Logger;
   /** Prefix for every exchange and queue name (AMQP_NAME_PREFIX). */
   namePrefix?: string;
@@ -85,6 +93,8 @@ export function createBroker(options: BrokerOptions): Broker {
   let consuming = true;
   let delay = 500;
   let waiters: (() => void)[] = [];
+  /** Ids of mandatory messages RabbitMQ handed back because no queue was bound for them. */
+  const returned = new Set<string>();
 
   const subscribe = async (model: ChannelModel, consumer: Consumer) => {
     const channel = await model.createChannel();
@@ -134,8 +144,9 @@ export function createBroker(options: BrokerOptions): Broker {
   };
 
   const connect = async (): Promise<void> => {
+    let model: ChannelModel | undefined;
     try {
-      const model = await amqp.connect(options.url, { timeout: 5_000 });
+      model = await amqp.connect(options.url, { timeout: 5_000 });
       model.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq connection error'));
       model.on('close', () => {
         connection = undefined;
@@ -147,7 +158,12 @@ export function createBroker(options: BrokerOptions): Broker {
       });
       const confirm = await model.createConfirmChannel();
       confirm.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq channel error'));
-      await declareTopology(confirm, topology);
+      // RabbitMQ sends the return before the confirm, so the publish below sees it in time.
+      confirm.on('return', (message: ConsumeMessage) => {
+        const id: unknown = message.properties.messageId;
+        if (typeof id === 'string') returned.add(id);
+      });
+      await declareTopology(confirm, topology, [options.role]);
       if (consuming) for (const consumer of consumers) await subscribe(model, consumer);
       for (const subscription of eventSubscriptions) await listen(model, subscription);
       connection = model;
@@ -158,7 +174,10 @@ export function createBroker(options: BrokerOptions): Broker {
       waiters = [];
     } catch (error) {
       log.warn({ err: error }, 'rabbitmq connect failed');
-      schedule();
+      // Connected but refused a declaration (say, a permission): close it, and its close
+      // handler schedules the next try, so no half-set-up connection is left behind.
+      if (model) await model.close().catch(() => undefined);
+      else schedule();
     }
   };
   const schedule = () => {
@@ -192,6 +211,7 @@ export function createBroker(options: BrokerOptions): Broker {
   ) => {
     const channel = await connected();
     const content = Buffer.from(JSON.stringify(body));
+    const messageId = extra.mandatory ? randomUUID() : undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new BrokerUnavailableError('RabbitMQ did not confirm in time')),
@@ -201,11 +221,18 @@ export function createBroker(options: BrokerOptions): Broker {
         exchange,
         routingKey,
         content,
-        { persistent: true, contentType: 'application/json', ...extra },
+        {
+          persistent: true,
+          contentType: 'application/json',
+          ...(messageId === undefined ? {} : { messageId }),
+          ...extra,
+        },
         (error) => {
           clearTimeout(timer);
           if (error)
             reject(new BrokerUnavailableError(`RabbitMQ refused the message: ${String(error)}`));
+          else if (messageId !== undefined && returned.delete(messageId))
+            reject(new BrokerUnavailableError(`no queue takes ${routingKey} messages yet`));
           else resolve();
         },
       );
@@ -214,8 +241,13 @@ export function createBroker(options: BrokerOptions): Broker {
 
   return {
     topology,
+    // Events with a durable queue must reach it: unroutable (its consumer never started on
+    // this broker), the publish fails and the caller answers "try again", losing nothing.
     publishEvent: (message) =>
-      confirmedPublish(topology.exchange, message.type, message, { type: message.type }),
+      confirmedPublish(topology.exchange, message.type, message, {
+        type: message.type,
+        mandatory: QUEUED_EVENTS.has(message.type),
+      }),
     sendToQueue: (queue, body, extra) => confirmedPublish('', queue, body, extra),
     consume(queue, prefetch, handler) {
       const consumer: Consumer = { queue, prefetch, handler };

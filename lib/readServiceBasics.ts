@@ -2,7 +2,7 @@ import type { OperationLimits } from './createOperationGuardPlugin.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { EnvReader } from './readEnv.js';
 import { readOperationLimits } from './readOperationLimits.js';
-import { readSecret } from './readSecret.js';
+import { readSecret, readUrlWithPassword } from './readSecret.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics {
@@ -30,7 +30,7 @@ export function readServiceBasics(
     host: env.string('HOST', '0.0.0.0'),
     port: env.int(portVariable, defaultPort, { min: 0, max: 65535 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    mongodbUri: env.string('MONGODB_URI'),
+    mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     operationLimits: readOperationLimits(env),

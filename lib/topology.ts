@@ -41,36 +41,102 @@ export function topologyNames(prefix = ''): Topology {
 }
 
 /**
- * Declared by every process on every (re)connect. Declarations are idempotent only while
- * their arguments match, so they live here, once.
+ * Events bound to durable queues (the conversion service's): they are published as
+ * mandatory, so one that no queue takes yet fails instead of vanishing.
  */
-export async function declareTopology(channel: Channel, names: Topology): Promise<void> {
+export const QUEUED_EVENTS: ReadonlySet<string> = new Set(['video.uploaded', 'video.deleted']);
+
+/** The processes that talk to RabbitMQ; each declares only its part of the topology. */
+export const BROKER_ROLES = ['router', 'media', 'conversion', 'worker'] as const;
+export type BrokerRole = (typeof BROKER_ROLES)[number];
+
+/** RabbitMQ's three permission patterns for one user in one vhost. */
+export interface BrokerPermissions {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** Queue and exchange names are matched whole; AMQP_NAME_PREFIX may hold any character. */
+const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const exactly = (...names: string[]) => `^(${names.map(escape).join('|')})$`;
+
+/**
+ * What each process may do, and little more, so a broken-into worker (it runs ffmpeg on
+ * untrusted files) can take jobs but neither read nor publish events. RabbitMQ asks for
+ * `configure` to declare, `write` on the queue and `read` on the exchange to bind, `write` on
+ * the exchange to publish (`amq.default` for direct-to-queue sends, which it cannot narrow to
+ * one queue), `read` to consume, and also `read` on a queue to declare it with a dead-letter
+ * exchange: so whoever declares the event or job queues may read them. The router's event
+ * feeds are private queues named `<exchange>.<routing key>.<host>.<id>`. Kept beside
+ * `declareTopology`, so a new queue is declared and permitted in one change;
+ * tests/brokerPermissions.int.test.ts checks both against a real broker.
+ */
+export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPermissions> {
   const { exchange, queues } = names;
-  await channel.assertExchange(exchange, 'topic', { durable: true });
-
-  await channel.assertQueue(queues.eventsDead, { durable: true });
-  const toEventsDead = {
-    'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': queues.eventsDead,
-  };
-  await channel.assertQueue(queues.videoUploaded, { durable: true, arguments: toEventsDead });
-  await channel.bindQueue(queues.videoUploaded, exchange, 'video.uploaded');
-  await channel.assertQueue(queues.videoDeleted, { durable: true, arguments: toEventsDead });
-  await channel.bindQueue(queues.videoDeleted, exchange, 'video.deleted');
-
-  await channel.assertQueue(queues.jobsDead, { durable: true });
-  await channel.assertQueue(queues.jobs, {
-    durable: true,
-    arguments: {
-      'x-queue-type': 'quorum',
-      'x-delivery-limit': JOB_DELIVERY_LIMIT,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': queues.jobsDead,
+  const events = [queues.videoUploaded, queues.videoDeleted];
+  const jobs = [queues.jobs, queues.jobsRetry];
+  const feeds = `^${escape(exchange)}\\..+$`;
+  const exchangeAndFeeds = `^${escape(exchange)}(\\..+)?$`;
+  return {
+    router: { configure: exchangeAndFeeds, write: feeds, read: exchangeAndFeeds },
+    media: { configure: exactly(exchange), write: exactly(exchange), read: '^$' },
+    conversion: {
+      configure: exactly(exchange, queues.eventsDead, ...events, queues.jobsDead, ...jobs),
+      write: exactly(exchange, 'amq.default', ...events),
+      read: exactly(exchange, ...events, ...jobs),
     },
-  });
-  // Per-message expiry (the retry delay) needs a classic queue.
-  await channel.assertQueue(queues.jobsRetry, {
-    durable: true,
-    arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queues.jobs },
-  });
+    worker: {
+      configure: exactly(queues.jobsDead, ...jobs),
+      write: exactly('amq.default'),
+      read: exactly(...jobs),
+    },
+  };
+}
+
+/**
+ * Declared on every (re)connect, each process its part: the exchange by whoever publishes or
+ * listens to it, the event queues by the conversion service (media publishes into them as
+ * mandatory, see QUEUED_EVENTS), the job queues by the conversion service and the workers. Declarations are idempotent only while their arguments match, so they live here,
+ * once. Without `roles`, everything (tests and fsck).
+ */
+export async function declareTopology(
+  channel: Channel,
+  names: Topology,
+  roles: readonly BrokerRole[] = BROKER_ROLES,
+): Promise<void> {
+  const { exchange, queues } = names;
+  const any = (...wanted: BrokerRole[]) => wanted.some((role) => roles.includes(role));
+
+  if (any('router', 'media', 'conversion')) {
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+  }
+  if (any('conversion')) {
+    await channel.assertQueue(queues.eventsDead, { durable: true });
+    const toEventsDead = {
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': queues.eventsDead,
+    };
+    await channel.assertQueue(queues.videoUploaded, { durable: true, arguments: toEventsDead });
+    await channel.bindQueue(queues.videoUploaded, exchange, 'video.uploaded');
+    await channel.assertQueue(queues.videoDeleted, { durable: true, arguments: toEventsDead });
+    await channel.bindQueue(queues.videoDeleted, exchange, 'video.deleted');
+  }
+  if (any('conversion', 'worker')) {
+    await channel.assertQueue(queues.jobsDead, { durable: true });
+    await channel.assertQueue(queues.jobs, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-delivery-limit': JOB_DELIVERY_LIMIT,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': queues.jobsDead,
+      },
+    });
+    // Per-message expiry (the retry delay) needs a classic queue.
+    await channel.assertQueue(queues.jobsRetry, {
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queues.jobs },
+    });
+  }
 }

@@ -2,7 +2,7 @@ import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
 import type { OperationLimits } from '../lib/createOperationGuardPlugin.js';
 import { readEnv } from '../lib/readEnv.js';
 import { readOperationLimits } from '../lib/readOperationLimits.js';
-import { readSecret } from '../lib/readSecret.js';
+import { readSecret, readUrlWithPassword } from '../lib/readSecret.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
@@ -68,7 +68,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
       'INTROSPECTION',
       env.string('NODE_ENV', 'development') !== 'production',
     ),
-    amqpUrl: env.string('AMQP_URL'),
+    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     maxSubscriptionsPerConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     keepAliveMs: env.int('WS_KEEPALIVE_MS', 12_000, { min: 1_000 }),

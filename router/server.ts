@@ -109,7 +109,12 @@ export async function createRouterServer(
   });
 
   const metrics = createMetrics('router');
-  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const broker = createBroker({
+    url: config.amqpUrl,
+    role: 'router',
+    namePrefix: config.amqpNamePrefix,
+    log,
+  });
   const subscriptions = createSubscriptionServer({
     apollo,
     schema: buildSchema(readFileSync(API_SCHEMA_PATH, 'utf8')),

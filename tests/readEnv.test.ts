@@ -1,7 +1,11 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadRouterConfig } from '../router/config.js';
 import { ConfigError, readEnv } from '../lib/readEnv.js';
+import { readUrlWithPassword } from '../lib/readSecret.js';
 
 describe('configuration', () => {
   it('parses typed values with defaults', () => {
@@ -63,5 +67,33 @@ describe('configuration', () => {
     expect(() => loadRouterConfig({ ...amqp, MAX_QUERY_DEPTH: '1' })).toThrow(
       /MAX_QUERY_DEPTH must be at least 2/,
     );
+  });
+});
+
+describe('connection URLs with the password from a secret', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reelflux-password-'));
+  const file = join(dir, 'password');
+  writeFileSync(file, 'p@ss/word\n');
+
+  it.each([
+    [{ U: 'amqp://worker@rabbitmq:5672' }, 'amqp://worker@rabbitmq:5672'],
+    [
+      { U: 'amqp://worker@rabbitmq:5672', U_PASSWORD_FILE: file },
+      'amqp://worker:p%40ss%2Fword@rabbitmq:5672',
+    ],
+    [
+      { U: 'mongodb://media@a:27017,b:27017/?replicaSet=rs0', U_PASSWORD: 'x' },
+      'mongodb://media:x@a:27017,b:27017/?replicaSet=rs0',
+    ],
+  ])('splices it in (%o)', (source, url) => {
+    expect(readUrlWithPassword(source, 'U', 'U_PASSWORD')).toBe(url);
+  });
+
+  it.each([
+    [{ U: 'amqp://rabbitmq:5672', U_PASSWORD: 'x' }, /U must name a user and no password/],
+    [{ U: 'amqp://a:b@rabbitmq:5672', U_PASSWORD: 'x' }, /U must name a user and no password/],
+    [{ U: 'amqp://a@rabbitmq', U_PASSWORD_FILE: join(dir, 'missing') }, /cannot be read/],
+  ])('refuses what it cannot use (%o)', (source, message) => {
+    expect(() => readUrlWithPassword(source, 'U', 'U_PASSWORD')).toThrow(message);
   });
 });

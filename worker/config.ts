@@ -1,6 +1,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
 import { readEnv } from '../lib/readEnv.js';
+import { readUrlWithPassword } from '../lib/readSecret.js';
 
 export interface WorkerConfig {
   host: string;
@@ -33,9 +34,9 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     host: env.string('HOST', '0.0.0.0'),
     port: env.int('WORKER_PORT', 4010, { min: 0, max: 65535 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    mongodbUri: env.string('MONGODB_URI'),
+    mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
-    amqpUrl: env.string('AMQP_URL'),
+    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     ffmpegPath: env.string('FFMPEG_PATH', 'ffmpeg'),
     ffprobePath: env.string('FFPROBE_PATH', 'ffprobe'),

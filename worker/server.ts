@@ -22,7 +22,12 @@ export async function createWorker(
   const conversionDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
   const mediaDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
   const conversions = await openConversions(conversionDb);
-  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const broker = createBroker({
+    url: config.amqpUrl,
+    role: 'worker',
+    namePrefix: config.amqpNamePrefix,
+    log,
+  });
   const jobs = createJobHandler({ config, conversions, mediaDb, broker, log });
   // Prefetch = concurrency: RabbitMQ hands this worker no more than it can run, so any number
   // of workers share the queue fairly.

@@ -1,4 +1,5 @@
 import { readEnv } from '../../lib/readEnv.js';
+import { readUrlWithPassword } from '../../lib/readSecret.js';
 import type { ConversionLimits } from './createConversionService.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 import {
@@ -24,7 +25,7 @@ export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): C
   const env = readEnv(source);
   return {
     ...readServiceBasics(env, 'CONVERSION_PORT', 4003, source),
-    amqpUrl: env.string('AMQP_URL'),
+    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     staleAfterMs: 1000 * env.int('CONVERSION_STALE_SECONDS', 60, { min: 2 }),

@@ -23,7 +23,12 @@ export async function createConversionServer(
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
   const conversions = await openConversions(db);
-  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const broker = createBroker({
+    url: config.amqpUrl,
+    role: 'conversion',
+    namePrefix: config.amqpNamePrefix,
+    log,
+  });
   const service = await createConversionService({
     db,
     conversions,

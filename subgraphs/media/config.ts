@@ -1,5 +1,5 @@
 import { readEnv } from '../../lib/readEnv.js';
-import { readSecret } from '../../lib/readSecret.js';
+import { readSecret, readUrlWithPassword } from '../../lib/readSecret.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -36,7 +36,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
   const env = readEnv(source);
   return {
     ...readServiceBasics(env, 'MEDIA_PORT', 4002, source),
-    amqpUrl: env.string('AMQP_URL'),
+    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),

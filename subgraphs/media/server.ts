@@ -27,7 +27,12 @@ export async function createMediaServer(
   await mongo.connect();
   const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
   const store = await createVideoStore(db);
-  const broker = createBroker({ url: config.amqpUrl, namePrefix: config.amqpNamePrefix, log });
+  const broker = createBroker({
+    url: config.amqpUrl,
+    role: 'media',
+    namePrefix: config.amqpNamePrefix,
+    log,
+  });
   const downloads = createDownloadTokens(config.downloads.secret, config.downloads.ttlSeconds);
   const verifyToken = createTokenVerifier({
     keys: remoteKeySet(config.tokens.jwksUrl),

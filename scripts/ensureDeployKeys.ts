@@ -1,0 +1,115 @@
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fromRoot } from '../lib/projectRoot.js';
+import {
+  BROKER_ROLES,
+  brokerPermissions,
+  topologyNames,
+  type BrokerPermissions,
+} from '../lib/topology.js';
+
+/** Where every key and password lives, one file each; `.local/` is never committed. */
+export const DEPLOY_KEYS_DIR = fromRoot('.local', 'keys');
+
+/** The services with a MongoDB user of their own (the router keeps no data). */
+export const DATABASE_USERS = ['auth', 'media', 'conversion', 'worker'] as const;
+
+/** File names double as the keys of the Kubernetes Secret and the names of compose secrets. */
+export const keyFiles = {
+  jwtPrivateKey: 'jwt-ed25519.pem',
+  downloadTokenSecret: 'download-token.secret',
+  internalHopSecret: 'internal-hop.secret',
+  rabbitmqDefinitions: 'rabbitmq-definitions.json',
+  rabbitmqPassword: (user: string) => `rabbitmq-${user}.password`,
+  mongodbPassword: (user: string) => `mongodb-${user}.password`,
+} as const;
+
+/**
+ * RabbitMQ's `rabbit_password_hashing_sha256`: a 4-byte salt, then SHA-256 of salt and
+ * password, base64. Lets the definitions file carry hashes, never the passwords.
+ */
+export function rabbitmqPasswordHash(password: string, salt = randomBytes(4)): string {
+  const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
+  return Buffer.concat([salt, digest]).toString('base64');
+}
+
+export interface BrokerUser {
+  name: string;
+  password: string;
+  permissions: BrokerPermissions;
+  tags?: string[];
+}
+
+/** A RabbitMQ definitions document: one vhost, its users and their permissions. */
+export function brokerDefinitions(vhost: string, users: readonly BrokerUser[]) {
+  return {
+    vhosts: [{ name: vhost }],
+    users: users.map((user) => ({
+      name: user.name,
+      password_hash: rabbitmqPasswordHash(user.password),
+      hashing_algorithm: 'rabbit_password_hashing_sha256',
+      tags: user.tags ?? [],
+    })),
+    permissions: users.map((user) => ({ user: user.name, vhost, ...user.permissions })),
+  };
+}
+
+/** Everything may be done by `admin`: the operator's user, for fsck and the management UI. */
+const EVERYTHING: BrokerPermissions = { configure: '.*', write: '.*', read: '.*' };
+
+/**
+ * Makes what compose and Kubernetes mount, once: the JWT key, the two HMAC secrets, a password
+ * per broker and database user, and RabbitMQ's definitions (one user per process, with only
+ * the permissions `brokerPermissions` grants it), which are written again on every run so they
+ * follow the topology. Existing keys are kept: running it twice changes no password.
+ */
+export function ensureDeployKeys(
+  dir = DEPLOY_KEYS_DIR,
+  say: (line: string) => void = () => {},
+): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keep = (file: string, make: () => string | Buffer) => {
+    const path = join(dir, file);
+    if (!existsSync(path)) {
+      writeFileSync(path, make(), { mode: 0o600 });
+      say(`generated ${path}`);
+    }
+    return readFileSync(path, 'utf8').trim();
+  };
+  // Hex: safe inside a URL, so a password never needs escaping in AMQP_URL or MONGODB_URI.
+  const password = () => randomBytes(24).toString('hex');
+  keep(keyFiles.jwtPrivateKey, () =>
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  keep(keyFiles.downloadTokenSecret, () => randomBytes(48).toString('base64url'));
+  keep(keyFiles.internalHopSecret, () => randomBytes(48).toString('base64url'));
+  keep(keyFiles.mongodbPassword('root'), password);
+  for (const user of DATABASE_USERS) keep(keyFiles.mongodbPassword(user), password);
+
+  const permissions = brokerPermissions(topologyNames());
+  const users: BrokerUser[] = [
+    {
+      name: 'admin',
+      password: keep(keyFiles.rabbitmqPassword('admin'), password),
+      permissions: EVERYTHING,
+      tags: ['administrator'],
+    },
+    ...BROKER_ROLES.map((role) => ({
+      name: role,
+      password: keep(keyFiles.rabbitmqPassword(role), password),
+      permissions: permissions[role],
+    })),
+  ];
+  const definitions = join(dir, keyFiles.rabbitmqDefinitions);
+  writeFileSync(definitions, `${JSON.stringify(brokerDefinitions('/', users), null, 2)}\n`, {
+    mode: 0o600,
+  });
+  say(`wrote ${definitions}`);
+}
+
+// `npm run deploy:keys`
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  ensureDeployKeys(DEPLOY_KEYS_DIR, (line) => process.stdout.write(`${line}\n`));
+}
