@@ -2,17 +2,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../lib/projectRoot.js';
+import { DEPLOY_KEYS_DIR, keyFiles } from './ensureDeployKeys.js';
 
 // Everything local that is not ours to build (binaries, data, keys) lives under .local/.
 const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
-const DEFAULT_JWT_KEY = fromRoot('.local', 'keys', 'jwt-ed25519.pem');
-const DEFAULT_DOWNLOAD_SECRET = fromRoot('.local', 'keys', 'download-token.secret');
-const DEFAULT_HOP_SECRET = fromRoot('.local', 'keys', 'internal-hop.secret');
+const DEFAULT_JWT_KEY = join(DEPLOY_KEYS_DIR, keyFiles.jwtPrivateKey);
+const DEFAULT_DOWNLOAD_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.downloadTokenSecret);
+const DEFAULT_HOP_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.internalHopSecret);
 
 export interface Infrastructure {
   mongodbUri: string;

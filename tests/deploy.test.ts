@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -13,8 +14,11 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { fromRoot } from '../lib/projectRoot.js';
 import { ConfigError } from '../lib/readEnv.js';
 import { SUBGRAPHS } from '../lib/subgraphs.js';
-import { topologyNames } from '../lib/topology.js';
+import { BROKER_ROLES, brokerPermissions, topologyNames } from '../lib/topology.js';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/gridfs.js';
+import { serviceDatabaseName } from '../lib/mongo.js';
 import { loadRouterConfig } from '../router/config.js';
+import { DATABASE_USERS, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
 import { ensureManifestTools, type ManifestTools } from '../scripts/ensureManifestTools.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadConversionConfig } from '../subgraphs/conversion/config.js';
@@ -78,8 +82,23 @@ writeFileSync(
   generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
 );
 writeFileSync(fakeSecret, randomBytes(32).toString('hex'));
-const standIn = (path: string) =>
-  path.endsWith('jwt-private-key') || path.endsWith('jwt_private_key') ? fakeKey : fakeSecret;
+const standIn = (path: string) => (path.endsWith(keyFiles.jwtPrivateKey) ? fakeKey : fakeSecret);
+const standInSecret = readFileSync(fakeSecret, 'utf8');
+
+/** Every process connects to the broker and the database as a user of its own name. */
+function expectOwnUsers(where: string, name: string, config: unknown): void {
+  const { amqpUrl, mongodbUri } = config as { amqpUrl?: string; mongodbUri?: string };
+  for (const url of [amqpUrl, mongodbUri]) {
+    if (url === undefined) continue;
+    expect(url, where).toMatch(new RegExp(`^\\w+://${name}:${standInSecret}@`));
+  }
+  expect(amqpUrl !== undefined, `${where} uses the broker`).toBe(
+    (BROKER_ROLES as readonly string[]).includes(name),
+  );
+  expect(mongodbUri !== undefined, `${where} uses the database`).toBe(
+    (DATABASE_USERS as readonly string[]).includes(name),
+  );
+}
 
 /** Loads a process's config from an environment, with secret files replaced by stand-ins. */
 function loadWith(process: ProcessName, env: Record<string, string>): unknown {
@@ -139,8 +158,9 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
 
   it('gives each process the variables its config requires, its port, probes and image', () => {
     for (const [overlay, objects] of rendered) {
-      const configMap = objects.find((o) => o.kind === 'ConfigMap') as
-        (K8sObject & { data: Record<string, string> }) | undefined;
+      const configMap = objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'reelflux-config',
+      ) as (K8sObject & { data: Record<string, string> }) | undefined;
       const deployments = objects.filter((o) => o.kind === 'Deployment');
       expect(deployments.map((d) => d.metadata.name).sort(), overlay).toEqual(
         Object.keys(PROCESSES).sort(),
@@ -185,7 +205,8 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
           ).toContain(key);
         }
         expect(() => loadWith(name, env), where).not.toThrow(ConfigError);
-        const config = loadWith(name, env) as { port: number; amqpUrl?: string };
+        const config = loadWith(name, env) as { port: number };
+        expectOwnUsers(where, name, config);
         expect(container.ports?.[0], where).toEqual({ name: 'http', containerPort: config.port });
         expect(config.port, where).toBe(PROCESSES[name].port);
         const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
@@ -205,9 +226,6 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         });
         expect(container.readinessProbe?.httpGet, where).toEqual({ path: '/readyz', port: 'http' });
         expect(container.livenessProbe?.httpGet, where).toEqual({ path: '/healthz', port: 'http' });
-        if (config.amqpUrl !== undefined) {
-          expect(config.amqpUrl, where).toBe('amqp://reelflux:stand-in-secret@rabbitmq:5672');
-        }
       }
 
       // Each <NAME>_URL names a Service of that subgraph on its port.
@@ -296,6 +314,95 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         );
       }
       expect(() => loadWith(name, env), name).not.toThrow(ConfigError);
+      expectOwnUsers(name, name, loadWith(name, env));
+    }
+  });
+
+  it('gets every key and password it mounts from `npm run deploy:keys`, broker users included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reelflux-keys-'));
+    ensureDeployKeys(dir);
+    ensureDeployKeys(dir); // a second run keeps every password
+    const written = readdirSync(dir).sort();
+    const mounted = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (typeof node !== 'object' || node === null) return;
+      const volume = node as { secretName?: string; items?: { key: string }[] };
+      if (volume.secretName === 'reelflux-keys')
+        for (const item of volume.items ?? []) mounted.add(item.key);
+      for (const child of Object.values(node)) collect(child);
+    };
+    for (const objects of rendered.values()) collect(objects);
+    // Kubernetes mounts each key by name from the one Secret made of the directory.
+    expect(mounted).toContain(keyFiles.mongodbPassword('worker'));
+    expect(written).toEqual(expect.arrayContaining([...mounted]));
+    const compose = parseYaml(readFileSync(fromRoot('docker-compose.yml'), 'utf8')) as {
+      secrets: Record<string, { file: string }>;
+    };
+    for (const [name, { file }] of Object.entries(compose.secrets)) {
+      expect(basename(file)).toBe(name);
+      mounted.add(name);
+    }
+    expect(mounted).toContain(keyFiles.rabbitmqDefinitions);
+    expect(written).toEqual(expect.arrayContaining([...mounted]));
+
+    const definitions = JSON.parse(
+      readFileSync(join(dir, keyFiles.rabbitmqDefinitions), 'utf8'),
+    ) as { users: { name: string }[]; permissions: Record<string, string>[] };
+    expect(definitions.users.map((u) => u.name)).toEqual(['admin', ...BROKER_ROLES]);
+    const permissions = brokerPermissions(topologyNames());
+    for (const role of BROKER_ROLES) {
+      expect(definitions.permissions.find((p) => p.user === role)).toEqual({
+        user: role,
+        vhost: '/',
+        ...permissions[role],
+      });
+    }
+  });
+
+  it("gives MongoDB one user per service, limited to that service's database", () => {
+    const script = readFileSync(fromRoot('k8s', 'base', 'mongodb-users.js'), 'utf8');
+    const users: { user: string; pwd: string; roles: { role: string; db: string }[] }[] = [];
+    const roles: {
+      role: string;
+      privileges: { resource: { db: string; collection: string }; actions: string[] }[];
+    }[] = [];
+    const admin = {
+      createUser: (user: (typeof users)[number]) => users.push(user),
+      createRole: (role: (typeof roles)[number]) => roles.push(role),
+    };
+    runInNewContext(script, {
+      db: { getSiblingDB: (name: string) => (name === 'admin' ? admin : undefined) },
+      process: { env: {} },
+      require: (module: string) => ({
+        readFileSync: (path: string) => {
+          expect(module).toBe('fs');
+          return `password of ${basename(path)}\n`;
+        },
+      }),
+    });
+    const db = (service: string) => serviceDatabaseName('reelflux_', service);
+    expect(users.map((u) => u.user).sort()).toEqual([...DATABASE_USERS].sort());
+    for (const user of users) {
+      expect(user.pwd).toBe(`password of ${keyFiles.mongodbPassword(user.user)}`);
+      if (user.user === 'worker') continue;
+      expect(user.roles).toEqual([{ role: 'readWrite', db: db(user.user) }]);
+    }
+    // The worker: its own role, on exactly the collections createJobHandler touches.
+    const worker = users.find((u) => u.user === 'worker');
+    expect(worker?.roles).toEqual([{ role: 'reelfluxWorker', db: 'admin' }]);
+    const privileges = roles.find((r) => r.role === 'reelfluxWorker')?.privileges ?? [];
+    expect(privileges.map((p) => `${p.resource.db}.${p.resource.collection}`).sort()).toEqual(
+      [
+        `${db('conversion')}.conversions`,
+        `${db('media')}.${AUDIO_BUCKET}.chunks`,
+        `${db('media')}.${AUDIO_BUCKET}.files`,
+        `${db('media')}.${VIDEO_BUCKET}.chunks`,
+        `${db('media')}.${VIDEO_BUCKET}.files`,
+      ].sort(),
+    );
+    for (const { resource, actions } of privileges) {
+      if (resource.collection.startsWith(VIDEO_BUCKET)) expect(actions).toEqual(['find']);
+      expect(actions).not.toContain('dropCollection');
     }
   });
 
