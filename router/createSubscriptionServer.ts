@@ -218,7 +218,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
 }
 
 /**
- * `{ authorization: "Bearer …" }` as the issue and the SDK send it; `Authorization` and a
+ * `{ authorization: "Bearer …" }` as the SDK and the docs send it; `Authorization` and a
  * `headers` object are accepted too, as other clients (and Sandbox's header panel) send them.
  */
 function readAuthorization(params: Record<string, unknown> | undefined): string | undefined {
