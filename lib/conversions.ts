@@ -1,5 +1,6 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { ConversionStatus, ConversionUpdated } from './messages.js';
+import { isDuplicateKeyError } from './mongo.js';
 import type { Mp3Options } from './mp3Options.js';
 
 /** Why a conversion failed, as clients see it in `error.code`. */
@@ -13,6 +14,8 @@ export const ConversionErrorCode = {
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
   DISK_FULL: 'DISK_FULL',
+  /** Not a failure: back in the queue after a transient fault, `message` says which. */
+  RETRYING: 'RETRYING',
 } as const;
 export type ConversionErrorCode = (typeof ConversionErrorCode)[keyof typeof ConversionErrorCode];
 
@@ -23,7 +26,7 @@ export interface ConversionRecord {
   filename: string;
   status: ConversionStatus;
   progress: number | null;
-  error: { code: string; message: string } | null;
+  error: { code: ConversionErrorCode; message: string } | null;
   /** The MP3 in media's `audio` bucket, once SUCCEEDED. */
   audioId: string | null;
   /** How many times a worker has taken it. */
@@ -56,20 +59,105 @@ export function conversionUpdated(
   };
 }
 
+/** What a new conversion is made from; the rest of its record starts empty. */
+export interface NewConversion {
+  id: ObjectId;
+  videoId: string;
+  owner: string;
+  filename: string;
+  options: Mp3Options;
+}
+
 /**
- * The `conversions` collection and every state change, for the conversion service and the
- * workers alike. Each change is a compare-and-set on the current state (and run), so two
- * workers, a cancel and a redelivery can race without a conversion ending twice.
+ * The conversion lifecycle's one owner: every read and every state change of a conversion,
+ * for the conversion service and the workers alike. Each change is a compare-and-set on the
+ * current state (and run), so two workers, a cancel and a redelivery can race without a
+ * conversion ending twice. The collection itself stays inside; docs/architecture.md draws
+ * the states.
  */
-export async function openConversions(db: Db) {
+export interface Conversions {
+  /** A new QUEUED conversion, or the one made before under the same id (a redelivery). */
+  create(fields: NewConversion): Promise<ConversionRecord>;
+  findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
+  statusOf(id: ObjectId): Promise<ConversionStatus | null>;
+  pageForVideo(
+    videoId: string,
+    owner: string,
+    first: number,
+    after?: string,
+  ): Promise<{ records: ConversionRecord[]; hasNextPage: boolean }>;
+  forVideo(videoId: string): Promise<ConversionRecord[]>;
+  removeForVideo(videoId: string): Promise<void>;
+  take(id: ObjectId, runId: string, takeOver: boolean): Promise<ConversionRecord | null>;
+  progress(id: ObjectId, runId: string, progress: number): Promise<boolean>;
+  succeed(id: ObjectId, runId: string, audioId: string): Promise<ConversionRecord | null>;
+  fail(
+    id: ObjectId,
+    runId: string,
+    code: ConversionErrorCode,
+    message: string,
+  ): Promise<ConversionRecord | null>;
+  requeue(
+    id: ObjectId,
+    runId: string,
+    message: string,
+    options?: { giveAttemptBack?: boolean },
+  ): Promise<ConversionRecord | null>;
+  reclaimSilent(cutoff: Date): Promise<ConversionRecord | null>;
+  undispatched(owner: string, limit: number): Promise<ConversionRecord[]>;
+  ownersWaiting(): Promise<string[]>;
+  sentBefore(cutoff: Date): Promise<ConversionRecord[]>;
+  countDispatched(owner: string): Promise<number>;
+  countActive(owner: string): Promise<number>;
+  countForVideo(videoId: string): Promise<number>;
+  withdraw(id: ObjectId): Promise<void>;
+  markSent(id: ObjectId, jobSentAt: Date): Promise<void>;
+  cancel(id: ObjectId): Promise<ConversionRecord | null>;
+}
+
+export async function openConversions(db: Db): Promise<Conversions> {
   const conversions: Collection<ConversionRecord> = db.collection<ConversionRecord>('conversions');
   await conversions.createIndex({ videoId: 1, owner: 1, _id: -1 }, { name: 'by_video_id_desc' });
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
   await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
 
-  return {
-    collection: conversions,
+  const api: Conversions = {
+    async create(fields) {
+      const record: ConversionRecord = {
+        _id: fields.id,
+        videoId: fields.videoId,
+        owner: fields.owner,
+        filename: fields.filename,
+        status: 'QUEUED',
+        progress: null,
+        error: null,
+        audioId: null,
+        attempts: 0,
+        options: fields.options,
+        queuedAt: new Date(),
+        startedAt: null,
+        finishedAt: null,
+        jobSentAt: null,
+        runId: null,
+        heartbeatAt: null,
+      };
+      try {
+        await conversions.insertOne(record);
+        return record;
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        return (await conversions.findOne({ _id: fields.id })) ?? record;
+      }
+    },
+    async statusOf(id) {
+      const found = await conversions.findOne({ _id: id }, { projection: { status: 1 } });
+      return found?.status ?? null;
+    },
+    forVideo: (videoId) => conversions.find({ videoId }).toArray(),
+    async removeForVideo(videoId) {
+      await conversions.deleteMany({ videoId });
+    },
     async findOwned(id: string, owner: string) {
       const _id = idOf(id);
       return _id ? conversions.findOne({ _id, owner }) : null;
@@ -125,7 +213,7 @@ export async function openConversions(db: Db) {
         },
         { returnDocument: 'after' },
       ),
-    fail: (id: ObjectId, runId: string, code: string, message: string) =>
+    fail: (id: ObjectId, runId: string, code: ConversionErrorCode, message: string) =>
       conversions.findOneAndUpdate(
         { _id: id, runId, status: 'RUNNING' },
         {
@@ -152,7 +240,7 @@ export async function openConversions(db: Db) {
             status: 'QUEUED',
             progress: null,
             runId: null,
-            error: { code: 'RETRYING', message },
+            error: { code: ConversionErrorCode.RETRYING, message },
             // Its job goes back out now (retry queue or requeue), not when first sent.
             jobSentAt: new Date(),
           },
@@ -184,7 +272,10 @@ export async function openConversions(db: Db) {
             progress: null,
             runId: null,
             jobSentAt: null,
-            error: { code: 'RETRYING', message: 'Its worker stopped responding' },
+            error: {
+              code: ConversionErrorCode.RETRYING,
+              message: 'Its worker stopped responding',
+            },
           },
         },
         { returnDocument: 'after' },
@@ -225,10 +316,11 @@ export async function openConversions(db: Db) {
      */
     async withdraw(id: ObjectId): Promise<void> {
       const removed = await conversions.deleteOne({ _id: id, jobSentAt: null });
-      if (removed.deletedCount === 0) await this.cancel(id);
+      if (removed.deletedCount === 0) await api.cancel(id);
     },
-    markSent: (id: ObjectId, jobSentAt: Date) =>
-      conversions.updateOne({ _id: id }, { $set: { jobSentAt } }),
+    async markSent(id: ObjectId, jobSentAt: Date) {
+      await conversions.updateOne({ _id: id }, { $set: { jobSentAt } });
+    },
     cancel: (id: ObjectId): Promise<ConversionRecord | null> =>
       conversions.findOneAndUpdate(
         { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },
@@ -236,6 +328,5 @@ export async function openConversions(db: Db) {
         { returnDocument: 'after' },
       ),
   };
+  return api;
 }
-
-export type Conversions = Awaited<ReturnType<typeof openConversions>>;

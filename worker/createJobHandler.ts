@@ -20,7 +20,6 @@ import {
   type AudioMetadata,
 } from '../lib/gridfs.js';
 import type { Logger } from '../lib/logger.js';
-import { isDatabaseUnavailable } from '../lib/mongo.js';
 import {
   InvalidMessageError,
   parseConversionJob,
@@ -32,7 +31,8 @@ import { BadInputError } from './BadInputError.js';
 import { buildFfmpegArgs } from './buildFfmpegArgs.js';
 import type { WorkerConfig } from './config.js';
 import { probeMedia } from './probeMedia.js';
-import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
+import { AbortReason, classifyFailure } from './classifyFailure.js';
+import { FfmpegAbortedError, runFfmpeg } from './runFfmpeg.js';
 
 /**
  * How often a running job saves its progress, announces it, and checks it still owns its
@@ -58,6 +58,7 @@ export interface JobHandlerDeps {
 export function createJobHandler(deps: JobHandlerDeps) {
   const { config, conversions, mediaDb, broker, log } = deps;
   const running = new Map<string, AbortController>();
+  let heartbeatFailures = 0;
 
   const announce = (
     record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
@@ -121,6 +122,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     }
   }
 
+  /** Carries out what classifyFailure decides; throws where the delivery must be requeued. */
   async function settleFailure(
     error: unknown,
     job: ConversionJob,
@@ -130,65 +132,43 @@ export function createJobHandler(deps: JobHandlerDeps) {
     log1: Logger,
   ): Promise<void> {
     await removeOutputUnlessReclaimed(id);
-    if (error instanceof FfmpegAbortedError) {
-      if (error.message === 'shutdown') {
-        // Hand it back for another worker; thrown so the delivery is requeued, not acked.
+    const decision = classifyFailure(error, record.attempts, config);
+    switch (decision.kind) {
+      case 'handBack': {
         const back = await conversions.requeue(id, runId, 'Its worker stopped', {
           giveAttemptBack: true,
         });
         if (back) await announce(back);
         throw error;
       }
-      log1.info('conversion stopped: no longer ours (cancelled or deleted)');
-      return;
+      case 'drop':
+        log1.info('conversion stopped: no longer ours (cancelled or deleted)');
+        return;
+      case 'redeliver':
+        // A take then costs one attempt, so a database away for long still ends the loop.
+        log1.warn({ err: error }, 'database unavailable mid-job; handing the job back');
+        throw error;
+      case 'fail': {
+        const failed = await conversions.fail(id, runId, decision.code, decision.message);
+        if (failed) await announce(failed);
+        log1.info({ code: decision.code }, 'conversion failed: bad input');
+        return;
+      }
+      case 'retry': {
+        log1.warn({ err: error, delayMs: decision.delayMs }, 'conversion attempt failed');
+        const back = await conversions.requeue(id, runId, decision.message);
+        if (!back) return;
+        await broker.sendToQueue(broker.topology.queues.jobsRetry, job, {
+          expiration: String(decision.delayMs),
+        });
+        await announce(back);
+        return;
+      }
+      case 'giveUp':
+        log1.warn({ err: error }, 'conversion attempt failed; giving up');
+        await giveUp(job, id, runId, decision.code, decision.message);
+        return;
     }
-    const bad =
-      error instanceof BadInputError
-        ? error
-        : error instanceof FfmpegTimeoutError
-          ? new BadInputError(
-              ConversionErrorCode.TIMEOUT,
-              `Conversion took longer than ${config.jobTimeoutMs / 1000} s`,
-            )
-          : undefined;
-    if (bad) {
-      const failed = await conversions.fail(id, runId, bad.code, bad.message);
-      if (failed) await announce(failed);
-      log1.info({ code: bad.code }, 'conversion failed: bad input');
-      return;
-    }
-    if (isDatabaseUnavailable(error)) {
-      // The database is away, not the job at fault: no retry is spent. Thrown, so RabbitMQ
-      // hands the job back until the database answers again (a take then costs one attempt).
-      log1.warn({ err: error }, 'database unavailable mid-job; handing the job back');
-      throw error;
-    }
-    log1.warn({ err: error }, 'conversion attempt failed');
-    if (record.attempts < config.maxAttempts) {
-      const back = await conversions.requeue(
-        id,
-        runId,
-        error instanceof Error ? error.message : String(error),
-      );
-      if (!back) return;
-      const delay = config.retryBaseMs * 2 ** (record.attempts - 1);
-      await broker.sendToQueue(broker.topology.queues.jobsRetry, job, {
-        expiration: String(delay),
-      });
-      await announce(back);
-      return;
-    }
-    // Named apart so the owner and the operator see why: this file is not at fault.
-    const code = isDiskFull(error)
-      ? ConversionErrorCode.DISK_FULL
-      : ConversionErrorCode.RETRIES_EXHAUSTED;
-    await giveUp(
-      job,
-      id,
-      runId,
-      code,
-      `Gave up after ${record.attempts} attempts: ${String(error)}`,
-    );
   }
 
   /** FAILED for good, and the job parked in the dead-letter queue for a look. */
@@ -209,11 +189,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
    * over, or already finished it) and so owns the file under the same id.
    */
   async function removeOutputUnlessReclaimed(id: ObjectId): Promise<void> {
-    const current = await conversions.collection.findOne(
-      { _id: id },
-      { projection: { status: 1 } },
-    );
-    if (current?.status === 'RUNNING' || current?.status === 'SUCCEEDED') return;
+    const status = await conversions.statusOf(id);
+    if (status === 'RUNNING' || status === 'SUCCEEDED') return;
     await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
   }
 
@@ -239,6 +216,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     };
     let lastProgress = 0;
     let lastAnnounced = 0;
+    let failedBeats = 0;
     // Heartbeat, progress and cancel check in one: a failed compare-and-set means the run lost
     // the job. The event goes out only after the progress is saved, so a subscriber whose router
     // re-reads the record on that event sees what the event announced.
@@ -247,14 +225,21 @@ export function createJobHandler(deps: JobHandlerDeps) {
       conversions
         .progress(id, runId, progress)
         .then((owned) => {
+          failedBeats = 0;
           if (!owned) {
-            running.get(conversionId)?.abort('lost');
+            running.get(conversionId)?.abort(AbortReason.LOST);
           } else if (progress !== lastAnnounced) {
             lastAnnounced = progress;
             void announce({ ...record, status: 'RUNNING', progress });
           }
         })
-        .catch(() => undefined);
+        .catch((error: unknown) => {
+          // The next beat tries again; the sweeper reclaims the job only after staleAfter.
+          failedBeats++;
+          heartbeatFailures++;
+          if (failedBeats === 1 || failedBeats % 20 === 0)
+            log.warn({ err: error, conversionId, failedBeats }, 'heartbeat not saved');
+        });
     }, WATCH_INTERVAL_MS);
     try {
       const source = join(dir, 'input');
@@ -299,7 +284,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
           lastProgress = fraction;
         },
       });
-      if (signal.aborted) throw new FfmpegAbortedError(String(signal.reason));
+      if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
       stage('ffmpegMs');
 
       // ffmpeg can exit 0 with an empty or truncated file: check what it made.
@@ -351,8 +336,10 @@ export function createJobHandler(deps: JobHandlerDeps) {
     inFlight: () => running.size,
     /** SIGTERM after the drain period: kill ffmpeg and hand the jobs back. */
     abortAll: () => {
-      for (const controller of running.values()) controller.abort('shutdown');
+      for (const controller of running.values()) controller.abort(AbortReason.SHUTDOWN);
     },
+    /** Heartbeats that could not be saved since start (the database was slow or away). */
+    heartbeatFailures: () => heartbeatFailures,
   };
 }
 
@@ -369,12 +356,6 @@ async function expectFreeSpace(dir: string, bytes: number): Promise<void> {
       { code: 'ENOSPC' },
     );
   }
-}
-
-/** Out of space on the worker's disk: a write failed with ENOSPC, or ffmpeg's did. */
-function isDiskFull(error: unknown): boolean {
-  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') return true;
-  return error instanceof Error && /no space left on device/i.test(error.message);
 }
 
 async function sha256Of(path: string): Promise<string> {

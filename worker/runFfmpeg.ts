@@ -2,8 +2,12 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseFfmpegProgress } from './parseFfmpegProgress.js';
 
+/** Stopped through its signal; `reason` is the signal's (an AbortReason from the job handler). */
 export class FfmpegAbortedError extends Error {
   override name = 'FfmpegAbortedError';
+  constructor(readonly reason: unknown) {
+    super(`ffmpeg stopped: ${String(reason)}`);
+  }
 }
 export class FfmpegTimeoutError extends Error {
   override name = 'FfmpegTimeoutError';
@@ -30,7 +34,7 @@ export function runFfmpeg(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) {
-      reject(new FfmpegAbortedError(String(options.signal.reason)));
+      reject(new FfmpegAbortedError(options.signal.reason));
       return;
     }
     const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,7 +48,7 @@ export function runFfmpeg(
       () => kill(new FfmpegTimeoutError(`ffmpeg ran past ${options.timeoutMs} ms`)),
       options.timeoutMs,
     );
-    const onAbort = () => kill(new FfmpegAbortedError(String(options.signal.reason)));
+    const onAbort = () => kill(new FfmpegAbortedError(options.signal.reason));
     options.signal.addEventListener('abort', onAbort, { once: true });
 
     createInterface({ input: child.stdout }).on('line', (line) => {

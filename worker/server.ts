@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import { createBroker } from '../lib/createBroker.js';
 import { openConversions } from '../lib/conversions.js';
 import { createHttpApp } from '../lib/http.js';
@@ -33,10 +34,20 @@ export async function createWorker(
   // of workers share the queue fairly.
   broker.consume(broker.topology.queues.jobs, config.concurrency, jobs.handle);
 
+  const metrics = createMetrics('worker');
+  new Gauge({
+    name: 'worker_heartbeat_failures',
+    help: 'Heartbeats of running jobs that could not be saved, since the worker started',
+    registers: [metrics.registry],
+    collect() {
+      this.set(jobs.heartbeatFailures());
+    },
+  });
+
   return {
     listener: createHttpApp({
       log,
-      metrics: createMetrics('worker'),
+      metrics,
       readiness: [
         ['mongodb', () => pingDatabase(conversionDb)],
         ['rabbitmq', () => broker.check()],

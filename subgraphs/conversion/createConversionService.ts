@@ -44,6 +44,18 @@ interface VideoProjection {
   deleted?: true;
 }
 
+/** What the conversion subgraph's resolvers and process use. */
+export interface ConversionService {
+  /** Starts consuming upload and delete events, sweeping silent jobs and dispatching turns. */
+  start(): void;
+  /** Stops the timers and waits for passes in progress. */
+  stop(): Promise<void>;
+  /** Within the owner's request rate and quotas, a new conversion; it runs in its turn. */
+  convertVideo(owner: string, videoId: string, mp3: unknown): Promise<ConversionRecord>;
+  /** Cancels an owner's QUEUED or RUNNING conversion; a finished one is returned as it is. */
+  cancel(owner: string, id: string): Promise<ConversionRecord>;
+}
+
 /** How often waiting conversions are looked at for a free turn (their owner's job ended). */
 const DISPATCH_INTERVAL_MS = 1_000;
 
@@ -60,7 +72,7 @@ export async function createConversionService(deps: {
   /** See ConversionConfig.staleAfterMs. */
   staleAfterMs: number;
   limits: ConversionLimits;
-}) {
+}): Promise<ConversionService> {
   const { conversions, broker, log, limits } = deps;
   const rates = createRateWindows(deps.db);
   const videos = deps.db.collection<VideoProjection>('videos');
@@ -94,38 +106,15 @@ export async function createConversionService(deps: {
     return sendJob(record);
   };
 
-  const create = async (
-    id: ObjectId,
-    video: VideoProjection,
-    options: ConversionRecord['options'],
-  ) => {
-    const record: ConversionRecord = {
-      _id: id,
+  // An earlier delivery of the same event may have made it already: then that one.
+  const create = (id: ObjectId, video: VideoProjection, options: ConversionRecord['options']) =>
+    conversions.create({
+      id,
       videoId: video._id,
       owner: video.owner,
       filename: video.filename,
-      status: 'QUEUED',
-      progress: null,
-      error: null,
-      audioId: null,
-      attempts: 0,
       options,
-      queuedAt: new Date(),
-      startedAt: null,
-      finishedAt: null,
-      jobSentAt: null,
-      runId: null,
-      heartbeatAt: null,
-    };
-    try {
-      await conversions.collection.insertOne(record);
-      return record;
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      // Already created by an earlier delivery of the same event.
-      return (await conversions.collection.findOne({ _id: id })) ?? record;
-    }
-  };
+    });
 
   /**
    * video.uploaded and video.deleted travel on separate queues and can be handled at the same
@@ -138,11 +127,11 @@ export async function createConversionService(deps: {
 
   /** Cancels (announcing it) and removes every conversion of a video. */
   const forgetConversions = async (videoId: string) => {
-    for (const record of await conversions.collection.find({ videoId }).toArray()) {
+    for (const record of await conversions.forVideo(videoId)) {
       const cancelled = await conversions.cancel(record._id);
       if (cancelled) await announce(cancelled);
     }
-    await conversions.collection.deleteMany({ videoId });
+    await conversions.removeForVideo(videoId);
   };
 
   /** Sends a waiting conversion's job, unless its video was deleted meanwhile. */
@@ -313,7 +302,6 @@ export async function createConversionService(deps: {
       await Promise.all(passes.values());
     },
 
-    /** Within the owner's request rate and quotas, a new conversion; it runs in its turn. */
     async convertVideo(owner: string, videoId: string, mp3: unknown): Promise<ConversionRecord> {
       await spendRequest(owner);
       const options = parseMp3Options(mp3);
@@ -369,5 +357,3 @@ export async function createConversionService(deps: {
     },
   };
 }
-
-export type ConversionService = Awaited<ReturnType<typeof createConversionService>>;

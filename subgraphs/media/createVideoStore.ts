@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { ObjectId, type Db } from 'mongodb';
 import type { Mp3Options } from '../../lib/mp3Options.js';
 import {
@@ -36,11 +37,37 @@ export interface VideoPage {
   hasNextPage: boolean;
 }
 
+/** A GridFS file as downloads need it. */
+export interface StoredFile {
+  _id: ObjectId;
+  length: number;
+  chunkSize: number;
+  metadata?: { owner?: string; sha256?: string; videoId?: string };
+}
+
+/** What media keeps: video records, their files, and the MP3s made of them. */
+export interface VideoStore {
+  insert(record: VideoRecord): Promise<void>;
+  markAnnounced(id: ObjectId): Promise<void>;
+  /** Records whose upload was never announced, stored before `before`. */
+  unannounced(before: Date): Promise<VideoRecord[]>;
+  findOwned(id: string, owner: string): Promise<VideoRecord | null>;
+  /** Newest first; `after` is the id of the last video of the previous page. */
+  page(owner: string, first: number, after: string | undefined): Promise<VideoPage>;
+  /** Bytes the owner keeps: their videos and every MP3 made of them. */
+  bytesStored(owner: string): Promise<number>;
+  findAudioOwned(id: string, owner: string): Promise<AudioFile | null>;
+  findFile(bucket: string, id: string): Promise<StoredFile | null>;
+  openDownload(bucket: string, file: StoredFile, range?: { start: number; end: number }): Readable;
+  /** Removes a video's MP3s, its file and its record; safe to repeat. */
+  remove(record: VideoRecord): Promise<void>;
+}
+
 /**
  * Video records and the GridFS files behind them. Every read takes the caller's id: a video
  * that is not theirs is indistinguishable from one that does not exist.
  */
-export async function createVideoStore(db: Db) {
+export async function createVideoStore(db: Db): Promise<VideoStore> {
   const videos = db.collection<VideoRecord>('videos');
   const audioFiles = db.collection<AudioFile>(`${AUDIO_BUCKET}.files`);
   await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
@@ -108,15 +135,7 @@ export async function createVideoStore(db: Db) {
       return _id ? audioFiles.findOne({ _id, 'metadata.owner': owner }) : null;
     },
 
-    async findFile(
-      bucket: string,
-      id: string,
-    ): Promise<{
-      _id: ObjectId;
-      length: number;
-      chunkSize: number;
-      metadata?: { owner?: string; sha256?: string; videoId?: string };
-    } | null> {
+    async findFile(bucket: string, id: string): Promise<StoredFile | null> {
       const _id = toId(id);
       return _id
         ? db
@@ -125,11 +144,7 @@ export async function createVideoStore(db: Db) {
         : null;
     },
 
-    openDownload(
-      bucket: string,
-      file: { _id: ObjectId; length: number; chunkSize: number },
-      range?: { start: number; end: number },
-    ) {
+    openDownload(bucket, file, range) {
       return readGridFsFile(db, bucket, file, range);
     },
 
@@ -145,5 +160,3 @@ export async function createVideoStore(db: Db) {
     },
   };
 }
-
-export type VideoStore = Awaited<ReturnType<typeof createVideoStore>>;

@@ -1,0 +1,66 @@
+import { MongoNetworkError } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { ConversionErrorCode } from '../lib/conversions.js';
+import { BadInputError } from '../worker/BadInputError.js';
+import { AbortReason, classifyFailure } from '../worker/classifyFailure.js';
+import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';
+
+const policy = { maxAttempts: 3, retryBaseMs: 2000, jobTimeoutMs: 1_500_000 };
+
+describe('classifyFailure: what a failed attempt leads to', () => {
+  it('hands the job back when the worker stops, and drops it when the run lost it', () => {
+    expect(classifyFailure(new FfmpegAbortedError(AbortReason.SHUTDOWN), 1, policy)).toEqual({
+      kind: 'handBack',
+    });
+    expect(classifyFailure(new FfmpegAbortedError(AbortReason.LOST), 1, policy)).toEqual({
+      kind: 'drop',
+    });
+  });
+
+  it('fails bad input at once, whatever the attempt, with its code', () => {
+    const error = new BadInputError(ConversionErrorCode.NO_AUDIO_STREAM, 'no audio');
+    expect(classifyFailure(error, 1, policy)).toEqual({
+      kind: 'fail',
+      code: 'NO_AUDIO_STREAM',
+      message: 'no audio',
+    });
+    expect(classifyFailure(new FfmpegTimeoutError('slow'), 1, policy)).toEqual({
+      kind: 'fail',
+      code: 'TIMEOUT',
+      message: 'Conversion took longer than 1500 s',
+    });
+  });
+
+  it('redelivers without spending a retry while the database is away', () => {
+    const away = new MongoNetworkError('connection reset');
+    expect(classifyFailure(away, 3, policy)).toEqual({ kind: 'redeliver' });
+  });
+
+  it('retries a transient fault with a doubling delay, jittered between half and all of it', () => {
+    const crash = new FfmpegFailedError('ffmpeg exited with code 1');
+    const delays = (attempts: number) =>
+      [0, 0.5, 0.999].map((r) => {
+        const decision = classifyFailure(crash, attempts, policy, () => r);
+        if (decision.kind !== 'retry') throw new Error(decision.kind);
+        return decision.delayMs;
+      });
+    expect(delays(1)).toEqual([1000, 1500, 1999]);
+    expect(delays(2)).toEqual([2000, 3000, 3998]);
+    expect(classifyFailure(crash, 1, policy, () => 0)).toMatchObject({
+      message: 'ffmpeg exited with code 1',
+    });
+  });
+
+  it('gives up after the last attempt, naming a full disk apart', () => {
+    expect(classifyFailure(new Error('boom'), 3, policy)).toEqual({
+      kind: 'giveUp',
+      code: 'RETRIES_EXHAUSTED',
+      message: 'Gave up after 3 attempts: Error: boom',
+    });
+    const full = Object.assign(new Error('write failed'), { code: 'ENOSPC' });
+    expect(classifyFailure(full, 3, policy)).toMatchObject({ code: 'DISK_FULL' });
+    const ffmpegFull = new FfmpegFailedError('av_interleaved_write_frame: No space left on device');
+    expect(classifyFailure(ffmpegFull, 3, policy)).toMatchObject({ code: 'DISK_FULL' });
+    expect(classifyFailure(full, 2, policy)).toMatchObject({ kind: 'retry' });
+  });
+});
