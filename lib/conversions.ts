@@ -1,23 +1,9 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
-import type { ConversionStatus, ConversionUpdated } from './messages.js';
+import type { ConversionStatus } from './conversionStatus.js';
+import { ConversionErrorCode } from './errorCodes.js';
+import type { ConversionUpdated } from './messages.js';
 import { isDuplicateKeyError } from './mongo.js';
 import type { Mp3Options } from './mp3Options.js';
-
-/** Why a conversion failed, as clients see it in `error.code`. */
-export const ConversionErrorCode = {
-  UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
-  NO_AUDIO_STREAM: 'NO_AUDIO_STREAM',
-  TRIM_OUT_OF_RANGE: 'TRIM_OUT_OF_RANGE',
-  /** Longer than the worker's MAX_MEDIA_SECONDS, by ffprobe. */
-  MEDIA_TOO_LONG: 'MEDIA_TOO_LONG',
-  TIMEOUT: 'TIMEOUT',
-  RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
-  /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
-  DISK_FULL: 'DISK_FULL',
-  /** Not a failure: back in the queue after a transient fault, `message` says which. */
-  RETRYING: 'RETRYING',
-} as const;
-export type ConversionErrorCode = (typeof ConversionErrorCode)[keyof typeof ConversionErrorCode];
 
 export interface ConversionRecord {
   _id: ObjectId;

@@ -1,50 +1,7 @@
 import { GraphQLError } from 'graphql';
+import { ErrorCode, httpStatusFor } from './errorCodes.js';
 
-/**
- * Every machine-readable error code a client can see, in one place. GraphQL errors carry one
- * in `extensions.code`; plain HTTP endpoints put it in their JSON error body.
- */
-export const ErrorCode = {
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  BAD_REQUEST: 'BAD_REQUEST',
-  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
-  RATE_LIMITED: 'RATE_LIMITED',
-  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
-  RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
-  QUERY_TOO_DEEP: 'QUERY_TOO_DEEP',
-  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
-  QUERY_TOO_COSTLY: 'QUERY_TOO_COSTLY',
-  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
-  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
-
-/** HTTP status that goes with each code when the error ends a whole request. */
-export const httpStatusFor: Record<ErrorCode, number> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  BAD_USER_INPUT: 400,
-  BAD_REQUEST: 400,
-  METHOD_NOT_ALLOWED: 405,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA: 415,
-  RATE_LIMITED: 429,
-  REQUEST_TIMEOUT: 408,
-  RANGE_NOT_SATISFIABLE: 416,
-  QUERY_TOO_DEEP: 400,
-  QUERY_TOO_COMPLEX: 400,
-  QUERY_TOO_COSTLY: 400,
-  QUOTA_EXCEEDED: 403,
-  INTERNAL_SERVER_ERROR: 500,
-  SERVICE_UNAVAILABLE: 503,
-};
+export { ErrorCode, httpStatusFor };
 
 export interface ErrorDetails {
   /** The input field at fault, for BAD_USER_INPUT. */

@@ -1,3 +1,4 @@
+import { CONVERSION_STATUSES, type ConversionStatus } from './conversionStatus.js';
 import { type Mp3Options, parseMp3Options } from './mp3Options.js';
 
 /**
@@ -51,14 +52,7 @@ export interface ConversionJob {
 
 export type EventMessage = VideoUploaded | VideoDeleted | ConversionUpdated;
 
-export const CONVERSION_STATUSES = [
-  'QUEUED',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-] as const;
-export type ConversionStatus = (typeof CONVERSION_STATUSES)[number];
+
 
 export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';

@@ -1,8 +1,7 @@
 import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
+import { isFinalStatus } from '../lib/conversionStatus.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { STATUS_ALIAS, type ConversionWatchPlan } from './planConversionWatch.js';
-
-const FINAL_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /** Runs the plan's query through the gateway as the subscriber. */
 export type RunQuery = (
@@ -66,7 +65,7 @@ export function createConversionWatch(options: {
       return { errors: result.errors };
     }
     const { [STATUS_ALIAS]: status, ...selected } = conversion;
-    if (typeof status === 'string' && FINAL_STATUSES.has(status)) finished = true;
+    if (typeof status === 'string' && isFinalStatus(status)) finished = true;
     const value: FormattedExecutionResult = {
       data: { [plan.responseKey]: selected },
       ...(result.errors?.length ? { errors: result.errors } : {}),

@@ -1,3 +1,33 @@
+import { ConversionErrorCode, ErrorCode } from '../lib/errorCodes.js';
+
+/** The SDK's own codes, for failures that never reached the server's answer. */
+export const SdkErrorCode = {
+  /** The server could not be reached, or answered something that is not GraphQL. */
+  NETWORK_ERROR: 'NETWORK_ERROR',
+  /** The caller aborted (the conversion is cancelled on the server too). */
+  CANCELLED: 'CANCELLED',
+  /** The subscription socket was refused or lost for good. */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+} as const;
+
+/** What Apollo Server itself answers for a request it cannot run. */
+const ApolloErrorCode = {
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+} as const;
+
+const KNOWN = { ...ErrorCode, ...ConversionErrorCode, ...SdkErrorCode, ...ApolloErrorCode };
+
+/**
+ * Every code a ReelfluxError can carry: the server's `extensions.code`, a conversion's own
+ * `error.code`, or the SDK's. A code the server sends that is not listed here arrives as
+ * INTERNAL_SERVER_ERROR, with the server's errors kept in `errors`.
+ */
+export type ReelfluxErrorCode = (typeof KNOWN)[keyof typeof KNOWN];
+
+export const isReelfluxErrorCode = (code: unknown): code is ReelfluxErrorCode =>
+  typeof code === 'string' && Object.hasOwn(KNOWN, code);
+
 /** One GraphQL error as the server sent it. */
 export interface ServerError {
   message: string;
@@ -13,13 +43,13 @@ export interface ServerError {
  */
 export class ReelfluxError extends Error {
   override name = 'ReelfluxError';
-  readonly code: string;
+  readonly code: ReelfluxErrorCode;
   readonly errors: readonly ServerError[];
   /** The HTTP status when the error ended a whole request. */
   readonly status: number | undefined;
 
   constructor(
-    code: string,
+    code: ReelfluxErrorCode,
     message: string,
     details: { errors?: readonly ServerError[]; status?: number; cause?: unknown } = {},
   ) {
@@ -33,7 +63,9 @@ export class ReelfluxError extends Error {
   static fromErrors(errors: readonly ServerError[], status?: number): ReelfluxError {
     const first = errors[0];
     return new ReelfluxError(
-      first?.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
+      isReelfluxErrorCode(first?.extensions?.code)
+        ? first.extensions.code
+        : ErrorCode.INTERNAL_SERVER_ERROR,
       first?.message ?? 'unknown error',
       { errors, ...(status === undefined ? {} : { status }) },
     );

@@ -5,8 +5,10 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { CloseCode, createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { isFinalStatus } from '../lib/conversionStatus.js';
+import { ErrorCode } from '../lib/errorCodes.js';
 import {
   CancelConversionDocument,
   ConversionDocument,
@@ -27,7 +29,7 @@ import {
   type VideoConversionsQuery,
   type VideosQuery,
 } from './generated/graphql.js';
-import { ReelfluxError } from './ReelfluxError.js';
+import { isReelfluxErrorCode, ReelfluxError, SdkErrorCode } from './ReelfluxError.js';
 import { sendMultipart, type GraphQLBody } from './sendMultipart.js';
 
 export type Conversion = ConversionFieldsFragment;
@@ -72,14 +74,57 @@ export interface ConvertResult {
   output: string;
 }
 
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** Progress and cancellation for one transfer. */
+export interface TransferCallbacks {
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Everything a REELFLUX client can do; each failure is a ReelfluxError. */
+export interface ReelfluxClient {
+  /** The server's base URL, without `/graphql`. */
+  readonly url: string;
+  /** The bearer token in use: given, or kept from the last signUp or logIn. */
+  readonly token: string | undefined;
+  signUp(email: string, password: string): Promise<AuthPayload>;
+  logIn(email: string, password: string): Promise<AuthPayload>;
+  me(): Promise<User | null>;
+  /** One page of your videos, newest first; `after` is the previous page's `endCursor`. */
+  videos(first?: number, after?: string): Promise<VideoPage>;
+  /** One page of a video's conversions, newest first. */
+  conversions(videoId: string, first?: number, after?: string): Promise<ConversionPage>;
+  conversion(id: string): Promise<Conversion>;
+  convertVideo(videoId: string, mp3?: Mp3Options): Promise<Conversion>;
+  cancelConversion(id: string): Promise<Conversion>;
+  deleteVideo(id: string): Promise<boolean>;
+  /** Streams a file (a path) or a stream (give `size` for progress) as a multipart upload. */
+  uploadVideo(
+    source: string | Readable,
+    upload?: UploadOptions,
+    callbacks?: TransferCallbacks,
+  ): Promise<Video>;
+  /** Live states of a conversion (by id) or of a video's latest one (by video id). */
+  watchConversion(target: string | { id: string }): AsyncIterableIterator<Conversion>;
+  /** Downloads an MP3 through its signed link, to a temp name renamed when complete. */
+  download(
+    audio: { downloadUrl: string; bytes?: number },
+    destination: string,
+    callbacks?: TransferCallbacks,
+  ): Promise<{ path: string; bytes: number }>;
+  /** Upload, convert, watch and download in one: what `reelflux convert` does. */
+  convertFile(
+    path: string,
+    convert?: UploadOptions & { output?: string },
+    callbacks?: ConvertCallbacks,
+  ): Promise<ConvertResult>;
+}
 
 /**
  * A typed REELFLUX client for Node 20+: GraphQL over HTTP for queries and mutations, multipart
  * for uploads (streamed from disk), graphql-ws for live conversion updates. Every failure is a
  * ReelfluxError with the server's `extensions.code`.
  */
-export function createReelfluxClient(options: ClientOptions) {
+export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
   const base = options.url.replace(/\/+$/, '').replace(/\/graphql$/, '');
   const graphqlUrl = `${base}/graphql`;
   let token = options.token;
@@ -118,7 +163,7 @@ export function createReelfluxClient(options: ClientOptions) {
     return body.data;
   }
 
-  const client = {
+  const client: ReelfluxClient = {
     url: base,
     get token() {
       return token;
@@ -178,7 +223,7 @@ export function createReelfluxClient(options: ClientOptions) {
     async uploadVideo(
       source: string | Readable,
       upload: UploadOptions = {},
-      callbacks: { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+      callbacks: TransferCallbacks = {},
     ): Promise<Video> {
       const fromPath = typeof source === 'string';
       const size = fromPath ? (await stat(source)).size : upload.size;
@@ -219,7 +264,7 @@ export function createReelfluxClient(options: ClientOptions) {
     async download(
       audio: { downloadUrl: string; bytes?: number },
       destination: string,
-      callbacks: { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+      callbacks: TransferCallbacks = {},
     ): Promise<{ path: string; bytes: number }> {
       let response: Response;
       try {
@@ -305,13 +350,18 @@ export function createReelfluxClient(options: ClientOptions) {
         signal?.removeEventListener('abort', cancel);
       }
       if (signal?.aborted) {
-        if (last && !FINAL.has(last.status)) await client.cancelConversion(last.id);
+        if (last && !isFinalStatus(last.status)) await client.cancelConversion(last.id);
         throw new ReelfluxError('CANCELLED', 'conversion cancelled');
       }
       if (!last) throw new ReelfluxError('CONNECTION_CLOSED', 'no conversion state received');
       if (last.status !== 'SUCCEEDED' || !last.audio) {
+        const code = isReelfluxErrorCode(last.error?.code)
+          ? last.error.code
+          : last.status === 'CANCELLED'
+            ? SdkErrorCode.CANCELLED
+            : ErrorCode.INTERNAL_SERVER_ERROR;
         throw new ReelfluxError(
-          last.error?.code ?? last.status,
+          code,
           last.error?.message ?? `conversion ${last.status.toLowerCase()}`,
         );
       }
@@ -332,16 +382,14 @@ export function createReelfluxClient(options: ClientOptions) {
       lazy: true,
       // A router restart or a lost network: try again for about a minute, also when the
       // connection is refused (graphql-ws retries only closes by default). A refused token
-      // (4403) will not get better, so that one fails at once.
+      // (Forbidden) will not get better, so that one fails at once.
       retryAttempts: 8,
-      shouldRetry: (event) => !(isCloseEvent(event) && event.code === 4403),
+      shouldRetry: (event) => !closedWith(event, CloseCode.Forbidden),
     });
   }
 
   return client;
 }
-
-export type ReelfluxClient = ReturnType<typeof createReelfluxClient>;
 
 function watch(
   socket: Client,
@@ -393,12 +441,19 @@ function isCloseEvent(event: unknown): event is { code: number; reason: string }
   return typeof event === 'object' && event !== null && 'code' in event && 'reason' in event;
 }
 
+/** The socket closed with one of graphql-ws's `codes`. */
+function closedWith(event: unknown, ...codes: CloseCode[]): boolean {
+  return isCloseEvent(event) && codes.some((code) => code.valueOf() === event.code);
+}
+
 /** graphql-ws rejects with an array of GraphQL errors, a CloseEvent, or an error event. */
 function toReelfluxError(error: unknown): ReelfluxError {
   if (Array.isArray(error)) return ReelfluxError.fromErrors(error);
   if (isCloseEvent(error)) {
     const { code, reason } = error;
-    const mapped = code === 4401 || code === 4403 ? 'UNAUTHENTICATED' : 'CONNECTION_CLOSED';
+    const mapped = closedWith(error, CloseCode.Unauthorized, CloseCode.Forbidden)
+      ? ErrorCode.UNAUTHENTICATED
+      : SdkErrorCode.CONNECTION_CLOSED;
     return new ReelfluxError(mapped, `subscription socket closed (${code} ${reason})`);
   }
   const message =

@@ -9,10 +9,16 @@ export {
   type Mp3Options,
   type ProgressCallback,
   type ReelfluxClient,
+  type TransferCallbacks,
   type UploadOptions,
   type User,
   type Video,
   type VideoPage,
 } from './createReelfluxClient.js';
-export { ReelfluxError, type ServerError } from './ReelfluxError.js';
+export {
+  ReelfluxError,
+  SdkErrorCode,
+  type ReelfluxErrorCode,
+  type ServerError,
+} from './ReelfluxError.js';
 export type { ConversionStatus } from './generated/graphql.js';

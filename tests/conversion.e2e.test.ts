@@ -11,6 +11,7 @@ import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { isFinalStatus } from '../lib/conversionStatus.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -35,7 +36,6 @@ interface ConversionView {
 
 const CONVERSION_FIELDS =
   'id status progress attempts error { code message } startedAt finishedAt options { bitrateKbps vbrQuality title artist } audio { id bytes durationSeconds bitrateKbps downloadUrl }';
-const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 describe('conversion end to end', () => {
   const infra = inject('infra');
@@ -78,7 +78,7 @@ describe('conversion end to end', () => {
       timeoutMs,
     });
   const finished = (id: string, timeoutMs?: number) =>
-    until(id, (c) => TERMINAL.includes(c.status), timeoutMs);
+    until(id, (c) => isFinalStatus(c.status), timeoutMs);
   const mp3Of = async (c: ConversionView) =>
     Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
   const audioFilesFor = (conversionId: string) =>

@@ -11,7 +11,11 @@ const ALLOWED = /^(node:|graphql$|graphql-ws$|ws$|@graphql-typed-document-node\/
  * Files outside sdk/ that the SDK may import, so client and server encode the same way. Each
  * must import nothing at all, so it pulls no server code in behind it.
  */
-const SHARED_WITH_SERVER = ['lib/filenameParameters.ts'];
+const SHARED_WITH_SERVER = [
+  'lib/filenameParameters.ts',
+  'lib/conversionStatus.ts',
+  'lib/errorCodes.ts',
+];
 
 const importsOf = (source: string) =>
   [...source.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map(([, specifier = '']) => specifier);

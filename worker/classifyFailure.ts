@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from '../lib/mongo.js';
-import { ConversionErrorCode } from '../lib/conversions.js';
+import { ConversionErrorCode } from '../lib/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
 

@@ -6,12 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../lib/createBroker.js';
-import {
-  ConversionErrorCode,
-  conversionUpdated,
-  type ConversionRecord,
-  type Conversions,
-} from '../lib/conversions.js';
+import { conversionUpdated, type ConversionRecord, type Conversions } from '../lib/conversions.js';
+import { ConversionErrorCode } from '../lib/errorCodes.js';
 import {
   AUDIO_BUCKET,
   VIDEO_BUCKET,

@@ -1,3 +1,4 @@
+import { isFinalStatus } from '../../lib/conversionStatus.js';
 import { postGraphQL } from './graphql.js';
 
 export interface ConversionState {
@@ -43,8 +44,7 @@ export async function conversionUntil<T extends { status: string } = ConversionS
     done?: ((state: T) => boolean) | undefined;
   } = {},
 ): Promise<T> {
-  const done =
-    options.done ?? ((state) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(state.status));
+  const done = options.done ?? ((state) => isFinalStatus(state.status));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     const state = await conversionState<T>(graphqlUrl, token, id, options);
