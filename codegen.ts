@@ -1,11 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { SCHEMA_PATHS } from './lib/subgraphs.js';
 
 /**
  * `npm run codegen`: typed documents for the SDK from the public API schema and the SDK's own
  * operations. The output is committed; a test fails when it is stale.
  */
 const config: CodegenConfig = {
-  schema: 'schema/api.graphql',
+  schema: SCHEMA_PATHS.api,
   documents: 'sdk/operations/*.graphql',
   generates: {
     'sdk/generated/graphql.ts': {

@@ -52,8 +52,6 @@ export interface ConversionJob {
 
 export type EventMessage = VideoUploaded | VideoDeleted | ConversionUpdated;
 
-
-
 export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';
 }

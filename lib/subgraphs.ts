@@ -12,6 +12,15 @@ export const SUBGRAPHS = [
 
 export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
 
+/**
+ * The composed schemas, committed and made by `npm run compose`: the supergraph the router
+ * plans over, and the public API clients (and the SDK's codegen) are written against.
+ */
+export const SCHEMA_PATHS = {
+  supergraph: fromRoot('schema', 'supergraph.graphql'),
+  api: fromRoot('schema', 'api.graphql'),
+} as const;
+
 /** Each subgraph keeps its schema beside its code: `subgraphs/<name>/<name>.graphql`. */
 export function subgraphSdlPath(name: SubgraphName): string {
   return fromRoot('subgraphs', name, `${name}.graphql`);

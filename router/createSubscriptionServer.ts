@@ -28,7 +28,7 @@ import type { Logger } from '../lib/logger.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { createConversionWatch, type RunQuery } from './createConversionWatch.js';
 import { planConversionWatch } from './planConversionWatch.js';
-import type { RouterContext } from './server.js';
+import type { RouterContext } from './RouterContext.js';
 
 export interface SubscriptionServerOptions {
   apollo: ApolloServer<RouterContext>;
@@ -104,15 +104,12 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
       wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxMessageBytes });
       wss.on('connection', () => sockets.inc());
       wss.on('error', (error) => log.warn({ err: error }, 'websocket server error'));
-      useServer<Record<string, unknown> | undefined, { socket: WebSocket }>(
+      useServer<Record<string, unknown> | undefined>(
         {
           schema,
           connectionInitWaitTimeout: 5_000,
           async onConnect(ctx) {
-            const { socket, request } = ctx.extra as unknown as {
-              socket: WebSocket;
-              request: Parameters<typeof clientAddress>[0];
-            };
+            const { socket, request } = ctx.extra;
             const authorization = readAuthorization(ctx.connectionParams);
             if (!authorization) {
               socket.close(CloseCode.Unauthorized, 'Unauthorized: no token in connection_init');
@@ -132,7 +129,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
             sockets.dec();
           },
           async onSubscribe(ctx, _id, payload) {
-            const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+            const { socket } = ctx.extra;
             const session = sessions.get(socket);
             if (!session) return [graphqlError(ErrorCode.UNAUTHENTICATED, 'Not authenticated')];
             // The token may have expired since connection_init.

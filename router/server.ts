@@ -18,26 +18,16 @@ import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/http.j
 import type { Logger } from '../lib/logger.js';
 import { createBroker } from '../lib/createBroker.js';
 import { createMetrics } from '../lib/metrics.js';
-import { fromRoot } from '../lib/projectRoot.js';
 import type { RunningService } from '../lib/runMain.js';
-import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
+import { SCHEMA_PATHS, SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
 import type { RouterConfig } from './config.js';
+import type { RouterContext } from './RouterContext.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
-import { ForwardingDataSource } from './createForwardingDataSource.js';
+import { ForwardingDataSource } from './ForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
 import { createConversionEvents } from './createConversionEvents.js';
 import { createProxyRoute } from './createProxyRoute.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
-
-export const SUPERGRAPH_PATH = fromRoot('schema', 'supergraph.graphql');
-export const API_SCHEMA_PATH = fromRoot('schema', 'api.graphql');
-
-export interface RouterContext {
-  /** The caller's Authorization header, already verified, passed on to subgraphs. */
-  authorization: string | undefined;
-  userId: string | undefined;
-  clientAddress: string;
-}
 
 /**
  * The public entry point: Apollo Gateway over the committed supergraph, graphql-ws
@@ -53,7 +43,7 @@ export async function createRouterServer(
   const signed = () => ({ [HOP_HEADER]: hop.sign() });
   const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, headers: signed });
   const gateway = new ApolloGateway({
-    supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+    supergraphSdl: readFileSync(SCHEMA_PATHS.supergraph, 'utf8'),
     // Subgraph URLs come from configuration, not from the composed file, so one supergraph
     // serves localhost, docker-compose and Kubernetes alike.
     buildService: ({ name }) => {
@@ -117,7 +107,7 @@ export async function createRouterServer(
   });
   const subscriptions = createSubscriptionServer({
     apollo,
-    schema: buildSchema(readFileSync(API_SCHEMA_PATH, 'utf8')),
+    schema: buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8')),
     verifyToken,
     events: createConversionEvents(broker, log),
     trustedProxyHops: config.trustedProxyHops,

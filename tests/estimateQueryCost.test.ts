@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { buildSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { estimateQueryCost } from '../lib/estimateQueryCost.js';
-import { fromRoot } from '../lib/projectRoot.js';
+import { SCHEMA_PATHS } from '../lib/subgraphs.js';
 
-const schema = buildSchema(readFileSync(fromRoot('schema', 'api.graphql'), 'utf8'));
+const schema = buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8'));
 const cost = (query: string, variables?: Record<string, unknown>) =>
   estimateQueryCost(schema, parse(query), undefined, variables, { defaultListSize: 20 });
 

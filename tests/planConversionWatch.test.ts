@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { fromRoot } from '../lib/projectRoot.js';
+import { SCHEMA_PATHS } from '../lib/subgraphs.js';
 import { planConversionWatch, STATUS_ALIAS } from '../router/planConversionWatch.js';
 
-const schema = buildSchema(readFileSync(fromRoot('schema', 'api.graphql'), 'utf8'));
+const schema = buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8'));
 const ID = '0123456789abcdef01234567';
 
 function plan(query: string, variables: Record<string, unknown> = {}, operationName?: string) {

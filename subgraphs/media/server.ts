@@ -12,7 +12,7 @@ import type { RunningService } from '../../lib/runMain.js';
 import { subgraphSdlPath } from '../../lib/subgraphs.js';
 import type { MediaConfig } from './config.js';
 import { createDownloadTokens } from './createDownloadTokens.js';
-import { createFileRoute } from './createFileRoutes.js';
+import { createFileRoute } from './createFileRoute.js';
 import { createJanitor } from './createJanitor.js';
 import { createVideoStore } from './createVideoStore.js';
 import { createResolvers } from './resolvers.js';

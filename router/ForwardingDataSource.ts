@@ -1,8 +1,8 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Fetcher } from '@apollo/utils.fetcher';
-import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
-import type { RouterContext } from './server.js';
+import { GraphQLDataSourceRequestKind } from './gatewayInternals.js';
+import type { RouterContext } from './RouterContext.js';
 import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
 
 /**

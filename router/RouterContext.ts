@@ -1,0 +1,7 @@
+/** What the router knows of one caller, for every operation it plans and forwards. */
+export interface RouterContext {
+  /** The caller's Authorization header, already verified, passed on to subgraphs. */
+  authorization: string | undefined;
+  userId: string | undefined;
+  clientAddress: string;
+}
