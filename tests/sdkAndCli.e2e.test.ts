@@ -10,7 +10,7 @@ import { PASSWORD } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
-const CLI = fromRoot('dist', 'sdk', 'cli', 'main.js');
+const CLI = fromRoot('dist', 'sdk', 'cli', 'bin.js');
 
 interface CliRun {
   code: number | null;

@@ -1,0 +1,75 @@
+import { basename } from 'node:path';
+import type { parseArgs, ParseArgsConfig } from 'node:util';
+import type { Mp3Options } from '../createReelfluxClient.js';
+
+/** Every option any command takes; `parseArgs` refuses the rest. */
+export const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  email: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  bitrate: { type: 'string' },
+  vbr: { type: 'string' },
+  mono: { type: 'boolean' },
+  'sample-rate': { type: 'string' },
+  start: { type: 'string' },
+  end: { type: 'string' },
+  title: { type: 'string' },
+  artist: { type: 'string' },
+  limit: { type: 'string' },
+} satisfies ParseArgsConfig['options'];
+
+export type OptionValues = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+>['values'];
+
+/** The call itself is wrong: exit 2 with the usage text. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function one(positionals: string[], message: string): string {
+  if (positionals.length !== 1 || !positionals[0]) throw new UsageError(message);
+  return positionals[0];
+}
+
+export function positiveInt(value: string, name: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0)
+    throw new UsageError(`--${name} must be a positive integer`);
+  return number;
+}
+
+export function nonNegative(value: string, name: string, integer = false): number {
+  const number = Number(value);
+  if (
+    value.trim() === '' ||
+    !Number.isFinite(number) ||
+    number < 0 ||
+    (integer && !Number.isInteger(number))
+  ) {
+    throw new UsageError(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}`);
+  }
+  return number;
+}
+
+/** The MP3 options a command line asks for; the server validates them in full. */
+export function mp3Options(values: OptionValues): Mp3Options {
+  const options: Mp3Options = {};
+  if (values.bitrate !== undefined) options.bitrateKbps = positiveInt(values.bitrate, 'bitrate');
+  if (values.vbr !== undefined) options.vbrQuality = nonNegative(values.vbr, 'vbr', true);
+  if (values.mono) options.channels = 1;
+  if (values['sample-rate'] !== undefined)
+    options.sampleRateHz = positiveInt(values['sample-rate'], 'sample-rate');
+  if (values.start !== undefined) options.startSeconds = nonNegative(values.start, 'start');
+  if (values.end !== undefined) options.endSeconds = nonNegative(values.end, 'end');
+  if (values.title !== undefined) options.title = values.title;
+  if (values.artist !== undefined) options.artist = values.artist;
+  return options;
+}
+
+/** A file name without its folder and extension: `movie` for an MP3 made of `a/movie.mp4`. */
+export function stem(filename: string): string {
+  return basename(filename).replace(/\.[^.]*$/, '') || 'audio';
+}
