@@ -1,0 +1,148 @@
+import type { FormattedExecutionResult } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import type { ConversionEvents } from '../router/createConversionEvents.js';
+import { createConversionWatch } from '../router/createConversionWatch.js';
+import { STATUS_ALIAS, type ConversionWatchPlan } from '../router/planConversionWatch.js';
+
+/** A plan for `conversionUpdated(id: "c1") { status progress }`, as planConversionWatch makes it. */
+const plan: ConversionWatchPlan = {
+  responseKey: 'conversionUpdated',
+  target: { conversionId: 'c1' },
+  query: 'query ($id: ID!) { conversion(id: $id) { status progress _reelfluxStatus: status } }',
+  variables: { id: 'c1' },
+  pick: (data) => (data.conversion as Record<string, unknown> | null) ?? null,
+};
+
+const state = (status: string, progress: number | null = null): FormattedExecutionResult => ({
+  data: { conversion: { status, progress, [STATUS_ALIAS]: status } },
+});
+const sent = (status: string, progress: number | null = null) => ({
+  done: false,
+  value: { data: { conversionUpdated: { status, progress } } },
+});
+
+/**
+ * The watch with fakes for its two edges: events (woken by hand) and the query (answers
+ * queued by the test, counted). Pure logic: the real gateway and broker are in the e2e suite.
+ */
+function harness(answers: FormattedExecutionResult[]) {
+  let wake: (() => void) | undefined;
+  let listening = false;
+  let closed = 0;
+  let runs = 0;
+  let release: (() => void) | undefined;
+  let holdNext = false;
+  const events: ConversionEvents = {
+    watch(_target, ownerId, onEvent) {
+      expect(ownerId).toBe('owner-1');
+      listening = true;
+      wake = onEvent;
+      return () => {
+        listening = false;
+      };
+    },
+  };
+  const watch = createConversionWatch({
+    plan,
+    ownerId: 'owner-1',
+    events,
+    onClose: () => closed++,
+    run: async () => {
+      runs++;
+      if (holdNext) {
+        holdNext = false;
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      const answer = answers.shift();
+      if (!answer) throw new Error('no answer queued');
+      return answer;
+    },
+  });
+  return {
+    watch,
+    event: () => wake?.(),
+    /** The next query waits until `release()`, to send events while it runs. */
+    hold: () => (holdNext = true),
+    release: () => release?.(),
+    get runs() {
+      return runs;
+    },
+    get listening() {
+      return listening;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+describe('createConversionWatch: one subscriber following one conversion', () => {
+  it('sends the current state, then each change an event brings, and completes after the final one', async () => {
+    const h = harness([state('QUEUED'), state('RUNNING', 0.5), state('SUCCEEDED', 1)]);
+    expect(await h.watch.start()).toEqual({ kind: 'found' });
+    expect(await h.watch.next()).toEqual(sent('QUEUED'));
+    h.event();
+    expect(await h.watch.next()).toEqual(sent('RUNNING', 0.5));
+    h.event();
+    expect(await h.watch.next()).toEqual(sent('SUCCEEDED', 1));
+    expect(await h.watch.next()).toEqual({ done: true, value: undefined });
+    expect(h.listening).toBe(false);
+    expect(h.closed).toBe(1);
+  });
+
+  it('skips a state identical to the last one sent', async () => {
+    const h = harness([state('RUNNING', 0.5), state('RUNNING', 0.5), state('RUNNING', 0.75)]);
+    await h.watch.start();
+    await h.watch.next();
+    const next = h.watch.next();
+    h.event();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    h.event();
+    expect(await next).toEqual(sent('RUNNING', 0.75));
+    expect(h.runs).toBe(3);
+  });
+
+  it('folds the events that arrive while a query runs into one more query', async () => {
+    const h = harness([state('QUEUED'), state('RUNNING', 0.1), state('RUNNING', 0.4)]);
+    await h.watch.start();
+    await h.watch.next();
+    h.hold();
+    const first = h.watch.next();
+    h.event();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 5; i++) h.event();
+    h.release();
+    expect(await first).toEqual(sent('RUNNING', 0.1));
+    expect(await h.watch.next()).toEqual(sent('RUNNING', 0.4));
+    expect(h.runs).toBe(3);
+  });
+
+  it('waits for a video whose conversion is not made yet', async () => {
+    const h = harness([{ data: { conversion: null } }, state('QUEUED')]);
+    expect(await h.watch.start()).toEqual({ kind: 'waiting' });
+    const next = h.watch.next();
+    h.event();
+    expect(await next).toEqual(sent('QUEUED'));
+  });
+
+  it('refuses at start with the errors of a query that found nothing to show', async () => {
+    const errors = [{ message: 'Conversion not found', extensions: { code: 'NOT_FOUND' } }];
+    const h = harness([{ data: { conversion: null }, errors }]);
+    expect(await h.watch.start()).toEqual({ kind: 'refused', errors });
+    expect(h.listening).toBe(false);
+    expect(h.closed).toBe(1);
+  });
+
+  it('stops at once on return(), even while next() waits for an event', async () => {
+    const h = harness([state('RUNNING', 0.2)]);
+    await h.watch.start();
+    await h.watch.next();
+    const waiting = h.watch.next();
+    await h.watch.return?.();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(h.listening).toBe(false);
+    expect(h.closed).toBe(1);
+    h.event();
+    expect(h.runs).toBe(1);
+  });
+});
