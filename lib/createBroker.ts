@@ -59,6 +59,8 @@ export interface BrokerOptions {
   namePrefix?: string;
   /** How long a publish waits for a connection and a confirm before giving up. */
   publishTimeoutMs?: number;
+  /** amqplib's `connect`; the unit tests of reconnecting pass a fake. */
+  connect?: (url: string, socketOptions: { timeout: number }) => Promise<ChannelModel>;
 }
 
 interface EventSubscription {
@@ -84,6 +86,7 @@ interface Consumer {
 export function createBroker(options: BrokerOptions): Broker {
   const { log } = options;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  const connectTo = options.connect ?? amqp.connect;
   const topology = topologyNames(options.namePrefix);
   const consumers: Consumer[] = [];
   const eventSubscriptions: EventSubscription[] = [];
@@ -146,7 +149,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const connect = async (): Promise<void> => {
     let model: ChannelModel | undefined;
     try {
-      model = await amqp.connect(options.url, { timeout: 5_000 });
+      model = await connectTo(options.url, { timeout: 5_000 });
       model.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq connection error'));
       model.on('close', () => {
         connection = undefined;
