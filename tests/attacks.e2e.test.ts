@@ -9,7 +9,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/projectRoot.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
+import { LOG_IN, signUpUser } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { forgeTokens } from './helpers/forgeTokens.js';
@@ -47,17 +47,7 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
     execFileSync(infra.ffmpegPath, ['-v', 'error', '-y', ...args, out]);
     return readFileSync(out);
   };
-  const signUp = async () => {
-    const email = `${uniqueName('attacker')}@example.com`;
-    const response = await postGraphQL<{ signUp: { token: string; user: { id: string } } }>(
-      stack.graphqlUrl,
-      SIGN_UP,
-      { variables: { email, password: PASSWORD } },
-    );
-    const payload = response.body.data?.signUp;
-    if (!payload) throw new Error(JSON.stringify(response.body));
-    return { email, token: payload.token, id: payload.user.id };
-  };
+  const signUp = () => signUpUser(stack.graphqlUrl);
   /** Uploads, then follows the conversion: the words for what the user ends up with. */
   const uploadOutcome = async (file: Buffer, filename = 'clip.mp4') => {
     const result = await multipartUpload(stack.graphqlUrl, file, { token, filename });

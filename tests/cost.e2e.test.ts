@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
+import { LOG_IN, PASSWORD, SIGN_UP, signUpUser } from './helpers/authOperations.js';
 import { conversionState, conversionUntil } from './helpers/conversionState.js';
 import { makeLongAudio, makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { fsckFindings } from './helpers/fsck.js';
@@ -28,17 +28,8 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
   let addressCount = 0;
   const newAddress = () => `198.51.100.${++addressCount}`;
 
-  const signUp = async (address = newAddress()) => {
-    const email = `${uniqueName('user')}@example.com`;
-    const response = await postGraphQL<{ signUp: { token: string; user: { id: string } } }>(
-      stack.graphqlUrl,
-      SIGN_UP,
-      { variables: { email, password: PASSWORD }, headers: { 'x-forwarded-for': address } },
-    );
-    const payload = response.body.data?.signUp;
-    if (!payload) throw new Error(JSON.stringify(response.body));
-    return { email, token: payload.token, id: payload.user.id };
-  };
+  const signUp = (address = newAddress()) =>
+    signUpUser(stack.graphqlUrl, { 'x-forwarded-for': address });
   const logIn = (email: string, password: string, address: string) =>
     postGraphQL<{ logIn: { token: string } }>(stack.graphqlUrl, LOG_IN, {
       variables: { email, password },

@@ -13,9 +13,9 @@ import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
 import { routerHopHeaders } from './helpers/routerHop.js';
+import { signUpToken, signUpUser } from './helpers/authOperations.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
-const PASSWORD = 'correct horse battery';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const codeOf = (result: UploadResult) => result.body.errors?.[0]?.extensions?.code;
 
@@ -60,17 +60,7 @@ describe('media end to end through the router', () => {
     await stack?.stop();
   });
 
-  const user = async () => {
-    const email = `${uniqueName('u')}@example.com`;
-    const response = await postGraphQL<{ signUp: { token: string; user: { id: string } } }>(
-      stack.graphqlUrl,
-      'mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { token user { id } } }',
-      { variables: { e: email, p: PASSWORD } },
-    );
-    const payload = response.body.data?.signUp;
-    if (!payload) throw new Error(JSON.stringify(response.body));
-    return { token: payload.token, id: payload.user.id };
-  };
+  const user = () => signUpUser(stack.graphqlUrl);
   const upload = (file: Buffer | Readable, options: Parameters<typeof multipartUpload>[2] = {}) =>
     multipartUpload(stack.graphqlUrl, file, options);
   const video = (result: UploadResult) => result.body.data?.uploadVideo as VideoFields | undefined;
@@ -506,11 +496,7 @@ describe('media upload limit', () => {
   });
 
   it('accepts a file of exactly the limit and refuses one byte more, leaving no partial file', async () => {
-    const signUp = await postGraphQL<{ signUp: { token: string } }>(
-      stack.graphqlUrl,
-      'mutation { signUp(email: "limit@example.com", password: "correct horse battery") { token } }',
-    );
-    const token = signUp.body.data?.signUp.token ?? '';
+    const token = await signUpToken(stack.graphqlUrl);
     const exact = await multipartUpload(stack.graphqlUrl, mp4Shaped(LIMIT), { token });
     expect(exact.body.errors).toBeUndefined();
     const db = mongo.db(`${prefix}media`);
@@ -549,11 +535,7 @@ describe('media when RabbitMQ goes away', () => {
   });
 
   it('refuses uploads it cannot announce, keeps no file, and recovers when the broker returns', async () => {
-    const signUp = await postGraphQL<{ signUp: { token: string } }>(
-      stack.graphqlUrl,
-      'mutation { signUp(email: "nobroker@example.com", password: "correct horse battery") { token } }',
-    );
-    const token = signUp.body.data?.signUp.token ?? '';
+    const token = await signUpToken(stack.graphqlUrl);
     const clip = mp4Shaped(300_000);
     expect((await multipartUpload(stack.graphqlUrl, clip, { token })).body.errors).toBeUndefined();
 
