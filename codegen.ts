@@ -1,5 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { SCHEMA_PATHS } from './lib/subgraphs.js';
+import { SCHEMA_PATHS } from './lib/contracts/subgraphs.js';
 
 /**
  * `npm run codegen`: typed documents for the SDK from the public API schema and the SDK's own

@@ -30,4 +30,68 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  // Layers, bottom up: lib/platform (env, logging, paths, MongoDB client), lib/contracts (what
+  // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
+  // which use the two below and not each other; lib/ uses nothing of the processes, and no
+  // process reaches into another's folder. tests/imports.test.ts also fails on any cycle.
+  ...layerRules({
+    'lib/platform': ['../contracts', '../broker', '../stores', '../server'],
+    'lib/contracts': ['../broker', '../stores', '../server'],
+    'lib/broker': ['../stores', '../server'],
+    'lib/stores': ['../broker', '../server'],
+    'lib/server': ['../broker', '../stores'],
+  }),
+  ...folderRules({
+    router: ['subgraphs', 'worker', 'scripts'],
+    'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
+    'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
+    'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
+    worker: ['router', 'subgraphs', 'scripts'],
+  }),
 );
+
+/**
+ * A lib/ layer may not import the layers listed for it, nor anything outside lib/.
+ * @param {Record<string, string[]>} forbidden
+ */
+function layerRules(forbidden) {
+  return Object.entries(forbidden).map(([layer, above]) => ({
+    files: [`${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...above.map((dir) => `${dir}/*`), '../../*'],
+              message: `${layer} may not import this layer, or anything outside lib/ (see eslint.config.js)`,
+            },
+          ],
+        },
+      ],
+    },
+  }));
+}
+
+/**
+ * A folder may not import the folders listed for it, at any depth.
+ * @param {Record<string, string[]>} forbidden
+ */
+function folderRules(forbidden) {
+  return Object.entries(forbidden).map(([folder, others]) => ({
+    files: [`${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: others.flatMap((other) => [`**/${other}/*`, `**/${other}/**/*`]),
+              message: `${folder} may not import from this folder (see eslint.config.js)`,
+            },
+          ],
+        },
+      ],
+    },
+  }));
+}

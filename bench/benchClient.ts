@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 
 /** A fresh account for one benchmark run; returns its token. */
 export async function signUpBenchUser(graphqlUrl: string): Promise<string> {

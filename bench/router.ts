@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
-import { createInternalHop, HOP_HEADER } from '../lib/createInternalHop.js';
-import { readSecret } from '../lib/readSecret.js';
+import { createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
+import { readSecret } from '../lib/platform/readSecret.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
 import { signUpBenchUser } from './benchClient.js';

@@ -1,13 +1,13 @@
-import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
-import type { OperationLimits } from '../lib/createOperationGuardPlugin.js';
-import { readEnv } from '../lib/readEnv.js';
-import { readOperationLimits } from '../lib/readOperationLimits.js';
-import { readSecret, readUrlWithPassword } from '../lib/readSecret.js';
+import { LOG_LEVELS, type LogLevel } from '../lib/platform/logger.js';
+import type { OperationLimits } from '../lib/server/createOperationGuardPlugin.js';
+import { readEnv } from '../lib/platform/readEnv.js';
+import { readOperationLimits } from '../lib/server/readOperationLimits.js';
+import { readSecret, readUrlWithPassword } from '../lib/platform/readSecret.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
-} from '../lib/readTokenVerification.js';
-import { SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
+} from '../lib/server/readTokenVerification.js';
+import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 
 export interface RouterConfig {
   host: string;

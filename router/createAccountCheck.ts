@@ -1,7 +1,7 @@
 import type { Fetcher } from '@apollo/utils.fetcher';
-import { createExpiringCache } from '../lib/createExpiringCache.js';
-import { ErrorCode, graphqlError } from '../lib/errors.js';
-import { InvalidTokenError, type TokenVerifier } from '../lib/createTokenVerifier.js';
+import { createExpiringCache } from '../lib/platform/createExpiringCache.js';
+import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
+import { InvalidTokenError, type TokenVerifier } from '../lib/server/createTokenVerifier.js';
 
 /** Answers whether the account still exists, given its id and the caller's own header. */
 export type AccountLookup = (userId: string, authorization: string) => Promise<boolean>;

@@ -1,6 +1,10 @@
-import type { Broker } from '../lib/createBroker.js';
-import type { Logger } from '../lib/logger.js';
-import { InvalidMessageError, parseConversionUpdated, parseJsonMessage } from '../lib/messages.js';
+import type { Broker } from '../lib/broker/createBroker.js';
+import type { Logger } from '../lib/platform/logger.js';
+import {
+  InvalidMessageError,
+  parseConversionUpdated,
+  parseJsonMessage,
+} from '../lib/contracts/messages.js';
 
 export type WatchTarget = { conversionId: string } | { videoId: string };
 

@@ -1,5 +1,5 @@
 import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
-import { isFinalStatus } from '../lib/conversionStatus.js';
+import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { STATUS_ALIAS, type ConversionWatchPlan } from './planConversionWatch.js';
 

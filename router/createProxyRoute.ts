@@ -1,7 +1,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCode } from '../lib/errors.js';
-import { clientAddress, sendError, type Route } from '../lib/http.js';
+import { ErrorCode } from '../lib/contracts/errors.js';
+import { clientAddress, sendError, type Route } from '../lib/server/http.js';
 
 export interface ProxyRouteOptions {
   methods: readonly string[];

@@ -17,14 +17,14 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ErrorCode, graphqlError } from '../lib/errors.js';
+import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
 import {
   authenticateHeader,
   type TokenVerifier,
   type VerifiedToken,
-} from '../lib/createTokenVerifier.js';
-import { clientAddress } from '../lib/http.js';
-import type { Logger } from '../lib/logger.js';
+} from '../lib/server/createTokenVerifier.js';
+import { clientAddress } from '../lib/server/http.js';
+import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { createConversionWatch, type RunQuery } from './createConversionWatch.js';
 import { planConversionWatch } from './planConversionWatch.js';

@@ -12,7 +12,7 @@ import {
   type SelectionSetNode,
   type VariableDefinitionNode,
 } from 'graphql';
-import { ErrorCode, graphqlError } from '../lib/errors.js';
+import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
 
 /** Asked for with the subscriber's fields, and removed before they see the result. */
 export const STATUS_ALIAS = '_reelfluxStatus';

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Upload } from 'graphql-upload-minimal';
-import { ErrorCode, graphqlError } from '../lib/errors.js';
-import { filenameParameters } from '../lib/filenameParameters.js';
+import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
+import { filenameParameters } from '../lib/contracts/filenameParameters.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 

@@ -4,22 +4,22 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
-import { createGraphQLHandler } from '../lib/createGraphQLHandler.js';
-import { createInternalHop, HOP_HEADER } from '../lib/createInternalHop.js';
-import { createOperationGuardPlugin } from '../lib/createOperationGuardPlugin.js';
-import { createMultipartParser } from '../lib/createMultipartParser.js';
-import { maskInternalError } from '../lib/createSubgraphServer.js';
+import { createGraphQLHandler } from '../lib/server/createGraphQLHandler.js';
+import { createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
+import { createOperationGuardPlugin } from '../lib/server/createOperationGuardPlugin.js';
+import { createMultipartParser } from '../lib/server/createMultipartParser.js';
+import { maskInternalError } from '../lib/server/createSubgraphServer.js';
 import {
   authenticateHeader,
   createTokenVerifier,
   remoteKeySet,
-} from '../lib/createTokenVerifier.js';
-import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/http.js';
-import type { Logger } from '../lib/logger.js';
-import { createBroker } from '../lib/createBroker.js';
-import { createMetrics } from '../lib/metrics.js';
-import type { RunningService } from '../lib/runMain.js';
-import { SCHEMA_PATHS, SUBGRAPHS, type SubgraphName } from '../lib/subgraphs.js';
+} from '../lib/server/createTokenVerifier.js';
+import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/server/http.js';
+import type { Logger } from '../lib/platform/logger.js';
+import { createBroker } from '../lib/broker/createBroker.js';
+import { createMetrics } from '../lib/platform/metrics.js';
+import type { RunningService } from '../lib/platform/runMain.js';
+import { SCHEMA_PATHS, SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 import type { RouterConfig } from './config.js';
 import type { RouterContext } from './RouterContext.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';

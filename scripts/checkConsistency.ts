@@ -1,8 +1,8 @@
 import amqp from 'amqplib';
 import type { MongoClient, ObjectId } from 'mongodb';
-import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/gridfs.js';
-import { serviceDatabaseName } from '../lib/mongo.js';
-import { topologyNames } from '../lib/topology.js';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import { serviceDatabaseName } from '../lib/platform/mongo.js';
+import { topologyNames } from '../lib/broker/topology.js';
 
 export interface ConsistencyOptions {
   mongo: MongoClient;

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { SCHEMA_PATHS } from '../lib/subgraphs.js';
+import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
 import { composeSupergraph } from './composeSupergraph.js';
 
 // `npm run compose`: regenerates the committed schema files (a test fails when they are stale).

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { composeServices } from '@apollo/composition';
 import { printSchema } from '@apollo/federation-internals';
 import { parse } from 'graphql';
-import { SUBGRAPHS, subgraphSdlPath } from '../lib/subgraphs.js';
+import { SUBGRAPHS, subgraphSdlPath } from '../lib/contracts/subgraphs.js';
 
 export interface ComposedSchemas {
   /** What the router runs: every subgraph's types joined, with federation directives. */

@@ -2,13 +2,13 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import {
   BROKER_ROLES,
   brokerPermissions,
   topologyNames,
   type BrokerPermissions,
-} from '../lib/topology.js';
+} from '../lib/broker/topology.js';
 
 /** Where every key and password lives, one file each; `.local/` is never committed. */
 export const DEPLOY_KEYS_DIR = fromRoot('.local', 'keys');

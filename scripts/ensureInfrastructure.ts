@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import { DEPLOY_KEYS_DIR, keyFiles } from './ensureDeployKeys.js';
 
 // Everything local that is not ours to build (binaries, data, keys) lives under .local/.

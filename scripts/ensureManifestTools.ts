@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import {
   buildGoProgram,
   findExecutable,

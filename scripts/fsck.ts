@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { readEnv } from '../lib/readEnv.js';
+import { readEnv } from '../lib/platform/readEnv.js';
 import { checkConsistency } from './checkConsistency.js';
 import { ensureInfrastructure } from './ensureInfrastructure.js';
 

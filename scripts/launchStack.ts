@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { fromRoot } from '../lib/projectRoot.js';
-import { SUBGRAPHS } from '../lib/subgraphs.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 
 export interface ProcessSpec {
   name: string;

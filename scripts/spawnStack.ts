@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { MongoClient } from 'mongodb';
-import { fromRoot } from '../lib/projectRoot.js';
-import { SUBGRAPHS } from '../lib/subgraphs.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 import { infrastructureEnv, type Infrastructure } from './ensureInfrastructure.js';
 
 export interface RunningStack {

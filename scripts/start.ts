@@ -1,4 +1,4 @@
-import { SUBGRAPHS } from '../lib/subgraphs.js';
+import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 import {
   ensureInfrastructure,
   infrastructureEnv,

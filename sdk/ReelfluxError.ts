@@ -1,4 +1,4 @@
-import { ConversionErrorCode, ErrorCode } from '../lib/errorCodes.js';
+import { ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
 
 /** The SDK's own codes, for failures that never reached the server's answer. */
 export const SdkErrorCode = {

@@ -7,8 +7,8 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { CloseCode, createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { isFinalStatus } from '../lib/conversionStatus.js';
-import { ErrorCode } from '../lib/errorCodes.js';
+import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
+import { ErrorCode } from '../lib/contracts/errorCodes.js';
 import {
   CancelConversionDocument,
   ConversionDocument,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { filenameParameters } from '../lib/filenameParameters.js';
+import { filenameParameters } from '../lib/contracts/filenameParameters.js';
 import { ReelfluxError, type ServerError } from './ReelfluxError.js';
 
 export interface MultipartFile {

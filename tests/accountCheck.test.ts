@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidTokenError, type TokenVerifier } from '../lib/createTokenVerifier.js';
+import { InvalidTokenError, type TokenVerifier } from '../lib/server/createTokenVerifier.js';
 import { createAccountCheck, type AccountLookup } from '../router/createAccountCheck.js';
 
 /** Tokens are "token-<userId>"; "bad" fails its signature. */

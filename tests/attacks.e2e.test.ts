@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { LOG_IN, signUpUser } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';

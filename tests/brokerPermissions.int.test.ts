@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createBroker, type Broker } from '../lib/createBroker.js';
-import { createLogger } from '../lib/logger.js';
-import type { ConversionJob, EventMessage } from '../lib/messages.js';
+import { createBroker, type Broker } from '../lib/broker/createBroker.js';
+import { createLogger } from '../lib/platform/logger.js';
+import type { ConversionJob, EventMessage } from '../lib/contracts/messages.js';
 import {
   BROKER_ROLES,
   brokerPermissions,
   topologyNames,
   type BrokerRole,
-} from '../lib/topology.js';
+} from '../lib/broker/topology.js';
 import { brokerDefinitions, type BrokerUser } from '../scripts/ensureDeployKeys.js';
 import { uniqueName } from './helpers/uniqueName.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Mp3Options } from '../lib/mp3Options.js';
+import type { Mp3Options } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from '../worker/BadInputError.js';
 import { buildFfmpegArgs } from '../worker/buildFfmpegArgs.js';
 import { parseFfmpegProgress } from '../worker/parseFfmpegProgress.js';

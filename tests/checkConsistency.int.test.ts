@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import amqp from 'amqplib';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { declareTopology, topologyNames } from '../lib/topology.js';
+import { declareTopology, topologyNames } from '../lib/broker/topology.js';
 import { checkConsistency } from '../scripts/checkConsistency.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';

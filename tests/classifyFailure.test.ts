@@ -1,6 +1,6 @@
 import { MongoNetworkError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { ConversionErrorCode } from '../lib/errorCodes.js';
+import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from '../worker/BadInputError.js';
 import { AbortReason, classifyFailure } from '../worker/classifyFailure.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { clientAddress } from '../lib/http.js';
+import { clientAddress } from '../lib/server/http.js';
 
 const request = (xff?: string) =>
   ({

@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAfterAnswer } from '../lib/http.js';
+import { closeAfterAnswer } from '../lib/server/http.js';
 
 /**
  * A server that refuses every request after its first body chunk, as media refuses an upload

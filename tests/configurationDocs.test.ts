@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import { loadRouterConfig } from '../router/config.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadConversionConfig } from '../subgraphs/conversion/config.js';

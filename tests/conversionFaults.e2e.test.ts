@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { topologyNames } from '../lib/topology.js';
+import { topologyNames } from '../lib/broker/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { ChannelModel } from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BrokerUnavailableError, createBroker, type Broker } from '../lib/createBroker.js';
-import { createLogger } from '../lib/logger.js';
-import type { EventMessage } from '../lib/messages.js';
+import { BrokerUnavailableError, createBroker, type Broker } from '../lib/broker/createBroker.js';
+import { createLogger } from '../lib/platform/logger.js';
+import type { EventMessage } from '../lib/contracts/messages.js';
 
 /**
  * The broker's reconnect logic against a fake amqplib, with fake timers: what it declares,

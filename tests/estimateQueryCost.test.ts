@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { estimateQueryCost } from '../lib/estimateQueryCost.js';
-import { SCHEMA_PATHS } from '../lib/subgraphs.js';
+import { estimateQueryCost } from '../lib/server/estimateQueryCost.js';
+import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
 
 const schema = buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8'));
 const cost = (query: string, variables?: Record<string, unknown>) =>

@@ -1,6 +1,6 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { measureQuery } from '../lib/measureQuery.js';
+import { measureQuery } from '../lib/server/measureQuery.js';
 
 const measureQueryDepth = (...args: Parameters<typeof measureQuery>) => measureQuery(...args).depth;
 

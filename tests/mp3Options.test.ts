@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { parseMp3Options } from '../lib/mp3Options.js';
-import { InvalidMessageError, parseVideoUploaded } from '../lib/messages.js';
+import { parseMp3Options } from '../lib/contracts/mp3Options.js';
+import { InvalidMessageError, parseVideoUploaded } from '../lib/contracts/messages.js';
 
 const fieldOf = (input: unknown) => {
   try {

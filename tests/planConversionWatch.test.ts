@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_PATHS } from '../lib/subgraphs.js';
+import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
 import { planConversionWatch, STATUS_ALIAS } from '../router/planConversionWatch.js';
 
 const schema = buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8'));

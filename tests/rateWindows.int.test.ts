@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRateWindows, type RateWindows } from '../lib/createRateWindows.js';
+import { createRateWindows, type RateWindows } from '../lib/stores/createRateWindows.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 describe('rate windows against the real database', () => {

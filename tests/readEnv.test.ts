@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadRouterConfig } from '../router/config.js';
-import { ConfigError, readEnv } from '../lib/readEnv.js';
-import { readUrlWithPassword } from '../lib/readSecret.js';
+import { ConfigError, readEnv } from '../lib/platform/readEnv.js';
+import { readUrlWithPassword } from '../lib/platform/readSecret.js';
 
 describe('configuration', () => {
   it('parses typed values with defaults', () => {

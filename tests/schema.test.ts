@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_PATHS } from '../lib/subgraphs.js';
+import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
 import { composeSupergraph } from '../scripts/composeSupergraph.js';
 
 describe('committed schema', () => {

@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { generate } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
 import config from '../codegen.js';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 
 /** What the SDK may import: Node's own modules, its client libraries, and itself. */
 const ALLOWED = /^(node:|graphql$|graphql-ws$|ws$|@graphql-typed-document-node\/core$|\.{1,2}\/)/;
@@ -12,9 +12,9 @@ const ALLOWED = /^(node:|graphql$|graphql-ws$|ws$|@graphql-typed-document-node\/
  * must import nothing at all, so it pulls no server code in behind it.
  */
 const SHARED_WITH_SERVER = [
-  'lib/filenameParameters.ts',
-  'lib/conversionStatus.ts',
-  'lib/errorCodes.ts',
+  'lib/contracts/filenameParameters.ts',
+  'lib/contracts/conversionStatus.ts',
+  'lib/contracts/errorCodes.ts',
 ];
 
 const importsOf = (source: string) =>

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { createReelfluxClient, ReelfluxError, type Conversion } from '../sdk/index.js';
 import { PASSWORD } from './helpers/authOperations.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { fromRoot } from '../lib/projectRoot.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';

@@ -1,6 +1,6 @@
 import { createLocalJWKSet } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTokenVerifier, InvalidTokenError } from '../lib/createTokenVerifier.js';
+import { createTokenVerifier, InvalidTokenError } from '../lib/server/createTokenVerifier.js';
 import { createTokenIssuer } from '../subgraphs/auth/createTokenIssuer.js';
 import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
 

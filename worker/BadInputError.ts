@@ -1,4 +1,4 @@
-import type { ConversionErrorCode } from '../lib/errorCodes.js';
+import type { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 
 /**
  * The input itself is at fault (not decodable, no audio, trim outside it): the conversion

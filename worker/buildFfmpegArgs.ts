@@ -1,5 +1,5 @@
-import { ConversionErrorCode } from '../lib/errorCodes.js';
-import { effectiveMp3Options, type Mp3Options } from '../lib/mp3Options.js';
+import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
+import { effectiveMp3Options, type Mp3Options } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from './BadInputError.js';
 import { ALLOWED_DEMUXERS, type ProbeResult } from './probeMedia.js';
 

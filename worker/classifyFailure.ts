@@ -1,5 +1,5 @@
-import { isDatabaseUnavailable } from '../lib/mongo.js';
-import { ConversionErrorCode } from '../lib/errorCodes.js';
+import { isDatabaseUnavailable } from '../lib/platform/mongo.js';
+import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
 

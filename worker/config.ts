@@ -1,7 +1,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { LOG_LEVELS, type LogLevel } from '../lib/logger.js';
-import { readEnv } from '../lib/readEnv.js';
-import { readUrlWithPassword } from '../lib/readSecret.js';
+import { LOG_LEVELS, type LogLevel } from '../lib/platform/logger.js';
+import { readEnv } from '../lib/platform/readEnv.js';
+import { readUrlWithPassword } from '../lib/platform/readSecret.js';
 
 export interface WorkerConfig {
   host: string;

@@ -5,24 +5,28 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
-import type { Broker } from '../lib/createBroker.js';
-import { conversionUpdated, type ConversionRecord, type Conversions } from '../lib/conversions.js';
-import { ConversionErrorCode } from '../lib/errorCodes.js';
+import type { Broker } from '../lib/broker/createBroker.js';
+import {
+  conversionUpdated,
+  type ConversionRecord,
+  type Conversions,
+} from '../lib/stores/conversions.js';
+import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import {
   AUDIO_BUCKET,
   VIDEO_BUCKET,
   readGridFsFile,
   removeGridFsFile,
   type AudioMetadata,
-} from '../lib/gridfs.js';
-import type { Logger } from '../lib/logger.js';
+} from '../lib/stores/gridfs.js';
+import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,
   parseConversionJob,
   parseJsonMessage,
   type ConversionJob,
-} from '../lib/messages.js';
-import { effectiveMp3Options } from '../lib/mp3Options.js';
+} from '../lib/contracts/messages.js';
+import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from './BadInputError.js';
 import { buildFfmpegArgs } from './buildFfmpegArgs.js';
 import type { WorkerConfig } from './config.js';

@@ -1,11 +1,11 @@
 import { Gauge } from 'prom-client';
-import { createBroker } from '../lib/createBroker.js';
-import { openConversions } from '../lib/conversions.js';
-import { createHttpApp } from '../lib/http.js';
-import type { Logger } from '../lib/logger.js';
-import { createMetrics } from '../lib/metrics.js';
-import { createMongoClient, pingDatabase, serviceDatabaseName } from '../lib/mongo.js';
-import type { RunningService } from '../lib/runMain.js';
+import { createBroker } from '../lib/broker/createBroker.js';
+import { openConversions } from '../lib/stores/conversions.js';
+import { createHttpApp } from '../lib/server/http.js';
+import type { Logger } from '../lib/platform/logger.js';
+import { createMetrics } from '../lib/platform/metrics.js';
+import { createMongoClient, pingDatabase, serviceDatabaseName } from '../lib/platform/mongo.js';
+import type { RunningService } from '../lib/platform/runMain.js';
 import type { WorkerConfig } from './config.js';
 import { createJobHandler } from './createJobHandler.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, readEnv } from '../../lib/readEnv.js';
+import { ConfigError, readEnv } from '../../lib/platform/readEnv.js';
 import type { LoginLimits } from './createLoginLimiter.js';
-import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 
 export interface AuthConfig extends ServiceBasics {
   jwt: {

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import {
   assertAcceptableCredentials,
   MAX_PASSWORD_LENGTH,
   normalizeEmail,
 } from './credentialsPolicy.js';
-import { spendOrRefuse, type RateBudget, type RateWindows } from '../../lib/createRateWindows.js';
+import {
+  spendOrRefuse,
+  type RateBudget,
+  type RateWindows,
+} from '../../lib/stores/createRateWindows.js';
 import type { LoginLimiter } from './createLoginLimiter.js';
 import type { IssuedToken, TokenIssuer } from './createTokenIssuer.js';
 import { EmailTakenError, type UserRecord, type UserStore } from './createUserStore.js';

@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../../lib/errors.js';
-import type { InternalHop } from '../../lib/createInternalHop.js';
-import { routerOnly } from '../../lib/createSubgraphServer.js';
-import { clientAddress, sendError, sendJson, type Route } from '../../lib/http.js';
+import { ErrorCode } from '../../lib/contracts/errors.js';
+import type { InternalHop } from '../../lib/server/createInternalHop.js';
+import { routerOnly } from '../../lib/server/createSubgraphServer.js';
+import { clientAddress, sendError, sendJson, type Route } from '../../lib/server/http.js';
 import type { Accounts } from './createAccounts.js';
 
 const CHALLENGE = 'Basic realm="reelflux", charset="UTF-8"';

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { createRateWindows, type RateBudget } from '../../lib/createRateWindows.js';
+import { createRateWindows, type RateBudget } from '../../lib/stores/createRateWindows.js';
 
 export interface LoginLimits {
   /** Failures for one email from one client address: what stops a single guesser. */

@@ -1,5 +1,5 @@
 import { ObjectId, type Db } from 'mongodb';
-import { isDuplicateKeyError } from '../../lib/mongo.js';
+import { isDuplicateKeyError } from '../../lib/platform/mongo.js';
 
 export interface UserRecord {
   _id: ObjectId;

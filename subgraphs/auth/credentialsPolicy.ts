@@ -1,4 +1,4 @@
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 
 export const MIN_PASSWORD_LENGTH = 10;
 /** argon2 hashes any length, but a megabyte "password" is a cheap CPU attack. */

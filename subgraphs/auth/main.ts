@@ -1,5 +1,5 @@
-import { createLogger } from '../../lib/logger.js';
-import { runMain } from '../../lib/runMain.js';
+import { createLogger } from '../../lib/platform/logger.js';
+import { runMain } from '../../lib/platform/runMain.js';
 import { loadAuthConfig } from './config.js';
 import { createAuthServer } from './server.js';
 

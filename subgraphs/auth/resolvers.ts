@@ -1,6 +1,6 @@
-import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import type { SubgraphContext, SubgraphResolvers } from '../../lib/createSubgraphServer.js';
+import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import type { SubgraphContext, SubgraphResolvers } from '../../lib/server/createSubgraphServer.js';
 import type { Accounts, SignedIn } from './createAccounts.js';
 import type { UserRecord, UserStore } from './createUserStore.js';
 

@@ -1,11 +1,11 @@
-import { readEnv } from '../../lib/readEnv.js';
-import { readUrlWithPassword } from '../../lib/readSecret.js';
+import { readEnv } from '../../lib/platform/readEnv.js';
+import { readUrlWithPassword } from '../../lib/platform/readSecret.js';
 import type { ConversionLimits } from './createConversionService.js';
-import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
-} from '../../lib/readTokenVerification.js';
+} from '../../lib/server/readTokenVerification.js';
 
 export interface ConversionConfig extends ServiceBasics {
   amqpUrl: string;

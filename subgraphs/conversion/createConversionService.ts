@@ -1,14 +1,14 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId, type Db } from 'mongodb';
-import type { Broker } from '../../lib/createBroker.js';
-import { createRateWindows, spendOrRefuse } from '../../lib/createRateWindows.js';
+import type { Broker } from '../../lib/broker/createBroker.js';
+import { createRateWindows, spendOrRefuse } from '../../lib/stores/createRateWindows.js';
 import {
   conversionUpdated,
   type ConversionRecord,
   type Conversions,
-} from '../../lib/conversions.js';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/logger.js';
+} from '../../lib/stores/conversions.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import {
   InvalidMessageError,
   parseJsonMessage,
@@ -16,9 +16,9 @@ import {
   parseVideoUploaded,
   type ConversionJob,
   type VideoUploaded,
-} from '../../lib/messages.js';
-import { parseMp3Options } from '../../lib/mp3Options.js';
-import { isDuplicateKeyError } from '../../lib/mongo.js';
+} from '../../lib/contracts/messages.js';
+import { parseMp3Options } from '../../lib/contracts/mp3Options.js';
+import { isDuplicateKeyError } from '../../lib/platform/mongo.js';
 
 /** What one user may ask of the conversion service (ConversionConfig documents each). */
 export interface ConversionLimits {

@@ -1,5 +1,5 @@
-import { createLogger } from '../../lib/logger.js';
-import { runMain } from '../../lib/runMain.js';
+import { createLogger } from '../../lib/platform/logger.js';
+import { runMain } from '../../lib/platform/runMain.js';
 import { loadConversionConfig } from './config.js';
 import { createConversionServer } from './server.js';
 

@@ -1,14 +1,14 @@
-import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
-import { BrokerUnavailableError } from '../../lib/createBroker.js';
+import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
+import { BrokerUnavailableError } from '../../lib/broker/createBroker.js';
 import {
   requireUser,
   type SubgraphContext,
   type SubgraphResolvers,
-} from '../../lib/createSubgraphServer.js';
-import type { ConversionRecord, Conversions } from '../../lib/conversions.js';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import { effectiveMp3Options } from '../../lib/mp3Options.js';
-import { readPageSize } from '../../lib/pagination.js';
+} from '../../lib/server/createSubgraphServer.js';
+import type { ConversionRecord, Conversions } from '../../lib/stores/conversions.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import { effectiveMp3Options } from '../../lib/contracts/mp3Options.js';
+import { readPageSize } from '../../lib/contracts/pagination.js';
 import type { ConversionService } from './createConversionService.js';
 
 /** A queue that cannot take the job is an outage the client should retry, not a bug. */

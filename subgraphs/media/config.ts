@@ -1,10 +1,10 @@
-import { readEnv } from '../../lib/readEnv.js';
-import { readSecret, readUrlWithPassword } from '../../lib/readSecret.js';
-import { readServiceBasics, type ServiceBasics } from '../../lib/readServiceBasics.js';
+import { readEnv } from '../../lib/platform/readEnv.js';
+import { readSecret, readUrlWithPassword } from '../../lib/platform/readSecret.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
-} from '../../lib/readTokenVerification.js';
+} from '../../lib/server/readTokenVerification.js';
 
 export interface MediaConfig extends ServiceBasics {
   amqpUrl: string;

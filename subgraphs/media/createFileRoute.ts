@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { authenticateHeader, type TokenVerifier } from '../../lib/createTokenVerifier.js';
-import { ErrorCode } from '../../lib/errors.js';
-import { sendError, type Route } from '../../lib/http.js';
+import { authenticateHeader, type TokenVerifier } from '../../lib/server/createTokenVerifier.js';
+import { ErrorCode } from '../../lib/contracts/errors.js';
+import { sendError, type Route } from '../../lib/server/http.js';
 import type { DownloadTokens, FileBucket } from './createDownloadTokens.js';
-import { VIDEO_BUCKET } from '../../lib/gridfs.js';
+import { VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { VideoStore } from './createVideoStore.js';
 import { contentDisposition, mp3Name, parseRange } from './httpRange.js';
 

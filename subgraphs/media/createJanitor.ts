@@ -1,7 +1,7 @@
 import { ObjectId, type Db } from 'mongodb';
-import type { Broker } from '../../lib/createBroker.js';
-import { VIDEO_BUCKET, removeGridFsFile } from '../../lib/gridfs.js';
-import type { Logger } from '../../lib/logger.js';
+import type { Broker } from '../../lib/broker/createBroker.js';
+import { VIDEO_BUCKET, removeGridFsFile } from '../../lib/stores/gridfs.js';
+import type { Logger } from '../../lib/platform/logger.js';
 import type { VideoStore } from './createVideoStore.js';
 import { withdrawVideo } from './withdrawVideo.js';
 

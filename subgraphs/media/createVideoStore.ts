@@ -1,13 +1,13 @@
 import type { Readable } from 'node:stream';
 import { ObjectId, type Db } from 'mongodb';
-import type { Mp3Options } from '../../lib/mp3Options.js';
+import type { Mp3Options } from '../../lib/contracts/mp3Options.js';
 import {
   AUDIO_BUCKET,
   VIDEO_BUCKET,
   readGridFsFile,
   removeGridFsFile,
   type AudioMetadata,
-} from '../../lib/gridfs.js';
+} from '../../lib/stores/gridfs.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */

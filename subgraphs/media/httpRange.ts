@@ -1,4 +1,4 @@
-import { filenameParameters } from '../../lib/filenameParameters.js';
+import { filenameParameters } from '../../lib/contracts/filenameParameters.js';
 
 export type RangeRequest = { start: number; end: number } | 'unsatisfiable' | undefined;
 

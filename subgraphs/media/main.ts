@@ -1,5 +1,5 @@
-import { createLogger } from '../../lib/logger.js';
-import { runMain } from '../../lib/runMain.js';
+import { createLogger } from '../../lib/platform/logger.js';
+import { runMain } from '../../lib/platform/runMain.js';
 import { loadMediaConfig } from './config.js';
 import { createMediaServer } from './server.js';
 

@@ -1,20 +1,20 @@
 import type { FileUpload } from 'graphql-upload-minimal';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { Db } from 'mongodb';
-import { DateTimeScalar } from '../../lib/DateTimeScalar.js';
-import { BrokerUnavailableError, type Broker } from '../../lib/createBroker.js';
+import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
+import { BrokerUnavailableError, type Broker } from '../../lib/broker/createBroker.js';
 import {
   requireUser,
   type SubgraphContext,
   type SubgraphResolvers,
-} from '../../lib/createSubgraphServer.js';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import { parseMp3Options } from '../../lib/mp3Options.js';
-import { readPageSize } from '../../lib/pagination.js';
-import { spendOrRefuse, type RateWindows } from '../../lib/createRateWindows.js';
+} from '../../lib/server/createSubgraphServer.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import { parseMp3Options } from '../../lib/contracts/mp3Options.js';
+import { readPageSize } from '../../lib/contracts/pagination.js';
+import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { MediaQuotas } from './config.js';
 import type { DownloadTokens } from './createDownloadTokens.js';
-import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/gridfs.js';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { AudioFile, VideoRecord, VideoStore } from './createVideoStore.js';
 import { cleanFilename } from './cleanFilename.js';
 import { storeUpload } from './storeUpload.js';

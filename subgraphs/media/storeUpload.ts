@@ -3,8 +3,8 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import type { GraphQLError } from 'graphql';
-import { ErrorCode, graphqlError } from '../../lib/errors.js';
-import { removeGridFsFile } from '../../lib/gridfs.js';
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import { removeGridFsFile } from '../../lib/stores/gridfs.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
 
 export interface StoredFile {

@@ -1,4 +1,4 @@
-import type { Broker } from '../../lib/createBroker.js';
+import type { Broker } from '../../lib/broker/createBroker.js';
 import type { VideoRecord, VideoStore } from './createVideoStore.js';
 
 /**

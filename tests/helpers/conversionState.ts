@@ -1,4 +1,4 @@
-import { isFinalStatus } from '../../lib/conversionStatus.js';
+import { isFinalStatus } from '../../lib/contracts/conversionStatus.js';
 import { postGraphQL } from './graphql.js';
 
 export interface ConversionState {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Readable } from 'node:stream';
-import { encodeExtValue } from '../../lib/filenameParameters.js';
+import { encodeExtValue } from '../../lib/contracts/filenameParameters.js';
 
 export interface UploadResult {
   status: number;

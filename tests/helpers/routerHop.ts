@@ -1,5 +1,5 @@
-import { createInternalHop, HOP_HEADER } from '../../lib/createInternalHop.js';
-import { readSecret } from '../../lib/readSecret.js';
+import { createInternalHop, HOP_HEADER } from '../../lib/server/createInternalHop.js';
+import { readSecret } from '../../lib/platform/readSecret.js';
 
 /**
  * The header the router signs its subgraph requests with, made from the secret in `env` (a

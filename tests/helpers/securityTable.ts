@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../../lib/projectRoot.js';
+import { fromRoot } from '../../lib/platform/projectRoot.js';
 
 /**
  * `id → what happened` from one table of SECURITY.md (first and last columns): the table

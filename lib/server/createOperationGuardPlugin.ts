@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { OperationTypeNode } from 'graphql';
-import { ErrorCode, graphqlError } from './errors.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
 import { estimateQueryCost } from './estimateQueryCost.js';
 import { measureQuery } from './measureQuery.js';
-import { DEFAULT_PAGE_SIZE } from './pagination.js';
+import { DEFAULT_PAGE_SIZE } from '../contracts/pagination.js';
 
 export interface OperationLimits {
   maxDepth: number;

@@ -4,8 +4,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
   return createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5_000 });
 }
-import { createExpiringCache } from './createExpiringCache.js';
-import { ErrorCode, graphqlError } from './errors.js';
+import { createExpiringCache } from '../platform/createExpiringCache.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
 
 /** Only asymmetric algorithms: an HS256 token "signed" with our public key is refused. */
 export const ACCEPTED_JWT_ALGORITHMS = ['EdDSA', 'ES256'];

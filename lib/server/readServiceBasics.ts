@@ -1,8 +1,8 @@
 import type { OperationLimits } from './createOperationGuardPlugin.js';
-import { LOG_LEVELS, type LogLevel } from './logger.js';
-import type { EnvReader } from './readEnv.js';
+import { LOG_LEVELS, type LogLevel } from '../platform/logger.js';
+import type { EnvReader } from '../platform/readEnv.js';
 import { readOperationLimits } from './readOperationLimits.js';
-import { readSecret, readUrlWithPassword } from './readSecret.js';
+import { readSecret, readUrlWithPassword } from '../platform/readSecret.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics {

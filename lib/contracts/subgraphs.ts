@@ -1,4 +1,4 @@
-import { fromRoot } from './projectRoot.js';
+import { fromRoot } from '../platform/projectRoot.js';
 
 /**
  * The subgraphs of the supergraph, in one list: composition reads their SDL, the router

@@ -1,9 +1,9 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
-import type { ConversionStatus } from './conversionStatus.js';
-import { ConversionErrorCode } from './errorCodes.js';
-import type { ConversionUpdated } from './messages.js';
-import { isDuplicateKeyError } from './mongo.js';
-import type { Mp3Options } from './mp3Options.js';
+import type { ConversionStatus } from '../contracts/conversionStatus.js';
+import { ConversionErrorCode } from '../contracts/errorCodes.js';
+import type { ConversionUpdated } from '../contracts/messages.js';
+import { isDuplicateKeyError } from '../platform/mongo.js';
+import type { Mp3Options } from '../contracts/mp3Options.js';
 
 export interface ConversionRecord {
   _id: ObjectId;

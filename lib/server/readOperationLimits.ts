@@ -1,5 +1,5 @@
 import type { OperationLimits } from './createOperationGuardPlugin.js';
-import type { EnvReader } from './readEnv.js';
+import type { EnvReader } from '../platform/readEnv.js';
 
 /** MAX_QUERY_DEPTH, MAX_QUERY_FIELDS and MAX_QUERY_COST: the same for the router and subgraphs. */
 export function readOperationLimits(env: EnvReader): OperationLimits {

@@ -7,8 +7,8 @@ import amqp, {
   type ConsumeMessage,
   type Options,
 } from 'amqplib';
-import type { Logger } from './logger.js';
-import type { EventMessage } from './messages.js';
+import type { Logger } from '../platform/logger.js';
+import type { EventMessage } from '../contracts/messages.js';
 import {
   declareTopology,
   QUEUED_EVENTS,

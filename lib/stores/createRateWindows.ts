@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
-import { ErrorCode, graphqlError } from './errors.js';
-import { isDuplicateKeyError } from './mongo.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
+import { isDuplicateKeyError } from '../platform/mongo.js';
 
 /** A budget: at most `max` units per fixed window of `windowSeconds`. */
 export interface RateBudget {

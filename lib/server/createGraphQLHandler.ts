@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
-import { ErrorCode } from './errors.js';
+import { ErrorCode } from '../contracts/errors.js';
 import {
   BodyTimeoutError,
   BodyTooLargeError,

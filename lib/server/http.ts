@@ -1,8 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, errorBody, httpStatusFor } from './errors.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import { ErrorCode, errorBody, httpStatusFor } from '../contracts/errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 

@@ -8,7 +8,7 @@ import { GraphQLError, parse, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLHandler } from './createGraphQLHandler.js';
 import { createOperationGuardPlugin, type OperationLimits } from './createOperationGuardPlugin.js';
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
-import { ErrorCode, graphqlError } from './errors.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
 import type { InternalHop } from './createInternalHop.js';
 import {
   clientAddress,
@@ -17,8 +17,8 @@ import {
   type Route,
   type RouteHandler,
 } from './http.js';
-import type { Logger } from './logger.js';
-import { isDatabaseUnavailable } from './mongo.js';
+import type { Logger } from '../platform/logger.js';
+import { isDatabaseUnavailable } from '../platform/mongo.js';
 
 /** What every subgraph resolver receives. */
 export interface SubgraphContext {

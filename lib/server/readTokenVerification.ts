@@ -1,4 +1,4 @@
-import type { EnvReader } from './readEnv.js';
+import type { EnvReader } from '../platform/readEnv.js';
 
 export interface TokenVerificationConfig {
   jwksUrl: string;

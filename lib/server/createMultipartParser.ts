@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { processRequest } from 'graphql-upload-minimal';
-import { ErrorCode } from './errors.js';
+import { ErrorCode } from '../contracts/errors.js';
 import { closeAfterAnswer, sendError } from './http.js';
 
 /**
