@@ -7,7 +7,7 @@ import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../lib/server/readTokenVerification.js';
-import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
+import { processPort, SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 
 export interface RouterConfig {
   host: string;
@@ -51,7 +51,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
   ) as Record<SubgraphName, string>;
   return {
     host: env.string('HOST', '0.0.0.0'),
-    port: env.int('ROUTER_PORT', 4000, { min: 0, max: 65535 }),
+    port: processPort(source, 'router'),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     subgraphUrls,
     tokens: readTokenVerification(env),

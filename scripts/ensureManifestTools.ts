@@ -1,11 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import {
-  buildGoProgram,
-  findExecutable,
-  MissingInfrastructureError,
-} from './ensureInfrastructure.js';
+import { buildGoProgram } from './infrastructure/buildGoProgram.js';
+import { findExecutable, MissingInfrastructureError } from './infrastructure/hostTools.js';
 
 /** The newest kustomize that builds with this machine's Go (1.26); v5.8 wants a newer one. */
 export const KUSTOMIZE_VERSION = 'v5.7.1';

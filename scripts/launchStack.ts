@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_p
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { processPort, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 
 export interface ProcessSpec {
   name: string;
@@ -14,22 +14,21 @@ export interface ProcessSpec {
 
 /** The processes of the stack with their ports, from the same variables their configs read. */
 export function stackProcesses(env: NodeJS.ProcessEnv): ProcessSpec[] {
-  const port = (variable: string, fallback: number) => Number(env[variable] ?? fallback);
   return [
-    ...SUBGRAPHS.map(({ name, defaultPort }) => ({
+    ...SUBGRAPHS.map(({ name }) => ({
       name,
       entry: fromRoot('dist', 'subgraphs', name, 'main.js'),
-      readyUrl: `http://127.0.0.1:${port(`${name.toUpperCase()}_PORT`, defaultPort)}/readyz`,
+      readyUrl: `http://127.0.0.1:${processPort(env, name)}/readyz`,
     })),
     {
       name: 'worker',
       entry: fromRoot('dist', 'worker', 'main.js'),
-      readyUrl: `http://127.0.0.1:${port('WORKER_PORT', 4010)}/readyz`,
+      readyUrl: `http://127.0.0.1:${processPort(env, 'worker')}/readyz`,
     },
     {
       name: 'router',
       entry: fromRoot('dist', 'router', 'main.js'),
-      readyUrl: `http://127.0.0.1:${port('ROUTER_PORT', 4000)}/readyz`,
+      readyUrl: `http://127.0.0.1:${processPort(env, 'router')}/readyz`,
     },
   ];
 }

@@ -1,9 +1,6 @@
-import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
-import {
-  ensureInfrastructure,
-  infrastructureEnv,
-  MissingInfrastructureError,
-} from './ensureInfrastructure.js';
+import { processPort, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { ensureInfrastructure, infrastructureEnv } from './ensureInfrastructure.js';
+import { MissingInfrastructureError } from './infrastructure/hostTools.js';
 import { launchStack, stackProcesses } from './launchStack.js';
 
 // `npm start`: infrastructure, then every process of the stack, until Ctrl-C.
@@ -16,11 +13,10 @@ try {
     HOST: process.env.HOST ?? '127.0.0.1',
     ...infrastructureEnv(infra),
   };
-  env.PUBLIC_URL ??= `http://127.0.0.1:${env.ROUTER_PORT ?? 4000}`;
+  env.PUBLIC_URL ??= `http://127.0.0.1:${processPort(env, 'router')}`;
   // The router finds each subgraph on the port that subgraph was given.
-  for (const { name, defaultPort } of SUBGRAPHS) {
-    const upper = name.toUpperCase();
-    env[`${upper}_URL`] ??= `http://127.0.0.1:${env[`${upper}_PORT`] ?? defaultPort}`;
+  for (const { name } of SUBGRAPHS) {
+    env[`${name.toUpperCase()}_URL`] ??= `http://127.0.0.1:${processPort(env, name)}`;
   }
 
   // REELFLUX_PROCESSES=auth,media,router runs a part of the stack (the rest elsewhere, or not at
@@ -47,7 +43,7 @@ try {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   await stack.ready();
-  const url = `http://127.0.0.1:${env.ROUTER_PORT ?? 4000}`;
+  const url = `http://127.0.0.1:${processPort(env, 'router')}`;
   say(`ready: ${url}/graphql (open it in a browser for Apollo Sandbox)`);
   say('try:');
   say(`  curl -s ${url}/graphql -H 'content-type: application/json' \\`);

@@ -1,5 +1,6 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../lib/platform/logger.js';
+import { processPort } from '../lib/contracts/subgraphs.js';
 import { readEnv } from '../lib/platform/readEnv.js';
 import { readUrlWithPassword } from '../lib/platform/readSecret.js';
 
@@ -32,7 +33,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
   const env = readEnv(source);
   return {
     host: env.string('HOST', '0.0.0.0'),
-    port: env.int('WORKER_PORT', 4010, { min: 0, max: 65535 }),
+    port: processPort(source, 'worker'),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),

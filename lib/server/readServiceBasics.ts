@@ -3,6 +3,7 @@ import { LOG_LEVELS, type LogLevel } from '../platform/logger.js';
 import type { EnvReader } from '../platform/readEnv.js';
 import { readOperationLimits } from './readOperationLimits.js';
 import { readSecret, readUrlWithPassword } from '../platform/readSecret.js';
+import { processPort, type SubgraphName } from '../contracts/subgraphs.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics {
@@ -22,13 +23,12 @@ export interface ServiceBasics {
 
 export function readServiceBasics(
   env: EnvReader,
-  portVariable: string,
-  defaultPort: number,
+  service: SubgraphName,
   source: NodeJS.ProcessEnv,
 ): ServiceBasics {
   return {
     host: env.string('HOST', '0.0.0.0'),
-    port: env.int(portVariable, defaultPort, { min: 0, max: 65535 }),
+    port: processPort(source, service),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
     dbPrefix: env.string('DB_PREFIX', 'reelflux_'),

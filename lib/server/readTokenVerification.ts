@@ -1,3 +1,4 @@
+import { DEFAULT_PORTS } from '../contracts/subgraphs.js';
 import type { EnvReader } from '../platform/readEnv.js';
 
 export interface TokenVerificationConfig {
@@ -8,7 +9,7 @@ export interface TokenVerificationConfig {
 
 /** The variables every token-verifying process reads, with one set of defaults. */
 export function readTokenVerification(env: EnvReader): TokenVerificationConfig {
-  const authUrl = env.url('AUTH_URL', 'http://127.0.0.1:4001');
+  const authUrl = env.url('AUTH_URL', `http://127.0.0.1:${DEFAULT_PORTS.auth}`);
   return {
     jwksUrl: env.url('JWKS_URL', `${authUrl}/.well-known/jwks.json`),
     issuer: env.string('JWT_ISSUER', 'reelflux'),

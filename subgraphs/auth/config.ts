@@ -19,7 +19,7 @@ export interface AuthConfig extends ServiceBasics {
 export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthConfig {
   const env = readEnv(source);
   return {
-    ...readServiceBasics(env, 'AUTH_PORT', 4001, source),
+    ...readServiceBasics(env, 'auth', source),
     jwt: {
       privateKeyPem: readPrivateKey(source),
       issuer: env.string('JWT_ISSUER', 'reelflux'),

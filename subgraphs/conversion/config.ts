@@ -24,7 +24,7 @@ export interface ConversionConfig extends ServiceBasics {
 export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): ConversionConfig {
   const env = readEnv(source);
   return {
-    ...readServiceBasics(env, 'CONVERSION_PORT', 4003, source),
+    ...readServiceBasics(env, 'conversion', source),
     amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),

@@ -1,3 +1,4 @@
+import { DEFAULT_PORTS } from '../../lib/contracts/subgraphs.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { readSecret, readUrlWithPassword } from '../../lib/platform/readSecret.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
@@ -35,13 +36,13 @@ export interface MediaQuotas {
 export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaConfig {
   const env = readEnv(source);
   return {
-    ...readServiceBasics(env, 'MEDIA_PORT', 4002, source),
+    ...readServiceBasics(env, 'media', source),
     amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
-    publicUrl: env.url('PUBLIC_URL', 'http://127.0.0.1:4000').replace(/\/$/, ''),
+    publicUrl: env.url('PUBLIC_URL', `http://127.0.0.1:${DEFAULT_PORTS.router}`).replace(/\/$/, ''),
     quotas: {
       maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),
       uploadsPerMinute: env.int('UPLOADS_PER_MINUTE', 10, { min: 1 }),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { freePort } from '../../scripts/spawnStack.js';
-import { buildFerretDb } from '../../scripts/ensureInfrastructure.js';
+import { buildFerretDb } from '../../scripts/infrastructure/ensureMongo.js';
 
 /**
  * A database or broker of the fault suite's own, so it can be stopped and started without

@@ -1,0 +1,87 @@
+// One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
+import { fromRoot } from '../../lib/platform/projectRoot.js';
+import { readEnv } from '../../lib/platform/readEnv.js';
+import { buildGoProgram } from './buildGoProgram.js';
+import { MissingInfrastructureError, redact, stopChild, type Say } from './hostTools.js';
+
+// Everything local that is not ours to build (binaries, data, keys) lives under .local/.
+const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
+const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
+
+/**
+ * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB,
+ * built once and started with FERRETDB_HANDLER (SQLite by default). `stop` stops only what
+ * this started.
+ */
+export async function ensureMongo(
+  env: NodeJS.ProcessEnv,
+  say: Say,
+): Promise<{ uri: string; stop: () => Promise<void> }> {
+  const nothing = async () => {};
+  if (env.MONGODB_URI) {
+    await expectMongo(env.MONGODB_URI, 5_000, 'MONGODB_URI');
+    return { uri: env.MONGODB_URI, stop: nothing };
+  }
+  const port = readEnv(env).int('FERRETDB_PORT', 27017, { min: 1, max: 65535 });
+  const uri = `mongodb://127.0.0.1:${port}/`;
+  if (await answersMongo(uri, 1_500)) {
+    say(`MongoDB: using the server already on 127.0.0.1:${port}`);
+    return { uri, stop: nothing };
+  }
+
+  buildFerretDb(say);
+  const handler = env.FERRETDB_HANDLER ?? 'sqlite';
+  const dataDir = fromRoot('.local', 'data', 'ferretdb');
+  mkdirSync(dataDir, { recursive: true });
+  const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
+  if (handler === 'postgresql') {
+    args.push(
+      `--postgresql-url=${env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'}`,
+    );
+  } else {
+    args.push(`--sqlite-url=file:${dataDir}/`);
+  }
+  const child = spawn(FERRETDB_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await expectMongo(uri, 15_000, `FerretDB (${handler}) on port ${port}`);
+  say(`MongoDB: started FerretDB v1.24.2 (${handler} handler) on 127.0.0.1:${port}`);
+  return { uri, stop: () => stopChild(child, exited) };
+}
+
+/**
+ * Builds our FerretDB wrapper once (rebuilt only when its Go sources change) and returns its
+ * path; the fault tests run private instances of it that they can stop and start.
+ */
+export function buildFerretDb(say: Say = () => {}): string {
+  buildGoProgram({
+    source: FERRETDB_SOURCE,
+    bin: FERRETDB_BIN,
+    what: 'FerretDB v1.24.2 (about two minutes on a cold Go cache)',
+    otherwise: 'set MONGODB_URI to a MongoDB server',
+    say,
+  });
+  return FERRETDB_BIN;
+}
+
+async function answersMongo(uri: string, timeoutMs: number): Promise<boolean> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs });
+  try {
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close();
+  }
+}
+
+async function expectMongo(uri: string, timeoutMs: number, what: string): Promise<void> {
+  if (!(await answersMongo(uri, timeoutMs))) {
+    throw new MissingInfrastructureError(
+      `${what} does not answer at ${redact(uri)}: start it, or point MONGODB_URI at a MongoDB server.`,
+    );
+  }
+}
