@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Upload } from 'graphql-upload-minimal';
 import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
-import { filenameParameters } from '../lib/contracts/filenameParameters.js';
+import { graphqlMultipart } from '../lib/contracts/graphqlMultipart.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -40,22 +39,19 @@ export async function sendMultipartUpload(options: {
   const file = await upload.promise;
   const source = file.createReadStream();
 
-  const boundary = `reelflux${randomBytes(12).toString('hex')}`;
-  const variables = { ...options.operation.variables, [variable]: null };
-  const field = (name: string, value: string) =>
-    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-  const head =
-    field('operations', JSON.stringify({ ...options.operation, variables })) +
-    field('map', JSON.stringify({ 0: [`variables.${variable}`] })) +
-    `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${filenameParameters(file.filename)}\r\n` +
-    `Content-Type: ${file.mimetype.replace(/[\r\n]/g, '') || 'application/octet-stream'}\r\n\r\n`;
+  const { contentType, head, tail } = graphqlMultipart({
+    operation: options.operation,
+    fileVariable: variable,
+    filename: file.filename,
+    fileType: file.mimetype,
+  });
 
   const upstream = request(options.url, {
     method: 'POST',
     agent,
     headers: {
       ...options.headers,
-      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-type': contentType,
       'apollo-require-preflight': 'true',
     },
   });
@@ -86,7 +82,7 @@ export async function sendMultipartUpload(options: {
   source.once('end', () => {
     if (failure) return;
     sent = true;
-    upstream.end(`\r\n--${boundary}--\r\n`);
+    upstream.end(tail);
   });
 
   const response = new Promise<IncomingMessage>((resolve, reject) => {

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { filenameParameters } from '../lib/contracts/filenameParameters.js';
+import { graphqlMultipart } from '../lib/contracts/graphqlMultipart.js';
 import { ReelfluxError, type ServerError } from './ReelfluxError.js';
 
 export interface MultipartFile {
@@ -34,22 +33,14 @@ export function sendMultipart<T>(options: {
   signal?: AbortSignal;
 }): Promise<GraphQLBody<T>> {
   const { file } = options;
-  const boundary = `----reelflux${randomBytes(12).toString('hex')}`;
-  const field = (name: string, value: string) =>
-    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-  const head = Buffer.from(
-    field(
-      'operations',
-      JSON.stringify({
-        query: options.query,
-        variables: { ...options.variables, [options.fileVariable]: null },
-      }),
-    ) +
-      field('map', JSON.stringify({ '0': [`variables.${options.fileVariable}`] })) +
-      `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${filenameParameters(file.filename)}\r\n` +
-      `Content-Type: ${file.contentType}\r\n\r\n`,
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const framing = graphqlMultipart({
+    operation: { query: options.query, variables: options.variables },
+    fileVariable: options.fileVariable,
+    filename: file.filename,
+    fileType: file.contentType,
+  });
+  const head = Buffer.from(framing.head);
+  const tail = Buffer.from(framing.tail);
 
   const url = new URL(options.url);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -58,7 +49,7 @@ export function sendMultipart<T>(options: {
       method: 'POST',
       headers: {
         ...options.headers,
-        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-type': framing.contentType,
         'apollo-require-preflight': 'true',
         ...(file.size === undefined
           ? {}
