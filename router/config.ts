@@ -1,18 +1,16 @@
-import { LOG_LEVELS, type LogLevel } from '../lib/platform/logger.js';
+import { readBrokerSettings, type BrokerSettings } from '../lib/broker/readBrokerSettings.js';
 import type { OperationLimits } from '../lib/server/createOperationGuardPlugin.js';
 import { readEnv } from '../lib/platform/readEnv.js';
 import { readOperationLimits } from '../lib/server/readOperationLimits.js';
-import { readSecret, readUrlWithPassword } from '../lib/platform/readSecret.js';
+import { readSecret } from '../lib/platform/readSecret.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../lib/server/readTokenVerification.js';
-import { processPort, SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
+import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
+import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 
-export interface RouterConfig {
-  host: string;
-  port: number;
-  logLevel: LogLevel;
+export interface RouterConfig extends ProcessBasics, BrokerSettings {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
   subgraphUrls: Record<SubgraphName, string>;
   tokens: TokenVerificationConfig;
@@ -31,9 +29,6 @@ export interface RouterConfig {
   /** Proxies in front of the router whose X-Forwarded-For can be believed (0 locally). */
   trustedProxyHops: number;
   introspection: boolean;
-  amqpUrl: string;
-  /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
-  amqpNamePrefix: string;
   /** Open subscriptions one WebSocket may hold. */
   maxSubscriptionsPerConnection: number;
   /** Ping interval on subscription sockets; a client that misses a pong is dropped. */
@@ -50,9 +45,8 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     ]),
   ) as Record<SubgraphName, string>;
   return {
-    host: env.string('HOST', '0.0.0.0'),
-    port: processPort(source, 'router'),
-    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    ...readProcessBasics(source, 'router'),
+    ...readBrokerSettings(source),
     subgraphUrls,
     tokens: readTokenVerification(env),
     internalHopSecret: readSecret(source, 'INTERNAL_HOP_SECRET'),
@@ -68,8 +62,6 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
       'INTROSPECTION',
       env.string('NODE_ENV', 'development') !== 'production',
     ),
-    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
-    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     maxSubscriptionsPerConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     keepAliveMs: env.int('WS_KEEPALIVE_MS', 12_000, { min: 1_000 }),
   };

@@ -1,6 +1,6 @@
 // The image's HEALTHCHECK. A container runs exactly one REELFLUX process, so whichever of the
 // five ports answers /healthz is that process; none answering means unhealthy.
-import { DEFAULT_PORTS, processPort, type ProcessName } from '../lib/contracts/subgraphs.js';
+import { DEFAULT_PORTS, processPort, type ProcessName } from '../lib/platform/processPorts.js';
 
 const ports = (Object.keys(DEFAULT_PORTS) as ProcessName[]).map((name) =>
   processPort(process.env, name),

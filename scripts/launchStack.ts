@@ -2,7 +2,8 @@ import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_p
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { processPort, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { processPort } from '../lib/platform/processPorts.js';
+import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 
 export interface ProcessSpec {
   name: string;

@@ -1,4 +1,5 @@
-import { processPort, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { processPort } from '../lib/platform/processPorts.js';
+import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 import { ensureInfrastructure, infrastructureEnv } from './ensureInfrastructure.js';
 import { MissingInfrastructureError } from './infrastructure/hostTools.js';
 import { launchStack, stackProcesses } from './launchStack.js';

@@ -1,18 +1,11 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { LOG_LEVELS, type LogLevel } from '../lib/platform/logger.js';
-import { processPort } from '../lib/contracts/subgraphs.js';
+import { readBrokerSettings, type BrokerSettings } from '../lib/broker/readBrokerSettings.js';
+import { readDatabaseSettings, type DatabaseSettings } from '../lib/platform/mongo.js';
+import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
 import { readEnv } from '../lib/platform/readEnv.js';
-import { readUrlWithPassword } from '../lib/platform/readSecret.js';
 
-export interface WorkerConfig {
-  host: string;
-  /** Health and metrics only. */
-  port: number;
-  logLevel: LogLevel;
-  mongodbUri: string;
-  dbPrefix: string;
-  amqpUrl: string;
-  amqpNamePrefix: string;
+/** `port` serves health and metrics only. */
+export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSettings {
   ffmpegPath: string;
   ffprobePath: string;
   /** Jobs at once, and the queue prefetch to match. */
@@ -32,13 +25,9 @@ export interface WorkerConfig {
 export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const env = readEnv(source);
   return {
-    host: env.string('HOST', '0.0.0.0'),
-    port: processPort(source, 'worker'),
-    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
-    dbPrefix: env.string('DB_PREFIX', 'reelflux_'),
-    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
-    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
+    ...readProcessBasics(source, 'worker'),
+    ...readDatabaseSettings(source),
+    ...readBrokerSettings(source),
     ffmpegPath: env.string('FFMPEG_PATH', 'ffmpeg'),
     ffprobePath: env.string('FFPROBE_PATH', 'ffprobe'),
     concurrency: env.int('WORKER_CONCURRENCY', availableParallelism(), { min: 1, max: 64 }),

@@ -1,23 +1,5 @@
 import { fromRoot } from '../platform/projectRoot.js';
-import { readEnv } from '../platform/readEnv.js';
-
-/** Where each process listens unless its `<NAME>_PORT` says otherwise. */
-export const DEFAULT_PORTS = {
-  router: 4000,
-  auth: 4001,
-  media: 4002,
-  conversion: 4003,
-  worker: 4010,
-} as const;
-export type ProcessName = keyof typeof DEFAULT_PORTS;
-
-/** The port `name` listens on, read as its config reads it: `<NAME>_PORT`, else the default. */
-export function processPort(source: NodeJS.ProcessEnv, name: ProcessName): number {
-  return readEnv(source).int(`${name.toUpperCase()}_PORT`, DEFAULT_PORTS[name], {
-    min: 0,
-    max: 65535,
-  });
-}
+import { DEFAULT_PORTS } from '../platform/processPorts.js';
 
 /**
  * The subgraphs of the supergraph, in one list: composition reads their SDL, the router

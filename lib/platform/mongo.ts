@@ -1,4 +1,20 @@
 import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Db } from 'mongodb';
+import { readEnv } from './readEnv.js';
+import { readUrlWithPassword } from './readSecret.js';
+
+/** Where a process keeps its data. */
+export interface DatabaseSettings {
+  mongodbUri: string;
+  /** Database names are `<prefix><service>`: `reelflux_auth` by default. */
+  dbPrefix: string;
+}
+
+export function readDatabaseSettings(source: NodeJS.ProcessEnv): DatabaseSettings {
+  return {
+    mongodbUri: readUrlWithPassword(source, 'MONGODB_URI', 'MONGODB_PASSWORD'),
+    dbPrefix: readEnv(source).string('DB_PREFIX', 'reelflux_'),
+  };
+}
 
 /**
  * One MongoClient per process. Short server-selection timeouts so a database outage shows up

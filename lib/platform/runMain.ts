@@ -1,7 +1,8 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from './readEnv.js';
-import type { Logger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
+import type { ProcessBasics, ProcessName } from './processPorts.js';
 
 export interface RunningService {
   log: Logger;
@@ -24,6 +25,37 @@ export interface RunningService {
    * would hold the drain open are closed here so their clients go to another replica.
    */
   beforeDrain?: () => Promise<void>;
+}
+
+/** What runService needs of a process's config. */
+export interface ServiceConfig extends ProcessBasics {
+  /** Set by processes that take uploads: how long one request may take (requestTimeoutMs). */
+  uploadTimeoutMs?: number;
+}
+
+/**
+ * The whole of a main.ts: load the config, make the process's logger, build its server, and
+ * run it as runMain does.
+ */
+export function runService<Config extends ServiceConfig>(
+  service: ProcessName,
+  load: () => Config,
+  create: (
+    config: Config,
+    log: Logger,
+  ) => Promise<Omit<RunningService, 'log' | 'host' | 'port' | 'requestTimeoutMs'>>,
+): void {
+  runMain(service, async () => {
+    const config = load();
+    const log = createLogger(service, config.logLevel);
+    return {
+      log,
+      host: config.host,
+      port: config.port,
+      ...(config.uploadTimeoutMs === undefined ? {} : { requestTimeoutMs: config.uploadTimeoutMs }),
+      ...(await create(config, log)),
+    };
+  });
 }
 
 /** How long a client may take to send a request's headers. */

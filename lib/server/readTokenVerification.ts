@@ -1,4 +1,4 @@
-import { DEFAULT_PORTS } from '../contracts/subgraphs.js';
+import { DEFAULT_PORTS } from '../platform/processPorts.js';
 import type { EnvReader } from '../platform/readEnv.js';
 
 export interface TokenVerificationConfig {

@@ -1,5 +1,5 @@
+import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
-import { readUrlWithPassword } from '../../lib/platform/readSecret.js';
 import type { ConversionLimits } from './createConversionService.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
@@ -7,10 +7,7 @@ import {
   type TokenVerificationConfig,
 } from '../../lib/server/readTokenVerification.js';
 
-export interface ConversionConfig extends ServiceBasics {
-  amqpUrl: string;
-  /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
-  amqpNamePrefix: string;
+export interface ConversionConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
   /**
    * A RUNNING conversion whose worker has not been heard from for this long (it saves a
@@ -25,8 +22,7 @@ export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): C
   const env = readEnv(source);
   return {
     ...readServiceBasics(env, 'conversion', source),
-    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
-    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
+    ...readBrokerSettings(source),
     tokens: readTokenVerification(env),
     staleAfterMs: 1000 * env.int('CONVERSION_STALE_SECONDS', 60, { min: 2 }),
     limits: {

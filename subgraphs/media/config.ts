@@ -1,16 +1,14 @@
-import { DEFAULT_PORTS } from '../../lib/contracts/subgraphs.js';
+import { DEFAULT_PORTS } from '../../lib/platform/processPorts.js';
+import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
-import { readSecret, readUrlWithPassword } from '../../lib/platform/readSecret.js';
+import { readSecret } from '../../lib/platform/readSecret.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../../lib/server/readTokenVerification.js';
 
-export interface MediaConfig extends ServiceBasics {
-  amqpUrl: string;
-  /** AMQP_NAME_PREFIX: prefix of every exchange and queue name (empty in production). */
-  amqpNamePrefix: string;
+export interface MediaConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
   maxUploadBytes: number;
   /**
@@ -37,8 +35,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
   const env = readEnv(source);
   return {
     ...readServiceBasics(env, 'media', source),
-    amqpUrl: readUrlWithPassword(source, 'AMQP_URL', 'AMQP_PASSWORD'),
-    amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
+    ...readBrokerSettings(source),
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
