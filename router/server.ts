@@ -99,12 +99,7 @@ export async function createRouterServer(
   });
 
   const metrics = createMetrics('router');
-  const broker = createBroker({
-    url: config.amqpUrl,
-    role: 'router',
-    namePrefix: config.amqpNamePrefix,
-    log,
-  });
+  const broker = createBroker(config, 'router', log);
   const subscriptions = createSubscriptionServer({
     apollo,
     schema: buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8')),

@@ -61,7 +61,7 @@ describe('broker users: each process gets only the permissions it needs (real Ra
   }, 60_000);
 
   const start = async (role: BrokerRole) => {
-    const started = createBroker({ url: urlOf(role), role, log });
+    const started = createBroker({ amqpUrl: urlOf(role), amqpNamePrefix: '' }, role, log);
     brokers.set(role, started);
     await until(() => started.check());
   };

@@ -96,19 +96,21 @@ describe('createBroker: staying connected (fake amqplib)', () => {
   let broker: Broker | undefined;
 
   const start = (role: 'worker' | 'media' | 'router' | 'conversion', publishTimeoutMs = 5_000) =>
-    (broker = createBroker({
-      url: 'amqp://fake',
+    (broker = createBroker(
+      { amqpUrl: 'amqp://fake', amqpNamePrefix: '' },
       role,
-      log: createLogger('test', 'silent'),
-      publishTimeoutMs,
-      connect: () => {
-        attempts.push(Date.now());
-        const outcome = next();
-        if (outcome instanceof Error) return Promise.reject(outcome);
-        models.push(outcome);
-        return Promise.resolve(outcome as unknown as ChannelModel);
+      createLogger('test', 'silent'),
+      {
+        publishTimeoutMs,
+        connect: () => {
+          attempts.push(Date.now());
+          const outcome = next();
+          if (outcome instanceof Error) return Promise.reject(outcome);
+          models.push(outcome);
+          return Promise.resolve(outcome as unknown as ChannelModel);
+        },
       },
-    }));
+    ));
   const settle = () => vi.advanceTimersByTimeAsync(0);
 
   beforeEach(() => {

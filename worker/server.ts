@@ -4,7 +4,7 @@ import { openConversions } from '../lib/stores/conversions.js';
 import { createHttpApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createMetrics } from '../lib/platform/metrics.js';
-import { createMongoClient, pingDatabase, serviceDatabaseName } from '../lib/platform/mongo.js';
+import { connectDatabases, pingDatabase } from '../lib/platform/mongo.js';
 import type { RunningService } from '../lib/platform/runMain.js';
 import type { WorkerConfig } from './config.js';
 import { createJobHandler } from './createJobHandler.js';
@@ -18,17 +18,11 @@ export async function createWorker(
   config: WorkerConfig,
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop' | 'shutdownGraceMs'>> {
-  const mongo = createMongoClient(config.mongodbUri, 'reelflux-worker');
-  await mongo.connect();
-  const conversionDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
-  const mediaDb = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
+  const mongo = await connectDatabases(config, 'worker');
+  const conversionDb = mongo.database('conversion');
+  const mediaDb = mongo.database('media');
   const conversions = await openConversions(conversionDb);
-  const broker = createBroker({
-    url: config.amqpUrl,
-    role: 'worker',
-    namePrefix: config.amqpNamePrefix,
-    log,
-  });
+  const broker = createBroker(config, 'worker', log);
   const jobs = createJobHandler({ config, conversions, mediaDb, broker, log });
   // Prefetch = concurrency: RabbitMQ hands this worker no more than it can run, so any number
   // of workers share the queue fairly.
@@ -66,7 +60,7 @@ export async function createWorker(
         while (jobs.inFlight() > 0) await new Promise((r) => setTimeout(r, 100));
       }
       await broker.close();
-      await mongo.close();
+      await mongo.client.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import amqp, {
   type Options,
 } from 'amqplib';
 import type { Logger } from '../platform/logger.js';
+import type { BrokerSettings } from './readBrokerSettings.js';
 import type { EventMessage } from '../contracts/messages.js';
 import {
   declareTopology,
@@ -51,12 +52,6 @@ export interface Broker {
 export type EventHandler = (content: Buffer) => void;
 
 export interface BrokerOptions {
-  url: string;
-  /** Which process this is: it declares that part of the topology (see brokerPermissions). */
-  role: BrokerRole;
-  log: Logger;
-  /** Prefix for every exchange and queue name (AMQP_NAME_PREFIX). */
-  namePrefix?: string;
   /** How long a publish waits for a connection and a confirm before giving up. */
   publishTimeoutMs?: number;
   /** amqplib's `connect`; the unit tests of reconnecting pass a fake. */
@@ -83,11 +78,16 @@ interface Consumer {
  * consumer before anything is published. Every connection and channel has an error listener,
  * so a broker going away is a log line, never a crash.
  */
-export function createBroker(options: BrokerOptions): Broker {
-  const { log } = options;
+export function createBroker(
+  settings: BrokerSettings,
+  /** Which process this is: it declares that part of the topology (see brokerPermissions). */
+  role: BrokerRole,
+  log: Logger,
+  options: BrokerOptions = {},
+): Broker {
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
   const connectTo = options.connect ?? amqp.connect;
-  const topology = topologyNames(options.namePrefix);
+  const topology = topologyNames(settings.amqpNamePrefix);
   const consumers: Consumer[] = [];
   const eventSubscriptions: EventSubscription[] = [];
   let connection: ChannelModel | undefined;
@@ -149,7 +149,7 @@ export function createBroker(options: BrokerOptions): Broker {
   const connect = async (): Promise<void> => {
     let model: ChannelModel | undefined;
     try {
-      model = await connectTo(options.url, { timeout: 5_000 });
+      model = await connectTo(settings.amqpUrl, { timeout: 5_000 });
       model.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq connection error'));
       model.on('close', () => {
         connection = undefined;
@@ -166,7 +166,7 @@ export function createBroker(options: BrokerOptions): Broker {
         const id: unknown = message.properties.messageId;
         if (typeof id === 'string') returned.add(id);
       });
-      await declareTopology(confirm, topology, [options.role]);
+      await declareTopology(confirm, topology, [role]);
       if (consuming) for (const consumer of consumers) await subscribe(model, consumer);
       for (const subscription of eventSubscriptions) await listen(model, subscription);
       connection = model;

@@ -28,6 +28,25 @@ export function createMongoClient(uri: string, appName: string): MongoClient {
   });
 }
 
+/** A connected client, and each service's database on it by name (`<prefix><service>`). */
+export interface Databases {
+  client: MongoClient;
+  database(service: string): Db;
+}
+
+/** Connects as `reelflux-<process>` (the name the server's logs show). */
+export async function connectDatabases(
+  settings: DatabaseSettings,
+  process: string,
+): Promise<Databases> {
+  const client = createMongoClient(settings.mongodbUri, `reelflux-${process}`);
+  await client.connect();
+  return {
+    client,
+    database: (service) => client.db(serviceDatabaseName(settings.dbPrefix, service)),
+  };
+}
+
 /** Database names are `<prefix><service>`: `reelflux_auth` by default, unique per test run. */
 export function serviceDatabaseName(prefix: string, service: string): string {
   return `${prefix}${service}`;

@@ -5,7 +5,7 @@ import { createTokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { createHttpApp, sendJson } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { createMongoClient, pingDatabase, serviceDatabaseName } from '../../lib/platform/mongo.js';
+import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
 import type { RunningService } from '../../lib/platform/runMain.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { AuthConfig } from './config.js';
@@ -23,9 +23,8 @@ export async function createAuthServer(
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
-  const mongo = createMongoClient(config.mongodbUri, 'reelflux-auth');
-  await mongo.connect();
-  const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'auth'));
+  const mongo = await connectDatabases(config, 'auth');
+  const db = mongo.database('auth');
 
   const users = await createUserStore(db);
   const tokens = await createTokenIssuer(config.jwt);
@@ -75,7 +74,7 @@ export async function createAuthServer(
     listener,
     stop: async () => {
       await apollo.stop();
-      await mongo.close();
+      await mongo.client.close();
     },
   };
 }

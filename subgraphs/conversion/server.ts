@@ -6,7 +6,7 @@ import { openConversions } from '../../lib/stores/conversions.js';
 import { createHttpApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { createMongoClient, pingDatabase, serviceDatabaseName } from '../../lib/platform/mongo.js';
+import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
 import type { RunningService } from '../../lib/platform/runMain.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { ConversionConfig } from './config.js';
@@ -19,16 +19,10 @@ export async function createConversionServer(
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
-  const mongo = createMongoClient(config.mongodbUri, 'reelflux-conversion');
-  await mongo.connect();
-  const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'conversion'));
+  const mongo = await connectDatabases(config, 'conversion');
+  const db = mongo.database('conversion');
   const conversions = await openConversions(db);
-  const broker = createBroker({
-    url: config.amqpUrl,
-    role: 'conversion',
-    namePrefix: config.amqpNamePrefix,
-    log,
-  });
+  const broker = createBroker(config, 'conversion', log);
   const service = await createConversionService({
     db,
     conversions,
@@ -68,7 +62,7 @@ export async function createConversionServer(
       await service.stop();
       await apollo.stop();
       await broker.close();
-      await mongo.close();
+      await mongo.client.close();
     },
   };
 }

@@ -7,7 +7,7 @@ import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenV
 import { createHttpApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { createMongoClient, pingDatabase, serviceDatabaseName } from '../../lib/platform/mongo.js';
+import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
 import type { RunningService } from '../../lib/platform/runMain.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { MediaConfig } from './config.js';
@@ -23,16 +23,10 @@ export async function createMediaServer(
   log: Logger,
 ): Promise<Pick<RunningService, 'listener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
-  const mongo = createMongoClient(config.mongodbUri, 'reelflux-media');
-  await mongo.connect();
-  const db = mongo.db(serviceDatabaseName(config.dbPrefix, 'media'));
+  const mongo = await connectDatabases(config, 'media');
+  const db = mongo.database('media');
   const store = await createVideoStore(db);
-  const broker = createBroker({
-    url: config.amqpUrl,
-    role: 'media',
-    namePrefix: config.amqpNamePrefix,
-    log,
-  });
+  const broker = createBroker(config, 'media', log);
   const downloads = createDownloadTokens(config.downloads.secret, config.downloads.ttlSeconds);
   const verifyToken = createTokenVerifier({
     keys: remoteKeySet(config.tokens.jwksUrl),
@@ -83,7 +77,7 @@ export async function createMediaServer(
       await janitor.stop();
       await apollo.stop();
       await broker.close();
-      await mongo.close();
+      await mongo.client.close();
     },
   };
 }
