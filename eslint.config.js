@@ -34,63 +34,45 @@ export default tseslint.config(
   // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
   // which use the two below and not each other; lib/ uses nothing of the processes, and no
   // process reaches into another's folder. tests/imports.test.ts also fails on any cycle.
-  ...layerRules({
-    'lib/platform': ['../contracts', '../broker', '../stores', '../server'],
-    'lib/contracts': ['../broker', '../stores', '../server'],
-    'lib/broker': ['../stores', '../server'],
-    'lib/stores': ['../broker', '../server'],
-    'lib/server': ['../broker', '../stores'],
-  }),
-  ...folderRules({
-    router: ['subgraphs', 'worker', 'scripts'],
-    'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
-    'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
-    'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
-    worker: ['router', 'subgraphs', 'scripts'],
-  }),
+  ...forbidImports(
+    {
+      'lib/platform': ['../contracts/*', '../broker/*', '../stores/*', '../server/*', '../../*'],
+      'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../../*'],
+      'lib/broker': ['../stores/*', '../server/*', '../../*'],
+      'lib/stores': ['../broker/*', '../server/*', '../../*'],
+      'lib/server': ['../broker/*', '../stores/*', '../../*'],
+    },
+    'a lib/ layer imports only the layers below it, and nothing outside lib/',
+  ),
+  ...forbidImports(
+    Object.fromEntries(
+      Object.entries({
+        router: ['subgraphs', 'worker', 'scripts'],
+        'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
+        'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
+        'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
+        worker: ['router', 'subgraphs', 'scripts'],
+      }).map(([folder, others]) => [
+        folder,
+        others.flatMap((other) => [`**/${other}/*`, `**/${other}/**/*`]),
+      ]),
+    ),
+    'no process imports another process',
+  ),
 );
 
 /**
- * A lib/ layer may not import the layers listed for it, nor anything outside lib/.
- * @param {Record<string, string[]>} forbidden
+ * For each folder, import patterns its files may not use (no-restricted-imports).
+ * @param {Record<string, string[]>} patternsByFolder
+ * @param {string} why
  */
-function layerRules(forbidden) {
-  return Object.entries(forbidden).map(([layer, above]) => ({
-    files: [`${layer}/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [...above.map((dir) => `${dir}/*`), '../../*'],
-              message: `${layer} may not import this layer, or anything outside lib/ (see eslint.config.js)`,
-            },
-          ],
-        },
-      ],
-    },
-  }));
-}
-
-/**
- * A folder may not import the folders listed for it, at any depth.
- * @param {Record<string, string[]>} forbidden
- */
-function folderRules(forbidden) {
-  return Object.entries(forbidden).map(([folder, others]) => ({
+function forbidImports(patternsByFolder, why) {
+  return Object.entries(patternsByFolder).map(([folder, group]) => ({
     files: [`${folder}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
-        {
-          patterns: [
-            {
-              group: others.flatMap((other) => [`**/${other}/*`, `**/${other}/**/*`]),
-              message: `${folder} may not import from this folder (see eslint.config.js)`,
-            },
-          ],
-        },
+        { patterns: [{ group, message: `${folder}: ${why} (see eslint.config.js)` }] },
       ],
     },
   }));

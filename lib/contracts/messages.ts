@@ -56,13 +56,24 @@ export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';
 }
 
-export function parseVideoUploaded(raw: unknown): VideoUploaded {
-  const m = expectRecord(raw, 'video.uploaded');
+/** What every message about a video starts with, checked: its type, version, video and owner. */
+function aboutVideo<Type extends string>(raw: unknown, type: Type) {
+  const m = expectRecord(raw, type);
   return {
-    type: 'video.uploaded',
-    version: 1,
-    videoId: expectId(m.videoId, 'videoId'),
-    ownerId: expectId(m.ownerId, 'ownerId'),
+    m,
+    head: {
+      type,
+      version: 1 as const,
+      videoId: expectId(m.videoId, 'videoId'),
+      ownerId: expectId(m.ownerId, 'ownerId'),
+    },
+  };
+}
+
+export function parseVideoUploaded(raw: unknown): VideoUploaded {
+  const { m, head } = aboutVideo(raw, 'video.uploaded');
+  return {
+    ...head,
     filename: expectString(m.filename, 'filename'),
     bytes: expectNonNegative(m.bytes, 'bytes'),
     mp3: parseMp3Options(m.mp3 ?? {}),
@@ -70,30 +81,21 @@ export function parseVideoUploaded(raw: unknown): VideoUploaded {
 }
 
 export function parseVideoDeleted(raw: unknown): VideoDeleted {
-  const m = expectRecord(raw, 'video.deleted');
-  return {
-    type: 'video.deleted',
-    version: 1,
-    videoId: expectId(m.videoId, 'videoId'),
-    ownerId: expectId(m.ownerId, 'ownerId'),
-  };
+  return aboutVideo(raw, 'video.deleted').head;
 }
 
 export function parseConversionJob(raw: unknown): ConversionJob {
-  const m = expectRecord(raw, 'conversion.job');
+  const { m, head } = aboutVideo(raw, 'conversion.job');
   return {
-    type: 'conversion.job',
-    version: 1,
+    ...head,
     conversionId: expectId(m.conversionId, 'conversionId'),
-    videoId: expectId(m.videoId, 'videoId'),
-    ownerId: expectId(m.ownerId, 'ownerId'),
     filename: expectString(m.filename, 'filename'),
     options: parseMp3Options(m.options ?? {}),
   };
 }
 
 export function parseConversionUpdated(raw: unknown): ConversionUpdated {
-  const m = expectRecord(raw, 'conversion.updated');
+  const { m, head } = aboutVideo(raw, 'conversion.updated');
   const status = CONVERSION_STATUSES.find((s) => s === m.status);
   if (!status) throw new InvalidMessageError(`unknown status ${String(m.status)}`);
   const progress =
@@ -101,11 +103,8 @@ export function parseConversionUpdated(raw: unknown): ConversionUpdated {
       ? null
       : expectNonNegative(m.progress, 'progress');
   return {
-    type: 'conversion.updated',
-    version: 1,
+    ...head,
     conversionId: expectId(m.conversionId, 'conversionId'),
-    videoId: expectId(m.videoId, 'videoId'),
-    ownerId: expectId(m.ownerId, 'ownerId'),
     status,
     progress,
   };
