@@ -66,12 +66,15 @@ export interface Conversions {
   create(fields: NewConversion): Promise<ConversionRecord>;
   findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
   statusOf(id: ObjectId): Promise<ConversionStatus | null>;
+  /** Newest first; `after` is a `cursor` from the previous page. */
   pageForVideo(
     videoId: string,
     owner: string,
     first: number,
     after?: string,
   ): Promise<{ records: ConversionRecord[]; hasNextPage: boolean }>;
+  /** Where a page that ends at `record` continues from (opaque to clients). */
+  cursor(record: ConversionRecord): string;
   forVideo(videoId: string): Promise<ConversionRecord[]>;
   removeForVideo(videoId: string): Promise<void>;
   take(id: ObjectId, runId: string, takeOver: boolean): Promise<ConversionRecord | null>;
@@ -103,10 +106,20 @@ export interface Conversions {
 
 export async function openConversions(db: Db): Promise<Conversions> {
   const conversions: Collection<ConversionRecord> = db.collection<ConversionRecord>('conversions');
-  await conversions.createIndex({ videoId: 1, owner: 1, _id: -1 }, { name: 'by_video_id_desc' });
+  await conversions.createIndex(
+    { videoId: 1, owner: 1, queuedAt: -1, _id: -1 },
+    { name: 'by_video_newest_first' },
+  );
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
   await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
+  // A cursor that does not parse starts from the first page, as an unknown id always did.
+  const parseCursor = (cursor: string) => {
+    const match = /^([0-9a-z]{1,12})\.([0-9a-f]{24})$/.exec(cursor);
+    return match?.[1] && match[2]
+      ? { queuedAt: new Date(parseInt(match[1], 36)), id: new ObjectId(match[2]) }
+      : null;
+  };
 
   const api: Conversions = {
     async create(fields) {
@@ -149,19 +162,31 @@ export async function openConversions(db: Db): Promise<Conversions> {
       return _id ? conversions.findOne({ _id, owner }) : null;
     },
     /**
-     * One page of a video's conversions, newest first (ids grow with time: the upload's own
-     * conversion shares the video's id, and later ones are made after it); `after` is the id
-     * of the last one of the previous page.
+     * One page of a video's conversions, newest first by when each was queued (not by id: the
+     * upload's own conversion has the video's id, made by media, and ids from two processes in
+     * the same second do not sort by time), the id breaking ties.
      */
     async pageForVideo(videoId: string, owner: string, first: number, after?: string) {
-      const cursor = after === undefined ? undefined : idOf(after);
+      const from = after === undefined ? null : parseCursor(after);
       const found = await conversions
-        .find({ videoId, owner, ...(cursor ? { _id: { $lt: cursor } } : {}) })
-        .sort({ _id: -1 })
+        .find({
+          videoId,
+          owner,
+          ...(from
+            ? {
+                $or: [
+                  { queuedAt: { $lt: from.queuedAt } },
+                  { queuedAt: from.queuedAt, _id: { $lt: from.id } },
+                ],
+              }
+            : {}),
+        })
+        .sort({ queuedAt: -1, _id: -1 })
         .limit(first + 1)
         .toArray();
       return { records: found.slice(0, first), hasNextPage: found.length > first };
     },
+    cursor: (record) => `${record.queuedAt.getTime().toString(36)}.${record._id.toHexString()}`,
 
     /**
      * A worker claims it: QUEUED → RUNNING, or takes over a RUNNING one whose job came back

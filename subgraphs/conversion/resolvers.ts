@@ -66,7 +66,7 @@ export function createResolvers(deps: {
         const page = ctx.userId
           ? await conversions.pageForVideo(video.id, ctx.userId, first, args.after ?? undefined)
           : { records: [], hasNextPage: false };
-        const edges = page.records.map((node) => ({ cursor: node._id.toHexString(), node }));
+        const edges = page.records.map((node) => ({ cursor: conversions.cursor(node), node }));
         return {
           edges,
           pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },

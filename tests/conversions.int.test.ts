@@ -1,0 +1,74 @@
+import { MongoClient, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openConversions, type Conversions } from '../lib/stores/conversions.js';
+import { dropDatabases } from '../scripts/spawnStack.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+/** The conversion records against the real database: what the lifecycle's reads return. */
+describe('conversions store (real database)', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('records')}_`;
+  const mongo = new MongoClient(infra.mongodbUri);
+  let conversions: Conversions;
+
+  beforeAll(async () => {
+    conversions = await openConversions(mongo.db(`${prefix}conversion`));
+  });
+  afterAll(async () => {
+    await dropDatabases(infra.mongodbUri, prefix);
+    await mongo.close();
+  });
+
+  it('pages a video’s conversions newest first by when they were queued, whatever their ids', async () => {
+    const videoId = new ObjectId().toHexString();
+    const owner = new ObjectId().toHexString();
+    // Ids made in one second by two processes sort by their random part, not by time: here the
+    // newest conversion gets the smallest id.
+    const ids = [
+      '6b10de33ffffffffffffff03',
+      '6b10de33ffffffffffffff02',
+      '6b10de3300000000000000aa',
+    ];
+    for (const id of ids) {
+      await conversions.create({
+        id: new ObjectId(id),
+        videoId,
+        owner,
+        filename: 'clip.mp4',
+        options: {},
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const newestFirst = [...ids].reverse();
+
+    const all = await conversions.pageForVideo(videoId, owner, 10);
+    expect(all.records.map((r) => r._id.toHexString())).toEqual(newestFirst);
+    expect(all.hasNextPage).toBe(false);
+
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 3; page++) {
+      const one = await conversions.pageForVideo(videoId, owner, 1, after);
+      const [record] = one.records;
+      if (!record) throw new Error(`page ${page} is empty`);
+      seen.push(record._id.toHexString());
+      expect(one.hasNextPage).toBe(page < 2);
+      after = conversions.cursor(record);
+    }
+    expect(seen).toEqual(newestFirst);
+    expect((await conversions.pageForVideo(videoId, owner, 1, after)).records).toEqual([]);
+    expect(
+      (await conversions.pageForVideo(videoId, new ObjectId().toHexString(), 10)).records,
+    ).toEqual([]);
+  });
+
+  it('makes a conversion once: a second create with its id returns the first', async () => {
+    const id = new ObjectId();
+    const fields = { id, videoId: id.toHexString(), owner: 'o', filename: 'a.mp4', options: {} };
+    const first = await conversions.create(fields);
+    const again = await conversions.create({ ...fields, filename: 'b.mp4' });
+    expect(again.filename).toBe('a.mp4');
+    expect(again.queuedAt).toEqual(first.queuedAt);
+    expect(await conversions.statusOf(id)).toBe('QUEUED');
+  });
+});
