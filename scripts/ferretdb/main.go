@@ -64,7 +64,17 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
-	go serveSerialized(listener, func() (net.Conn, error) { return net.Dial("unix", socket) }, logger)
+	// On PostgreSQL, each index FerretDB makes gets one its queries can use (containmentIndexes.go).
+	var afterCreateIndexes func()
+	if *handler == "postgresql" {
+		indexes, err := newContainmentIndexes(ctx, *postgresqlURL, logger)
+		if err != nil {
+			log.Fatalf("preparing PostgreSQL: %v", err)
+		}
+		afterCreateIndexes = indexes.soon
+		indexes.soon() // for a store made before
+	}
+	go serveSerialized(listener, func() (net.Conn, error) { return net.Dial("unix", socket) }, logger, afterCreateIndexes)
 	logger.Info("ferretdb listening", "addr", *listen, "handler", *handler)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)

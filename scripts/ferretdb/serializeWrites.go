@@ -76,18 +76,19 @@ func commandName(m *message) string {
 }
 
 // serveSerialized accepts clients on listener and relays each to upstream (FerretDB).
-func serveSerialized(listener net.Listener, dialUpstream func() (net.Conn, error), logger *slog.Logger) {
+// afterCreateIndexes, if set, runs once FerretDB has answered a createIndexes command.
+func serveSerialized(listener net.Listener, dialUpstream func() (net.Conn, error), logger *slog.Logger, afterCreateIndexes func()) {
 	var writes sync.Mutex
 	for {
 		client, err := listener.Accept()
 		if err != nil {
 			return
 		}
-		go relay(client, dialUpstream, &writes, logger)
+		go relay(client, dialUpstream, &writes, logger, afterCreateIndexes)
 	}
 }
 
-func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.Mutex, logger *slog.Logger) {
+func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.Mutex, logger *slog.Logger, afterCreateIndexes func()) {
 	defer client.Close()
 	upstream, err := dialUpstream()
 	if err != nil {
@@ -99,6 +100,7 @@ func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.
 	// The request id of the write holding the lock, if this connection holds it.
 	var mu sync.Mutex
 	var pending int32
+	var pendingCommand string
 	holding := false
 	release := func() {
 		mu.Lock()
@@ -124,9 +126,13 @@ func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.
 			}
 			mu.Lock()
 			isPending := holding && reply.responseTo == pending
+			command := pendingCommand
 			mu.Unlock()
 			if isPending {
 				release()
+				if command == "createIndexes" && afterCreateIndexes != nil {
+					afterCreateIndexes()
+				}
 			}
 		}
 	}()
@@ -136,10 +142,10 @@ func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.
 		if err != nil {
 			break
 		}
-		if writeCommands[commandName(request)] {
+		if name := commandName(request); writeCommands[name] {
 			writes.Lock()
 			mu.Lock()
-			holding, pending = true, request.requestID
+			holding, pending, pendingCommand = true, request.requestID, name
 			mu.Unlock()
 		}
 		if _, err := upstream.Write(request.raw); err != nil {

@@ -1,11 +1,17 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { buildGoProgram } from './buildGoProgram.js';
-import { MissingInfrastructureError, redact, stopChild, type Say } from './hostTools.js';
+import {
+  findExecutable,
+  MissingInfrastructureError,
+  redact,
+  stopChild,
+  type Say,
+} from './hostTools.js';
 
 // Everything local that is not ours to build (binaries, data, keys) lives under .local/.
 const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
@@ -38,9 +44,7 @@ export async function ensureMongo(
   mkdirSync(dataDir, { recursive: true });
   const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
   if (handler === 'postgresql') {
-    args.push(
-      `--postgresql-url=${env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'}`,
-    );
+    args.push(`--postgresql-url=${ensurePostgresDatabase(env)}`);
   } else {
     args.push(`--sqlite-url=file:${dataDir}/`);
   }
@@ -49,6 +53,44 @@ export async function ensureMongo(
   await expectMongo(uri, 15_000, `FerretDB (${handler}) on port ${port}`);
   say(`MongoDB: started FerretDB v1.24.2 (${handler} handler) on 127.0.0.1:${port}`);
   return { uri, stop: () => stopChild(child, exited) };
+}
+
+/** The local PostgreSQL database FerretDB keeps REELFLUX's data in, unless the URL names one. */
+const LOCAL_POSTGRESQL = 'postgres://postgres@127.0.0.1:5432';
+const LOCAL_DATABASE = 'reelflux';
+
+/**
+ * FERRETDB_POSTGRESQL_URL as given; else a database of its own, `reelflux`, on the local
+ * PostgreSQL (trust authentication, as Debian sets it up for local connections), made once.
+ */
+function ensurePostgresDatabase(env: NodeJS.ProcessEnv): string {
+  if (env.FERRETDB_POSTGRESQL_URL) return env.FERRETDB_POSTGRESQL_URL;
+  const psql = findExecutable('psql', []);
+  if (!psql) {
+    throw new MissingInfrastructureError(
+      "FERRETDB_HANDLER=postgresql needs PostgreSQL: install Debian's postgresql package, or set FERRETDB_POSTGRESQL_URL.",
+    );
+  }
+  const run = (sql: string) =>
+    spawnSync(
+      psql,
+      ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', `${LOCAL_POSTGRESQL}/postgres`, '-c', sql],
+      {
+        encoding: 'utf8',
+      },
+    );
+  const found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
+  if (found.status !== 0) {
+    throw new MissingInfrastructureError(
+      `PostgreSQL does not answer on 127.0.0.1:5432 (${found.stderr.trim()}): start it, or set FERRETDB_POSTGRESQL_URL.`,
+    );
+  }
+  if (found.stdout.trim() !== '1' && run(`CREATE DATABASE ${LOCAL_DATABASE}`).status !== 0) {
+    throw new MissingInfrastructureError(
+      `Could not create the PostgreSQL database ${LOCAL_DATABASE}.`,
+    );
+  }
+  return `${LOCAL_POSTGRESQL}/${LOCAL_DATABASE}`;
 }
 
 /**

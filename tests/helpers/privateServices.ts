@@ -22,8 +22,13 @@ export interface PrivateService {
   dispose(): Promise<void>;
 }
 
-/** FerretDB (SQLite handler) on its own port and data folder. */
-export async function startPrivateFerretDb(): Promise<PrivateService> {
+/**
+ * FerretDB on its own port: the SQLite handler with its own data folder, or the PostgreSQL
+ * handler on the database `postgresqlUrl` names.
+ */
+export async function startPrivateFerretDb(
+  options: { postgresqlUrl?: string } = {},
+): Promise<PrivateService> {
   const binary = buildFerretDb();
   const dataDir = mkdtempSync(join(tmpdir(), 'reelflux-faults-ferretdb-'));
   const port = await freePort();
@@ -37,8 +42,9 @@ export async function startPrivateFerretDb(): Promise<PrivateService> {
         binary,
         [
           `--listen-addr=127.0.0.1:${port}`,
-          '--handler=sqlite',
-          `--sqlite-url=file:${dataDir}/`,
+          ...(options.postgresqlUrl
+            ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
+            : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
           '--log-level=error',
         ],
         { stdio: ['ignore', 'ignore', 'inherit'] },

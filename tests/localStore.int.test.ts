@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateFerretDb, type PrivateService } from './helpers/privateServices.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+/**
+ * The local store on FerretDB's PostgreSQL handler (scripts/ferretdb/containmentIndexes.go):
+ * FerretDB sends a GridFS chunk lookup as `_jsonb->$1 @> $2`, which its own btree
+ * indexes cannot serve. The wrapper adds a GIN index beside each of FerretDB's and keeps
+ * custom plans, so the lookup stays an index scan after many executions. Runs on the
+ * PostgreSQL this machine kind has on 127.0.0.1:5432.
+ */
+const PG = 'postgres://postgres@127.0.0.1:5432';
+const psql = (database: string, sql: string) =>
+  execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', `${PG}/${database}`], {
+    input: sql,
+    encoding: 'utf8',
+  });
+
+describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
+  const database = uniqueName('pgstore').toLowerCase();
+  let ferretdb: PrivateService;
+  let mongo: MongoClient;
+
+  beforeAll(async () => {
+    psql('postgres', `CREATE DATABASE ${database};`);
+    ferretdb = await startPrivateFerretDb({ postgresqlUrl: `${PG}/${database}` });
+    mongo = new MongoClient(ferretdb.url);
+  }, 180_000);
+  afterAll(async () => {
+    await mongo?.close();
+    await ferretdb?.dispose();
+    psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
+  });
+
+  it('plans the chunk lookup FerretDB sends as an index scan, also after many executions', async () => {
+    const bucket = new GridFSBucket(mongo.db('media'), {
+      bucketName: 'videos',
+      chunkSizeBytes: 1024,
+    });
+    const ids: ObjectId[] = [];
+    for (let file = 0; file < 10; file++) {
+      const id = new ObjectId();
+      ids.push(id);
+      await pipeline(
+        Readable.from([Buffer.alloc(40 * 1024, file)]),
+        bucket.openUploadStreamWithId(id, 'f'),
+      );
+    }
+    // Read through the driver as media does, so FerretDB prepares and repeats its own query.
+    for (let i = 0; i < 8; i++) {
+      const chunk = await mongo
+        .db('media')
+        .collection('videos.chunks')
+        .findOne({ files_id: ids[3], n: i });
+      expect(chunk?.n).toBe(i);
+    }
+
+    const table = psql(
+      database,
+      `SELECT _jsonb->>'table' FROM media._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'videos.chunks';`,
+    ).trim();
+    expect(table).not.toBe('');
+    // The wrapper adds its index shortly after FerretDB made the GridFS one.
+    let indexes = '';
+    for (let tries = 0; tries < 50 && !indexes.includes('reelflux_gin_'); tries++) {
+      indexes = psql(
+        database,
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'media' AND tablename = '${table}';`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(indexes).toMatch(
+      /reelflux_gin_\w+ ON media\.\S+ USING gin \(\(\(_jsonb -> 'files_id'::text\)\) jsonb_path_ops\)/,
+    );
+
+    // The query as FerretDB sends it, field and value both parameters (query.go), executed
+    // past the point where PostgreSQL would switch to a generic plan, in which `_jsonb->$1`
+    // no longer matches the index expression. A small table is cheap to scan, so
+    // scans are ruled out to ask only whether the index can serve the plan at all.
+    const key = JSON.stringify({ $o: ids[3]?.toHexString() });
+    const plan = psql(
+      database,
+      `SET enable_seqscan = off;
+       PREPARE chunk(text, jsonb) AS SELECT _jsonb FROM media."${table}" WHERE _jsonb->$1 @> $2;
+       ${Array.from({ length: 8 }, () => `EXECUTE chunk('files_id', '${key}');`).join('\n')}
+       EXPLAIN EXECUTE chunk('files_id', '${key}');`,
+    );
+    expect(plan).toMatch(/Bitmap Index Scan on reelflux_gin_/);
+    // Why the wrapper sets the database to custom plans: a generic plan cannot use the index.
+    expect(psql(database, 'SHOW plan_cache_mode;').trim()).toBe('force_custom_plan');
+    const generic = psql(
+      database,
+      `SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan;
+       PREPARE chunk(text, jsonb) AS SELECT _jsonb FROM media."${table}" WHERE _jsonb->$1 @> $2;
+       EXPLAIN EXECUTE chunk('files_id', '${key}');`,
+    );
+    expect(generic).not.toMatch(/Index Scan on reelflux_gin_/);
+  });
+});
