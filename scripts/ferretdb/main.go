@@ -74,7 +74,8 @@ func main() {
 		afterCreateIndexes = indexes.soon
 		indexes.soon() // for a store made before
 	}
-	go serveSerialized(listener, func() (net.Conn, error) { return net.Dial("unix", socket) }, logger, afterCreateIndexes)
+	serializeInserts := *handler != "postgresql"
+	go serveSerialized(listener, func() (net.Conn, error) { return net.Dial("unix", socket) }, logger, serializeInserts, afterCreateIndexes)
 	logger.Info("ferretdb listening", "addr", *listen, "handler", *handler)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)

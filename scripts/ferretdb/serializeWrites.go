@@ -17,6 +17,10 @@ import (
 //
 // serveSerialized restores it for the local default: a relay in front of FerretDB that lets
 // reads through freely but holds one lock from each write command's request to its reply.
+// On PostgreSQL, inserts pass freely too: a new document is one INSERT there, its unique
+// indexes are PostgreSQL's, and uploads in parallel then write their chunks in parallel
+// (measured: four 20 MB uploads at once, 24.8 MB/s serialized, 41.9 MB/s not). SQLite has a
+// single writer anyway, so there everything stays in line.
 
 // writeCommands are the commands that change data; their first BSON key names them.
 var writeCommands = map[string]bool{
@@ -77,18 +81,18 @@ func commandName(m *message) string {
 
 // serveSerialized accepts clients on listener and relays each to upstream (FerretDB).
 // afterCreateIndexes, if set, runs once FerretDB has answered a createIndexes command.
-func serveSerialized(listener net.Listener, dialUpstream func() (net.Conn, error), logger *slog.Logger, afterCreateIndexes func()) {
+func serveSerialized(listener net.Listener, dialUpstream func() (net.Conn, error), logger *slog.Logger, serializeInserts bool, afterCreateIndexes func()) {
 	var writes sync.Mutex
 	for {
 		client, err := listener.Accept()
 		if err != nil {
 			return
 		}
-		go relay(client, dialUpstream, &writes, logger, afterCreateIndexes)
+		go relay(client, dialUpstream, &writes, logger, serializeInserts, afterCreateIndexes)
 	}
 }
 
-func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.Mutex, logger *slog.Logger, afterCreateIndexes func()) {
+func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.Mutex, logger *slog.Logger, serializeInserts bool, afterCreateIndexes func()) {
 	defer client.Close()
 	upstream, err := dialUpstream()
 	if err != nil {
@@ -142,7 +146,7 @@ func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.
 		if err != nil {
 			break
 		}
-		if name := commandName(request); writeCommands[name] {
+		if name := commandName(request); writeCommands[name] && (serializeInserts || name != "insert") {
 			writes.Lock()
 			mu.Lock()
 			holding, pending, pendingCommand = true, request.requestID, name
