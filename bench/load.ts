@@ -169,7 +169,7 @@ try {
   const mb = (readFileSync(source).length / 2 ** 20).toFixed(1);
   console.log(
     [
-      `load benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; embedded default (FerretDB/SQLite), one process each, WORKER_CONCURRENCY ${cpus().length}`,
+      `load benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB (${process.env.FERRETDB_HANDLER ?? 'postgresql'} handler), one process each, WORKER_CONCURRENCY ${cpus().length}`,
       `source: ${SOURCE_SECONDS} s 320×180 H.264/AAC (${mb} MB); plain ffmpeg → MP3, 4 files on all cores: ${plainPerFile.toFixed(2)} s per file`,
       '',
       '| users × uploads | subscriptions | wall s | videos/min | vs plain ffmpeg | upload p50 / p95 s | end-to-end p50 / p95 s | watchers done | errors | peak RSS MB (router, auth, media, conversion, worker) |',

@@ -103,7 +103,7 @@ try {
   const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
   console.log(
     [
-      `upload benchmark: ${SIZE / MB} MB file, then ${BIG / MB} MB; embedded default (FerretDB/SQLite)`,
+      `upload benchmark: ${SIZE / MB} MB file, then ${BIG / MB} MB; local store FerretDB (${process.env.FERRETDB_HANDLER ?? 'postgresql'} handler)`,
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
       '',
       '| path | MB/s |',

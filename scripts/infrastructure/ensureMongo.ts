@@ -1,11 +1,12 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { buildGoProgram } from './buildGoProgram.js';
 import {
+  aptInstall,
   findExecutable,
   MissingInfrastructureError,
   redact,
@@ -39,13 +40,14 @@ export async function ensureMongo(
   }
 
   buildFerretDb(say);
-  const handler = env.FERRETDB_HANDLER ?? 'sqlite';
+  const handler = readEnv(env).oneOf('FERRETDB_HANDLER', ['postgresql', 'sqlite'], 'postgresql');
   const dataDir = fromRoot('.local', 'data', 'ferretdb');
-  mkdirSync(dataDir, { recursive: true });
   const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
   if (handler === 'postgresql') {
-    args.push(`--postgresql-url=${ensurePostgresDatabase(env)}`);
+    refuseStrandedSqliteStore(dataDir);
+    args.push(`--postgresql-url=${ensurePostgresDatabase(env, say)}`);
   } else {
+    mkdirSync(dataDir, { recursive: true });
     args.push(`--sqlite-url=file:${dataDir}/`);
   }
   const child = spawn(FERRETDB_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -63,14 +65,17 @@ const LOCAL_DATABASE = 'reelflux';
  * FERRETDB_POSTGRESQL_URL as given; else a database of its own, `reelflux`, on the local
  * PostgreSQL (trust authentication, as Debian sets it up for local connections), made once.
  */
-function ensurePostgresDatabase(env: NodeJS.ProcessEnv): string {
+function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   if (env.FERRETDB_POSTGRESQL_URL) return env.FERRETDB_POSTGRESQL_URL;
-  const psql = findExecutable('psql', []);
-  if (!psql) {
-    throw new MissingInfrastructureError(
-      "FERRETDB_HANDLER=postgresql needs PostgreSQL: install Debian's postgresql package, or set FERRETDB_POSTGRESQL_URL.",
+  if (!findExecutable('psql', [])) {
+    aptInstall(
+      'postgresql',
+      'PostgreSQL',
+      'FERRETDB_POSTGRESQL_URL (or FERRETDB_HANDLER=sqlite)',
+      say,
     );
   }
+  const psql = findExecutable('psql', []) ?? 'psql';
   const run = (sql: string) =>
     spawnSync(
       psql,
@@ -79,7 +84,19 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv): string {
         encoding: 'utf8',
       },
     );
-  const found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
+  let found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
+  if (found.status !== 0) {
+    // Installed but not running (a fresh install, a reboot): start Debian's clusters.
+    spawnSync(
+      'sh',
+      [
+        '-c',
+        'pg_ctlcluster --help >/dev/null 2>&1 && for c in /etc/postgresql/*/*; do pg_ctlcluster "$(basename "$(dirname "$c")")" "$(basename "$c")" start; done',
+      ],
+      { stdio: 'ignore' },
+    );
+    found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
+  }
   if (found.status !== 0) {
     throw new MissingInfrastructureError(
       `PostgreSQL does not answer on 127.0.0.1:5432 (${found.stderr.trim()}): start it, or set FERRETDB_POSTGRESQL_URL.`,
@@ -91,6 +108,21 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv): string {
     );
   }
   return `${LOCAL_POSTGRESQL}/${LOCAL_DATABASE}`;
+}
+
+/**
+ * A store made by an earlier default (FerretDB's SQLite handler) is not carried over: starting
+ * empty on PostgreSQL would look like losing every video, so say what to do instead.
+ */
+function refuseStrandedSqliteStore(dataDir: string): void {
+  const files = existsSync(dataDir)
+    ? readdirSync(dataDir).filter((f) => f.endsWith('.sqlite'))
+    : [];
+  if (files.length === 0) return;
+  throw new MissingInfrastructureError(
+    `${dataDir} holds a store on FerretDB's SQLite handler (${files.length} databases), the earlier local default. ` +
+      'Keep using it with FERRETDB_HANDLER=sqlite, or move that folder away to start on PostgreSQL (its data is not copied over).',
+  );
 }
 
 /**
