@@ -33,7 +33,7 @@ func main() {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		log.Fatalf("bad --log-level: %v", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(quietDuplicates{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 
 	// FerretDB itself listens on a private socket; clients reach it through serveSerialized.
 	socketDir, err := os.MkdirTemp("", "reelflux-ferretdb-")
