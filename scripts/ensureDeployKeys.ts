@@ -42,8 +42,11 @@ export interface BrokerUser {
   tags?: string[];
 }
 
-/** A RabbitMQ definitions document: one vhost, its users and their permissions. */
-export function brokerDefinitions(vhost: string, users: readonly BrokerUser[]) {
+/**
+ * A RabbitMQ definitions document: one vhost, its users, their permissions, and the routing
+ * keys each may publish on the events exchange.
+ */
+export function brokerDefinitions(vhost: string, exchange: string, users: readonly BrokerUser[]) {
   return {
     vhosts: [{ name: vhost }],
     users: users.map((user) => ({
@@ -52,7 +55,18 @@ export function brokerDefinitions(vhost: string, users: readonly BrokerUser[]) {
       hashing_algorithm: 'rabbit_password_hashing_sha256',
       tags: user.tags ?? [],
     })),
-    permissions: users.map((user) => ({ user: user.name, vhost, ...user.permissions })),
+    permissions: users.map(({ name, permissions: { configure, write, read } }) => ({
+      user: name,
+      vhost,
+      configure,
+      write,
+      read,
+    })),
+    topic_permissions: users.flatMap(({ name, permissions: { publishes } }) =>
+      publishes === undefined
+        ? []
+        : [{ user: name, vhost, exchange, write: publishes, read: '.*' }],
+    ),
   };
 }
 
@@ -88,7 +102,8 @@ export function ensureDeployKeys(
   keep(keyFiles.mongodbPassword('root'), password);
   for (const user of DATABASE_USERS) keep(keyFiles.mongodbPassword(user), password);
 
-  const permissions = brokerPermissions(topologyNames());
+  const names = topologyNames();
+  const permissions = brokerPermissions(names);
   const users: BrokerUser[] = [
     {
       name: 'admin',
@@ -103,9 +118,13 @@ export function ensureDeployKeys(
     })),
   ];
   const definitions = join(dir, keyFiles.rabbitmqDefinitions);
-  writeFileSync(definitions, `${JSON.stringify(brokerDefinitions('/', users), null, 2)}\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    definitions,
+    `${JSON.stringify(brokerDefinitions('/', names.exchange, users), null, 2)}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   say(`wrote ${definitions}`);
 }
 

@@ -49,7 +49,9 @@ describe('broker users: each process gets only the permissions it needs (real Ra
     // Readable by all: rabbitmqctl runs as the broker's own user. It holds hashes, no passwords.
     const dir = mkdtempSync(join(tmpdir(), 'reelflux-definitions-'));
     const file = join(dir, 'definitions.json');
-    writeFileSync(file, JSON.stringify(brokerDefinitions(vhost, users)), { mode: 0o644 });
+    writeFileSync(file, JSON.stringify(brokerDefinitions(vhost, names.exchange, users)), {
+      mode: 0o644,
+    });
     chmodSync(dir, 0o755);
     try {
       rabbitmqctl(['import_definitions', file]);
@@ -124,17 +126,28 @@ describe('broker users: each process gets only the permissions it needs (real Ra
       status: 'QUEUED',
       progress: null,
     });
-    await until(async () => {
-      if (!routerSaw.includes('conversion.updated')) throw new Error('not yet');
+    // A worker reports its job's progress the same way.
+    await get('worker').publishEvent({
+      type: 'conversion.updated',
+      version: 1,
+      conversionId: job.conversionId,
+      videoId: job.videoId,
+      ownerId: job.ownerId,
+      status: 'RUNNING',
+      progress: 0.5,
     });
-    expect(routerSaw).toEqual(['video.uploaded', 'conversion.updated']);
+    await until(async () => {
+      if (routerSaw.length < 3) throw new Error('not yet');
+    });
+    expect(routerSaw).toEqual(['video.uploaded', 'conversion.updated', 'conversion.updated']);
   });
 
   it.each([
-    ['worker', 'publishes an event', publish(names.exchange, 'video.deleted')],
+    ['worker', 'publishes a delete event', publish(names.exchange, 'video.deleted')],
+    ['media', 'publishes a conversion update', publish(names.exchange, 'conversion.updated')],
     ['worker', 'reads upload events', consume(names.queues.videoUploaded)],
     ['worker', 'reads the dead jobs', consume(names.queues.jobsDead)],
-    ['worker', 'deletes the events exchange', (c) => c.deleteExchange(names.exchange)],
+    ['worker', 'declares a queue of its own', (c) => c.assertQueue('anything')],
     ['media', 'reads jobs', consume(names.queues.jobs)],
     ['media', 'reads upload events', consume(names.queues.videoUploaded)],
     ['media', 'declares a queue', (c) => c.assertQueue(names.queues.videoUploaded)],

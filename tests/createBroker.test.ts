@@ -131,6 +131,7 @@ describe('createBroker: staying connected (fake amqplib)', () => {
     await settle();
     await expect(worker.check()).resolves.toBeUndefined();
     expect(models[0]?.declared).toEqual([
+      'exchange reelflux.events',
       'queue conversion.jobs.dead',
       'queue conversion.jobs',
       'queue conversion.jobs.retry',
@@ -153,7 +154,7 @@ describe('createBroker: staying connected (fake amqplib)', () => {
     next = () => new FakeModel();
     await vi.advanceTimersByTimeAsync(10_000);
     await expect(worker.check()).resolves.toBeUndefined();
-    expect(models[1]?.declared).toHaveLength(3);
+    expect(models[1]?.declared).toHaveLength(4);
     expect(models[1]?.consumed).toEqual(['conversion.jobs']);
     // Connected again, the next loss is retried after 0.5 s once more.
     const before = attempts.length;
@@ -206,6 +207,18 @@ describe('createBroker: staying connected (fake amqplib)', () => {
         progress: null,
       }),
     ).resolves.toBeUndefined();
+  });
+
+  it('starts again on a new connection when the broker closes the publishing channel', async () => {
+    const worker = start('worker');
+    await settle();
+    // A refused publish: the broker closes the channel (amqplib emits error, then close).
+    models[0]?.channels[0]?.emit('close');
+    await settle();
+    expect(models[0]?.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(500);
+    await expect(worker.check()).resolves.toBeUndefined();
+    expect(models).toHaveLength(2);
   });
 
   it('closes a connection whose declaration is refused before it tries again', async () => {

@@ -347,15 +347,23 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
 
     const definitions = JSON.parse(
       readFileSync(join(dir, keyFiles.rabbitmqDefinitions), 'utf8'),
-    ) as { users: { name: string }[]; permissions: Record<string, string>[] };
+    ) as {
+      users: { name: string }[];
+      permissions: Record<string, string>[];
+      topic_permissions: Record<string, string>[];
+    };
     expect(definitions.users.map((u) => u.name)).toEqual(['admin', ...BROKER_ROLES]);
     const permissions = brokerPermissions(topologyNames());
     for (const role of BROKER_ROLES) {
+      const { configure, write, read, publishes } = permissions[role];
       expect(definitions.permissions.find((p) => p.user === role)).toEqual({
         user: role,
         vhost: '/',
-        ...permissions[role],
+        configure,
+        write,
+        read,
       });
+      expect(definitions.topic_permissions.find((p) => p.user === role)?.write).toBe(publishes);
     }
   });
 

@@ -161,6 +161,12 @@ export function createBroker(
       });
       const confirm = await model.createConfirmChannel();
       confirm.on('error', (error: Error) => log.warn({ err: error }, 'rabbitmq channel error'));
+      // The broker closes a channel over one refused publish (a permission, say), and a closed
+      // channel publishes nothing more: start again on a fresh connection.
+      const reconnectingModel = model;
+      confirm.on('close', () => {
+        if (publisher === confirm && !closing) void reconnectingModel.close().catch(() => {});
+      });
       // RabbitMQ sends the return before the confirm, so the publish below sees it in time.
       confirm.on('return', (message: ConsumeMessage) => {
         const id: unknown = message.properties.messageId;

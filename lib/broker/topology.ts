@@ -55,6 +55,8 @@ export interface BrokerPermissions {
   configure: string;
   write: string;
   read: string;
+  /** Routing keys it may publish on the events exchange (RabbitMQ's topic permissions). */
+  publishes?: string;
 }
 
 /** Queue and exchange names are matched whole; AMQP_NAME_PREFIX may hold any character. */
@@ -63,7 +65,7 @@ const exactly = (...names: string[]) => `^(${names.map(escape).join('|')})$`;
 
 /**
  * What each process may do, and little more, so a broken-into worker (it runs ffmpeg on
- * untrusted files) can take jobs but neither read nor publish events. RabbitMQ asks for
+ * untrusted files) can take jobs and report on them, and read or publish nothing else. RabbitMQ asks for
  * `configure` to declare, `write` on the queue and `read` on the exchange to bind, `write` on
  * the exchange to publish (`amq.default` for direct-to-queue sends, which it cannot narrow to
  * one queue), `read` to consume, and also `read` on a queue to declare it with a dead-letter
@@ -80,16 +82,24 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
   const exchangeAndFeeds = `^${escape(exchange)}(\\..+)?$`;
   return {
     router: { configure: exchangeAndFeeds, write: feeds, read: exchangeAndFeeds },
-    media: { configure: exactly(exchange), write: exactly(exchange), read: '^$' },
+    media: {
+      configure: exactly(exchange),
+      write: exactly(exchange),
+      read: '^$',
+      publishes: exactly('video.uploaded', 'video.deleted'),
+    },
     conversion: {
       configure: exactly(exchange, queues.eventsDead, ...events, queues.jobsDead, ...jobs),
       write: exactly(exchange, 'amq.default', ...events),
       read: exactly(exchange, ...events, ...jobs),
+      publishes: exactly('conversion.updated'),
     },
+    // Its jobs' states and progress go out as conversion.updated, to the routers' feeds.
     worker: {
-      configure: exactly(queues.jobsDead, ...jobs),
-      write: exactly('amq.default'),
+      configure: exactly(exchange, queues.jobsDead, ...jobs),
+      write: exactly(exchange, 'amq.default'),
       read: exactly(...jobs),
+      publishes: exactly('conversion.updated'),
     },
   };
 }
@@ -108,7 +118,7 @@ export async function declareTopology(
   const { exchange, queues } = names;
   const any = (...wanted: BrokerRole[]) => wanted.some((role) => roles.includes(role));
 
-  if (any('router', 'media', 'conversion')) {
+  if (any('router', 'media', 'conversion', 'worker')) {
     await channel.assertExchange(exchange, 'topic', { durable: true });
   }
   if (any('conversion')) {

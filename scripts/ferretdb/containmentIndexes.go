@@ -44,6 +44,8 @@ type containmentIndexes struct {
 	logger  *slog.Logger
 	mu      sync.Mutex
 	pending bool
+	// One ensure at a time: two CREATE INDEX IF NOT EXISTS of the same index can collide.
+	running sync.Mutex
 }
 
 func newContainmentIndexes(ctx context.Context, url string, logger *slog.Logger) (*containmentIndexes, error) {
@@ -127,6 +129,8 @@ func (c *containmentIndexes) soon() {
 		c.mu.Lock()
 		c.pending = false
 		c.mu.Unlock()
+		c.running.Lock()
+		defer c.running.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := c.ensure(ctx); err != nil {

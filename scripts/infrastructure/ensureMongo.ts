@@ -20,7 +20,7 @@ const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 
 /**
  * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB,
- * built once and started with FERRETDB_HANDLER (SQLite by default). `stop` stops only what
+ * built once and started with FERRETDB_HANDLER (PostgreSQL by default). `stop` stops only what
  * this started.
  */
 export async function ensureMongo(
@@ -43,14 +43,23 @@ export async function ensureMongo(
   const handler = readEnv(env).oneOf('FERRETDB_HANDLER', ['postgresql', 'sqlite'], 'postgresql');
   const dataDir = fromRoot('.local', 'data', 'ferretdb');
   const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
   if (handler === 'postgresql') {
     refuseStrandedSqliteStore(dataDir);
-    args.push(`--postgresql-url=${ensurePostgresDatabase(env, say)}`);
+    // A password goes to FerretDB's PostgreSQL driver in its environment, not on the command
+    // line, where any local user could read it.
+    const url = new URL(ensurePostgresDatabase(env, say));
+    if (url.password) childEnv.PGPASSWORD = decodeURIComponent(url.password);
+    url.password = '';
+    args.push(`--postgresql-url=${url.toString()}`);
   } else {
     mkdirSync(dataDir, { recursive: true });
     args.push(`--sqlite-url=file:${dataDir}/`);
   }
-  const child = spawn(FERRETDB_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(FERRETDB_BIN, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: childEnv,
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await expectMongo(uri, 15_000, `FerretDB (${handler}) on port ${port}`);
   say(`MongoDB: started FerretDB v1.24.2 (${handler} handler) on 127.0.0.1:${port}`);
@@ -79,7 +88,8 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   const run = (sql: string) =>
     spawnSync(
       psql,
-      ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', `${LOCAL_POSTGRESQL}/postgres`, '-c', sql],
+      // -w: never wait for a password prompt; a refusal is reported below instead.
+      ['-X', '-w', '-tA', '-v', 'ON_ERROR_STOP=1', `${LOCAL_POSTGRESQL}/postgres`, '-c', sql],
       {
         encoding: 'utf8',
       },
