@@ -67,7 +67,7 @@ export const history: Command = {
     );
     const conversions = page.edges.map((edge) => edge.node);
     print(
-      conversions.map((c) => `${c.id}  ${describeConversion(c)}`).join('\n') || '(no conversions)',
+      conversions.map((c) => describeConversion(c)).join('\n') || '(no conversions)',
       conversions,
     );
     return EXIT.OK;
