@@ -1,12 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
-import { buildFerretDb } from '../scripts/infrastructure/ensureMongo.js';
-import { freePort } from '../scripts/spawnStack.js';
+import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
+import { startPrivateFerretDb } from '../tests/helpers/privateServices.js';
 
 /**
  * `npm run bench:store`: the local store on FerretDB's SQLite handler and on its PostgreSQL
@@ -20,63 +17,23 @@ const MB = 2 ** 20;
 const FILE_MB = 20;
 const SMALL_MB = Number(process.env.BENCH_STORE_SMALL_MB ?? 200);
 const LARGE_MB = Number(process.env.BENCH_STORE_LARGE_MB ?? 1000);
-const PG = 'postgres://postgres@127.0.0.1:5432';
 
 const noise = Buffer.alloc(FILE_MB * MB);
 for (let i = 0; i < noise.length; i += 4) noise.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
 
-interface Store {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startStore(handler: 'sqlite' | 'postgresql'): Promise<Store> {
-  const binary = buildFerretDb();
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-store-'));
+/** A private FerretDB on `handler`; on PostgreSQL, in a database made for this run. */
+async function startStore(handler: 'sqlite' | 'postgresql') {
+  if (handler === 'sqlite') return startPrivateFerretDb();
   const database = `reelflux_bench_${process.pid}`;
-  if (handler === 'postgresql')
-    psql(`DROP DATABASE IF EXISTS ${database}; CREATE DATABASE ${database};`);
-  const child = spawn(
-    binary,
-    [
-      `--listen-addr=127.0.0.1:${port}`,
-      `--handler=${handler}`,
-      handler === 'sqlite' ? `--sqlite-url=file:${dir}/` : `--postgresql-url=${PG}/${database}`,
-      '--log-level=error',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const url = `mongodb://127.0.0.1:${port}/`;
-  for (let tries = 0; ; tries++) {
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 500 });
-    try {
-      await client.db('admin').command({ ping: 1 });
-      break;
-    } catch (error) {
-      if (tries > 40) throw error;
-    } finally {
-      await client.close();
-    }
-  }
+  psql('postgres', `DROP DATABASE IF EXISTS ${database}; CREATE DATABASE ${database};`);
+  const store = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
   return {
-    url,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-      if (handler === 'postgresql') psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
+    ...store,
+    async dispose() {
+      await store.dispose();
+      psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
     },
   };
-}
-
-function psql(sql: string): void {
-  const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `${PG}/postgres`], {
-    input: sql,
-    encoding: 'utf8',
-  });
-  if (run.status !== 0) throw new Error(`psql: ${run.stderr}`);
 }
 
 const seconds = async (work: () => Promise<unknown>) => {
@@ -124,7 +81,7 @@ async function measure(handler: 'sqlite' | 'postgresql') {
     return { oneStream, fourStreams, small, large };
   } finally {
     await client.close();
-    await store.stop();
+    await store.dispose();
   }
 }
 

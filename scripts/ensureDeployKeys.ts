@@ -26,6 +26,13 @@ export const keyFiles = {
   mongodbPassword: (user: string) => `mongodb-${user}.password`,
 } as const;
 
+/** A new Ed25519 signing key for auth's JWTs, PKCS#8 PEM. */
+export const newJwtPrivateKey = () =>
+  generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+/** A new HMAC secret (download links, the router's signature): 48 random bytes. */
+export const newSecret = () => randomBytes(48).toString('base64url');
+
 /**
  * RabbitMQ's `rabbit_password_hashing_sha256`: a 4-byte salt, then SHA-256 of salt and
  * password, base64. Lets the definitions file carry hashes, never the passwords.
@@ -94,11 +101,9 @@ export function ensureDeployKeys(
   };
   // Hex: safe inside a URL, so a password never needs escaping in AMQP_URL or MONGODB_URI.
   const password = () => randomBytes(24).toString('hex');
-  keep(keyFiles.jwtPrivateKey, () =>
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-  );
-  keep(keyFiles.downloadTokenSecret, () => randomBytes(48).toString('base64url'));
-  keep(keyFiles.internalHopSecret, () => randomBytes(48).toString('base64url'));
+  keep(keyFiles.jwtPrivateKey, newJwtPrivateKey);
+  keep(keyFiles.downloadTokenSecret, newSecret);
+  keep(keyFiles.internalHopSecret, newSecret);
   keep(keyFiles.mongodbPassword('root'), password);
   for (const user of DATABASE_USERS) keep(keyFiles.mongodbPassword(user), password);
 

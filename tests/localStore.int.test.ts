@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
 import { startPrivateFerretDb, type PrivateService } from './helpers/privateServices.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -13,13 +13,6 @@ import { uniqueName } from './helpers/uniqueName.js';
  * custom plans, so the lookup stays an index scan after many executions. Runs on the
  * PostgreSQL this machine kind has on 127.0.0.1:5432.
  */
-const PG = 'postgres://postgres@127.0.0.1:5432';
-const psql = (database: string, sql: string) =>
-  execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', `${PG}/${database}`], {
-    input: sql,
-    encoding: 'utf8',
-  });
-
 describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
   const database = uniqueName('pgstore').toLowerCase();
   let ferretdb: PrivateService;
@@ -27,7 +20,7 @@ describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
 
   beforeAll(async () => {
     psql('postgres', `CREATE DATABASE ${database};`);
-    ferretdb = await startPrivateFerretDb({ postgresqlUrl: `${PG}/${database}` });
+    ferretdb = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
     mongo = new MongoClient(ferretdb.url);
   }, 180_000);
   afterAll(async () => {

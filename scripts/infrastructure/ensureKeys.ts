@@ -1,8 +1,7 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEPLOY_KEYS_DIR, keyFiles } from '../ensureDeployKeys.js';
+import { DEPLOY_KEYS_DIR, keyFiles, newJwtPrivateKey, newSecret } from '../ensureDeployKeys.js';
 import { MissingInfrastructureError, type Say } from './hostTools.js';
 
 const DEFAULT_JWT_KEY = join(DEPLOY_KEYS_DIR, keyFiles.jwtPrivateKey);
@@ -18,8 +17,7 @@ export function ensureJwtKey(env: NodeJS.ProcessEnv, say: Say): string | undefin
     );
   }
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const { privateKey } = generateKeyPairSync('ed25519');
-  writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(file, newJwtPrivateKey(), { mode: 0o600 });
   say(`JWT: generated a signing key in ${file}`);
   return file;
 }
@@ -37,6 +35,6 @@ export function ensureSecret(
   const file = env[`${name}_FILE`] ?? fallback;
   if (existsSync(file)) return file;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });
+  writeFileSync(file, newSecret(), { mode: 0o600 });
   return file;
 }

@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { buildGoProgram } from './buildGoProgram.js';
+import { LOCAL_POSTGRESQL, runPsql } from './localPostgres.js';
 import {
   aptInstall,
   findExecutable,
@@ -67,12 +68,11 @@ export async function ensureMongo(
 }
 
 /** The local PostgreSQL database FerretDB keeps REELFLUX's data in, unless the URL names one. */
-const LOCAL_POSTGRESQL = 'postgres://postgres@127.0.0.1:5432';
 const LOCAL_DATABASE = 'reelflux';
 
 /**
  * FERRETDB_POSTGRESQL_URL as given; else a database of its own, `reelflux`, on the local
- * PostgreSQL (trust authentication, as Debian sets it up for local connections), made once.
+ * PostgreSQL (reached as `postgres` without a password), made once.
  */
 function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   if (env.FERRETDB_POSTGRESQL_URL) return env.FERRETDB_POSTGRESQL_URL;
@@ -84,16 +84,7 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
       say,
     );
   }
-  const psql = findExecutable('psql', []) ?? 'psql';
-  const run = (sql: string) =>
-    spawnSync(
-      psql,
-      // -w: never wait for a password prompt; a refusal is reported below instead.
-      ['-X', '-w', '-tA', '-v', 'ON_ERROR_STOP=1', `${LOCAL_POSTGRESQL}/postgres`, '-c', sql],
-      {
-        encoding: 'utf8',
-      },
-    );
+  const run = (sql: string) => runPsql('postgres', sql);
   let found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
   if (found.status !== 0) {
     // Installed but not running (a fresh install, a reboot): start Debian's clusters.
