@@ -1,4 +1,4 @@
-import { MongoNetworkError } from 'mongodb';
+import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from '../worker/BadInputError.js';
@@ -34,6 +34,22 @@ describe('classifyFailure: what a failed attempt leads to', () => {
   it('redelivers without spending a retry while the database is away', () => {
     const away = new MongoNetworkError('connection reset');
     expect(classifyFailure(away, 3, policy)).toEqual({ kind: 'redeliver' });
+    // What the store answers while the PostgreSQL behind FerretDB, or a primary, is away.
+    for (const [code, codeName] of [
+      [6, 'HostUnreachable'],
+      [10107, 'NotWritablePrimary'],
+    ] as const) {
+      const answered = new MongoServerError({ ok: 0, code, codeName, errmsg: 'away' });
+      expect(classifyFailure(answered, 3, policy), codeName).toEqual({ kind: 'redeliver' });
+    }
+    // Any other server error is the job's own failure.
+    const internal = new MongoServerError({
+      ok: 0,
+      code: 1,
+      codeName: 'InternalError',
+      errmsg: 'x',
+    });
+    expect(classifyFailure(internal, 1, policy)).toMatchObject({ kind: 'retry' });
   });
 
   it('retries a transient fault with a doubling delay, jittered between half and all of it', () => {

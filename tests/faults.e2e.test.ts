@@ -18,6 +18,7 @@ import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, uploadVideoId } from './helpers/multipartUpload.js';
 import {
   startPrivateFerretDb,
+  startPrivatePostgres,
   startPrivateRabbitMq,
   type PrivateService,
 } from './helpers/privateServices.js';
@@ -28,8 +29,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The stack under faults: real processes under the launcher (which restarts what dies), on a
- * FerretDB and a RabbitMQ node of this file's own so they can be stopped mid-flight. Every test
- * ends with every conversion it started ended, exactly one MP3 per success, and fsck clean.
+ * PostgreSQL, a FerretDB and a RabbitMQ node of this file's own so they can be stopped
+ * mid-flight. Every test ends with every conversion it started ended, exactly one MP3 per
+ * success, and fsck clean.
  */
 describe(
   'faults: every accepted upload ends once, nothing is orphaned',
@@ -37,6 +39,7 @@ describe(
   () => {
     const infra = inject('infra');
     const prefix = `${uniqueName('faults')}_`;
+    let postgres: PrivateService;
     let database: PrivateService;
     let broker: PrivateService;
     let stack: RunningStack;
@@ -51,7 +54,11 @@ describe(
     const UPLOAD_TIMEOUT_SECONDS = 20;
 
     beforeAll(async () => {
-      [database, broker] = await Promise.all([startPrivateFerretDb(), startPrivateRabbitMq()]);
+      postgres = await startPrivatePostgres();
+      [database, broker] = await Promise.all([
+        startPrivateFerretDb({ postgresqlUrl: postgres.url }),
+        startPrivateRabbitMq(),
+      ]);
       stack = await spawnStack(
         { ...infra, mongodbUri: database.url, amqpUrl: broker.url },
         prefix,
@@ -70,6 +77,7 @@ describe(
       await stack?.stop();
       await mongo?.close();
       await Promise.all([database?.dispose(), broker?.dispose()]);
+      await postgres?.dispose();
     });
 
     const pidOf = (name: string) => {
@@ -210,12 +218,15 @@ describe(
       await expectConsistent();
     });
 
-    it('the database stops and restarts mid-upload and mid-conversion', async () => {
+    it.each([
+      ['the database (FerretDB) is killed', () => database],
+      ['the PostgreSQL behind FerretDB crashes', () => postgres],
+    ])('%s and restarts mid-upload and mid-conversion', async (_, outage) => {
       const converting = await upload(makeLongAudio(infra.ffmpegPath, 900));
       await running(converting);
       const streaming = uploadSlowly(makeVideo(infra.ffmpegPath, 4), 3);
       await sleep(1_000);
-      await database.stop();
+      await outage().stop();
       try {
         // Reads and sign-ups say the database is away; nothing hangs.
         const read = await postGraphQL(stack.graphqlUrl, '{ videos { edges { node { id } } } }', {
@@ -226,7 +237,7 @@ describe(
         expect(signUp).toMatch(/SERVICE_UNAVAILABLE/);
         await sleep(2_000);
       } finally {
-        await database.start();
+        await outage().start();
       }
       const streamedId = await streaming;
       if (streamedId) await expectOneMp3(streamedId, 4);

@@ -1,4 +1,10 @@
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Db } from 'mongodb';
+import {
+  MongoClient,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  type Db,
+} from 'mongodb';
 import { readEnv } from './readEnv.js';
 import { readUrlWithPassword } from './readSecret.js';
 
@@ -61,7 +67,31 @@ export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;
 }
 
-/** The database cannot be reached (down, restarting, partitioned): the caller may retry. */
+/**
+ * Codes a MongoDB server answers with while it cannot serve for now: a member it needs is
+ * unreachable, it is shutting down, or a replica set is electing a primary (the codes the
+ * drivers' retryable-reads specification lists). FerretDB's wrapper answers HostUnreachable
+ * while its PostgreSQL is away (scripts/ferretdb/backendUnavailable.go).
+ */
+const UNAVAILABLE_SERVER_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  189, // PrimarySteppedDown
+  9001, // SocketException
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+]);
+
+/** The database cannot serve for now (down, restarting, partitioned): the caller may retry. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  return error instanceof MongoServerSelectionError || error instanceof MongoNetworkError;
+  return (
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoNetworkError ||
+    (error instanceof MongoServerError && UNAVAILABLE_SERVER_CODES.has(Number(error.code)))
+  );
 }

@@ -4,7 +4,9 @@
 // way panics at start: FerretDB's build/version package requires a generated version.txt that
 // module-proxy downloads do not contain, and it only checks when FerretDB itself is the main
 // module. Embedding it from this tiny module runs the same handlers without that check.
-// It also serializes write commands (serializeWrites.go): FerretDB v1 updates are not atomic.
+// It also serializes write commands (serializeWrites.go): FerretDB v1 updates are not atomic;
+// on PostgreSQL it adds indexes FerretDB's queries can use (containmentIndexes.go) and answers
+// HostUnreachable while PostgreSQL is away (backendUnavailable.go).
 package main
 
 import (

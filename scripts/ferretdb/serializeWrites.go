@@ -125,6 +125,9 @@ func relay(client net.Conn, dialUpstream func() (net.Conn, error), writes *sync.
 				client.Close()
 				return
 			}
+			if rewritten := unavailableReply(reply); rewritten != nil {
+				reply = rewritten
+			}
 			if _, err := client.Write(reply.raw); err != nil {
 				return
 			}

@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +74,52 @@ export async function startPrivateFerretDb(
     },
   };
   await service.start();
+  return service;
+}
+
+const POSTGRESQL_VERSIONS = '/usr/lib/postgresql';
+
+/**
+ * A PostgreSQL server of its own (Debian's binaries, installed for the local store): its own
+ * data folder, port and socket folder, with trust authentication like the machine's, and a
+ * database `reelflux`. `url` is that database's URL, for FerretDB's PostgreSQL handler.
+ */
+export async function startPrivatePostgres(): Promise<PrivateService> {
+  const versions = existsSync(POSTGRESQL_VERSIONS) ? readdirSync(POSTGRESQL_VERSIONS) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error(`no PostgreSQL under ${POSTGRESQL_VERSIONS}: install postgresql`);
+  const bin = (name: string) => join(POSTGRESQL_VERSIONS, newest, 'bin', name);
+  const base = mkdtempSync(join(tmpdir(), 'reelflux-faults-postgresql-'));
+  const asRoot = process.getuid?.() === 0;
+  // PostgreSQL refuses to run as root: there it runs as the postgres user Debian's package made.
+  if (asRoot)
+    chownSync(base, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), -1);
+  const as = (name: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', bin(name), ...args]] : [bin(name), args];
+  const run = (name: string, args: string[]) => execFileSync(...as(name, args), { stdio: 'pipe' });
+  const data = join(base, 'data');
+  const port = await freePort();
+  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+  const server = `postgres://postgres@127.0.0.1:${port}`;
+
+  const service: PrivateService = {
+    url: `${server}/reelflux`,
+    async start() {
+      const options = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`;
+      run('pg_ctl', ['-D', data, '-o', options, '-l', join(base, 'log'), '-w', 'start']);
+    },
+    async stop() {
+      // Immediate: no checkpoint, the next start recovers from the WAL, as after a crash.
+      // spawnSync, not run: stopping a server that is not running is no error here.
+      spawnSync(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']));
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  execFileSync('psql', ['-X', '-q', '-w', '-c', 'CREATE DATABASE reelflux', `${server}/postgres`]);
   return service;
 }
 
