@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 
@@ -101,4 +101,22 @@ export function benchAudio(ffmpegPath: string, seconds: number): string {
     ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
     ...['-c:a', 'aac', '-b:a', '32k'],
   ]);
+}
+
+/**
+ * `size` bytes of noise that media's sniffing takes for an MP4 (a real `ftyp` box first), for
+ * benchmarks that measure moving bytes, not converting them.
+ */
+export function writeMp4ShapedNoise(path: string, size: number): void {
+  const MB = 2 ** 20;
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(MB);
+  for (let i = 0; i < MB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+  Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex').copy(
+    block,
+  );
+  for (let written = 0; written < size; written += MB) {
+    writeSync(fd, block, 0, Math.min(MB, size - written));
+  }
+  closeSync(fd);
 }

@@ -128,7 +128,7 @@ try {
     Object.values(stages).reduce((a, b) => a + b, 0) / 1000;
   console.log(
     [
-      `conversion benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB (${process.env.FERRETDB_HANDLER ?? 'postgresql'} handler)`,
+      `conversion benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB on PostgreSQL`,
       '',
       `| ${LONG_SECONDS / 60}-minute 720p H.264/AAC video (${mb} MB) | seconds |`,
       '|---|---|',

@@ -26,7 +26,7 @@ const SOURCE_SECONDS = 60;
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const source = benchVideo(infra.ffmpegPath, {
   seconds: SOURCE_SECONDS,
-  // Small video on purpose: on FerretDB/SQLite the stored bytes, not ffmpeg, set the pace.
+  // Small video on purpose: the stored bytes, not ffmpeg, should not set the pace.
   size: '320x180',
   videoKbps: 200,
   audio: 'sine=frequency=330:sample_rate=48000',
@@ -169,7 +169,7 @@ try {
   const mb = (readFileSync(source).length / 2 ** 20).toFixed(1);
   console.log(
     [
-      `load benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB (${process.env.FERRETDB_HANDLER ?? 'postgresql'} handler), one process each, WORKER_CONCURRENCY ${cpus().length}`,
+      `load benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB on PostgreSQL, one process each, WORKER_CONCURRENCY ${cpus().length}`,
       `source: ${SOURCE_SECONDS} s 320×180 H.264/AAC (${mb} MB); plain ffmpeg → MP3, 4 files on all cores: ${plainPerFile.toFixed(2)} s per file`,
       '',
       '| users × uploads | subscriptions | wall s | videos/min | vs plain ffmpeg | upload p50 / p95 s | end-to-end p50 / p95 s | watchers done | errors | peak RSS MB (router, auth, media, conversion, worker) |',

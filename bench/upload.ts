@@ -1,20 +1,11 @@
-import {
-  createReadStream,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-  closeSync,
-} from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
-import { curlUpload, signUpBenchUser } from './benchClient.js';
+import { curlUpload, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
 
 /**
  * `npm run bench:upload`: the same file (a) uploaded through the router with curl (multipart,
@@ -27,19 +18,6 @@ const BIG = Number(process.env.BENCH_BIG_MB ?? 2048) * 2 ** 20;
 const MB = 2 ** 20;
 
 const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
-const writeFile = (path: string, size: number) => {
-  // MP4-shaped (a real ftyp box) so media's sniffing accepts it; the rest is noise.
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(MB);
-  for (let i = 0; i < MB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
-  Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex').copy(
-    block,
-  );
-  for (let written = 0; written < size; written += MB)
-    writeSync(fd, block, 0, Math.min(MB, size - written));
-  closeSync(fd);
-};
-
 /** Resident memory of each direct child of `ppid` whose command line mentions `needle`. */
 function rssOf(ppid: number, needle: string): number {
   for (const entry of readdirSync('/proc')) {
@@ -68,7 +46,7 @@ const mongo = new MongoClient(infra.mongodbUri);
 try {
   const token = await signUpBenchUser(stack.graphqlUrl);
   const file = join(dir, 'same.mp4');
-  writeFile(file, SIZE);
+  writeMp4ShapedNoise(file, SIZE);
 
   let started = performance.now();
   await curlUpload(stack.graphqlUrl, token, file);
@@ -84,7 +62,7 @@ try {
   rmSync(file);
 
   const bigFile = join(dir, 'big.mp4');
-  writeFile(bigFile, BIG);
+  writeMp4ShapedNoise(bigFile, BIG);
   const launcher = stack.launcher.pid ?? 0;
   const peak = {
     router: rssOf(launcher, 'router/main.js'),
@@ -103,7 +81,7 @@ try {
   const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
   console.log(
     [
-      `upload benchmark: ${SIZE / MB} MB file, then ${BIG / MB} MB; local store FerretDB (${process.env.FERRETDB_HANDLER ?? 'postgresql'} handler)`,
+      `upload benchmark: ${SIZE / MB} MB file, then ${BIG / MB} MB; local store FerretDB on PostgreSQL`,
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
       '',
       '| path | MB/s |',

@@ -476,7 +476,7 @@ describe('media end to end through the router', () => {
       },
     );
     expect(del.body.data).toEqual({ deleteVideo: true });
-  }, 180_000); // 400 MB through FerretDB's SQLite backend at about 20 MB/s, on a busy machine
+  }, 180_000); // 400 MB through the local store at about 20 MB/s, on a busy machine
 });
 
 describe('media upload limit', () => {
