@@ -1,6 +1,6 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
@@ -20,9 +20,14 @@ const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 
 /**
- * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB,
- * built once and started with FERRETDB_HANDLER (PostgreSQL by default). `stop` stops only what
- * this started.
+ * Where FerretDB's SQLite handler, the local default before PostgreSQL, kept its data; a store
+ * found there is copied over by `npm run store:migrate` (scripts/migrateSqliteStore.ts).
+ */
+export const SQLITE_STORE_DIR = fromRoot('.local', 'data', 'ferretdb');
+
+/**
+ * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB on
+ * its PostgreSQL handler, built once. `stop` stops only what this started.
  */
 export async function ensureMongo(
   env: NodeJS.ProcessEnv,
@@ -39,32 +44,43 @@ export async function ensureMongo(
     say(`MongoDB: using the server already on 127.0.0.1:${port}`);
     return { uri, stop: nothing };
   }
-
+  refuseStrandedSqliteStore();
   buildFerretDb(say);
-  const handler = readEnv(env).oneOf('FERRETDB_HANDLER', ['postgresql', 'sqlite'], 'postgresql');
-  const dataDir = fromRoot('.local', 'data', 'ferretdb');
-  const args = [`--listen-addr=127.0.0.1:${port}`, `--handler=${handler}`, '--log-level=error'];
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  if (handler === 'postgresql') {
-    refuseStrandedSqliteStore(dataDir);
-    // A password goes to FerretDB's PostgreSQL driver in its environment, not on the command
-    // line, where any local user could read it.
-    const url = new URL(ensurePostgresDatabase(env, say));
-    if (url.password) childEnv.PGPASSWORD = decodeURIComponent(url.password);
-    url.password = '';
-    args.push(`--postgresql-url=${url.toString()}`);
-  } else {
-    mkdirSync(dataDir, { recursive: true });
-    args.push(`--sqlite-url=file:${dataDir}/`);
-  }
-  const child = spawn(FERRETDB_BIN, args, {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: childEnv,
-  });
+  // A password goes to FerretDB's PostgreSQL driver in its environment, not on the command
+  // line, where any local user could read it.
+  const url = new URL(ensurePostgresDatabase(env, say));
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  url.password = '';
+  const store = await startFerretDb(
+    port,
+    ['--handler=postgresql', `--postgresql-url=${url.toString()}`],
+    password === undefined ? {} : { PGPASSWORD: password },
+  );
+  say(`MongoDB: started FerretDB v1.24.2 (PostgreSQL handler) on 127.0.0.1:${port}`);
+  return store;
+}
+
+/** Our FerretDB on 127.0.0.1:`port` with `backend` (handler flags), once it answers. */
+export async function startFerretDb(
+  port: number,
+  backend: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ uri: string; stop: () => Promise<void> }> {
+  const uri = `mongodb://127.0.0.1:${port}/`;
+  const child = spawn(
+    buildFerretDb(),
+    [`--listen-addr=127.0.0.1:${port}`, ...backend, '--log-level=error'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await expectMongo(uri, 15_000, `FerretDB (${handler}) on port ${port}`);
-  say(`MongoDB: started FerretDB v1.24.2 (${handler} handler) on 127.0.0.1:${port}`);
-  return { uri, stop: () => stopChild(child, exited) };
+  const stop = () => stopChild(child, exited);
+  try {
+    await expectMongo(uri, 15_000, `FerretDB on port ${port}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { uri, stop };
 }
 
 /** The local PostgreSQL database FerretDB keeps REELFLUX's data in, unless the URL names one. */
@@ -77,12 +93,7 @@ const LOCAL_DATABASE = 'reelflux';
 function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   if (env.FERRETDB_POSTGRESQL_URL) return env.FERRETDB_POSTGRESQL_URL;
   if (!findExecutable('psql', [])) {
-    aptInstall(
-      'postgresql',
-      'PostgreSQL',
-      'FERRETDB_POSTGRESQL_URL (or FERRETDB_HANDLER=sqlite)',
-      say,
-    );
+    aptInstall('postgresql', 'PostgreSQL', 'FERRETDB_POSTGRESQL_URL', say);
   }
   const run = (sql: string) => runPsql('postgres', sql);
   let found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
@@ -111,18 +122,20 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   return `${LOCAL_POSTGRESQL}/${LOCAL_DATABASE}`;
 }
 
+/** Whether `dir` holds a store of FerretDB's SQLite handler (one `.sqlite` file a database). */
+export function holdsSqliteStore(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.sqlite'));
+}
+
 /**
- * A store made by an earlier default (FerretDB's SQLite handler) is not carried over: starting
- * empty on PostgreSQL would look like losing every video, so say what to do instead.
+ * A store made by the earlier default (FerretDB's SQLite handler) is never left behind
+ * silently: starting empty on PostgreSQL would look like losing every video.
  */
-function refuseStrandedSqliteStore(dataDir: string): void {
-  const files = existsSync(dataDir)
-    ? readdirSync(dataDir).filter((f) => f.endsWith('.sqlite'))
-    : [];
-  if (files.length === 0) return;
+function refuseStrandedSqliteStore(): void {
+  if (!holdsSqliteStore(SQLITE_STORE_DIR)) return;
   throw new MissingInfrastructureError(
-    `${dataDir} holds a store on FerretDB's SQLite handler (${files.length} databases), the earlier local default. ` +
-      'Keep using it with FERRETDB_HANDLER=sqlite, or move that folder away to start on PostgreSQL (its data is not copied over).',
+    `${SQLITE_STORE_DIR} holds a store on FerretDB's SQLite handler, the earlier local default. ` +
+      'Run `npm run store:migrate` to copy it into PostgreSQL, or move that folder away to start empty.',
   );
 }
 
