@@ -1,8 +1,9 @@
-import { ObjectId, type Db } from 'mongodb';
+import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
 import { VIDEO_BUCKET, removeGridFsFile } from '../../lib/stores/gridfs.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { VideoStore } from './createVideoStore.js';
+import { removeUpload, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
 import { withdrawVideo } from './withdrawVideo.js';
 
 /**
@@ -10,8 +11,8 @@ import { withdrawVideo } from './withdrawVideo.js';
  * anything still running. Nothing unfinished can be older than the upload time limit: an upload
  * streaming now started less than that ago. Twice the limit leaves room for clocks and restarts.
  *
- * - chunks of a video file that never got its file document (the upload died mid-stream, or a
- *   removal died halfway);
+ * - chunks of an upload that died mid-stream (its marker in UPLOADS_IN_PROGRESS is still
+ *   there and no file document was written), and the marker;
  * - a video file without its record (stored, then the record could not be written);
  * - a record whose upload was never announced (the client was told it failed).
  *
@@ -36,19 +37,18 @@ export function createJanitor(deps: {
   async function sweep(): Promise<number> {
     const cutoff = new Date(Date.now() - abandonAfterMs);
     const since = new Date(Math.max(0, checkedUpTo.getTime() - abandonAfterMs));
-    const idAt = (date: Date) => ObjectId.createFromTime(Math.floor(date.getTime() / 1000));
     let removed = 0;
 
-    // File ids are ObjectIds minted when the upload began, so their time says how old it is.
-    const chunkOwners = await db
-      .collection(`${VIDEO_BUCKET}.chunks`)
-      .distinct('files_id', { files_id: { $gte: idAt(since), $lt: idAt(cutoff) } });
-    for (const id of chunkOwners as ObjectId[]) {
-      const file = await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id: id });
-      if (file) continue;
-      await db.collection(`${VIDEO_BUCKET}.chunks`).deleteMany({ files_id: id });
-      log.warn({ fileId: id.toHexString() }, 'janitor: removed chunks of an unfinished upload');
-      removed++;
+    const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
+    for (const { _id } of await inProgress.find({ startedAt: { $lt: cutoff } }).toArray()) {
+      // A whole file whose marker outlived it is the next step's to judge, by its record.
+      if (!(await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id }))) {
+        await removeUpload(db, VIDEO_BUCKET, _id);
+        log.warn({ fileId: _id.toHexString() }, 'janitor: removed chunks of an unfinished upload');
+        removed++;
+      } else {
+        await inProgress.deleteOne({ _id });
+      }
     }
 
     const files = await db

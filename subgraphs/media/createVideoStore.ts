@@ -8,6 +8,7 @@ import {
   removeGridFsFile,
   type AudioMetadata,
 } from '../../lib/stores/gridfs.js';
+import { UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */
@@ -73,6 +74,9 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
   await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
   await audioFiles.createIndex({ 'metadata.videoId': 1 }, { name: 'by_video' });
   await videos.createIndex({ announced: 1, uploadedAt: 1 }, { name: 'by_announced_age' });
+  await db
+    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
+    .createIndex({ startedAt: 1 }, { name: 'by_age' });
   const toId = (id: string) =>
     ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null;
 

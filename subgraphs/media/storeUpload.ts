@@ -7,6 +7,20 @@ import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { removeGridFsFile } from '../../lib/stores/gridfs.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
 
+/**
+ * One document per upload streaming into GridFS, `{_id: fileId, startedAt}`, written before its
+ * first chunk and removed once its file document is complete. The janitor finds uploads that
+ * died mid-stream here: finding them from the chunks instead would read the whole chunks
+ * collection each pass (on FerretDB, whose range filters are not pushed down to its store,
+ * 15 s with 1 GB stored).
+ */
+export const UPLOADS_IN_PROGRESS = 'uploads_in_progress';
+
+export interface UploadInProgress {
+  _id: ObjectId;
+  startedAt: Date;
+}
+
 export interface StoredFile {
   fileId: ObjectId;
   bytes: number;
@@ -33,6 +47,8 @@ export async function storeUpload(
   },
 ): Promise<StoredFile> {
   const fileId = new ObjectId();
+  const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
+  await inProgress.insertOne({ _id: fileId, startedAt: new Date() });
   const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
   const inspector = new UploadInspector(options.maxBytes, overLimit);
   const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
@@ -50,21 +66,29 @@ export async function storeUpload(
   } catch (error) {
     // Best effort: with the database down this fails too, and the janitor removes the chunks
     // once the upload time limit has passed. The client hears about the upload, not the cleanup.
-    await removeGridFsFile(db, bucketName, fileId).catch(() => undefined);
+    await removeUpload(db, bucketName, fileId).catch(() => undefined);
     throw inspector.failure ?? translate(error, overLimit);
   } finally {
     source.off('limit', onLimit);
   }
   if (!inspector.sniffed) {
-    await removeGridFsFile(db, bucketName, fileId);
+    await removeUpload(db, bucketName, fileId);
     throw graphqlError(ErrorCode.UNSUPPORTED_MEDIA, 'The file is empty');
   }
+  // Best effort too: a marker left behind is dropped by the janitor, which finds the file whole.
+  await inProgress.deleteOne({ _id: fileId }).catch(() => undefined);
   return {
     fileId,
     bytes: inspector.bytes,
     sha256: inspector.hash.digest('hex'),
     contentType: inspector.sniffed.contentType,
   };
+}
+
+/** A failed upload's chunks and file document, then its marker (so a cut-off removal is redone). */
+export async function removeUpload(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
+  await removeGridFsFile(db, bucketName, fileId);
+  await db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS).deleteOne({ _id: fileId });
 }
 
 function tooLarge(maxBytes: number) {

@@ -1,0 +1,90 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Broker } from '../lib/broker/createBroker.js';
+import { createLogger } from '../lib/platform/logger.js';
+import { VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import { dropDatabases } from '../scripts/spawnStack.js';
+import { createJanitor } from '../subgraphs/media/createJanitor.js';
+import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
+import { UPLOADS_IN_PROGRESS, type UploadInProgress } from '../subgraphs/media/storeUpload.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+/**
+ * Media's janitor against the real database: an upload that died mid-stream is found by its
+ * marker in `uploads_in_progress` once it is older than twice the upload limit, and only then.
+ */
+describe('media janitor (real database)', () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('janitor')}_`;
+  const mongo = new MongoClient(infra.mongodbUri);
+  const UPLOAD_TIMEOUT_MS = 1_000;
+  let db: Db;
+
+  beforeAll(() => {
+    db = mongo.db(`${prefix}media`);
+  });
+  afterAll(async () => {
+    await dropDatabases(infra.mongodbUri, prefix);
+    await mongo.close();
+  });
+
+  /** One janitor pass: start() runs one at once, stop() waits for it. */
+  const onePass = async () => {
+    const broker = {
+      publishEvent: () => Promise.reject(new Error('no record here is unannounced')),
+    } as unknown as Broker;
+    const janitor = createJanitor({
+      db,
+      store: await createVideoStore(db),
+      broker,
+      log: createLogger('janitor-test', 'silent'),
+      uploadTimeoutMs: UPLOAD_TIMEOUT_MS,
+    });
+    janitor.start();
+    await janitor.stop();
+  };
+  const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000);
+  const markers = () => db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
+  const chunkCount = (id: ObjectId) =>
+    db.collection(`${VIDEO_BUCKET}.chunks`).countDocuments({ files_id: id });
+  /** Chunks of `id`, as an upload cut off before its file document leaves them. */
+  const halfUpload = async (id: ObjectId, startedAt: Date) => {
+    await markers().insertOne({ _id: id, startedAt });
+    await db
+      .collection(`${VIDEO_BUCKET}.chunks`)
+      .insertMany([0, 1, 2].map((n) => ({ files_id: id, n, data: Buffer.alloc(10) })));
+  };
+
+  it('removes the chunks and marker of an upload that died, and leaves one still in time alone', async () => {
+    const died = new ObjectId();
+    const streaming = new ObjectId();
+    await halfUpload(died, secondsAgo(10));
+    await halfUpload(streaming, new Date());
+
+    await onePass();
+
+    expect(await chunkCount(died)).toBe(0);
+    expect(await markers().countDocuments({ _id: died })).toBe(0);
+    expect(await chunkCount(streaming)).toBe(3);
+    expect(await markers().countDocuments({ _id: streaming })).toBe(1);
+  });
+
+  it('drops a marker that outlived its whole file, and keeps the file', async () => {
+    const id = new ObjectId();
+    await markers().insertOne({ _id: id, startedAt: secondsAgo(10) });
+    const bytes = Buffer.alloc(1000, 7);
+    await pipeline(
+      Readable.from([bytes]),
+      new GridFSBucket(db, { bucketName: VIDEO_BUCKET }).openUploadStreamWithId(id, 'kept.mp4'),
+    );
+    await db.collection('videos').insertOne({ _id: id, owner: 'someone', announced: true });
+
+    await onePass();
+
+    expect(await markers().countDocuments({ _id: id })).toBe(0);
+    expect(await chunkCount(id)).toBe(1);
+    expect(await db.collection(`${VIDEO_BUCKET}.files`).countDocuments({ _id: id })).toBe(1);
+  });
+});
