@@ -149,7 +149,7 @@ async function measure(
     };
     const reads = async () => ({
       whole: await times(repeat, wholeViaRouter),
-      range: await times(repeat * 2, rangeViaRouter),
+      range: await times(repeat * 6, rangeViaRouter),
       chunk: await times(repeat * 4, oneChunk),
     });
     if (!('settle' in store)) return { throughput }; // SQLite: throughput only (see above)

@@ -44,6 +44,8 @@ const prefix = `bench_subs_${Date.now()}_`;
 const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const stack = await spawnStack(infra, prefix, {
   REELFLUX_PROCESSES: 'auth,media,conversion,router',
+  // (a) converts one video again and again, far past what one user may.
+  MAX_CONVERSIONS_PER_VIDEO: '1000',
 });
 const children: ChildProcess[] = [];
 try {
@@ -69,6 +71,9 @@ try {
       await sleep(100);
     }
   })();
+  // Awaited below; this keeps a query cut off by the cleanup of an earlier failure from hiding
+  // that failure as an unhandled rejection.
+  baselineLoop.catch(() => undefined);
   for (let round = 1; matchLatencies(seen.events, nexts).length < LATENCY_EVENTS; round += 1) {
     if (round > 30) throw new Error('too few events answered; is the worker running?');
     const ids = await Promise.all([1, 2].map(() => convertAgain(routerGraphql, token, videoId)));
