@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { buildGoProgram } from './buildGoProgram.js';
-import { LOCAL_POSTGRESQL, runPsql } from './localPostgres.js';
+import { ensureLocalDatabase, LOCAL_SERVER } from './localPostgres.js';
 import {
   aptInstall,
   findExecutable,
@@ -83,21 +83,25 @@ export async function startFerretDb(
   return { uri, stop };
 }
 
-/** The local PostgreSQL database FerretDB keeps REELFLUX's data in, unless the URL names one. */
-const LOCAL_DATABASE = 'reelflux';
-
 /**
  * FERRETDB_POSTGRESQL_URL as given; else a database of its own, `reelflux`, on the local
- * PostgreSQL (reached as `postgres` without a password), made once.
+ * PostgreSQL, made once (ensureLocalDatabase: trust or password authentication), with Debian's
+ * PostgreSQL installed and started first if need be.
  */
 function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   if (env.FERRETDB_POSTGRESQL_URL) return env.FERRETDB_POSTGRESQL_URL;
   if (!findExecutable('psql', [])) {
     aptInstall('postgresql', 'PostgreSQL', 'FERRETDB_POSTGRESQL_URL', say);
   }
-  const run = (sql: string) => runPsql('postgres', sql);
-  let found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
-  if (found.status !== 0) {
+  const ensure = () =>
+    ensureLocalDatabase({
+      server: LOCAL_SERVER,
+      database: 'reelflux',
+      passwordFile: fromRoot('.local', 'keys', 'postgresql-reelflux.password'),
+      say,
+    });
+  let found = ensure();
+  if ('unreachable' in found) {
     // Installed but not running (a fresh install, a reboot): start Debian's clusters.
     spawnSync(
       'sh',
@@ -107,19 +111,19 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
       ],
       { stdio: 'ignore' },
     );
-    found = run(`SELECT 1 FROM pg_database WHERE datname = '${LOCAL_DATABASE}'`);
+    found = ensure();
   }
-  if (found.status !== 0) {
+  if ('unreachable' in found) {
     throw new MissingInfrastructureError(
-      `PostgreSQL does not answer on 127.0.0.1:5432 (${found.stderr.trim()}): start it, or set FERRETDB_POSTGRESQL_URL.`,
+      `PostgreSQL does not answer on 127.0.0.1:5432 (${found.unreachable}): start it, or set FERRETDB_POSTGRESQL_URL.`,
     );
   }
-  if (found.stdout.trim() !== '1' && run(`CREATE DATABASE ${LOCAL_DATABASE}`).status !== 0) {
+  if ('refused' in found) {
     throw new MissingInfrastructureError(
-      `Could not create the PostgreSQL database ${LOCAL_DATABASE}.`,
+      `PostgreSQL asks for a password, and a role of REELFLUX's own could not be made as the OS user postgres (${found.refused}): run npm start as root once, or set FERRETDB_POSTGRESQL_URL.`,
     );
   }
-  return `${LOCAL_POSTGRESQL}/${LOCAL_DATABASE}`;
+  return found.url;
 }
 
 /** Whether `dir` holds a store of FerretDB's SQLite handler (one `.sqlite` file a database). */

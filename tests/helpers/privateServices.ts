@@ -7,6 +7,7 @@ import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { freePort } from '../../scripts/spawnStack.js';
 import { buildFerretDb } from '../../scripts/infrastructure/ensureMongo.js';
+import type { PostgresServer } from '../../scripts/infrastructure/localPostgres.js';
 
 /**
  * A database or broker of the fault suite's own, so it can be stopped and started without
@@ -81,10 +82,14 @@ const POSTGRESQL_VERSIONS = '/usr/lib/postgresql';
 
 /**
  * A PostgreSQL server of its own (Debian's binaries, installed for the local store): its own
- * data folder, port and socket folder, with trust authentication like the machine's, and a
- * database `reelflux`. `url` is that database's URL, for FerretDB's PostgreSQL handler.
+ * data folder, port and socket folder, and a database `reelflux`. Trust authentication like
+ * the machine's by default (`url` is then that database's URL, for FerretDB's PostgreSQL
+ * handler); `passwords` asks for scram-sha-256 over TCP and peer on the socket, as a bare
+ * Debian install does (and `url` then names no usable role).
  */
-export async function startPrivatePostgres(): Promise<PrivateService> {
+export async function startPrivatePostgres(
+  options: { passwords?: boolean } = {},
+): Promise<PrivateService & { server: PostgresServer }> {
   const versions = existsSync(POSTGRESQL_VERSIONS) ? readdirSync(POSTGRESQL_VERSIONS) : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
   if (!newest) throw new Error(`no PostgreSQL under ${POSTGRESQL_VERSIONS}: install postgresql`);
@@ -99,11 +104,14 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
   const run = (name: string, args: string[]) => execFileSync(...as(name, args), { stdio: 'pipe' });
   const data = join(base, 'data');
   const port = await freePort();
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
-  const server = `postgres://postgres@127.0.0.1:${port}`;
+  const auth = options.passwords
+    ? ['--auth-host=scram-sha-256', '--auth-local=peer']
+    : ['--auth=trust'];
+  run('initdb', ['-D', data, ...auth, '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
 
-  const service: PrivateService = {
-    url: `${server}/reelflux`,
+  const service = {
+    url: `postgres://postgres@127.0.0.1:${port}/reelflux`,
+    server: { host: '127.0.0.1', port, socketDir: base },
     async start() {
       const options = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`;
       run('pg_ctl', ['-D', data, '-o', options, '-l', join(base, 'log'), '-w', 'start']);
@@ -119,7 +127,7 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
     },
   };
   await service.start();
-  execFileSync('psql', ['-X', '-q', '-w', '-c', 'CREATE DATABASE reelflux', `${server}/postgres`]);
+  run('psql', ['-X', '-q', '-w', '-h', base, '-p', String(port), '-c', 'CREATE DATABASE reelflux']);
   return service;
 }
 
