@@ -26,7 +26,7 @@ const SOURCE_SECONDS = 60;
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const source = benchVideo(infra.ffmpegPath, {
   seconds: SOURCE_SECONDS,
-  // Small video on purpose: the stored bytes, not ffmpeg, should not set the pace.
+  // Small video on purpose, so that ffmpeg, not the store, sets the pace.
   size: '320x180',
   videoKbps: 200,
   audio: 'sine=frequency=330:sample_rate=48000',

@@ -26,8 +26,8 @@ import { curlUpload, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.
  *   (a 50 MB file took 52 s through `/files` with 220 MB stored).
  *
  * The filler files go into media's own video bucket, so its chunks table grows as a real
- * store's does. Their ids carry a time far ahead, and the stack's upload limit is an hour, so
- * media's janitor (which removes video files without a record) leaves them alone.
+ * store's does. They have no video record; the stack's upload limit is an hour, so media's
+ * janitor (which removes such files once they are older than twice that) leaves them alone.
  */
 const MB = 2 ** 20;
 const FILE_MB = Number(process.env.BENCH_STORE_FILE_MB ?? 50);
@@ -38,8 +38,6 @@ type Handler = 'sqlite' | 'postgresql';
 
 const filler = Buffer.alloc(FILLER_MB * MB);
 for (let i = 0; i < filler.length; i += 4) filler.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
-let fillerSeconds = 4_102_444_800; // 2100-01-01: ids the janitor never reaches
-const fillerId = () => ObjectId.createFromTime(fillerSeconds++);
 
 /** A private FerretDB on `handler`; on PostgreSQL, in a database made for this run. */
 async function startStore(handler: Handler) {
@@ -106,10 +104,10 @@ async function measure(
       id = await curlUpload(stack.graphqlUrl, token, file);
     });
     const driverUp = await seconds(() =>
-      pipeline(createReadStream(file), videos.openUploadStreamWithId(fillerId(), 'same.mp4')),
+      pipeline(createReadStream(file), videos.openUploadStreamWithId(new ObjectId(), 'same.mp4')),
     );
     const upload = () =>
-      pipeline(Readable.from([filler]), videos.openUploadStreamWithId(fillerId(), 'filler'));
+      pipeline(Readable.from([filler]), videos.openUploadStreamWithId(new ObjectId(), 'filler'));
     const fourUp = await seconds(() => Promise.all([1, 2, 3, 4].map(upload)));
     const stored = { mb: 2 * FILE_MB + 4 * FILLER_MB };
     const fill = async (mb: number) => {

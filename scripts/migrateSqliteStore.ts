@@ -1,10 +1,12 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MongoBulkWriteError, MongoClient, type Collection, type Document } from 'mongodb';
-import { fromRoot } from '../lib/platform/projectRoot.js';
 import {
   ensureMongo,
   holdsSqliteStore,
+  MIGRATED_SQLITE_DIR,
+  MIGRATION_DONE,
   SQLITE_STORE_DIR,
   startFerretDb,
 } from './infrastructure/ensureMongo.js';
@@ -79,26 +81,42 @@ export async function copyStore(
   return report;
 }
 
-/** Inserts `documents`, skipping those whose `_id` is taken; returns how many it wrote. */
+/**
+ * Inserts `documents`, skipping those whose `_id` is already there (a rerun); returns how many
+ * it wrote. Any other refusal, a clash on another unique index included, stops the copy.
+ */
 async function insertMissing(collection: Collection, documents: Document[]): Promise<number> {
   try {
     return (await collection.insertMany(documents, { ordered: false })).insertedCount;
   } catch (error) {
-    if (
-      error instanceof MongoBulkWriteError &&
-      [error.writeErrors].flat().every((writeError) => writeError.code === 11000)
-    ) {
-      return error.insertedCount;
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    for (const writeError of [error.writeErrors].flat()) {
+      const document = documents[writeError.index];
+      const there =
+        writeError.code === 11000 &&
+        document !== undefined &&
+        (await collection.countDocuments(
+          { _id: document._id },
+          {
+            limit: 1,
+          },
+        )) === 1;
+      if (!there) {
+        throw new Error(
+          `${collection.namespace}: ${String(document?._id)} was refused (${writeError.errmsg ?? writeError.code}); nothing after it was copied`,
+        );
+      }
     }
-    throw error;
+    return error.insertedCount;
   }
 }
 
 /**
  * `npm run store:migrate`: the store of FerretDB's SQLite handler (`.local/data/ferretdb/`)
  * into the local store (`ensureMongo`: FerretDB on PostgreSQL, or MONGODB_URI). The folder is
- * first moved aside to `.local/data/ferretdb-sqlite/`, so `npm start` no longer stops on it; a
- * run cut off half-way is finished by running the command again. The old folder is kept.
+ * first moved aside to `.local/data/ferretdb-sqlite/`, and marked done once every document is
+ * copied; until then `npm start` refuses to run, so a copy cut off half-way is never mistaken
+ * for the store. Running the command again finishes it. The old folder is kept.
  */
 export async function migrateSqliteStore(options: {
   storeDir: string;
@@ -118,30 +136,35 @@ export async function migrateSqliteStore(options: {
     say(`no SQLite store in ${storeDir}: nothing to migrate`);
     return undefined;
   }
-  const targetStore = await ensureMongo(options.env, say);
-  const sourceStore = await startFerretDb(await freePort(), [
-    '--handler=sqlite',
-    `--sqlite-url=file:${movedDir}/`,
-  ]);
-  const from = new MongoClient(sourceStore.uri);
-  const to = new MongoClient(targetStore.uri);
+  const targetStore = await ensureMongo(options.env, say, { migrating: true });
   try {
-    const report = await copyStore(from, to, say);
-    say(
-      `migrated ${report.collections} collections: ${report.copied} documents copied, ` +
-        `${report.alreadyThere} already there. ${movedDir} is kept; delete it once you are satisfied.`,
-    );
-    return report;
+    const sourceStore = await startFerretDb(await freePort(), [
+      '--handler=sqlite',
+      `--sqlite-url=file:${movedDir}/`,
+    ]);
+    const from = new MongoClient(sourceStore.uri);
+    const to = new MongoClient(targetStore.uri);
+    try {
+      const report = await copyStore(from, to, say);
+      writeFileSync(join(movedDir, MIGRATION_DONE), `${new Date().toISOString()}\n`);
+      say(
+        `migrated ${report.collections} collections: ${report.copied} documents copied, ` +
+          `${report.alreadyThere} already there. ${movedDir} is kept; delete it once you are satisfied.`,
+      );
+      return report;
+    } finally {
+      await Promise.all([from.close(), to.close()]);
+      await sourceStore.stop();
+    }
   } finally {
-    await Promise.all([from.close(), to.close()]);
-    await Promise.all([sourceStore.stop(), targetStore.stop()]);
+    await targetStore.stop();
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await migrateSqliteStore({
     storeDir: SQLITE_STORE_DIR,
-    movedDir: fromRoot('.local', 'data', 'ferretdb-sqlite'),
+    movedDir: MIGRATED_SQLITE_DIR,
     env: process.env,
     say: (line) => process.stdout.write(`${line}\n`),
   });

@@ -8,12 +8,17 @@ import { VIDEO_BUCKET } from '../lib/stores/gridfs.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { createJanitor } from '../subgraphs/media/createJanitor.js';
 import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
-import { UPLOADS_IN_PROGRESS, type UploadInProgress } from '../subgraphs/media/storeUpload.js';
+import {
+  storeUpload,
+  UPLOADS_IN_PROGRESS,
+  type UploadInProgress,
+} from '../subgraphs/media/storeUpload.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**
- * Media's janitor against the real database: an upload that died mid-stream is found by its
- * marker in `uploads_in_progress` once it is older than twice the upload limit, and only then.
+ * Media's janitor against the real database: an upload that died mid-stream, or a removal cut
+ * off half-way, is found by its marker in `uploads_in_progress` once it is older than twice the
+ * upload limit, and only then; an upload writes that marker before its first chunk.
  */
 describe('media janitor (real database)', () => {
   const infra = inject('infra');
@@ -69,6 +74,48 @@ describe('media janitor (real database)', () => {
     expect(await markers().countDocuments({ _id: died })).toBe(0);
     expect(await chunkCount(streaming)).toBe(3);
     expect(await markers().countDocuments({ _id: streaming })).toBe(1);
+  });
+
+  it('finishes a removal cut off after the file document, whose marker is dated to the epoch', async () => {
+    const id = new ObjectId();
+    await halfUpload(id, new Date(0));
+
+    await onePass();
+
+    expect(await chunkCount(id)).toBe(0);
+    expect(await markers().countDocuments({ _id: id })).toBe(0);
+  });
+
+  it('marks an upload while it streams, and leaves no marker once it is stored', async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const mp4Head = Buffer.from(
+      '000000206674797069736f6d0000020069736f6d69736f32617663316d703431',
+      'hex',
+    );
+    const source = Readable.from(
+      (async function* () {
+        yield Buffer.concat([mp4Head, Buffer.alloc(5000)]);
+        await held;
+        yield Buffer.alloc(5000);
+      })(),
+    );
+    const before = await markers().countDocuments();
+    const storing = storeUpload(db, VIDEO_BUCKET, source, {
+      filename: 'marked.mp4',
+      ownerId: 'someone',
+      maxBytes: 1_000_000,
+    });
+    const deadline = Date.now() + 5_000;
+    while ((await markers().countDocuments()) === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await markers().countDocuments()).toBe(before + 1);
+    release();
+    const stored = await storing;
+    expect(stored.bytes).toBe(mp4Head.length + 10_000);
+    expect(await markers().countDocuments({ _id: stored.fileId })).toBe(0);
+    expect(await markers().countDocuments()).toBe(before);
   });
 
   it('drops a marker that outlived its whole file, and keeps the file', async () => {

@@ -59,8 +59,16 @@ describe('local PostgreSQL with password authentication', () => {
     expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
     const who = asUrl(found.url, 'SELECT current_user, current_database()');
     expect(who.stdout.trim()).toBe('reelflux_store|reelflux_store');
-    // Run again (a restart): the same URL, nothing made twice.
+    // Run again (a restart): the same URL, nothing made twice; and once the role exists, its
+    // own password reaches it without the socket (a non-root run after a root one).
     expect(ensure()).toEqual(found);
+    const socketless = ensureLocalDatabase({
+      server: { ...postgres.server, socketDir: '/nonexistent' },
+      database: 'reelflux_store',
+      passwordFile,
+      say: () => {},
+    });
+    expect(socketless).toEqual(found);
   });
 
   it('runs FerretDB on it, with the wrapper’s indexes and plan settings', async () => {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFerretDb } from '../scripts/infrastructure/ensureMongo.js';
+import { MIGRATION_DONE, startFerretDb } from '../scripts/infrastructure/ensureMongo.js';
 import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
 import { migrateSqliteStore } from '../scripts/migrateSqliteStore.js';
 import { freePort } from '../scripts/spawnStack.js';
@@ -69,7 +69,7 @@ describe('store:migrate: a SQLite store into PostgreSQL', () => {
     // videos (2), videos.files (1), videos.chunks (3 of 255 KiB), users (1)
     expect(report).toEqual({ collections: 4, copied: 7, alreadyThere: 0 });
     expect(existsSync(storeDir)).toBe(false);
-    expect(existsSync(movedDir)).toBe(true);
+    expect(existsSync(join(movedDir, MIGRATION_DONE))).toBe(true);
 
     const media = mongo.db('reelflux_media');
     expect(await media.collection('videos').countDocuments()).toBe(2);
@@ -96,5 +96,13 @@ describe('store:migrate: a SQLite store into PostgreSQL', () => {
   it('adds nothing when run again', async () => {
     expect(await migrate()).toEqual({ collections: 4, copied: 0, alreadyThere: 7 });
     expect(await mongo.db('reelflux_media').collection('videos').countDocuments()).toBe(2);
+  });
+
+  it('stops on a document another unique index refuses, instead of counting it as copied', async () => {
+    const videos = mongo.db('reelflux_media').collection('videos');
+    // Bob's video taken out, and its (owner, name) given to a new document in the new store.
+    const bob = await videos.findOneAndDelete({ owner: 'bob' });
+    await videos.insertOne({ _id: new ObjectId(), owner: 'bob', name: 'b.mp4' });
+    await expect(migrate()).rejects.toThrow(new RegExp(`${String(bob?._id)} was refused`));
   });
 });

@@ -25,12 +25,13 @@ export async function removeGridFsFile(
   fileId: ObjectId,
 ): Promise<void> {
   // The file document first: interrupted after it, what is left is chunks without a file,
-  // which the media janitor removes; the other order would leave a file that cannot be read.
+  // which nobody can read; the other order would leave a file that cannot be read whole. A
+  // caller that must see the removal through marks it first (media's removeVideoFile).
   await db.collection(`${bucketName}.files`).deleteOne({ _id: fileId });
   await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
 }
 
-/** Chunks asked for ahead of the one being sent: 4 × 255 KiB in memory at most, per reader. */
+/** Chunks asked for ahead of the one being sent (each reader holds a few chunks, a few MiB). */
 const READ_AHEAD = 4;
 
 /**

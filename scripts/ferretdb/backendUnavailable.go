@@ -23,8 +23,9 @@ const (
 )
 
 // backendGone are the marks a lost PostgreSQL connection leaves in pgx's messages: Go's network
-// errors, and PostgreSQL's SQLSTATE classes 08 (connection exception) and 57 (operator
-// intervention: shutdown, crash recovery, "the database system is starting up").
+// errors, and PostgreSQL's SQLSTATE classes 08 (connection exception) and 57P (operator
+// intervention: shutdown, crash recovery, "the database system is starting up"; not 57014, a
+// cancelled query).
 var backendGone = []string{
 	"failed to connect to",
 	"unexpected EOF",
@@ -36,7 +37,13 @@ var backendGone = []string{
 }
 
 // unavailableReply is the reply to send instead of reply, or nil to send reply as it is.
-func unavailableReply(reply *message) *message {
+func unavailableReply(reply *message) (rewritten *message) {
+	// The wire package can panic on a malformed message; one we cannot read goes on unchanged.
+	defer func() {
+		if recover() != nil {
+			rewritten = nil
+		}
+	}()
 	if reply.opCode != opMsg || len(reply.raw) > maxErrorReplyBytes {
 		return nil
 	}
@@ -44,27 +51,17 @@ func unavailableReply(reply *message) *message {
 	if err := msg.UnmarshalBinaryNocopy(reply.raw[headerBytes:]); err != nil {
 		return nil
 	}
-	raw := msg.RawSection0()
-	if raw == nil {
+	section := msg.RawSection0()
+	if section == nil {
 		return nil
 	}
-	doc, err := raw.Decode()
+	doc, err := section.Decode()
 	if err != nil {
 		return nil
 	}
+	// Only whole-command errors: FerretDB v1.24 answers a write the backend failed that way too,
+	// and a writeErrors entry beside ok: 1 may follow documents already written.
 	errmsg := backendErrorMessage(doc)
-	if errmsg == "" {
-		// A write's errors come as writeErrors beside ok: 1.
-		if writeErrors, ok := doc.Get("writeErrors").(wirebson.RawArray); ok {
-			if errors, err := writeErrors.Decode(); err == nil && errors.Len() > 0 {
-				if first, ok := errors.Get(0).(wirebson.RawDocument); ok {
-					if firstDoc, err := first.Decode(); err == nil {
-						errmsg = backendErrorMessage(firstDoc)
-					}
-				}
-			}
-		}
-	}
 	if errmsg == "" {
 		return nil
 	}
@@ -77,11 +74,11 @@ func unavailableReply(reply *message) *message {
 	if err != nil {
 		return nil
 	}
-	rewritten := make([]byte, headerBytes, headerBytes+len(out))
-	copy(rewritten, reply.raw[:headerBytes])
-	binary.LittleEndian.PutUint32(rewritten[0:4], uint32(headerBytes+len(out)))
-	rewritten = append(rewritten, out...)
-	return &message{raw: rewritten, requestID: reply.requestID, responseTo: reply.responseTo, opCode: opMsg}
+	raw := make([]byte, headerBytes, headerBytes+len(out))
+	copy(raw, reply.raw[:headerBytes])
+	binary.LittleEndian.PutUint32(raw[0:4], uint32(headerBytes+len(out)))
+	raw = append(raw, out...)
+	return &message{raw: raw, requestID: reply.requestID, responseTo: reply.responseTo, opCode: opMsg}
 }
 
 // backendErrorMessage is doc's errmsg if doc is an InternalError left by a lost connection.

@@ -1,6 +1,7 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
@@ -24,6 +25,10 @@ const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
  * found there is copied over by `npm run store:migrate` (scripts/migrateSqliteStore.ts).
  */
 export const SQLITE_STORE_DIR = fromRoot('.local', 'data', 'ferretdb');
+/** Where `npm run store:migrate` moves that store; kept, never deleted. */
+export const MIGRATED_SQLITE_DIR = fromRoot('.local', 'data', 'ferretdb-sqlite');
+/** Written into the moved store once every document has been copied. */
+export const MIGRATION_DONE = 'copied-into-postgresql';
 
 /**
  * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB on
@@ -32,6 +37,7 @@ export const SQLITE_STORE_DIR = fromRoot('.local', 'data', 'ferretdb');
 export async function ensureMongo(
   env: NodeJS.ProcessEnv,
   say: Say,
+  options: { migrating?: boolean } = {},
 ): Promise<{ uri: string; stop: () => Promise<void> }> {
   const nothing = async () => {};
   if (env.MONGODB_URI) {
@@ -44,8 +50,7 @@ export async function ensureMongo(
     say(`MongoDB: using the server already on 127.0.0.1:${port}`);
     return { uri, stop: nothing };
   }
-  refuseStrandedSqliteStore();
-  buildFerretDb(say);
+  if (!options.migrating) refuseStrandedSqliteStore();
   // A password goes to FerretDB's PostgreSQL driver in its environment, not on the command
   // line, where any local user could read it.
   const url = new URL(ensurePostgresDatabase(env, say));
@@ -55,6 +60,7 @@ export async function ensureMongo(
     port,
     ['--handler=postgresql', `--postgresql-url=${url.toString()}`],
     password === undefined ? {} : { PGPASSWORD: password },
+    say,
   );
   say(`MongoDB: started FerretDB v1.24.2 (PostgreSQL handler) on 127.0.0.1:${port}`);
   return store;
@@ -65,10 +71,11 @@ export async function startFerretDb(
   port: number,
   backend: string[],
   env: NodeJS.ProcessEnv = {},
+  say: Say = () => {},
 ): Promise<{ uri: string; stop: () => Promise<void> }> {
   const uri = `mongodb://127.0.0.1:${port}/`;
   const child = spawn(
-    buildFerretDb(),
+    buildFerretDb(say),
     [`--listen-addr=127.0.0.1:${port}`, ...backend, '--log-level=error'],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } },
   );
@@ -120,7 +127,7 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
   }
   if ('refused' in found) {
     throw new MissingInfrastructureError(
-      `PostgreSQL asks for a password, and a role of REELFLUX's own could not be made as the OS user postgres (${found.refused}): run npm start as root once, or set FERRETDB_POSTGRESQL_URL.`,
+      `PostgreSQL asks for a password, and a role of REELFLUX's own could not be made as the OS user postgres (${found.refused}): run npm start as root, or set FERRETDB_POSTGRESQL_URL.`,
     );
   }
   return found.url;
@@ -133,14 +140,23 @@ export function holdsSqliteStore(dir: string): boolean {
 
 /**
  * A store made by the earlier default (FerretDB's SQLite handler) is never left behind
- * silently: starting empty on PostgreSQL would look like losing every video.
+ * silently: starting empty, or on a copy cut off half-way, would look like losing videos.
  */
 function refuseStrandedSqliteStore(): void {
-  if (!holdsSqliteStore(SQLITE_STORE_DIR)) return;
-  throw new MissingInfrastructureError(
-    `${SQLITE_STORE_DIR} holds a store on FerretDB's SQLite handler, the earlier local default. ` +
-      'Run `npm run store:migrate` to copy it into PostgreSQL, or move that folder away to start empty.',
-  );
+  if (holdsSqliteStore(SQLITE_STORE_DIR)) {
+    throw new MissingInfrastructureError(
+      `${SQLITE_STORE_DIR} holds a store on FerretDB's SQLite handler, the earlier local default. ` +
+        'Run `npm run store:migrate` to copy it into PostgreSQL, or move that folder away to start empty.',
+    );
+  }
+  if (
+    holdsSqliteStore(MIGRATED_SQLITE_DIR) &&
+    !existsSync(join(MIGRATED_SQLITE_DIR, MIGRATION_DONE))
+  ) {
+    throw new MissingInfrastructureError(
+      `Copying ${MIGRATED_SQLITE_DIR} into PostgreSQL did not finish: run \`npm run store:migrate\` again.`,
+    );
+  }
 }
 
 /**

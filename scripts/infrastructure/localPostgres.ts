@@ -79,11 +79,18 @@ export function ensureLocalDatabase(options: {
     return { url: `${tcp('postgres')}/${database}` };
   }
   if (!/password/i.test(trusted.stderr)) return { unreachable: trusted.stderr.trim() };
+  const ownUrl = (password: string) =>
+    `postgres://${database}:${password}@${server.host}:${server.port}/${database}`;
+  // Made before (maybe by root): the role's own password is enough, no socket needed.
+  const kept = readPassword(options.passwordFile);
+  if (kept !== undefined && runPsqlAt(ownUrl(kept), 'SELECT 1').status === 0) {
+    return { url: ownUrl(kept) };
+  }
 
   const superuser = ['-h', server.socketDir, '-p', String(server.port), 'postgres'];
   const asPostgres = (sql: string) =>
     runPsqlAt(superuser, sql, process.getuid?.() === 0 ? 'postgres' : undefined);
-  const password = readOrMakePassword(options.passwordFile);
+  const password = kept ?? makePassword(options.passwordFile);
   // The password is base64url: nothing in it needs quoting.
   const role = asPostgres(
     `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${database}') THEN CREATE ROLE ${database} LOGIN; END IF; END $$;` +
@@ -93,7 +100,7 @@ export function ensureLocalDatabase(options: {
   if (role.stdout.trim() !== '1')
     create(asPostgres(`CREATE DATABASE ${database} OWNER ${database}`));
   options.say(`PostgreSQL: role and database ${database}, its password in ${options.passwordFile}`);
-  return { url: `postgres://${database}:${password}@${server.host}:${server.port}/${database}` };
+  return { url: ownUrl(password) };
 }
 
 function create(run: SpawnSyncReturns<string>): void {
@@ -104,8 +111,19 @@ function create(run: SpawnSyncReturns<string>): void {
   }
 }
 
-function readOrMakePassword(file: string): string {
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+/** The kept password, or undefined if there is none; unreadable is an error worth a sentence. */
+function readPassword(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new MissingInfrastructureError(
+      `${file} cannot be read (${(error as Error).message}): run npm start as the user that made it.`,
+    );
+  }
+}
+
+function makePassword(file: string): string {
   const password = randomBytes(24).toString('base64url');
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, `${password}\n`, { mode: 0o600 });

@@ -1,9 +1,9 @@
 import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
-import { VIDEO_BUCKET, removeGridFsFile } from '../../lib/stores/gridfs.js';
+import { VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { VideoStore } from './createVideoStore.js';
-import { removeUpload, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
+import { removeVideoFile, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
 import { withdrawVideo } from './withdrawVideo.js';
 
 /**
@@ -11,8 +11,8 @@ import { withdrawVideo } from './withdrawVideo.js';
  * anything still running. Nothing unfinished can be older than the upload time limit: an upload
  * streaming now started less than that ago. Twice the limit leaves room for clocks and restarts.
  *
- * - chunks of an upload that died mid-stream (its marker in UPLOADS_IN_PROGRESS is still
- *   there and no file document was written), and the marker;
+ * - what an upload that died mid-stream, or a removal cut off half-way, left of a video file
+ *   (its marker in UPLOADS_IN_PROGRESS is still there), and the marker;
  * - a video file without its record (stored, then the record could not be written);
  * - a record whose upload was never announced (the client was told it failed).
  *
@@ -41,14 +41,19 @@ export function createJanitor(deps: {
 
     const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
     for (const { _id } of await inProgress.find({ startedAt: { $lt: cutoff } }).toArray()) {
-      // A whole file whose marker outlived it is the next step's to judge, by its record.
-      if (!(await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id }))) {
-        await removeUpload(db, VIDEO_BUCKET, _id);
-        log.warn({ fileId: _id.toHexString() }, 'janitor: removed chunks of an unfinished upload');
-        removed++;
-      } else {
+      // A whole file with its record is a finished upload whose marker outlived it; anything
+      // else marked this long ago is an upload or a removal that died half-way.
+      const whole = await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id });
+      if (whole && (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } }))) {
         await inProgress.deleteOne({ _id });
+        continue;
       }
+      await removeVideoFile(db, VIDEO_BUCKET, _id);
+      log.warn(
+        { fileId: _id.toHexString() },
+        'janitor: removed what an unfinished upload or removal left',
+      );
+      removed++;
     }
 
     const files = await db
@@ -57,7 +62,7 @@ export function createJanitor(deps: {
       .toArray();
     for (const { _id } of files) {
       if (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } })) continue;
-      await removeGridFsFile(db, VIDEO_BUCKET, _id);
+      await removeVideoFile(db, VIDEO_BUCKET, _id);
       log.warn({ fileId: _id.toHexString() }, 'janitor: removed a video file without a record');
       removed++;
     }

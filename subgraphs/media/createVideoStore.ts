@@ -8,7 +8,7 @@ import {
   removeGridFsFile,
   type AudioMetadata,
 } from '../../lib/stores/gridfs.js';
-import { UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
+import { removeVideoFile, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */
@@ -159,7 +159,7 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
         .project<{ _id: ObjectId }>({ _id: 1 })
         .toArray();
       for (const { _id } of mp3s) await removeGridFsFile(db, AUDIO_BUCKET, _id);
-      await removeGridFsFile(db, VIDEO_BUCKET, record._id);
+      await removeVideoFile(db, VIDEO_BUCKET, record._id);
       await videos.deleteOne({ _id: record._id });
     },
   };

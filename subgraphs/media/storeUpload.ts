@@ -9,8 +9,8 @@ import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.
 
 /**
  * One document per upload streaming into GridFS, `{_id: fileId, startedAt}`, written before its
- * first chunk and removed once its file document is complete. The janitor finds uploads that
- * died mid-stream here: finding them from the chunks instead would read the whole chunks
+ * first chunk and removed once its file document is complete (and, dated to the epoch, around
+ * each removal of a video file). The janitor finds uploads and removals that died half-way here: finding them from the chunks instead would read the whole chunks
  * collection each pass (on FerretDB, whose range filters are not pushed down to its store,
  * 15 s with 1 GB stored).
  */
@@ -66,13 +66,13 @@ export async function storeUpload(
   } catch (error) {
     // Best effort: with the database down this fails too, and the janitor removes the chunks
     // once the upload time limit has passed. The client hears about the upload, not the cleanup.
-    await removeUpload(db, bucketName, fileId).catch(() => undefined);
+    await removeVideoFile(db, bucketName, fileId).catch(() => undefined);
     throw inspector.failure ?? translate(error, overLimit);
   } finally {
     source.off('limit', onLimit);
   }
   if (!inspector.sniffed) {
-    await removeUpload(db, bucketName, fileId);
+    await removeVideoFile(db, bucketName, fileId);
     throw graphqlError(ErrorCode.UNSUPPORTED_MEDIA, 'The file is empty');
   }
   // Best effort too: a marker left behind is dropped by the janitor, which finds the file whole.
@@ -85,10 +85,20 @@ export async function storeUpload(
   };
 }
 
-/** A failed upload's chunks and file document, then its marker (so a cut-off removal is redone). */
-export async function removeUpload(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
+/**
+ * Removes a video file whole or in part (a failed upload, a deleted or withdrawn video) so that a
+ * removal cut off half-way is finished later: its marker, dated to the epoch so the janitor's
+ * next pass takes it, goes in first and comes out last.
+ */
+export async function removeVideoFile(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
+  const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
+  await inProgress.updateOne(
+    { _id: fileId },
+    { $set: { startedAt: new Date(0) } },
+    { upsert: true },
+  );
   await removeGridFsFile(db, bucketName, fileId);
-  await db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS).deleteOne({ _id: fileId });
+  await inProgress.deleteOne({ _id: fileId });
 }
 
 function tooLarge(maxBytes: number) {

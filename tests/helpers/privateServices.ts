@@ -127,7 +127,21 @@ export async function startPrivatePostgres(
     },
   };
   await service.start();
-  run('psql', ['-X', '-q', '-w', '-h', base, '-p', String(port), '-c', 'CREATE DATABASE reelflux']);
+  run('psql', [
+    '-X',
+    '-q',
+    '-w',
+    '-h',
+    base,
+    '-p',
+    String(port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-c',
+    'CREATE DATABASE reelflux',
+  ]);
   return service;
 }
 
