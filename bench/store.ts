@@ -89,6 +89,9 @@ async function measure(
   const store = await startStore(handler);
   const prefix = `benchstore${Date.now().toString(36)}_`;
   const stack = await spawnStack({ ...infra, mongodbUri: store.url }, prefix, {
+    // No worker: it would read the router's upload back for its conversion while the driver's
+    // upload is measured.
+    REELFLUX_PROCESSES: 'auth,media,conversion,router',
     UPLOAD_TIMEOUT_SECONDS: '3600',
   });
   const client = new MongoClient(store.url);

@@ -39,6 +39,8 @@ function rssOf(ppid: number, needle: string): number {
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const prefix = `bench${Date.now().toString(36)}_`;
 const stack = await spawnStack(infra, prefix, {
+  // No worker: it would read each upload back for its conversion while (b) is measured.
+  REELFLUX_PROCESSES: 'auth,media,conversion,router',
   LOG_LEVEL: 'warn',
   MAX_UPLOAD_BYTES: String(BIG + MB),
 });
