@@ -1,6 +1,11 @@
 import amqp from 'amqplib';
 import type { MongoClient, ObjectId } from 'mongodb';
-import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import {
+  AUDIO_BUCKET,
+  UPLOADS_IN_PROGRESS,
+  VIDEO_BUCKET,
+  type UploadInProgress,
+} from '../lib/stores/gridfs.js';
 import { serviceDatabaseName } from '../lib/platform/mongo.js';
 import { topologyNames } from '../lib/broker/topology.js';
 
@@ -16,7 +21,7 @@ export interface ConsistencyOptions {
 /**
  * Walks media's and conversion's databases and the dead-letter queues, and returns one line
  * per inconsistency (none when all is well): files without records and records without files,
- * chunks without a file, MP3s without a successful conversion, conversions stuck with nothing
+ * chunks without a file (but for an upload still streaming), uploads or removals left half-done, MP3s without a successful conversion, conversions stuck with nothing
  * behind them, and messages parked in dead-letter queues.
  */
 export async function checkConsistency(options: ConsistencyOptions): Promise<string[]> {
@@ -43,10 +48,24 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
   for (const id of videoFiles)
     if (!videoRecords.has(id)) findings.push(`video file ${id}: no record (orphan file)`);
 
+  // An upload marked less than stuckAfterMs ago is still streaming: its chunks have no file yet.
+  const streaming = new Set<string>();
+  for (const marker of await media
+    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
+    .find()
+    .toArray()) {
+    if (Date.now() - marker.startedAt.getTime() <= options.stuckAfterMs) {
+      streaming.add(marker._id.toHexString());
+    } else {
+      findings.push(
+        `video file ${marker._id.toHexString()}: an upload or removal left half-done (marked ${marker.startedAt.toISOString()})`,
+      );
+    }
+  }
   for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) {
     const files = await ids(`${bucket}.files`);
     for (const id of await ids(`${bucket}.chunks`, media, 'files_id')) {
-      if (!files.has(id))
+      if (!files.has(id) && !(bucket === VIDEO_BUCKET && streaming.has(id)))
         findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
     }
   }

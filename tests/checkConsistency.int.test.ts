@@ -4,6 +4,7 @@ import amqp from 'amqplib';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { declareTopology, topologyNames } from '../lib/broker/topology.js';
+import { UPLOADS_IN_PROGRESS } from '../lib/stores/gridfs.js';
 import { checkConsistency } from '../scripts/checkConsistency.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -87,6 +88,19 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
     await media()
       .collection('videos')
       .insertOne({ _id: unannounced, owner, announced: false, uploadedAt: new Date(0) });
+    // Marked long ago: an upload or removal that died. Marked just now: still streaming, and
+    // its chunks are not orphans.
+    const halfDone = new ObjectId();
+    await media()
+      .collection(UPLOADS_IN_PROGRESS)
+      .insertOne({ _id: halfDone, startedAt: new Date(0) });
+    const streaming = new ObjectId();
+    await media()
+      .collection(UPLOADS_IN_PROGRESS)
+      .insertOne({ _id: streaming, startedAt: new Date() });
+    await media()
+      .collection('videos.chunks')
+      .insertOne({ files_id: streaming, n: 0, data: Buffer.alloc(10) });
     const orphanMp3 = new ObjectId();
     await store('audio', orphanMp3);
     const stuck = new ObjectId();
@@ -119,8 +133,9 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
         ),
         `conversion ${neverSent.toHexString()}: QUEUED but its job was never sent`,
         `queue ${prefix}conversion.jobs.dead: 1 dead-lettered message(s)`,
+        `video file ${halfDone.toHexString()}: an upload or removal left half-done (marked 1970-01-01T00:00:00.000Z)`,
       ]),
     );
-    expect(findings).toHaveLength(8);
+    expect(findings).toHaveLength(9);
   });
 });

@@ -4,15 +4,11 @@ import { GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Broker } from '../lib/broker/createBroker.js';
 import { createLogger } from '../lib/platform/logger.js';
-import { VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET, type UploadInProgress } from '../lib/stores/gridfs.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { createJanitor } from '../subgraphs/media/createJanitor.js';
 import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
-import {
-  storeUpload,
-  UPLOADS_IN_PROGRESS,
-  type UploadInProgress,
-} from '../subgraphs/media/storeUpload.js';
+import { storeUpload } from '../subgraphs/media/storeUpload.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**

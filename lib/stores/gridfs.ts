@@ -5,6 +5,21 @@ import type { Binary, Db, ObjectId } from 'mongodb';
 export const VIDEO_BUCKET = 'videos';
 export const AUDIO_BUCKET = 'audio';
 
+/**
+ * One document per upload streaming into media's video bucket, `{_id: fileId, startedAt}`,
+ * written before its first chunk and removed once its file document is complete (and, dated to
+ * the epoch, around each removal of a video file). Media's janitor and fsck find uploads and
+ * removals that died half-way here. Finding them from the chunks instead would read the whole
+ * chunks collection each pass (on FerretDB, whose range filters are not pushed down to its
+ * store, 15 s with 1 GB stored).
+ */
+export const UPLOADS_IN_PROGRESS = 'uploads_in_progress';
+
+export interface UploadInProgress {
+  _id: ObjectId;
+  startedAt: Date;
+}
+
 /** What a worker writes into `audio.files` metadata beside the MP3. */
 export interface AudioMetadata {
   owner: string;

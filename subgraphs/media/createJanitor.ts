@@ -1,9 +1,13 @@
 import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
-import { VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
+import {
+  UPLOADS_IN_PROGRESS,
+  VIDEO_BUCKET,
+  type UploadInProgress,
+} from '../../lib/stores/gridfs.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { VideoStore } from './createVideoStore.js';
-import { removeVideoFile, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
+import { removeVideoFile } from './storeUpload.js';
 import { withdrawVideo } from './withdrawVideo.js';
 
 /**

@@ -6,9 +6,11 @@ import {
   VIDEO_BUCKET,
   readGridFsFile,
   removeGridFsFile,
+  UPLOADS_IN_PROGRESS,
+  type UploadInProgress,
   type AudioMetadata,
 } from '../../lib/stores/gridfs.js';
-import { removeVideoFile, UPLOADS_IN_PROGRESS, type UploadInProgress } from './storeUpload.js';
+import { removeVideoFile } from './storeUpload.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */

@@ -4,22 +4,12 @@ import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import type { GraphQLError } from 'graphql';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
-import { removeGridFsFile } from '../../lib/stores/gridfs.js';
+import {
+  removeGridFsFile,
+  UPLOADS_IN_PROGRESS,
+  type UploadInProgress,
+} from '../../lib/stores/gridfs.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
-
-/**
- * One document per upload streaming into GridFS, `{_id: fileId, startedAt}`, written before its
- * first chunk and removed once its file document is complete (and, dated to the epoch, around
- * each removal of a video file). The janitor finds uploads and removals that died half-way here: finding them from the chunks instead would read the whole chunks
- * collection each pass (on FerretDB, whose range filters are not pushed down to its store,
- * 15 s with 1 GB stored).
- */
-export const UPLOADS_IN_PROGRESS = 'uploads_in_progress';
-
-export interface UploadInProgress {
-  _id: ObjectId;
-  startedAt: Date;
-}
 
 export interface StoredFile {
   fileId: ObjectId;
