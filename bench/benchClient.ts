@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -110,8 +110,7 @@ export function benchAudio(ffmpegPath: string, seconds: number): string {
 export function writeMp4ShapedNoise(path: string, size: number): void {
   const MB = 2 ** 20;
   const fd = openSync(path, 'w');
-  const block = Buffer.alloc(MB);
-  for (let i = 0; i < MB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+  const block = randomBytes(MB);
   Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex').copy(
     block,
   );

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -5,9 +6,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
-import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
+import { psql } from '../scripts/infrastructure/localPostgres.js';
 import { spawnStack } from '../scripts/spawnStack.js';
-import { startPrivateFerretDb } from '../tests/helpers/privateServices.js';
+import {
+  startFerretDbOnFreshDatabase,
+  startPrivateFerretDb,
+} from '../tests/helpers/privateServices.js';
 import { curlUpload, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
 
 /**
@@ -36,26 +40,19 @@ const SMALL_MB = Number(process.env.BENCH_STORE_SMALL_MB ?? 200);
 const LARGE_MB = Number(process.env.BENCH_STORE_LARGE_MB ?? 2000);
 type Handler = 'sqlite' | 'postgresql';
 
-const filler = Buffer.alloc(FILLER_MB * MB);
-for (let i = 0; i < filler.length; i += 4) filler.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+const filler = randomBytes(FILLER_MB * MB);
 
 /** A private FerretDB on `handler`; on PostgreSQL, in a database made for this run. */
 async function startStore(handler: Handler) {
   if (handler === 'sqlite') return startPrivateFerretDb();
-  const database = `reelflux_bench_${process.pid}`;
-  psql('postgres', `DROP DATABASE IF EXISTS ${database}; CREATE DATABASE ${database};`);
-  const store = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
+  const store = await startFerretDbOnFreshDatabase(`reelflux_bench_${process.pid}`);
   return {
     ...store,
     /**
      * After a fill, what a store settles into between bursts of uploads: autovacuum's pass
      * and a checkpoint done, rather than running under the reads being measured.
      */
-    settle: () => psql(database, 'VACUUM ANALYZE; CHECKPOINT;'),
-    async dispose() {
-      await store.dispose();
-      psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
-    },
+    settle: () => psql(store.database, 'VACUUM ANALYZE; CHECKPOINT;'),
   };
 }
 

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
-import { startPrivateFerretDb, type PrivateService } from './helpers/privateServices.js';
+import { psql } from '../scripts/infrastructure/localPostgres.js';
+import { startFerretDbOnFreshDatabase, type PrivateService } from './helpers/privateServices.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**
@@ -19,14 +19,12 @@ describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
   let mongo: MongoClient;
 
   beforeAll(async () => {
-    psql('postgres', `CREATE DATABASE ${database};`);
-    ferretdb = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
+    ferretdb = await startFerretDbOnFreshDatabase(database);
     mongo = new MongoClient(ferretdb.url);
   }, 180_000);
   afterAll(async () => {
     await mongo?.close();
     await ferretdb?.dispose();
-    psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
   });
 
   it('plans the chunk lookup FerretDB sends as an index scan, also after many executions', async () => {

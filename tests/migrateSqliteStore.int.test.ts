@@ -7,10 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_DONE, startFerretDb } from '../scripts/infrastructure/ensureMongo.js';
-import { LOCAL_POSTGRESQL, psql } from '../scripts/infrastructure/localPostgres.js';
 import { migrateSqliteStore } from '../scripts/migrateSqliteStore.js';
 import { freePort } from '../scripts/spawnStack.js';
-import { startPrivateFerretDb, type PrivateService } from './helpers/privateServices.js';
+import { startFerretDbOnFreshDatabase, type PrivateService } from './helpers/privateServices.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**
@@ -50,14 +49,12 @@ describe('store:migrate: a SQLite store into PostgreSQL', () => {
       await old.close();
       await sqlite.stop();
     }
-    psql('postgres', `CREATE DATABASE ${database};`);
-    target = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
+    target = await startFerretDbOnFreshDatabase(database);
     mongo = new MongoClient(target.url);
   }, 180_000);
   afterAll(async () => {
     await mongo?.close();
     await target?.dispose();
-    psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
     rmSync(base, { recursive: true, force: true });
   });
 

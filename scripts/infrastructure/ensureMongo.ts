@@ -66,13 +66,16 @@ export async function ensureMongo(
   return store;
 }
 
-/** Our FerretDB on 127.0.0.1:`port` with `backend` (handler flags), once it answers. */
+/**
+ * Our FerretDB on 127.0.0.1:`port` with `backend` (handler flags), once it answers. `stop` is a
+ * tidy shutdown; `crash` kills it (SIGKILL), as the fault tests need.
+ */
 export async function startFerretDb(
   port: number,
   backend: string[],
   env: NodeJS.ProcessEnv = {},
   say: Say = () => {},
-): Promise<{ uri: string; stop: () => Promise<void> }> {
+): Promise<{ uri: string; stop: () => Promise<void>; crash: () => Promise<void> }> {
   const uri = `mongodb://127.0.0.1:${port}/`;
   const child = spawn(
     buildFerretDb(say),
@@ -81,13 +84,17 @@ export async function startFerretDb(
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = () => stopChild(child, exited);
+  const crash = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
   try {
     await expectMongo(uri, 15_000, `FerretDB on port ${port}`);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { uri, stop };
+  return { uri, stop, crash };
 }
 
 /**

@@ -5,9 +5,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MissingInfrastructureError, type Say } from './hostTools.js';
 
-/** The local PostgreSQL, reached as `postgres` without a password (trust authentication). */
-export const LOCAL_POSTGRESQL = 'postgres://postgres@127.0.0.1:5432';
-
 /**
  * Runs `sql` with psql on `database` of the local PostgreSQL: no prompt (`-w`: a refusal is an
  * error, not a wait), unaligned rows, stop at the first error.
@@ -49,6 +46,9 @@ export const LOCAL_SERVER: PostgresServer = {
   port: 5432,
   socketDir: '/var/run/postgresql',
 };
+
+/** The local PostgreSQL, reached as `postgres` without a password (trust authentication). */
+export const LOCAL_POSTGRESQL = `postgres://postgres@${LOCAL_SERVER.host}:${LOCAL_SERVER.port}`;
 
 /** What ensureLocalDatabase found: the database's URL, or why there is none yet. */
 export type LocalDatabase = { url: string } | { unreachable: string } | { refused: string };

@@ -1,13 +1,16 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { MongoClient } from 'mongodb';
 import { freePort } from '../../scripts/spawnStack.js';
-import { buildFerretDb } from '../../scripts/infrastructure/ensureMongo.js';
-import type { PostgresServer } from '../../scripts/infrastructure/localPostgres.js';
+import { startFerretDb } from '../../scripts/infrastructure/ensureMongo.js';
+import { portOpen } from '../../scripts/infrastructure/hostTools.js';
+import {
+  LOCAL_POSTGRESQL,
+  psql,
+  type PostgresServer,
+} from '../../scripts/infrastructure/localPostgres.js';
 
 /**
  * A database or broker of the fault suite's own, so it can be stopped and started without
@@ -25,49 +28,26 @@ export interface PrivateService {
 
 /**
  * FerretDB on its own port: the SQLite handler with its own data folder, or the PostgreSQL
- * handler on the database `postgresqlUrl` names.
+ * handler on the database `postgresqlUrl` names. `stop` kills it, as a crash would.
  */
 export async function startPrivateFerretDb(
   options: { postgresqlUrl?: string } = {},
 ): Promise<PrivateService> {
-  const binary = buildFerretDb();
   const dataDir = mkdtempSync(join(tmpdir(), 'reelflux-faults-ferretdb-'));
   const port = await freePort();
-  const url = `mongodb://127.0.0.1:${port}/`;
-  let child: ChildProcess | undefined;
+  const backend = options.postgresqlUrl
+    ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
+    : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`];
+  let running: Awaited<ReturnType<typeof startFerretDb>> | undefined;
 
   const service: PrivateService = {
-    url,
+    url: `mongodb://127.0.0.1:${port}/`,
     async start() {
-      child = spawn(
-        binary,
-        [
-          `--listen-addr=127.0.0.1:${port}`,
-          ...(options.postgresqlUrl
-            ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
-            : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
-          '--log-level=error',
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      );
-      await waitFor(`FerretDB on ${port}`, async () => {
-        const client = new MongoClient(url, { serverSelectionTimeoutMS: 500 });
-        try {
-          await client.db('admin').command({ ping: 1 });
-          return true;
-        } finally {
-          await client.close();
-        }
-      });
+      running = await startFerretDb(port, backend);
     },
     async stop() {
-      const running = child;
-      child = undefined;
-      if (!running || running.exitCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      // SIGKILL: a crash, not a tidy shutdown.
-      running.kill('SIGKILL');
-      await exited;
+      await running?.crash();
+      running = undefined;
     },
     async dispose() {
       await service.stop();
@@ -76,6 +56,25 @@ export async function startPrivateFerretDb(
   };
   await service.start();
   return service;
+}
+
+/**
+ * A private FerretDB on a database made for it on the machine's PostgreSQL (trust
+ * authentication, as on this machine kind), dropped again by `dispose`.
+ */
+export async function startFerretDbOnFreshDatabase(
+  database: string,
+): Promise<PrivateService & { database: string }> {
+  psql('postgres', `DROP DATABASE IF EXISTS ${database}; CREATE DATABASE ${database};`);
+  const ferretdb = await startPrivateFerretDb({ postgresqlUrl: `${LOCAL_POSTGRESQL}/${database}` });
+  return {
+    ...ferretdb,
+    database,
+    async dispose() {
+      await ferretdb.dispose();
+      psql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE);`);
+    },
+  };
 }
 
 const POSTGRESQL_VERSIONS = '/usr/lib/postgresql';
@@ -214,15 +213,4 @@ async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
