@@ -69,6 +69,6 @@ describe('conversions store (real database)', () => {
     const again = await conversions.create({ ...fields, filename: 'b.mp4' });
     expect(again.filename).toBe('a.mp4');
     expect(again.queuedAt).toEqual(first.queuedAt);
-    expect(await conversions.statusOf(id)).toBe('QUEUED');
+    expect((await conversions.runOf(id))?.status).toBe('QUEUED');
   });
 });

@@ -98,6 +98,7 @@ describe('media janitor (real database)', () => {
     );
     const before = await markers().countDocuments();
     const storing = storeUpload(db, VIDEO_BUCKET, source, {
+      fileId: new ObjectId(),
       filename: 'marked.mp4',
       ownerId: 'someone',
       maxBytes: 1_000_000,

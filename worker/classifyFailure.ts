@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable } from '../lib/platform/mongo.js';
+import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
@@ -51,6 +52,10 @@ export function classifyFailure(
   }
   if (error instanceof BadInputError) {
     return { kind: 'fail', code: error.code, message: error.message };
+  }
+  // Media sends video.deleted for it, which removes the conversion; until then it says why.
+  if (error instanceof UploadFailedError) {
+    return { kind: 'fail', code: ConversionErrorCode.UPLOAD_FAILED, message: error.message };
   }
   if (error instanceof FfmpegTimeoutError) {
     return {

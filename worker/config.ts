@@ -20,6 +20,13 @@ export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSet
   maxMediaSeconds: number;
   /** On SIGTERM, how long running jobs may take to finish before they are handed back. */
   drainMs: number;
+  /** Convert an upload while it still streams, where its container allows (realtime). */
+  realtime: boolean;
+  /**
+   * Media's upload time limit (the same variable): an upload marked as streaming for longer
+   * than this has lost its media process, and a worker following it stops waiting.
+   */
+  uploadTimeoutMs: number;
 }
 
 export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -37,5 +44,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     tempDir: env.string('WORKER_TEMP_DIR', tmpdir()),
     maxMediaSeconds: env.int('MAX_MEDIA_SECONDS', 4 * 3600, { min: 1 }),
     drainMs: env.int('WORKER_DRAIN_SECONDS', 60, { min: 0 }) * 1000,
+    realtime: env.bool('WORKER_REALTIME', true),
+    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
   };
 }

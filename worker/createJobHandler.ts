@@ -1,10 +1,6 @@
-import { randomUUID, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import { ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../lib/broker/createBroker.js';
 import {
   conversionUpdated,
@@ -12,13 +8,7 @@ import {
   type Conversions,
 } from '../lib/stores/conversions.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
-import {
-  AUDIO_BUCKET,
-  VIDEO_BUCKET,
-  readGridFsFile,
-  removeGridFsFile,
-  type AudioMetadata,
-} from '../lib/stores/gridfs.js';
+import { AUDIO_BUCKET, removeGridFsFile } from '../lib/stores/gridfs.js';
 import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,
@@ -26,13 +16,9 @@ import {
   parseJsonMessage,
   type ConversionJob,
 } from '../lib/contracts/messages.js';
-import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
-import { BadInputError } from './BadInputError.js';
-import { buildFfmpegArgs } from './buildFfmpegArgs.js';
 import type { WorkerConfig } from './config.js';
-import { probeMedia } from './probeMedia.js';
 import { AbortReason, classifyFailure } from './classifyFailure.js';
-import { FfmpegAbortedError, runFfmpeg } from './runFfmpeg.js';
+import { convertVideo, type ConversionPath } from './convertVideo.js';
 
 /**
  * How often a running job saves its progress, announces it, and checks it still owns its
@@ -47,6 +33,8 @@ export interface JobHandlerDeps {
   mediaDb: Db;
   broker: Broker;
   log: Logger;
+  /** Told of each MP3 made, and the path that made it (the worker's metrics count them). */
+  onConverted?: (path: ConversionPath) => void;
 }
 
 /**
@@ -108,7 +96,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const done = await conversions.succeed(id, runId, audio.toHexString());
       if (!done) {
         // Cancelled (or deleted) while we wrote it: the MP3 must not outlive its conversion.
-        await removeOutputUnlessReclaimed(id);
+        await removeOutputUnlessReclaimed(id, runId);
       } else {
         await announce(done);
         log1.info('conversion succeeded');
@@ -131,7 +119,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     record: ConversionRecord,
     log1: Logger,
   ): Promise<void> {
-    await removeOutputUnlessReclaimed(id);
+    await removeOutputUnlessReclaimed(id, runId);
     const decision = classifyFailure(error, record.attempts, config);
     switch (decision.kind) {
       case 'handBack': {
@@ -185,19 +173,20 @@ export function createJobHandler(deps: JobHandlerDeps) {
   }
 
   /**
-   * Removes this conversion's MP3 unless another run now owns the conversion (it took the job
-   * over, or already finished it) and so owns the file under the same id.
+   * Removes this conversion's MP3, whole or in part, unless another run now owns the conversion
+   * (it took the job over, or already finished it) and so owns the file under the same id.
    */
-  async function removeOutputUnlessReclaimed(id: ObjectId): Promise<void> {
-    const status = await conversions.statusOf(id);
-    if (status === 'RUNNING' || status === 'SUCCEEDED') return;
+  async function removeOutputUnlessReclaimed(id: ObjectId, runId: string): Promise<void> {
+    const now = await conversions.runOf(id);
+    if (now?.status === 'SUCCEEDED' || (now?.status === 'RUNNING' && now.runId !== runId)) return;
     await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
   }
 
   /**
    * Converts what the conversion record names (video, owner, options), never what the job
    * message says: the message only points at the record, so whoever can publish to the broker
-   * still cannot turn another user's video into an MP3 of their own.
+   * still cannot turn another user's video into an MP3 of their own. Around convertVideo: the
+   * heartbeat that saves and announces progress and notices a lost run.
    */
   async function convert(
     record: ConversionRecord,
@@ -206,14 +195,6 @@ export function createJobHandler(deps: JobHandlerDeps) {
   ): Promise<ObjectId> {
     const id = record._id;
     const conversionId = id.toHexString();
-    const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
-    const stages: Record<string, number> = {};
-    let stageStart = performance.now();
-    const stage = (name: string) => {
-      const now = performance.now();
-      stages[name] = Math.round(now - stageStart);
-      stageStart = now;
-    };
     let lastProgress = 0;
     let lastAnnounced = 0;
     let failedBeats = 0;
@@ -242,91 +223,17 @@ export function createJobHandler(deps: JobHandlerDeps) {
         });
     }, WATCH_INTERVAL_MS);
     try {
-      const source = join(dir, 'input');
-      const output = join(dir, 'output.mp3');
-      const video = await mediaDb
-        .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
-        .findOne({ _id: new ObjectId(record.videoId) });
-      // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
-      if (!video) {
-        throw new BadInputError(
-          ConversionErrorCode.UNSUPPORTED_MEDIA,
-          'The video is no longer stored',
-        );
-      }
-      await expectFreeSpace(config.tempDir, video.length);
-      await pipeline(
-        readGridFsFile(mediaDb, VIDEO_BUCKET, video),
-        createWriteStream(source, { mode: 0o600 }),
-      );
-      stage('gridfsReadMs');
-      const probe = await probeMedia(config.ffprobePath, source);
-      stage('probeMs');
-      if (probe.durationSeconds > config.maxMediaSeconds) {
-        throw new BadInputError(
-          ConversionErrorCode.MEDIA_TOO_LONG,
-          `The media lasts ${Math.round(probe.durationSeconds)} s, over the limit of ${config.maxMediaSeconds} s`,
-        );
-      }
-      const plan = buildFfmpegArgs({
-        source,
-        output,
-        probe,
-        requested: record.options,
-        videoFilename: record.filename,
+      const done = await convertVideo({ config, mediaDb, log }, record, signal, (fraction) => {
+        lastProgress = fraction;
       });
-      await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
-      await runFfmpeg(config.ffmpegPath, plan.args, {
-        expectedSeconds: plan.expectedSeconds,
-        timeoutMs: config.jobTimeoutMs,
-        signal,
-        onProgress: (fraction) => {
-          lastProgress = fraction;
-        },
-      });
-      if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
-      stage('ffmpegMs');
-
-      // ffmpeg can exit 0 with an empty or truncated file: check what it made.
-      const made = await probeMedia(config.ffprobePath, output).catch(() => null);
-      const size = (await stat(output)).size;
-      const tolerance = Math.max(0.5, plan.expectedSeconds * 0.02);
-      if (
-        !made ||
-        size === 0 ||
-        Math.abs(made.durationSeconds - plan.expectedSeconds) > tolerance
-      ) {
-        throw new BadInputError(
-          ConversionErrorCode.UNSUPPORTED_MEDIA,
-          `The audio could not be decoded whole (got ${made?.durationSeconds.toFixed(2) ?? 'nothing'} s of ${plan.expectedSeconds.toFixed(2)} s)`,
-        );
-      }
-      const options = effectiveMp3Options(record.options, record.filename);
-      stage('checkMs');
-      const metadata: AudioMetadata = {
-        owner: record.owner,
-        videoId: record.videoId,
-        conversionId,
-        durationSeconds: made.durationSeconds,
-        bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
-        sha256: await sha256Of(output),
-      };
-      // A rerun replaces whatever an earlier, interrupted run wrote under the same id.
-      await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
-      await pipeline(
-        createReadStream(output),
-        new GridFSBucket(mediaDb, { bucketName: AUDIO_BUCKET }).openUploadStreamWithId(
-          id,
-          `${options.title ?? 'audio'}.mp3`,
-          { metadata },
-        ),
+      deps.onConverted?.(done.path);
+      log.info(
+        { conversionId, path: done.path, reason: done.reason, stages: done.stages },
+        'conversion stages',
       );
-      stage('gridfsWriteMs');
-      log.info({ conversionId, stages, copy: plan.copy }, 'conversion stages');
       return id;
     } finally {
       clearInterval(watch);
-      await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -341,25 +248,4 @@ export function createJobHandler(deps: JobHandlerDeps) {
     /** Heartbeats that could not be saved since start (the database was slow or away). */
     heartbeatFailures: () => heartbeatFailures,
   };
-}
-
-/**
- * Refuses to start what would not fit in the temp folder, as ffmpeg would fail on it later:
- * with ENOSPC, so the job is retried (perhaps on a worker with room) and ends DISK_FULL.
- */
-async function expectFreeSpace(dir: string, bytes: number): Promise<void> {
-  const { bavail, bsize } = await statfs(dir);
-  const free = bavail * bsize;
-  if (free < bytes) {
-    throw Object.assign(
-      new Error(`No space left on device: ${bytes} bytes needed in ${dir}, ${free} free`),
-      { code: 'ENOSPC' },
-    );
-  }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { parseFfmpegProgress } from './parseFfmpegProgress.js';
 
 /** Stopped through its signal; `reason` is the signal's (an AbortReason from the job handler). */
@@ -30,6 +31,8 @@ export function runFfmpeg(
     timeoutMs: number;
     signal: AbortSignal;
     onProgress: (fraction: number) => void;
+    /** Fed to ffmpeg's standard input (`-i pipe:0`), with backpressure; destroyed at exit. */
+    input?: Readable;
   },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -37,7 +40,17 @@ export function runFfmpeg(
       reject(new FfmpegAbortedError(options.signal.reason));
       return;
     }
-    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { input } = options;
+    const child = spawn(ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // ffmpeg may stop reading before the input ends (a trim, a failure): that EPIPE is not an
+    // error of the input, and whoever feeds it learns of the exit from the input's destruction.
+    child.stdin.on('error', () => undefined);
+    if (!input) child.stdin.end();
+    else {
+      input.pipe(child.stdin);
+      // An input destroyed before its end (its upload failed) is not piped to the end.
+      input.once('close', () => child.stdin.end());
+    }
     let stderr = '';
     let ending: Error | undefined;
     const kill = (error: Error) => {
@@ -61,6 +74,7 @@ export function runFfmpeg(
     child.on('error', (error) => kill(error));
     child.on('close', (code) => {
       clearTimeout(timer);
+      input?.destroy();
       options.signal.removeEventListener('abort', onAbort);
       if (ending) reject(ending);
       else if (code === 0) resolve();

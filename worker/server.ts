@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { openConversions } from '../lib/stores/conversions.js';
 import { createHttpApp } from '../lib/server/http.js';
@@ -23,12 +23,26 @@ export async function createWorker(
   const mediaDb = mongo.database('media');
   const conversions = await openConversions(conversionDb);
   const broker = createBroker(config, 'worker', log);
-  const jobs = createJobHandler({ config, conversions, mediaDb, broker, log });
+  const metrics = createMetrics('worker');
+  const converted = new Counter({
+    name: 'worker_conversions_total',
+    help: 'MP3s made, by path: realtime (while the upload streamed), fallback (realtime given up, then the stored file) or stored',
+    labelNames: ['path'],
+    registers: [metrics.registry],
+  });
+  for (const path of ['realtime', 'fallback', 'stored']) converted.inc({ path }, 0);
+  const jobs = createJobHandler({
+    config,
+    conversions,
+    mediaDb,
+    broker,
+    log,
+    onConverted: (path) => converted.inc({ path }),
+  });
   // Prefetch = concurrency: RabbitMQ hands this worker no more than it can run, so any number
   // of workers share the queue fairly.
   broker.consume(broker.topology.queues.jobs, config.concurrency, jobs.handle);
 
-  const metrics = createMetrics('worker');
   new Gauge({
     name: 'worker_heartbeat_failures',
     help: 'Heartbeats of running jobs that could not be saved, since the worker started',

@@ -7,7 +7,7 @@ export interface Topology {
   /** Topic exchange for events, routed by message type. */
   exchange: string;
   queues: {
-    /** conversion service ← video.uploaded */
+    /** conversion service ← video.uploading, video.uploaded (one queue: one video's in order) */
     videoUploaded: string;
     /** conversion service ← video.deleted */
     videoDeleted: string;
@@ -44,7 +44,11 @@ export function topologyNames(prefix = ''): Topology {
  * Events bound to durable queues (the conversion service's): they are published as
  * mandatory, so one that no queue takes yet fails instead of vanishing.
  */
-export const QUEUED_EVENTS: ReadonlySet<string> = new Set(['video.uploaded', 'video.deleted']);
+export const QUEUED_EVENTS: ReadonlySet<string> = new Set([
+  'video.uploading',
+  'video.uploaded',
+  'video.deleted',
+]);
 
 /** The processes that talk to RabbitMQ; each declares only its part of the topology. */
 export const BROKER_ROLES = ['router', 'media', 'conversion', 'worker'] as const;
@@ -86,7 +90,7 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
       configure: exactly(exchange),
       write: exactly(exchange),
       read: '^$',
-      publishes: exactly('video.uploaded', 'video.deleted'),
+      publishes: exactly('video.uploading', 'video.uploaded', 'video.deleted'),
     },
     conversion: {
       configure: exactly(exchange, queues.eventsDead, ...events, queues.jobsDead, ...jobs),
@@ -128,6 +132,7 @@ export async function declareTopology(
       'x-dead-letter-routing-key': queues.eventsDead,
     };
     await channel.assertQueue(queues.videoUploaded, { durable: true, arguments: toEventsDead });
+    await channel.bindQueue(queues.videoUploaded, exchange, 'video.uploading');
     await channel.bindQueue(queues.videoUploaded, exchange, 'video.uploaded');
     await channel.assertQueue(queues.videoDeleted, { durable: true, arguments: toEventsDead });
     await channel.bindQueue(queues.videoDeleted, exchange, 'video.deleted');

@@ -54,6 +54,8 @@ export const ConversionErrorCode = {
   /** Longer than the worker's MAX_MEDIA_SECONDS, by ffprobe. */
   MEDIA_TOO_LONG: 'MEDIA_TOO_LONG',
   TIMEOUT: 'TIMEOUT',
+  /** Its upload ended without a stored file (cut off, refused); the conversion is then removed. */
+  UPLOAD_FAILED: 'UPLOAD_FAILED',
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
   DISK_FULL: 'DISK_FULL',

@@ -17,6 +17,20 @@ export interface VideoUploaded {
   mp3: Mp3Options;
 }
 
+/**
+ * Published once an upload's first bytes are known to be media, while the rest still streams:
+ * its conversion can start now (realtime conversion). `video.uploaded` or `video.deleted`
+ * follows, whatever becomes of the upload.
+ */
+export interface VideoUploading {
+  type: 'video.uploading';
+  version: 1;
+  videoId: string;
+  ownerId: string;
+  filename: string;
+  mp3: Mp3Options;
+}
+
 export interface VideoDeleted {
   type: 'video.deleted';
   version: 1;
@@ -50,7 +64,7 @@ export interface ConversionJob {
   options: Mp3Options;
 }
 
-export type EventMessage = VideoUploaded | VideoDeleted | ConversionUpdated;
+export type EventMessage = VideoUploading | VideoUploaded | VideoDeleted | ConversionUpdated;
 
 export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';
@@ -76,6 +90,18 @@ export function parseVideoUploaded(raw: unknown): VideoUploaded {
     ...head,
     filename: expectString(m.filename, 'filename'),
     bytes: expectNonNegative(m.bytes, 'bytes'),
+    mp3: parseMp3Options(m.mp3 ?? {}),
+  };
+}
+
+/** Either event of an upload's queue: it started (`video.uploading`) or it is stored. */
+export function parseUploadEvent(raw: unknown): VideoUploading | VideoUploaded {
+  const type = (raw as { type?: unknown } | null)?.type;
+  if (type !== 'video.uploading') return parseVideoUploaded(raw);
+  const { m, head } = aboutVideo(raw, 'video.uploading');
+  return {
+    ...head,
+    filename: expectString(m.filename, 'filename'),
     mp3: parseMp3Options(m.mp3 ?? {}),
   };
 }

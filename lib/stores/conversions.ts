@@ -65,7 +65,8 @@ export interface Conversions {
   /** A new QUEUED conversion, or the one made before under the same id (a redelivery). */
   create(fields: NewConversion): Promise<ConversionRecord>;
   findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
-  statusOf(id: ObjectId): Promise<ConversionStatus | null>;
+  /** Its state and the run that owns it (while RUNNING), or null once it is removed. */
+  runOf(id: ObjectId): Promise<Pick<ConversionRecord, 'status' | 'runId'> | null>;
   /** Newest first; `after` is a `cursor` from the previous page. */
   pageForVideo(
     videoId: string,
@@ -149,10 +150,8 @@ export async function openConversions(db: Db): Promise<Conversions> {
         return (await conversions.findOne({ _id: fields.id })) ?? record;
       }
     },
-    async statusOf(id) {
-      const found = await conversions.findOne({ _id: id }, { projection: { status: 1 } });
-      return found?.status ?? null;
-    },
+    runOf: (id) =>
+      conversions.findOne({ _id: id }, { projection: { _id: 0, status: 1, runId: 1 } }),
     forVideo: (videoId) => conversions.find({ videoId }).toArray(),
     async removeForVideo(videoId) {
       await conversions.deleteMany({ videoId });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Binary, Db, ObjectId } from 'mongodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Media's GridFS buckets: uploaded videos, and the MP3s workers write. */
 export const VIDEO_BUCKET = 'videos';
@@ -17,8 +18,26 @@ export const UPLOADS_IN_PROGRESS = 'uploads_in_progress';
 
 export interface UploadInProgress {
   _id: ObjectId;
+  /** The epoch for a removal: whatever it marks is being taken away, not arriving. */
   startedAt: Date;
+  /** The uploader, so a dead upload's `video.deleted` can be sent by whoever finds it. */
+  owner?: string;
 }
+
+/** Media's video records (`videos` in media's database), as a worker reads them. */
+export const VIDEO_RECORDS = 'videos';
+
+/** What a worker reads of a video record: whether the upload is over and what it stored. */
+export interface StoredVideo {
+  _id: ObjectId;
+  bytes: number;
+  sha256: string;
+  /** True once `video.uploaded` is confirmed: the client was told the upload succeeded. */
+  announced: boolean;
+}
+
+/** GridFS's default chunk size (255 KiB), which media's uploads and the worker's MP3s use. */
+export const GRIDFS_CHUNK_SIZE = 255 * 1024;
 
 /** What a worker writes into `audio.files` metadata beside the MP3. */
 export interface AudioMetadata {
@@ -94,6 +113,102 @@ export function readGridFsFile(
       const offset = n * file.chunkSize;
       const data = Buffer.from(chunk.data.buffer);
       yield data.subarray(Math.max(0, start - offset), Math.min(data.length, end - offset + 1));
+    }
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+/** The upload a reader followed ended without a whole file: cut off, refused, or abandoned. */
+export class UploadFailedError extends Error {
+  override name = 'UploadFailedError';
+}
+
+export type UploadState =
+  | { kind: 'streaming' }
+  | { kind: 'complete'; file: { _id: ObjectId; length: number; chunkSize: number } }
+  | { kind: 'gone' };
+
+/**
+ * Where a video upload stands, from its marker and its file document. The marker is read
+ * first: it goes only after the file document is written (or the chunks removed), so no
+ * interleaving with a finishing upload reads as "gone". A marker older than `staleAfterMs` is
+ * an upload whose media process died; one dated to the epoch is a removal.
+ */
+export async function videoUploadState(
+  db: Db,
+  fileId: ObjectId,
+  staleAfterMs: number,
+): Promise<UploadState> {
+  const marker = await db
+    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
+    .findOne({ _id: fileId }, { projection: { startedAt: 1 } });
+  const file = await db
+    .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
+    .findOne({ _id: fileId });
+  if (marker?.startedAt.getTime() === 0) return { kind: 'gone' };
+  if (file) return { kind: 'complete', file };
+  if (marker && marker.startedAt.getTime() > Date.now() - staleAfterMs)
+    return { kind: 'streaming' };
+  return { kind: 'gone' };
+}
+
+/** How long a reader following an upload waits before it looks for the next chunk again. */
+const FOLLOW_POLL_MS = 25;
+
+/**
+ * Streams a video while it is still being uploaded: chunk after chunk as media writes them,
+ * waiting (with backpressure, nothing buffered past the read-ahead) when it has caught up, and
+ * ending once the file document says the last chunk is in. Fails with UploadFailedError when
+ * the upload ends without a file (cut off, too large, not media, over quota, or its media
+ * process died). Works the same across replicas: all it reads is the store, by `{files_id, n}`,
+ * the lookups readGridFsFile makes.
+ */
+export function followVideoUpload(
+  db: Db,
+  fileId: ObjectId,
+  options: { staleAfterMs: number; signal?: AbortSignal },
+): Readable {
+  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
+    `${VIDEO_BUCKET}.chunks`,
+  );
+  const lookUp = (n: number) => {
+    const found = chunks.findOne({ files_id: fileId, n }, { projection: { _id: 0, data: 1 } });
+    found.catch(() => undefined);
+    return found;
+  };
+  async function* generate() {
+    let length: number | undefined;
+    let chunkSize: number | undefined;
+    let n = 0;
+    let inFlight: { n: number; found: ReturnType<typeof lookUp> }[] = [];
+    for (;;) {
+      options.signal?.throwIfAborted();
+      if (length !== undefined && chunkSize !== undefined && n * chunkSize >= length) return;
+      const last = length !== undefined && chunkSize ? Math.ceil(length / chunkSize) - 1 : Infinity;
+      let ask = inFlight.at(-1)?.n ?? n - 1;
+      while (ask < last && inFlight.length < READ_AHEAD) {
+        ask++;
+        inFlight.push({ n: ask, found: lookUp(ask) });
+      }
+      const chunk = await inFlight.shift()?.found;
+      if (chunk) {
+        n++;
+        yield Buffer.from(chunk.data.buffer);
+        continue;
+      }
+      // Caught up with the upload (the lookups behind this one are misses too), or it ended.
+      inFlight = [];
+      if (length !== undefined) {
+        throw new Error(`GridFS file ${fileId.toHexString()} is missing chunk ${n}`);
+      }
+      const state = await videoUploadState(db, fileId, options.staleAfterMs);
+      if (state.kind === 'gone') throw new UploadFailedError('The upload did not complete');
+      if (state.kind === 'complete') {
+        length = state.file.length;
+        chunkSize = state.file.chunkSize;
+        continue;
+      }
+      await sleep(FOLLOW_POLL_MS, undefined, { signal: options.signal });
     }
   }
   return Readable.from(generate(), { objectMode: false });

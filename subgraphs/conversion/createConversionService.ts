@@ -12,10 +12,11 @@ import type { Logger } from '../../lib/platform/logger.js';
 import {
   InvalidMessageError,
   parseJsonMessage,
+  parseUploadEvent,
   parseVideoDeleted,
-  parseVideoUploaded,
   type ConversionJob,
   type VideoUploaded,
+  type VideoUploading,
 } from '../../lib/contracts/messages.js';
 import { parseMp3Options } from '../../lib/contracts/mp3Options.js';
 import { isDuplicateKeyError } from '../../lib/platform/mongo.js';
@@ -32,7 +33,7 @@ export interface ConversionLimits {
   mutationsPerMinute: number;
 }
 
-/** What conversion knows of a video, from `video.uploaded`: enough to convert it again. */
+/** What conversion knows of a video, from its upload's events: enough to convert it again. */
 interface VideoProjection {
   _id: string;
   owner: string;
@@ -183,7 +184,13 @@ export async function createConversionService(deps: {
       .catch((error: unknown) => log.warn({ err: error }, 'dispatch pass failed; trying again'))
       .finally(() => (ticking = undefined)));
 
-  const onVideoUploaded = async (event: VideoUploaded) => {
+  /**
+   * The upload's own conversion is made on the first of its two events: `video.uploading`
+   * (the upload has begun, so a worker can convert it as it arrives) or, if that one was lost,
+   * `video.uploaded`. A worker accepts the MP3 only once media has stored and announced the
+   * upload, and an upload that fails is followed by `video.deleted`, which removes it.
+   */
+  const onUploadEvent = async (event: VideoUploading | VideoUploaded) => {
     const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
     try {
       // Matches nothing once tombstoned, so the upsert's insert collides on _id: deleted.
@@ -281,7 +288,7 @@ export async function createConversionService(deps: {
       broker.consume(
         broker.topology.queues.videoUploaded,
         8,
-        consumer(parseVideoUploaded, onVideoUploaded),
+        consumer(parseUploadEvent, onUploadEvent),
       );
       broker.consume(
         broker.topology.queues.videoDeleted,

@@ -44,13 +44,23 @@ export function createJanitor(deps: {
     let removed = 0;
 
     const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
-    for (const { _id } of await inProgress.find({ startedAt: { $lt: cutoff } }).toArray()) {
+    for (const { _id, owner } of await inProgress.find({ startedAt: { $lt: cutoff } }).toArray()) {
       // A whole file with its record is a finished upload whose marker outlived it; anything
       // else marked this long ago is an upload or a removal that died half-way.
       const whole = await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id });
       if (whole && (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } }))) {
         await inProgress.deleteOne({ _id });
         continue;
+      }
+      // Its start may have been announced (video.uploading): conversion drops what it began.
+      // Repeating this for a video already announced deleted is harmless.
+      if (owner) {
+        await deps.broker.publishEvent({
+          type: 'video.deleted',
+          version: 1,
+          videoId: _id.toHexString(),
+          ownerId: owner,
+        });
       }
       await removeVideoFile(db, VIDEO_BUCKET, _id);
       log.warn(

@@ -1,6 +1,6 @@
 import type { FileUpload } from 'graphql-upload-minimal';
 import { GraphQLUpload } from 'graphql-upload-minimal';
-import type { Db } from 'mongodb';
+import { ObjectId, type Db } from 'mongodb';
 import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
 import { BrokerUnavailableError, type Broker } from '../../lib/broker/createBroker.js';
 import {
@@ -74,11 +74,44 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         if (room <= 0) throw overQuota();
         const upload = await args.file;
         const filename = cleanFilename(upload.filename);
+        const fileId = new ObjectId();
+        const videoId = fileId.toHexString();
+        // Realtime conversion: the conversion begins while the file still streams in. A lost
+        // announcement costs only that: the conversion then starts on video.uploaded.
+        let started: Promise<boolean> | undefined;
         const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
+          fileId,
           filename,
           ownerId: owner,
           maxBytes: Math.min(deps.maxUploadBytes, room),
           ...(room < deps.maxUploadBytes ? { overLimit: overQuota } : {}),
+          onAccepted: () => {
+            started = broker
+              .publishEvent({
+                type: 'video.uploading',
+                version: 1,
+                videoId,
+                ownerId: owner,
+                filename,
+                mp3,
+              })
+              .then(
+                () => true,
+                (error: unknown) => {
+                  ctx.log.warn({ err: error, videoId }, 'video.uploading not published');
+                  return false;
+                },
+              );
+          },
+          onFailedAfterAccepted: async () => {
+            if (!(await started)) return;
+            await broker.publishEvent({
+              type: 'video.deleted',
+              version: 1,
+              videoId,
+              ownerId: owner,
+            });
+          },
         });
         const record: VideoRecord = {
           _id: stored.fileId,
@@ -108,11 +141,12 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         } catch (error) {
           // The client is told the upload failed, so nothing of it may stay: no event, no
           // video. What cannot be removed now (database down) the janitor removes later.
-          await withdrawVideo(deps, record, announced).catch((cleanup: unknown) =>
-            ctx.log.warn(
-              { err: cleanup, videoId: record._id.toHexString() },
-              'left to the janitor',
-            ),
+          await withdrawVideo(deps, record, announced || (await started) === true).catch(
+            (cleanup: unknown) =>
+              ctx.log.warn(
+                { err: cleanup, videoId: record._id.toHexString() },
+                'left to the janitor',
+              ),
           );
           if (error instanceof BrokerUnavailableError) {
             throw graphqlError(

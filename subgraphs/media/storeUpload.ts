@@ -29,18 +29,27 @@ export async function storeUpload(
   bucketName: string,
   source: Readable,
   options: {
+    /** The new file's id, which is also the video's. */
+    fileId: ObjectId;
     filename: string;
     ownerId: string;
     maxBytes: number;
     /** The error for a file over `maxBytes`, when that is not the plain size limit (a quota). */
     overLimit?: () => GraphQLError;
+    /** Called once the first bytes are known to be media, while the rest still streams. */
+    onAccepted?: () => void;
+    /**
+     * Called when an accepted upload fails, before its chunks are removed. If it throws, the
+     * marker stays (dated to the epoch) and the janitor sends `video.deleted` for it.
+     */
+    onFailedAfterAccepted?: () => Promise<void>;
   },
 ): Promise<StoredFile> {
-  const fileId = new ObjectId();
+  const { fileId } = options;
   const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
-  await inProgress.insertOne({ _id: fileId, startedAt: new Date() });
+  await inProgress.insertOne({ _id: fileId, startedAt: new Date(), owner: options.ownerId });
   const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
-  const inspector = new UploadInspector(options.maxBytes, overLimit);
+  const inspector = new UploadInspector(options.maxBytes, overLimit, options.onAccepted);
   const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
     fileId,
     options.filename,
@@ -56,7 +65,13 @@ export async function storeUpload(
   } catch (error) {
     // Best effort: with the database down this fails too, and the janitor removes the chunks
     // once the upload time limit has passed. The client hears about the upload, not the cleanup.
-    await removeVideoFile(db, bucketName, fileId).catch(() => undefined);
+    const told =
+      !inspector.sniffed ||
+      (await options.onFailedAfterAccepted?.().then(
+        () => true,
+        () => false,
+      )) !== false;
+    await removeVideoFile(db, bucketName, fileId, { keepMarker: !told }).catch(() => undefined);
     throw inspector.failure ?? translate(error, overLimit);
   } finally {
     source.off('limit', onLimit);
@@ -78,9 +93,16 @@ export async function storeUpload(
 /**
  * Removes a video file whole or in part (a failed upload, a deleted or withdrawn video) so that a
  * removal cut off half-way is finished later: its marker, dated to the epoch so the janitor's
- * next pass takes it, goes in first and comes out last.
+ * next pass takes it, goes in first and comes out last (or stays, with `keepMarker`, for the
+ * janitor to finish what the caller could not: announcing the upload's end). A worker following
+ * the upload reads an epoch marker as the upload's end.
  */
-export async function removeVideoFile(db: Db, bucketName: string, fileId: ObjectId): Promise<void> {
+export async function removeVideoFile(
+  db: Db,
+  bucketName: string,
+  fileId: ObjectId,
+  options: { keepMarker?: boolean } = {},
+): Promise<void> {
   const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
   await inProgress.updateOne(
     { _id: fileId },
@@ -88,7 +110,7 @@ export async function removeVideoFile(db: Db, bucketName: string, fileId: Object
     { upsert: true },
   );
   await removeGridFsFile(db, bucketName, fileId);
-  await inProgress.deleteOne({ _id: fileId });
+  if (!options.keepMarker) await inProgress.deleteOne({ _id: fileId });
 }
 
 function tooLarge(maxBytes: number) {
@@ -122,6 +144,7 @@ class UploadInspector extends Transform {
   constructor(
     private readonly maxBytes: number,
     private readonly overLimit: () => GraphQLError,
+    private readonly onAccepted: (() => void) | undefined,
   ) {
     super();
   }
@@ -162,6 +185,7 @@ class UploadInspector extends Transform {
       return;
     }
     this.sniffed = sniffed;
+    this.onAccepted?.();
     done(null, head);
   }
 }

@@ -15,6 +15,8 @@ export function makeVideo(
     sampleRateHz?: number;
     channels?: number;
     container?: 'mp4' | 'mkv';
+    /** MP4 with its index (moov) first, as a file for the web has it; ffmpeg writes it last. */
+    faststart?: boolean;
   } = {},
 ): Buffer {
   const container = options.container ?? 'mp4';
@@ -47,6 +49,7 @@ export function makeVideo(
         ? ['-c:a', 'libmp3lame', '-b:a', '96k']
         : []),
     '-shortest',
+    ...(options.faststart ? ['-movflags', '+faststart'] : []),
     out,
   ]);
   return readFileSync(out);

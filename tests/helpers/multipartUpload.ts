@@ -103,7 +103,13 @@ export function multipartUpload(
     } else {
       file.pipe(req, { end: false });
       file.on('end', () => req.end(`\r\n--${boundary}--\r\n`));
-      file.on('error', reject);
+      // A source that fails is a client gone mid-upload: the connection drops, as with
+      // abortAfterBytes.
+      file.on('error', () => {
+        aborting = true;
+        req.destroy();
+        resolve({ status: 0, body: {} });
+      });
     }
   });
 }

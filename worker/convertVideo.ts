@@ -1,0 +1,406 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ObjectId, type Db } from 'mongodb';
+import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
+import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
+import type { Logger } from '../lib/platform/logger.js';
+import type { ConversionRecord } from '../lib/stores/conversions.js';
+import {
+  AUDIO_BUCKET,
+  UploadFailedError,
+  VIDEO_RECORDS,
+  followVideoUpload,
+  removeGridFsFile,
+  videoUploadState,
+  type StoredVideo,
+} from '../lib/stores/gridfs.js';
+import { BadInputError } from './BadInputError.js';
+import { buildFfmpegArgs, type FfmpegPlan } from './buildFfmpegArgs.js';
+import type { WorkerConfig } from './config.js';
+import { probeMedia, type ProbeResult } from './probeMedia.js';
+import { MAX_HEAD_BYTES, readStreamability, type Streamability } from './readStreamability.js';
+import { FfmpegAbortedError, runFfmpeg } from './runFfmpeg.js';
+import { tailAudioIntoGridFs, type AudioTail } from './tailAudioIntoGridFs.js';
+
+/**
+ * How a conversion read its video: `realtime`, into ffmpeg while the upload streamed;
+ * `fallback`, the upload was streaming but the MP3 was made from the stored file once it ended
+ * (the container cannot be read as a stream, or ffmpeg failed on the stream: the reason says);
+ * `stored`, from the stored file alone (the upload had ended when the job began).
+ */
+export type ConversionPath = 'realtime' | 'fallback' | 'stored';
+
+export interface ConvertedAudio {
+  path: ConversionPath;
+  /** Why that path: for the log line that says which ran. */
+  reason: string;
+  /** Milliseconds per stage, for the log. */
+  stages: Record<string, number>;
+}
+
+/** How long a finished conversion waits for media to announce its upload, then retries. */
+const ANNOUNCE_WAIT_MS = 60_000;
+
+/**
+ * Converts one conversion's video into an MP3 stored under the conversion's id, by the fastest
+ * path that is safe:
+ *
+ * - The video is always read from the store chunk by chunk, following the upload while it
+ *   streams (`followVideoUpload`), into a local copy that is hashed on the way.
+ * - If the upload is still streaming and its head says it can be read front to back
+ *   (`readStreamability`), ffmpeg gets the same bytes on its standard input as they arrive.
+ *   Its MP3 is checked like any other; if it fails or comes out short, the local copy, whole
+ *   once the upload ends, is converted instead.
+ * - The MP3 goes into GridFS while ffmpeg writes it (`tailAudioIntoGridFs`), and is made whole
+ *   (its file document) only once it is checked and media has announced the upload with the
+ *   very bytes that were converted: an upload that fails never gets an MP3.
+ *
+ * Bad input ends in BadInputError, an upload that ended without a file in UploadFailedError.
+ */
+export async function convertVideo(
+  deps: { config: WorkerConfig; mediaDb: Db; log: Logger },
+  record: ConversionRecord,
+  signal: AbortSignal,
+  onProgress: (fraction: number) => void,
+): Promise<ConvertedAudio> {
+  const { config, mediaDb } = deps;
+  const id = record._id;
+  const videoId = new ObjectId(record.videoId);
+  const deadline = Date.now() + config.jobTimeoutMs;
+  const stages: Record<string, number> = {};
+  let stageStart = performance.now();
+  const stage = (name: string) => {
+    const now = performance.now();
+    stages[name] = Math.round(now - stageStart);
+    stageStart = now;
+  };
+
+  const state = await videoUploadState(mediaDb, videoId, config.uploadTimeoutMs);
+  // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
+  if (state.kind === 'gone') {
+    throw new BadInputError(ConversionErrorCode.UNSUPPORTED_MEDIA, 'The video is no longer stored');
+  }
+  if (state.kind === 'complete') await expectFreeSpace(config.tempDir, state.file.length);
+  const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
+  const input = join(dir, 'input');
+  const output = join(dir, 'output.mp3');
+  // A rerun replaces whatever an earlier, interrupted run wrote under the same id.
+  await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
+  let tail: AudioTail | undefined;
+  // Reading the upload stops with the job (cancelled, lost, worker stopping) or at its end.
+  const stopReading = new AbortController();
+  const stopRead = () => stopReading.abort(signal.reason);
+  signal.addEventListener('abort', stopRead, { once: true });
+  try {
+    const streaming = state.kind === 'streaming' && config.realtime;
+    const realtime: { plan?: FfmpegPlan; reason: string } = streaming
+      ? await planRealtime(join(dir, 'head'), output)
+      : {
+          reason:
+            state.kind === 'complete'
+              ? 'the upload had ended when the job began'
+              : 'realtime conversion is off (WORKER_REALTIME)',
+        };
+    stage('headMs');
+
+    const feed = realtime.plan ? new PassThrough() : undefined;
+    const copy = new CopyAndFeed(feed);
+    const copying = pipeline(
+      followVideoUpload(mediaDb, videoId, {
+        staleAfterMs: config.uploadTimeoutMs,
+        signal: stopReading.signal,
+      }),
+      copy,
+      createWriteStream(input, { mode: 0o600 }),
+    );
+    // Awaited below; until then, its failure only stops ffmpeg.
+    const ffmpegStop = new AbortController();
+    const stopFfmpeg = () => ffmpegStop.abort(signal.reason);
+    signal.addEventListener('abort', stopFfmpeg, { once: true });
+    copying.catch((error: unknown) => {
+      feed?.destroy();
+      ffmpegStop.abort(error);
+    });
+    const uploadEnded = () => withDeadline(copying, deadline);
+
+    let path: ConversionPath = streaming ? 'fallback' : 'stored';
+    let reason = realtime.reason;
+    let made: ProbeResult | undefined;
+    let plan: FfmpegPlan | undefined;
+    if (realtime.plan && feed) {
+      plan = realtime.plan;
+      tail = tailAudioIntoGridFs(mediaDb, id, output);
+      const ran = await runFfmpeg(config.ffmpegPath, plan.args, {
+        input: feed,
+        expectedSeconds: plan.expectedSeconds,
+        timeoutMs: config.jobTimeoutMs,
+        signal: ffmpegStop.signal,
+        onProgress,
+      }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      await uploadEnded();
+      if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
+      made = ran === null ? await checkOutput(output, plan) : undefined;
+      stage('realtimeMs');
+      if (made) path = 'realtime';
+      else {
+        reason =
+          ran === null
+            ? 'the MP3 made from the stream came out short'
+            : `ffmpeg failed on the stream: ${ran instanceof Error ? ran.message : 'unknown'}`;
+        await tail.discard();
+        tail = undefined;
+      }
+    }
+    signal.removeEventListener('abort', stopFfmpeg);
+
+    if (!made) {
+      await uploadEnded();
+      stage('uploadWaitMs');
+      const probe = await probeMedia(config.ffprobePath, input);
+      stage('probeMs');
+      plan = planFor(probe, input, output);
+      await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
+      tail = tailAudioIntoGridFs(mediaDb, id, output);
+      await runFfmpeg(config.ffmpegPath, plan.args, {
+        expectedSeconds: plan.expectedSeconds,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        signal,
+        onProgress,
+      });
+      if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
+      stage('ffmpegMs');
+      made = await checkOutput(output, plan);
+      if (!made) {
+        throw new BadInputError(
+          ConversionErrorCode.UNSUPPORTED_MEDIA,
+          `The audio could not be decoded whole (expected ${plan.expectedSeconds.toFixed(2)} s)`,
+        );
+      }
+    }
+    if (!plan || !tail) throw new Error('unreachable: a checked MP3 has its plan and its tail');
+
+    await expectAnnounced(mediaDb, videoId, copy, config.uploadTimeoutMs, signal);
+    stage('announceWaitMs');
+    const options = effectiveMp3Options(record.options, record.filename);
+    await tail.finish(`${options.title ?? 'audio'}.mp3`, {
+      owner: record.owner,
+      videoId: record.videoId,
+      conversionId: id.toHexString(),
+      durationSeconds: made.durationSeconds,
+      bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
+      sha256: await sha256Of(output),
+    });
+    tail = undefined;
+    stage('gridfsFinishMs');
+    return { path, reason, stages };
+  } catch (error) {
+    // Whatever a stopped job was waiting on failed because it stopped: say so, for its decision.
+    if (signal.aborted && !(error instanceof FfmpegAbortedError)) {
+      throw new FfmpegAbortedError(signal.reason);
+    }
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', stopRead);
+    stopReading.abort();
+    await tail?.discard().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** The head probed and the plan for ffmpeg on a pipe, or why the stored file must serve. */
+  async function planRealtime(
+    headPath: string,
+    outputPath: string,
+  ): Promise<{ plan?: FfmpegPlan; reason: string }> {
+    const { streamability, head } = await readHead(mediaDb, videoId, config, signal);
+    if (streamability.kind !== 'stream') {
+      return {
+        reason: streamability.kind === 'stored' ? streamability.reason : 'no index in 16 MiB',
+      };
+    }
+    await writeFile(headPath, head.subarray(0, streamability.headBytes), { mode: 0o600 });
+    // A head that does not probe may still be a whole file that does: the stored path decides.
+    const probe = await probeMedia(config.ffprobePath, headPath).catch(() => null);
+    if (!probe || !(probe.durationSeconds > 0) || !probe.audio) {
+      return { reason: 'its head tells no duration or audio stream' };
+    }
+    return {
+      plan: planFor(probe, 'pipe:0', outputPath),
+      reason: 'the upload was streaming and its head has its index',
+    };
+  }
+
+  function planFor(probe: ProbeResult, source: string, outputPath: string): FfmpegPlan {
+    if (probe.durationSeconds > config.maxMediaSeconds) {
+      throw new BadInputError(
+        ConversionErrorCode.MEDIA_TOO_LONG,
+        `The media lasts ${Math.round(probe.durationSeconds)} s, over the limit of ${config.maxMediaSeconds} s`,
+      );
+    }
+    return buildFfmpegArgs({
+      source,
+      output: outputPath,
+      probe,
+      requested: record.options,
+      videoFilename: record.filename,
+    });
+  }
+
+  /** The MP3's probe if it is whole (ffmpeg can exit 0 with an empty or short file), else none. */
+  async function checkOutput(path: string, plan: FfmpegPlan): Promise<ProbeResult | undefined> {
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size === 0) return undefined;
+    const made = await probeMedia(config.ffprobePath, path).catch(() => null);
+    const tolerance = Math.max(0.5, plan.expectedSeconds * 0.02);
+    if (!made || Math.abs(made.durationSeconds - plan.expectedSeconds) > tolerance) {
+      return undefined;
+    }
+    return made;
+  }
+}
+
+/**
+ * Reads the first bytes of the upload until they say whether it can be converted as a stream.
+ * They are read again with the rest: the head is at most MAX_HEAD_BYTES and usually one chunk.
+ */
+async function readHead(
+  db: Db,
+  videoId: ObjectId,
+  config: WorkerConfig,
+  signal: AbortSignal,
+): Promise<{ streamability: Streamability; head: Buffer }> {
+  let head = Buffer.alloc(0);
+  for await (const piece of followVideoUpload(db, videoId, {
+    staleAfterMs: config.uploadTimeoutMs,
+    signal,
+  })) {
+    head = Buffer.concat([head, piece as Buffer]);
+    const streamability = readStreamability(head, false);
+    if (streamability.kind !== 'more') return { streamability, head };
+    if (head.length > MAX_HEAD_BYTES) {
+      return { streamability: { kind: 'stored', reason: 'no index in 16 MiB' }, head };
+    }
+  }
+  return { streamability: readStreamability(head, true), head };
+}
+
+/**
+ * Waits for media to announce the upload (the client was told it is stored), then checks it
+ * holds exactly the bytes converted. An upload withdrawn meanwhile ends in UploadFailedError;
+ * one stored and never announced, in an error that is retried.
+ */
+async function expectAnnounced(
+  db: Db,
+  videoId: ObjectId,
+  read: CopyAndFeed,
+  staleAfterMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const giveUpAt = Date.now() + ANNOUNCE_WAIT_MS;
+  for (;;) {
+    const video = await db
+      .collection<StoredVideo>(VIDEO_RECORDS)
+      .findOne({ _id: videoId }, { projection: { bytes: 1, sha256: 1, announced: 1 } });
+    if (video && video.announced !== false) {
+      if (video.bytes !== read.bytes || video.sha256 !== read.sha256()) {
+        throw new Error('The bytes converted differ from the stored upload');
+      }
+      return;
+    }
+    if (!video && (await videoUploadState(db, videoId, staleAfterMs)).kind === 'gone') {
+      throw new UploadFailedError('The upload was withdrawn');
+    }
+    if (Date.now() > giveUpAt) {
+      throw new Error(`The upload was stored but not announced within ${ANNOUNCE_WAIT_MS} ms`);
+    }
+    await sleep(25, undefined, { signal });
+  }
+}
+
+/**
+ * Passes the video on to the local copy, hashing and counting it, and feeds the same bytes to
+ * ffmpeg (`feed`) while ffmpeg reads: when ffmpeg is slower, the copy waits, and so does the
+ * read from the store; once ffmpeg has stopped reading, the copy goes on alone.
+ */
+class CopyAndFeed extends Transform {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  private digest: string | undefined;
+
+  constructor(private feed: PassThrough | undefined) {
+    super();
+  }
+
+  sha256(): string {
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    const feed = this.feed;
+    if (!feed || feed.destroyed) {
+      this.feed = undefined;
+      done(null, chunk);
+      return;
+    }
+    if (feed.write(chunk)) {
+      done(null, chunk);
+      return;
+    }
+    const resume = () => {
+      feed.off('drain', resume);
+      feed.off('close', resume);
+      done(null, chunk);
+    };
+    feed.on('drain', resume);
+    feed.on('close', resume);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.feed?.end();
+    done();
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  const left = deadline - Date.now();
+  const timer = new AbortController();
+  const late = sleep(Math.max(0, left), undefined, { signal: timer.signal }).then(() => {
+    throw new Error('The upload outlasted the job time limit (WORKER_JOB_TIMEOUT_SECONDS)');
+  });
+  late.catch(() => undefined);
+  return Promise.race([work, late]).finally(() => timer.abort());
+}
+
+/**
+ * Refuses to start what would not fit in the temp folder, as ffmpeg would fail on it later:
+ * with ENOSPC, so the job is retried (perhaps on a worker with room) and ends DISK_FULL.
+ */
+async function expectFreeSpace(dir: string, bytes: number): Promise<void> {
+  const { bavail, bsize } = await statfs(dir);
+  const free = bavail * bsize;
+  if (free < bytes) {
+    throw Object.assign(
+      new Error(`No space left on device: ${bytes} bytes needed in ${dir}, ${free} free`),
+      { code: 'ENOSPC' },
+    );
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Binary, type Db, type ObjectId } from 'mongodb';
+import {
+  AUDIO_BUCKET,
+  GRIDFS_CHUNK_SIZE,
+  removeGridFsFile,
+  type AudioMetadata,
+} from '../lib/stores/gridfs.js';
+
+/** How often the growing MP3 is looked at for chunks to store. */
+const TAIL_INTERVAL_MS = 100;
+
+export interface AudioTail {
+  /**
+   * After ffmpeg exited and its MP3 was checked: stores what is left, then the first chunk, then
+   * the file document, which makes the MP3 whole. Throws if a stored chunk no longer matches
+   * the file (ffmpeg rewrote past the first chunk).
+   */
+  finish(filename: string, metadata: AudioMetadata): Promise<void>;
+  /** Stops and removes every chunk stored so far. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Stores an MP3 in GridFS while ffmpeg writes it, so that once ffmpeg exits only its last
+ * chunk is left to store. ffmpeg writes to a seekable file, not a pipe, because it goes back to
+ * the start at the end to fill in the Xing/Info frame (duration and seek table, which players
+ * need for VBR). That frame sits in the first chunk, just after the ID3 tag: so chunk 0 is
+ * stored last, and chunks 1… as soon as each is full. Nobody can read the MP3 before its file
+ * document exists, and that is written after the MP3 was checked.
+ */
+export function tailAudioIntoGridFs(db: Db, id: ObjectId, path: string): AudioTail {
+  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
+    `${AUDIO_BUCKET}.chunks`,
+  );
+  const stored = createHash('sha256');
+  let next = 1;
+  const stop = new AbortController();
+
+  const readAt = async (position: number, length: number) => {
+    const file = await open(path, 'r');
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await file.read(buffer, 0, length, position);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  };
+  const sizeNow = () =>
+    stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
+
+  /** Stores every full chunk past the first (or, `final`, every chunk past it left). */
+  const storeReady = async (final: boolean) => {
+    const size = await sizeNow();
+    while ((next + 1) * GRIDFS_CHUNK_SIZE <= size || (final && next * GRIDFS_CHUNK_SIZE < size)) {
+      const offset = next * GRIDFS_CHUNK_SIZE;
+      const data = await readAt(offset, Math.min(GRIDFS_CHUNK_SIZE, size - offset));
+      await chunks.insertOne({ files_id: id, n: next, data: new Binary(data) });
+      stored.update(data);
+      next++;
+    }
+    return size;
+  };
+
+  const loop = (async () => {
+    while (!stop.signal.aborted) {
+      await storeReady(false);
+      await sleep(TAIL_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  })();
+  // Its error (the database away) is rethrown by finish; discard does not need it.
+  loop.catch(() => undefined);
+
+  return {
+    async finish(filename, metadata) {
+      stop.abort();
+      await loop;
+      const length = await storeReady(true);
+      const whole = createHash('sha256');
+      const file = await open(path, 'r');
+      try {
+        for await (const piece of file.createReadStream({ start: GRIDFS_CHUNK_SIZE })) {
+          whole.update(piece as Buffer);
+        }
+      } finally {
+        await file.close();
+      }
+      if (whole.digest('hex') !== stored.digest('hex')) {
+        throw new Error('The MP3 changed past its first chunk after that part was stored');
+      }
+      const first = await readAt(0, Math.min(GRIDFS_CHUNK_SIZE, length));
+      await chunks.insertOne({ files_id: id, n: 0, data: new Binary(first) });
+      await db.collection(`${AUDIO_BUCKET}.files`).insertOne({
+        _id: id,
+        length,
+        chunkSize: GRIDFS_CHUNK_SIZE,
+        uploadDate: new Date(),
+        filename,
+        metadata,
+      });
+    },
+    async discard() {
+      stop.abort();
+      await loop.catch(() => undefined);
+      await removeGridFsFile(db, AUDIO_BUCKET, id);
+    },
+  };
+}
