@@ -1,6 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 
@@ -25,6 +33,8 @@ export function curlUpload(
   token: string,
   path: string,
   mp3: Record<string, unknown> = {},
+  /** Bytes per second curl sends at most (`--limit-rate`), as a slower network would. */
+  limitRate?: number,
 ): Promise<string> {
   const operations = JSON.stringify({
     query:
@@ -45,6 +55,7 @@ export function curlUpload(
       'map={"0":["variables.file"]}',
       '-F',
       `0=@${path};type=video/mp4`,
+      ...(limitRate ? ['--limit-rate', String(limitRate)] : []),
     ]);
     let out = '';
     curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -78,19 +89,24 @@ function generatedOnce(ffmpegPath: string, name: string, args: string[]): string
   return path;
 }
 
-/** A benchmark source video: a test pattern and a tone, H.264/AAC. */
+/**
+ * A benchmark source video: a test pattern and a tone, H.264/AAC. Its MP4 index (moov) comes
+ * last, as ffmpeg, phones and cameras write it; `faststart` puts it first, as files made for
+ * the web have it.
+ */
 export function benchVideo(
   ffmpegPath: string,
-  options: { seconds: number; size: string; videoKbps: number; audio: string },
+  options: { seconds: number; size: string; videoKbps: number; audio: string; faststart?: boolean },
 ): string {
   return generatedOnce(
     ffmpegPath,
-    `source-${options.seconds}s-${options.size}-${options.videoKbps}k.mp4`,
+    `source-${options.seconds}s-${options.size}-${options.videoKbps}k${options.faststart ? '-faststart' : ''}.mp4`,
     [
       ...['-f', 'lavfi', '-i', `testsrc2=size=${options.size}:rate=24:duration=${options.seconds}`],
       ...['-f', 'lavfi', '-i', `${options.audio}:d=${options.seconds}`],
       ...['-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', `${options.videoKbps}k`],
       ...['-c:a', 'aac', '-b:a', '128k', '-shortest'],
+      ...(options.faststart ? ['-movflags', '+faststart'] : []),
     ],
   );
 }
@@ -118,4 +134,53 @@ export function writeMp4ShapedNoise(path: string, size: number): void {
     writeSync(fd, block, 0, Math.min(MB, size - written));
   }
   closeSync(fd);
+}
+
+/** Resident memory of each direct child of `ppid` whose command line mentions `needle`. */
+export function rssOf(ppid: number, needle: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent !== ppid || !readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle))
+        continue;
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      return Number(match?.[1] ?? 0) * 1024;
+    } catch {
+      // the process went away between listing and reading
+    }
+  }
+  return 0;
+}
+
+/**
+ * Polls a conversion every `intervalMs` until it is SUCCEEDED and returns its MP3's download
+ * URL; the conversion exists moments after the upload, once its event is consumed.
+ */
+export async function waitForMp3(
+  graphqlUrl: string,
+  token: string,
+  id: string,
+  intervalMs = 100,
+): Promise<string> {
+  for (;;) {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'query ($id: ID!) { conversion(id: $id) { status audio { downloadUrl } } }',
+        variables: { id },
+      }),
+    });
+    const { data } = (await response.json()) as {
+      data: { conversion: { status: string; audio: { downloadUrl: string } | null } | null } | null;
+    };
+    const conversion = data?.conversion;
+    if (conversion?.status === 'SUCCEEDED' && conversion.audio) return conversion.audio.downloadUrl;
+    if (conversion && ['FAILED', 'CANCELLED'].includes(conversion.status)) {
+      throw new Error(`conversion ${id} ${conversion.status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
-import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
+import { spawnStack } from '../scripts/spawnStack.js';
+import { benchVideo, curlUpload, signUpBenchUser, waitForMp3 } from './benchClient.js';
 
 /**
  * `npm run bench:convert`: (1) one 10-minute 720p H.264/AAC video, (a) plain
@@ -42,29 +42,6 @@ const plain = (input: string, output: string) =>
     ]);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
   });
-/** Polls until SUCCEEDED; the conversion exists moments after the upload, once its event is consumed. */
-const waitFor = async (stack: RunningStack, token: string, id: string) => {
-  for (;;) {
-    const response = await fetch(stack.graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({
-        query: 'query ($id: ID!) { conversion(id: $id) { status audio { downloadUrl } } }',
-        variables: { id },
-      }),
-    });
-    const { data } = (await response.json()) as {
-      data: { conversion: { status: string; audio: { downloadUrl: string } | null } | null } | null;
-    };
-    const conversion = data?.conversion;
-    if (conversion?.status === 'SUCCEEDED' && conversion.audio) return conversion.audio.downloadUrl;
-    if (conversion && ['FAILED', 'CANCELLED'].includes(conversion.status)) {
-      throw new Error(`conversion ${id} ${conversion.status}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
-
 const longVideo = video(LONG_SECONDS);
 const shortVideo = video(60);
 const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
@@ -86,7 +63,7 @@ try {
   started = performance.now();
   const id = await curlUpload(stack.graphqlUrl, token, longVideo);
   const uploadSeconds = seconds(started);
-  const url = await waitFor(stack, token, id);
+  const url = await waitForMp3(stack.graphqlUrl, token, id);
   const convertedAt = performance.now();
   const mp3 = Buffer.from(await (await fetch(url)).arrayBuffer());
   writeFileSync(join(work, 'service.mp3'), mp3);
@@ -114,7 +91,7 @@ try {
   const ids = await Promise.all(
     Array.from({ length: SHORT_COUNT }, () => curlUpload(stack.graphqlUrl, token, shortVideo)),
   );
-  await Promise.all(ids.map((each) => waitFor(stack, token, each)));
+  await Promise.all(ids.map((each) => waitForMp3(stack.graphqlUrl, token, each)));
   const serviceBatch = seconds(started);
 
   const mb = (statSync(longVideo).size / 2 ** 20).toFixed(0);

@@ -1,11 +1,11 @@
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
-import { curlUpload, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
+import { curlUpload, rssOf, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
 
 /**
  * `npm run bench:upload`: the same file (a) uploaded through the router with curl (multipart,
@@ -18,24 +18,6 @@ const BIG = Number(process.env.BENCH_BIG_MB ?? 2048) * 2 ** 20;
 const MB = 2 ** 20;
 
 const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
-/** Resident memory of each direct child of `ppid` whose command line mentions `needle`. */
-function rssOf(ppid: number, needle: string): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent !== ppid || !readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle))
-        continue;
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
-      return Number(match?.[1] ?? 0) * 1024;
-    } catch {
-      // the process went away between listing and reading
-    }
-  }
-  return 0;
-}
-
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const prefix = `bench${Date.now().toString(36)}_`;
 const stack = await spawnStack(infra, prefix, {

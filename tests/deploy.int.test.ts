@@ -15,7 +15,12 @@ import { fromRoot } from '../lib/platform/projectRoot.js';
 import { ConfigError } from '../lib/platform/readEnv.js';
 import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 import { BROKER_ROLES, brokerPermissions, topologyNames } from '../lib/broker/topology.js';
-import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import {
+  AUDIO_BUCKET,
+  UPLOADS_IN_PROGRESS,
+  VIDEO_BUCKET,
+  VIDEO_RECORDS,
+} from '../lib/stores/gridfs.js';
 import { serviceDatabaseName } from '../lib/platform/mongo.js';
 import { loadRouterConfig } from '../router/config.js';
 import { DATABASE_USERS, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
@@ -406,10 +411,15 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         `${db('media')}.${AUDIO_BUCKET}.files`,
         `${db('media')}.${VIDEO_BUCKET}.chunks`,
         `${db('media')}.${VIDEO_BUCKET}.files`,
+        `${db('media')}.${UPLOADS_IN_PROGRESS}`,
+        `${db('media')}.${VIDEO_RECORDS}`,
       ].sort(),
     );
     for (const { resource, actions } of privileges) {
-      if (resource.collection.startsWith(VIDEO_BUCKET)) expect(actions).toEqual(['find']);
+      // What it reads of media's uploads, it may only read.
+      if (!resource.collection.startsWith(AUDIO_BUCKET) && resource.collection !== 'conversions') {
+        expect(actions).toEqual(['find']);
+      }
       expect(actions).not.toContain('dropCollection');
     }
   });

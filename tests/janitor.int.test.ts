@@ -32,10 +32,11 @@ describe('media janitor (real database)', () => {
   });
 
   /** One janitor pass: start() runs one at once, stop() waits for it. */
-  const onePass = async () => {
-    const broker = {
-      publishEvent: () => Promise.reject(new Error('no record here is unannounced')),
-    } as unknown as Broker;
+  const onePass = async (
+    publishEvent: (event: unknown) => Promise<void> = () =>
+      Promise.reject(new Error('no record here is unannounced')),
+  ) => {
+    const broker = { publishEvent } as unknown as Broker;
     const janitor = createJanitor({
       db,
       store: await createVideoStore(db),
@@ -70,6 +71,27 @@ describe('media janitor (real database)', () => {
     expect(await markers().countDocuments({ _id: died })).toBe(0);
     expect(await chunkCount(streaming)).toBe(3);
     expect(await markers().countDocuments({ _id: streaming })).toBe(1);
+  });
+
+  it('announces the end of a dead upload that had an owner (its start may have been announced), then removes it', async () => {
+    const id = new ObjectId();
+    await halfUpload(id, secondsAgo(10));
+    await markers().updateOne({ _id: id }, { $set: { owner: 'uploader' } });
+
+    // The broker refuses: everything stays for the next pass, marker included.
+    await onePass(() => Promise.reject(new Error('broker away')));
+    expect(await chunkCount(id)).toBe(3);
+    expect(await markers().countDocuments({ _id: id })).toBe(1);
+
+    const sent: unknown[] = [];
+    await onePass(async (event) => {
+      sent.push(event);
+    });
+    expect(sent).toEqual([
+      { type: 'video.deleted', version: 1, videoId: id.toHexString(), ownerId: 'uploader' },
+    ]);
+    expect(await chunkCount(id)).toBe(0);
+    expect(await markers().countDocuments({ _id: id })).toBe(0);
   });
 
   it('finishes a removal cut off after the file document, whose marker is dated to the epoch', async () => {

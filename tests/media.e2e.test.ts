@@ -5,7 +5,11 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { SignJWT } from 'jose';
 import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseVideoDeleted, parseVideoUploaded } from '../lib/contracts/messages.js';
+import {
+  parseUploadEvent,
+  parseVideoDeleted,
+  parseVideoUploaded,
+} from '../lib/contracts/messages.js';
 import { topologyNames } from '../lib/broker/topology.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
@@ -106,13 +110,22 @@ describe('media end to end through the router', () => {
     expect(fetched.body.data).toEqual({
       video: { id: stored?.id, bytes: clip.length, owner: { id: alice.id } },
     });
-    // The event that starts a conversion, in its documented shape.
+    // The events that start a conversion, in order and in their documented shape: the upload
+    // began (realtime conversion), then it is stored.
+    const about = () =>
+      events.filter((e) => (e as { videoId?: string }).videoId === stored?.id) as {
+        type: string;
+      }[];
     await expect
-      .poll(() => events.some((e) => (e as { videoId?: string }).videoId === stored?.id))
-      .toBe(true);
-    const event = parseVideoUploaded(
-      events.find((e) => (e as { videoId?: string }).videoId === stored?.id),
-    );
+      .poll(() => about().map((e) => e.type))
+      .toEqual(['video.uploading', 'video.uploaded']);
+    expect(parseUploadEvent(about()[0])).toMatchObject({
+      type: 'video.uploading',
+      ownerId: alice.id,
+      filename: 'holiday.mp4',
+      mp3: {},
+    });
+    const event = parseVideoUploaded(about()[1]);
     expect(event).toMatchObject({
       ownerId: alice.id,
       filename: 'holiday.mp4',

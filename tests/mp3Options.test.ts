@@ -1,7 +1,11 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { parseMp3Options } from '../lib/contracts/mp3Options.js';
-import { InvalidMessageError, parseVideoUploaded } from '../lib/contracts/messages.js';
+import {
+  InvalidMessageError,
+  parseUploadEvent,
+  parseVideoUploaded,
+} from '../lib/contracts/messages.js';
 
 const fieldOf = (input: unknown) => {
   try {
@@ -74,5 +78,21 @@ describe('message contracts', () => {
   });
   it('refuses invalid options inside a message', () => {
     expect(() => parseVideoUploaded({ ...valid, mp3: { channels: 9 } })).toThrow(/mp3.channels/);
+  });
+  it('reads either event of the upload queue, and nothing else from it', () => {
+    const started = {
+      type: 'video.uploading',
+      version: 1,
+      videoId: valid.videoId,
+      ownerId: valid.ownerId,
+      filename: valid.filename,
+      mp3: valid.mp3,
+    };
+    expect(parseUploadEvent(started)).toEqual(started);
+    expect(parseUploadEvent(valid)).toEqual(valid);
+    expect(() => parseUploadEvent({ ...started, videoId: 'x' })).toThrow(InvalidMessageError);
+    expect(() => parseUploadEvent({ ...valid, type: 'video.deleted' })).toThrow(
+      InvalidMessageError,
+    );
   });
 });

@@ -17,7 +17,8 @@ for (const service of ['auth', 'media', 'conversion']) {
   });
 }
 
-// The worker updates conversion records, reads a video's GridFS file and writes its MP3's.
+// The worker updates conversion records, reads a video's GridFS file (following it while it is
+// uploaded: the upload's marker, then the record with its size and sha256) and writes its MP3's.
 const on = (service, collection, actions) => ({
   resource: { db: `${prefix}${service}`, collection },
   actions,
@@ -29,6 +30,8 @@ admin.createRole({
     on('conversion', 'conversions', ['find', 'update', 'createIndex']),
     on('media', 'videos.files', ['find']),
     on('media', 'videos.chunks', ['find']),
+    on('media', 'uploads_in_progress', ['find']),
+    on('media', 'videos', ['find']),
     on('media', 'audio.files', writeFiles),
     on('media', 'audio.chunks', writeFiles),
   ],

@@ -1,0 +1,185 @@
+import { spawn } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { GridFSBucket, MongoClient } from 'mongodb';
+import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { spawnStack } from '../scripts/spawnStack.js';
+import { benchVideo, curlUpload, rssOf, signUpBenchUser, waitForMp3 } from './benchClient.js';
+
+/**
+ * `npm run bench:realtime`: how soon the MP3 is ready once an upload ends, now that conversion
+ * runs while the upload streams. One 10-minute 720p H.264/AAC video, its MP4 index first:
+ *
+ * 1. uploaded with curl at 8 MB/s (a fast home connection): seconds from the upload's answer to
+ *    SUCCEEDED and to the MP3 downloaded, p50 of RUNS;
+ * 2. uploaded at full speed: upload start → MP3 downloaded, against the larger of a raw driver
+ *    GridFS upload of the same file into the same store and plain ffmpeg on the same file, both
+ *    in the same run (what is left is the cost of the pipeline beyond those two);
+ * 3. the same video with its index last, at 8 MB/s: the fallback, converted once the upload ends;
+ * 4. twelve 1-minute videos (index first) uploaded at once against plain ffmpeg, 2 at a time.
+ *
+ * Peak RSS of router, media and worker is sampled throughout.
+ */
+const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const THROTTLE = 8_000_000;
+const SHORT_COUNT = 12;
+const { stop: stopInfra, ...infra } = await ensureInfrastructure();
+const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
+const video = (seconds: number, faststart: boolean) =>
+  benchVideo(infra.ffmpegPath, {
+    seconds,
+    size: '1280x720',
+    videoKbps: 1500,
+    audio: `aevalsrc=${tone}|${tone}:s=48000`,
+    faststart,
+  });
+const since = (start: number) => (performance.now() - start) / 1000;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+const plainFfmpeg = (input: string, output: string) =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn(infra.ffmpegPath, [
+      ...['-v', 'error', '-y', '-i', input],
+      ...['-vn', '-c:a', 'libmp3lame', '-b:a', '192k', output],
+    ]);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
+  });
+
+const streamable = video(LONG_SECONDS, true);
+const indexLast = video(LONG_SECONDS, false);
+const shortVideo = video(60, true);
+const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
+const prefix = `bench${Date.now().toString(36)}_`;
+const stack = await spawnStack(infra, prefix, {
+  LOG_LEVEL: 'info',
+  WORKER_CONCURRENCY: '2',
+  // One user fills both slots here: this measures speed, not fairness (bench:fairness).
+  MAX_RUNNING_CONVERSIONS_PER_USER: '2',
+  MAX_CONVERSIONS_PER_VIDEO: '1000',
+});
+const mongo = new MongoClient(infra.mongodbUri);
+const launcher = stack.launcher.pid ?? 0;
+const peak: Record<string, number> = { router: 0, media: 0, worker: 0 };
+const sampler = setInterval(() => {
+  for (const name of Object.keys(peak)) {
+    peak[name] = Math.max(peak[name] ?? 0, rssOf(launcher, `${name}/main.js`));
+  }
+}, 200);
+try {
+  const token = await signUpBenchUser(stack.graphqlUrl);
+  /** Uploads `path`; seconds from the start to the answer, to SUCCEEDED, to the MP3 downloaded. */
+  const convert = async (path: string, limitRate?: number) => {
+    const start = performance.now();
+    const id = await curlUpload(stack.graphqlUrl, token, path, {}, limitRate);
+    const answered = since(start);
+    const url = await waitForMp3(stack.graphqlUrl, token, id, 20);
+    const succeeded = since(start);
+    await (await fetch(url)).arrayBuffer();
+    return { id, answered, succeeded, downloaded: since(start) };
+  };
+  const pathOf = (id: string) =>
+    /"path":"(\w+)"/.exec(
+      stack
+        .output()
+        .split('\n')
+        .find((line) => line.includes(id) && line.includes('conversion stages')) ?? '',
+    )?.[1] ?? 'unknown';
+
+  // (1) throttled, index first
+  const throttled = [];
+  for (let run = 0; run < RUNS; run++) throttled.push(await convert(streamable, THROTTLE));
+  // (2) unthrottled, index first, with both baselines in the same run
+  const full = [];
+  const driver = [];
+  const plain = [];
+  const db = mongo.db(`${prefix}media`);
+  for (let run = 0; run < RUNS; run++) {
+    full.push(await convert(streamable));
+    let start = performance.now();
+    await pipeline(
+      createReadStream(streamable),
+      new GridFSBucket(db, { bucketName: 'bench' }).openUploadStream('same.mp4'),
+    );
+    driver.push(since(start));
+    start = performance.now();
+    await plainFfmpeg(streamable, join(work, 'plain.mp3'));
+    plain.push(since(start));
+  }
+  // (3) index last, throttled: the fallback
+  const fallback = await convert(indexLast, THROTTLE);
+  // (4) twelve one-minute videos at once
+  let start = performance.now();
+  for (let i = 0; i < SHORT_COUNT; i += 2) {
+    await Promise.all([
+      plainFfmpeg(shortVideo, join(work, `p${i}.mp3`)),
+      plainFfmpeg(shortVideo, join(work, `p${i + 1}.mp3`)),
+    ]);
+  }
+  const plainBatch = since(start);
+  start = performance.now();
+  const batch = await Promise.all(Array.from({ length: SHORT_COUNT }, () => convert(shortVideo)));
+  const serviceBatch = since(start);
+
+  const after = (r: { answered: number; succeeded: number; downloaded: number }) => ({
+    succeeded: r.succeeded - r.answered,
+    downloaded: r.downloaded - r.answered,
+  });
+  const list = (values: number[]) => values.map((v) => v.toFixed(2)).join(', ');
+  const e2e = median(full.map((r) => r.downloaded));
+  const floor = Math.max(median(driver), median(plain));
+  const mb = (statSync(streamable).size / 2 ** 20).toFixed(0);
+  const paths = [...throttled, ...full].map((r) => pathOf(r.id));
+  const batchPaths = batch.map((r) => pathOf(r.id));
+  console.log(
+    [
+      `realtime conversion benchmark; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; local store FerretDB on PostgreSQL; ${RUNS} runs each`,
+      '',
+      `| ${LONG_SECONDS / 60}-minute 720p video (${mb} MB), index first | p50 seconds | runs |`,
+      '|---|---|---|',
+      `| 8 MB/s upload: its answer → SUCCEEDED | **${median(throttled.map((r) => after(r).succeeded)).toFixed(2)}** | ${list(throttled.map((r) => after(r).succeeded))} |`,
+      `| 8 MB/s upload: its answer → MP3 downloaded | ${median(throttled.map((r) => after(r).downloaded)).toFixed(2)} | ${list(throttled.map((r) => after(r).downloaded))} |`,
+      `| 8 MB/s upload: the upload itself | ${median(throttled.map((r) => r.answered)).toFixed(2)} | ${list(throttled.map((r) => r.answered))} |`,
+      `| full speed: upload start → MP3 downloaded (e) | ${e2e.toFixed(2)} | ${list(full.map((r) => r.downloaded))} |`,
+      `| full speed: its answer → SUCCEEDED | ${median(full.map((r) => after(r).succeeded)).toFixed(2)} | ${list(full.map((r) => after(r).succeeded))} |`,
+      `| raw driver GridFS upload of the same file (d) | ${median(driver).toFixed(2)} | ${list(driver)} |`,
+      `| plain ffmpeg on the same file (f) | ${median(plain).toFixed(2)} | ${list(plain)} |`,
+      `| **e / max(d, f)** | **${(e2e / floor).toFixed(2)}** | |`,
+      '',
+      `paths taken: ${paths.join(', ')}`,
+      '',
+      `index last (fallback, path ${pathOf(fallback.id)}), 8 MB/s: answer → SUCCEEDED ${after(fallback).succeeded.toFixed(2)} s, → MP3 downloaded ${after(fallback).downloaded.toFixed(2)} s`,
+      '',
+      `| ${SHORT_COUNT} one-minute videos, index first | seconds |`,
+      '|---|---|',
+      `| plain ffmpeg, 2 processes | ${plainBatch.toFixed(1)} |`,
+      `| REELFLUX, all uploaded at once, 2 worker slots | ${serviceBatch.toFixed(1)} |`,
+      `| **throughput ratio** | **${(plainBatch / serviceBatch).toFixed(2)}** |`,
+      '',
+      `batch paths: ${Object.entries(
+        batchPaths.reduce<Record<string, number>>((counts, path) => {
+          counts[path] = (counts[path] ?? 0) + 1;
+          return counts;
+        }, {}),
+      )
+        .map(([path, count]) => `${path} ${count}`)
+        .join(', ')}`,
+      `peak RSS: ${Object.entries(peak)
+        .map(([name, bytes]) => `${name} ${(bytes / 2 ** 20).toFixed(0)} MB`)
+        .join(', ')}`,
+    ].join('\n'),
+  );
+} finally {
+  clearInterval(sampler);
+  rmSync(work, { recursive: true, force: true });
+  await mongo.close();
+  await stack.stop();
+  await stopInfra();
+}
