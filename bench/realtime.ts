@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
-import { spawnStack } from '../scripts/spawnStack.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import { freePort, spawnStack } from '../scripts/spawnStack.js';
 import { benchVideo, curlUpload, rssOf, signUpBenchUser, waitForMp3 } from './benchClient.js';
 
 /**
@@ -18,9 +19,11 @@ import { benchVideo, curlUpload, rssOf, signUpBenchUser, waitForMp3 } from './be
  *    GridFS upload of the same file into the same store and plain ffmpeg on the same file, both
  *    in the same run (what is left is the cost of the pipeline beyond those two);
  * 3. the same video with its index last, at 8 MB/s: the fallback, converted once the upload ends;
- * 4. twelve 1-minute videos (index first) uploaded at once against plain ffmpeg, 2 at a time.
+ * 4. twelve 1-minute videos (index first) uploaded at once against plain ffmpeg, 2 at a time;
+ * 5. (1) and (2) once more with WORKER_REALTIME=false, the conversion after the upload as before.
  *
- * Peak RSS of router, media and worker is sampled throughout.
+ * The worker runs as a child of this script, so it can be restarted with realtime off. Peak
+ * RSS of router, media and worker is sampled throughout.
  */
 const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -59,20 +62,42 @@ const shortVideo = video(60, true);
 const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const prefix = `bench${Date.now().toString(36)}_`;
 const stack = await spawnStack(infra, prefix, {
+  REELFLUX_PROCESSES: 'auth,media,conversion,router',
   LOG_LEVEL: 'info',
-  WORKER_CONCURRENCY: '2',
   // One user fills both slots here: this measures speed, not fairness (bench:fairness).
   MAX_RUNNING_CONVERSIONS_PER_USER: '2',
   MAX_CONVERSIONS_PER_VIDEO: '1000',
 });
+let workerLog = '';
+/** A worker process with 2 slots, realtime on or off; resolves once it is ready. */
+const startWorker = async (realtime: boolean) => {
+  const port = await freePort();
+  const child = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
+    env: {
+      ...stack.env,
+      WORKER_PORT: String(port),
+      WORKER_CONCURRENCY: '2',
+      WORKER_REALTIME: String(realtime),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child.stdout.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
+  while ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status !== 200) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return child;
+};
 const mongo = new MongoClient(infra.mongodbUri);
 const launcher = stack.launcher.pid ?? 0;
 const peak: Record<string, number> = { router: 0, media: 0, worker: 0 };
 const sampler = setInterval(() => {
-  for (const name of Object.keys(peak)) {
+  for (const name of ['router', 'media'] as const) {
     peak[name] = Math.max(peak[name] ?? 0, rssOf(launcher, `${name}/main.js`));
   }
+  peak.worker = Math.max(peak.worker ?? 0, rssOf(process.pid, 'worker/main.js'));
 }, 200);
+let worker = await startWorker(true);
 try {
   const token = await signUpBenchUser(stack.graphqlUrl);
   /** Uploads `path`; seconds from the start to the answer, to SUCCEEDED, to the MP3 downloaded. */
@@ -87,8 +112,7 @@ try {
   };
   const pathOf = (id: string) =>
     /"path":"(\w+)"/.exec(
-      stack
-        .output()
+      workerLog
         .split('\n')
         .find((line) => line.includes(id) && line.includes('conversion stages')) ?? '',
     )?.[1] ?? 'unknown';
@@ -127,6 +151,12 @@ try {
   start = performance.now();
   const batch = await Promise.all(Array.from({ length: SHORT_COUNT }, () => convert(shortVideo)));
   const serviceBatch = since(start);
+  // (5) realtime off
+  worker.kill('SIGTERM');
+  await new Promise((resolve) => worker.once('exit', resolve));
+  worker = await startWorker(false);
+  const offThrottled = await convert(streamable, THROTTLE);
+  const offFull = await convert(streamable);
 
   const after = (r: { answered: number; succeeded: number; downloaded: number }) => ({
     succeeded: r.succeeded - r.answered,
@@ -148,10 +178,13 @@ try {
       `| 8 MB/s upload: its answer → MP3 downloaded | ${median(throttled.map((r) => after(r).downloaded)).toFixed(2)} | ${list(throttled.map((r) => after(r).downloaded))} |`,
       `| 8 MB/s upload: the upload itself | ${median(throttled.map((r) => r.answered)).toFixed(2)} | ${list(throttled.map((r) => r.answered))} |`,
       `| full speed: upload start → MP3 downloaded (e) | ${e2e.toFixed(2)} | ${list(full.map((r) => r.downloaded))} |`,
+      `| full speed: the upload itself | ${median(full.map((r) => r.answered)).toFixed(2)} | ${list(full.map((r) => r.answered))} |`,
       `| full speed: its answer → SUCCEEDED | ${median(full.map((r) => after(r).succeeded)).toFixed(2)} | ${list(full.map((r) => after(r).succeeded))} |`,
       `| raw driver GridFS upload of the same file (d) | ${median(driver).toFixed(2)} | ${list(driver)} |`,
       `| plain ffmpeg on the same file (f) | ${median(plain).toFixed(2)} | ${list(plain)} |`,
       `| **e / max(d, f)** | **${(e2e / floor).toFixed(2)}** | |`,
+      `| realtime off, 8 MB/s: its answer → SUCCEEDED, → MP3 downloaded | ${after(offThrottled).succeeded.toFixed(2)}, ${after(offThrottled).downloaded.toFixed(2)} | 1 run |`,
+      `| realtime off, full speed: upload start → MP3 downloaded | ${offFull.downloaded.toFixed(2)} | 1 run (upload ${offFull.answered.toFixed(2)}) |`,
       '',
       `paths taken: ${paths.join(', ')}`,
       '',
@@ -178,6 +211,7 @@ try {
   );
 } finally {
   clearInterval(sampler);
+  worker.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
   await mongo.close();
   await stack.stop();

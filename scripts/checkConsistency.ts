@@ -21,8 +21,9 @@ export interface ConsistencyOptions {
 /**
  * Walks media's and conversion's databases and the dead-letter queues, and returns one line
  * per inconsistency (none when all is well): files without records and records without files,
- * chunks without a file (but for an upload still streaming), uploads or removals left half-done, MP3s without a successful conversion, conversions stuck with nothing
- * behind them, and messages parked in dead-letter queues.
+ * chunks without a file (but for an upload still streaming, or an MP3 its worker is storing),
+ * uploads or removals left half-done, MP3s without a successful conversion, conversions stuck
+ * with nothing behind them, and messages parked in dead-letter queues.
  */
 export async function checkConsistency(options: ConsistencyOptions): Promise<string[]> {
   const media = options.mongo.db(serviceDatabaseName(options.dbPrefix, 'media'));
@@ -62,14 +63,6 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
       );
     }
   }
-  for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) {
-    const files = await ids(`${bucket}.files`);
-    for (const id of await ids(`${bucket}.chunks`, media, 'files_id')) {
-      if (!files.has(id) && !(bucket === VIDEO_BUCKET && streaming.has(id)))
-        findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
-    }
-  }
-
   const conversions = await conversion
     .collection<{
       _id: ObjectId;
@@ -97,6 +90,19 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
   const succeeded = new Set(
     conversions.filter((c) => c.status === 'SUCCEEDED').map((c) => c._id.toHexString()),
   );
+  // A running conversion's worker stores its MP3 chunk by chunk as ffmpeg makes it; the file
+  // document comes last.
+  const running = new Set(
+    conversions.filter((c) => c.status === 'RUNNING').map((c) => c._id.toHexString()),
+  );
+  for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) {
+    const files = await ids(`${bucket}.files`);
+    const inProgress = bucket === VIDEO_BUCKET ? streaming : running;
+    for (const id of await ids(`${bucket}.chunks`, media, 'files_id')) {
+      if (!files.has(id) && !inProgress.has(id))
+        findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
+    }
+  }
   const audioFiles = await media
     .collection<{ _id: ObjectId }>(`${AUDIO_BUCKET}.files`)
     .find({}, { projection: { _id: 1 } })
@@ -108,7 +114,8 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
   const now = Date.now();
   for (const c of conversions) {
     const id = c._id.toHexString();
-    if (!videoRecords.has(c.videoId))
+    // An upload's own conversion begins while the upload still streams (realtime conversion).
+    if (!videoRecords.has(c.videoId) && !streaming.has(c.videoId))
       findings.push(`conversion ${id}: its video ${c.videoId} is gone`);
     if (c.status === 'SUCCEEDED' && (!c.audioId || !audioIds.has(c.audioId))) {
       findings.push(`conversion ${id}: SUCCEEDED without its MP3`);

@@ -101,6 +101,18 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
     await media()
       .collection('videos.chunks')
       .insertOne({ files_id: streaming, n: 0, data: Buffer.alloc(10) });
+    // Its conversion runs already (realtime), and its worker stores the MP3 chunk by chunk: no
+    // finding. MP3 chunks of no running conversion are orphans.
+    await conversions().insertOne(
+      conversion(streaming, streaming, 'RUNNING', { heartbeatAt: new Date() }),
+    );
+    await media()
+      .collection('audio.chunks')
+      .insertOne({ files_id: streaming, n: 1, data: Buffer.alloc(10) });
+    const orphanAudioChunks = new ObjectId();
+    await media()
+      .collection('audio.chunks')
+      .insertOne({ files_id: orphanAudioChunks, n: 1, data: Buffer.alloc(10) });
     const orphanMp3 = new ObjectId();
     await store('audio', orphanMp3);
     const stuck = new ObjectId();
@@ -126,6 +138,7 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
         `video ${missingFile.toHexString()}: record without its file`,
         `video file ${orphanFile.toHexString()}: no record (orphan file)`,
         `videos chunks of ${orphanChunks.toHexString()}: no file document (orphan chunks)`,
+        `audio chunks of ${orphanAudioChunks.toHexString()}: no file document (orphan chunks)`,
         `video ${unannounced.toHexString()}: stored but never announced`,
         `MP3 ${orphanMp3.toHexString()}: no succeeded conversion (orphan file)`,
         expect.stringMatching(
@@ -136,6 +149,6 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
         `video file ${halfDone.toHexString()}: an upload or removal left half-done (marked 1970-01-01T00:00:00.000Z)`,
       ]),
     );
-    expect(findings).toHaveLength(9);
+    expect(findings).toHaveLength(10);
   });
 });

@@ -1,6 +1,7 @@
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
+import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { BadInputError } from '../worker/BadInputError.js';
 import { AbortReason, classifyFailure } from '../worker/classifyFailure.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';
@@ -28,6 +29,12 @@ describe('classifyFailure: what a failed attempt leads to', () => {
       kind: 'fail',
       code: 'TIMEOUT',
       message: 'Conversion took longer than 1500 s',
+    });
+    // The upload a realtime conversion followed ended without a file: never retried.
+    expect(classifyFailure(new UploadFailedError('cut off'), 1, policy)).toEqual({
+      kind: 'fail',
+      code: 'UPLOAD_FAILED',
+      message: 'cut off',
     });
   });
 

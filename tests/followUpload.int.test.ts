@@ -11,6 +11,7 @@ import {
   UPLOADS_IN_PROGRESS,
   UploadFailedError,
   VIDEO_BUCKET,
+  ensureGridFsIndexes,
   followVideoUpload,
   readGridFsFile,
   type AudioMetadata,
@@ -31,8 +32,9 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
   const mongo = new MongoClient(infra.mongodbUri);
   let db: Db;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     db = mongo.db(`${prefix}media`);
+    await ensureGridFsIndexes(db, AUDIO_BUCKET);
   });
   afterAll(async () => {
     await dropDatabases(infra.mongodbUri, prefix);
@@ -123,6 +125,10 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       bitrateKbps: 192,
       sha256: 'x',
     };
+    const owned = (runId: string, stillOwned = true) => ({
+      runId,
+      stillOwned: () => Promise.resolve(stillOwned),
+    });
     const audioChunks = (id: ObjectId) =>
       db.collection(`${AUDIO_BUCKET}.chunks`).countDocuments({ files_id: id });
     const storedAudio = async (id: ObjectId) => {
@@ -141,8 +147,10 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       const path = join(dir, 'out.mp3');
       const id = new ObjectId();
       const content = randomBytes(3 * GRIDFS_CHUNK_SIZE + 12_345);
+      // What a failed first attempt left at the same path: the tail removes it first.
+      await writeFile(path, randomBytes(3 * GRIDFS_CHUNK_SIZE));
+      const tail = await tailAudioIntoGridFs(db, id, path, owned('run-a'));
       await writeFile(path, content.subarray(0, 2 * GRIDFS_CHUNK_SIZE + 10));
-      const tail = tailAudioIntoGridFs(db, id, path);
       // Chunk 1 is full and goes in; chunk 0 waits for the end; chunk 2 is not full yet.
       await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
       await sleep(300);
@@ -169,8 +177,8 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       const dir = await mkdtemp(join(tmpdir(), 'reelflux-tail-'));
       const path = join(dir, 'out.mp3');
       const id = new ObjectId();
+      const tail = await tailAudioIntoGridFs(db, id, path, owned('run-a'));
       await writeFile(path, randomBytes(2 * GRIDFS_CHUNK_SIZE + 10));
-      const tail = tailAudioIntoGridFs(db, id, path);
       await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
       const handle = await open(path, 'r+');
       await handle.write(Buffer.from('changed'), 0, 7, GRIDFS_CHUNK_SIZE + 5);
@@ -179,6 +187,32 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       expect(await storedAudio(id)).toBeNull();
       await tail.discard();
       expect(await audioChunks(id)).toBe(0);
+    });
+
+    it('keeps a lost run from touching the MP3 of the run that owns the conversion now', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'reelflux-tail-'));
+      const id = new ObjectId();
+      const content = randomBytes(2 * GRIDFS_CHUNK_SIZE + 10);
+      // Run A froze after storing chunk 1; run B took the conversion over.
+      const lostPath = join(dir, 'a.mp3');
+      const lost = await tailAudioIntoGridFs(db, id, lostPath, owned('run-a', false));
+      await writeFile(lostPath, randomBytes(2 * GRIDFS_CHUNK_SIZE + 10));
+      await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
+      const ownerPath = join(dir, 'b.mp3');
+      const owner = await tailAudioIntoGridFs(db, id, ownerPath, owned('run-b'));
+      await writeFile(ownerPath, content);
+      // B's chunk 1 takes the place of A's.
+      await expect
+        .poll(() => db.collection(`${AUDIO_BUCKET}.chunks`).countDocuments({ runId: 'run-b' }), {
+          timeout: 5_000,
+        })
+        .toBe(1);
+      // A wakes up: it may not finish, and its discard leaves B's chunks alone.
+      await expect(lost.finish('a.mp3', metadata)).rejects.toThrow(/Another run owns/);
+      await lost.discard();
+      expect(await audioChunks(id)).toBe(1);
+      await owner.finish('b.mp3', metadata);
+      expect((await storedAudio(id))?.equals(content)).toBe(true);
     });
   });
 });

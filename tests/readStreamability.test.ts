@@ -52,7 +52,27 @@ describe('readStreamability', () => {
     });
   });
 
+  it('reads 64-bit box sizes, and a last box that runs to the end of the file', () => {
+    const moov = largeBox('moov', 16 + 100);
+    const head = Buffer.concat([ftyp, moov, Buffer.alloc(100), box('mdat', 10)]);
+    expect(readStreamability(head, false)).toEqual({ kind: 'stream', headBytes: 32 + 116 });
+    // A 64-bit header cut at the end of the head: wait for the rest.
+    expect(readStreamability(Buffer.concat([ftyp, moov.subarray(0, 12)]), false)).toEqual({
+      kind: 'more',
+    });
+    const toEnd = Buffer.alloc(8);
+    toEnd.write('moov', 4, 'latin1');
+    const whole = Buffer.concat([ftyp, toEnd, Buffer.alloc(50)]);
+    expect(readStreamability(whole, false)).toEqual({ kind: 'more' });
+    expect(readStreamability(whole, true)).toEqual({ kind: 'stream', headBytes: whole.length });
+  });
+
   it('refuses malformed box sizes instead of looping on them', () => {
+    // A 64-bit size smaller than its own 16-byte header.
+    expect(readStreamability(Buffer.concat([ftyp, largeBox('free', 12)]), false)).toEqual({
+      kind: 'stored',
+      reason: 'malformed MP4 box',
+    });
     const bad = Buffer.alloc(8);
     bad.writeUInt32BE(4, 0);
     bad.write('free', 4, 'latin1');

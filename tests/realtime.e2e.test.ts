@@ -11,6 +11,7 @@ import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { fsckFindings } from './helpers/fsck.js';
+import { postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -163,7 +164,6 @@ describe('realtime conversion', () => {
         'audio.chunks': 0,
       });
     }
-    expect(await media().collection('videos').countDocuments({ filename })).toBe(0);
     expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   }
 
@@ -216,10 +216,15 @@ describe('realtime conversion', () => {
     const done = await finished(id);
     expect(done).toMatchObject({ status: 'FAILED', error: { code: 'UNSUPPORTED_MEDIA' } });
     expect(done.audio).toBeNull();
+    // It was tried as a stream first, and given up for what ffmpeg said or made.
+    expect(stack.output()).toMatch(
+      new RegExp(`"conversionId":"${id}","reason":".+","msg":"realtime conversion given up`),
+    );
     const chunks = await media()
       .collection('audio.chunks')
       .countDocuments({ files_id: new ObjectId(id) });
     expect(chunks).toBe(0);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
 
   it('an upload cut off mid-stream leaves no MP3, no conversion and nothing for fsck', async () => {
@@ -247,6 +252,35 @@ describe('realtime conversion', () => {
     await expectNothingLeftOf('too-big.mp4', seen);
   });
 
+  it('a realtime conversion cancelled mid-upload stops, and the upload is kept without an MP3', async () => {
+    let cancelled: Promise<unknown> | undefined;
+    const { result, running } = await uploadWatching(throttled(streamable, 300_000), 'cancel.mp4', {
+      onRunning: (record) => {
+        cancelled = postGraphQL(
+          stack.graphqlUrl,
+          'mutation ($id: ID!) { cancelConversion(id: $id) { status } }',
+          { token, variables: { id: record._id.toHexString() } },
+        );
+      },
+    });
+    expect(running).not.toBeNull();
+    expect((await cancelled) as { body: unknown }).toMatchObject({
+      body: { data: { cancelConversion: { status: 'CANCELLED' } } },
+    });
+    const id = idOf(result);
+    expect(await finished(id)).toMatchObject({ status: 'CANCELLED', audio: null });
+    await expect
+      .poll(
+        () =>
+          media()
+            .collection('audio.chunks')
+            .countDocuments({ files_id: new ObjectId(id) }),
+        { timeout: 10_000 },
+      )
+      .toBe(0);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
+  });
+
   it('a worker killed mid-realtime: the job is run again and SUCCEEDED once', async () => {
     const { result, running } = await uploadWatching(throttled(streamable, 200_000), 'killed.mp4', {
       minProgress: 0.05,
@@ -259,11 +293,22 @@ describe('realtime conversion', () => {
     const id = idOf(result);
     const done = await finished(id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    // One MP3, made of exactly its own chunks: nothing of the killed run is left beside it.
+    const mp3 = await mp3Of(done);
+    const stored = await media()
+      .collection<{ length: number; chunkSize: number; metadata: { sha256: string } }>(
+        'audio.files',
+      )
+      .findOne({ _id: new ObjectId(id) });
     expect(
-      await media().collection('audio.files').countDocuments({ 'metadata.conversionId': id }),
-    ).toBe(1);
-    const facts = probeMp3(infra.ffprobePath, await mp3Of(done));
+      await media()
+        .collection('audio.chunks')
+        .countDocuments({ files_id: new ObjectId(id) }),
+    ).toBe(Math.ceil((stored?.length ?? 0) / (stored?.chunkSize ?? 1)));
+    expect(createHash('sha256').update(mp3).digest('hex')).toBe(stored?.metadata.sha256);
+    const facts = probeMp3(infra.ffprobePath, mp3);
     expect(Math.abs(facts.durationSeconds - 60)).toBeLessThanOrEqual(0.1);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
     expect(stack.output()).toMatch(/worker +\| exited \(SIGKILL\); restarting in 1 s/);
   });
 

@@ -2,7 +2,12 @@ import { isDatabaseUnavailable } from '../lib/platform/mongo.js';
 import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
+import { UploadOutlastedJobError } from './convertVideo.js';
 import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
+import { RunLostError } from './tailAudioIntoGridFs.js';
+
+/** How long a job whose upload outlasted it waits before it is taken again. */
+export const UPLOAD_WAIT_RETRY_MS = 30_000;
 
 /** Why a running job was stopped from outside. */
 export const AbortReason = {
@@ -32,6 +37,8 @@ export type FailureDecision =
   | { kind: 'fail'; code: ConversionErrorCode; message: string }
   /** QUEUED again (error RETRYING), its job through the retry queue after `delayMs`. */
   | { kind: 'retry'; delayMs: number; message: string }
+  /** As retry, but with its attempt given back: nothing failed, it only has to wait. */
+  | { kind: 'later'; delayMs: number; message: string }
   /** FAILED for good, and the job parked in the dead-letter queue. */
   | { kind: 'giveUp'; code: ConversionErrorCode; message: string };
 
@@ -49,6 +56,10 @@ export function classifyFailure(
 ): FailureDecision {
   if (error instanceof FfmpegAbortedError) {
     return error.reason === AbortReason.SHUTDOWN ? { kind: 'handBack' } : { kind: 'drop' };
+  }
+  if (error instanceof RunLostError) return { kind: 'drop' };
+  if (error instanceof UploadOutlastedJobError) {
+    return { kind: 'later', delayMs: UPLOAD_WAIT_RETRY_MS, message: error.message };
   }
   if (error instanceof BadInputError) {
     return { kind: 'fail', code: error.code, message: error.message };

@@ -24,7 +24,7 @@ import { buildFfmpegArgs, type FfmpegPlan } from './buildFfmpegArgs.js';
 import type { WorkerConfig } from './config.js';
 import { probeMedia, type ProbeResult } from './probeMedia.js';
 import { MAX_HEAD_BYTES, readStreamability, type Streamability } from './readStreamability.js';
-import { FfmpegAbortedError, runFfmpeg } from './runFfmpeg.js';
+import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
 import { tailAudioIntoGridFs, type AudioTail } from './tailAudioIntoGridFs.js';
 
 /**
@@ -65,13 +65,20 @@ const ANNOUNCE_WAIT_MS = 60_000;
 export async function convertVideo(
   deps: { config: WorkerConfig; mediaDb: Db; log: Logger },
   record: ConversionRecord,
-  signal: AbortSignal,
+  run: { runId: string; stillOwned: () => Promise<boolean>; signal: AbortSignal },
   onProgress: (fraction: number) => void,
 ): Promise<ConvertedAudio> {
-  const { config, mediaDb } = deps;
+  const { config, mediaDb, log } = deps;
+  const { signal } = run;
   const id = record._id;
+  const conversionId = id.toHexString();
   const videoId = new ObjectId(record.videoId);
+  // Everything up to the ack stays within the job limit, which stays under RabbitMQ's
+  // consumer_timeout; a job whose upload outlasts it is handed back (UploadOutlastedJobError).
   const deadline = Date.now() + config.jobTimeoutMs;
+  // As media's janitor reckons it: an upload cannot stream for longer than its time limit, and
+  // twice that leaves room for clocks and the server's own timeout checks.
+  const staleAfterMs = 2 * config.uploadTimeoutMs;
   const stages: Record<string, number> = {};
   let stageStart = performance.now();
   const stage = (name: string) => {
@@ -80,41 +87,43 @@ export async function convertVideo(
     stageStart = now;
   };
 
-  const state = await videoUploadState(mediaDb, videoId, config.uploadTimeoutMs);
+  const state = await videoUploadState(mediaDb, videoId, staleAfterMs);
   // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
   if (state.kind === 'gone') {
     throw new BadInputError(ConversionErrorCode.UNSUPPORTED_MEDIA, 'The video is no longer stored');
   }
   if (state.kind === 'complete') await expectFreeSpace(config.tempDir, state.file.length);
-  const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
-  const input = join(dir, 'input');
-  const output = join(dir, 'output.mp3');
+  const streaming = state.kind === 'streaming';
   // A rerun replaces whatever an earlier, interrupted run wrote under the same id.
   await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
   let tail: AudioTail | undefined;
+  const startTail = async () =>
+    (tail = await tailAudioIntoGridFs(mediaDb, id, output, {
+      runId: run.runId,
+      stillOwned: run.stillOwned,
+    }));
   // Reading the upload stops with the job (cancelled, lost, worker stopping) or at its end.
   const stopReading = new AbortController();
   const stopRead = () => stopReading.abort(signal.reason);
   signal.addEventListener('abort', stopRead, { once: true });
+  const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
+  const input = join(dir, 'input');
+  const output = join(dir, 'output.mp3');
   try {
-    const streaming = state.kind === 'streaming' && config.realtime;
-    const realtime: { plan?: FfmpegPlan; reason: string } = streaming
-      ? await planRealtime(join(dir, 'head'), output)
-      : {
-          reason:
-            state.kind === 'complete'
-              ? 'the upload had ended when the job began'
-              : 'realtime conversion is off (WORKER_REALTIME)',
-        };
+    const realtime: { plan?: FfmpegPlan; reason: string } =
+      streaming && config.realtime
+        ? await withDeadline(planRealtime(join(dir, 'head'), output), deadline)
+        : {
+            reason: streaming
+              ? 'realtime conversion is off (WORKER_REALTIME)'
+              : 'the upload had ended when the job began',
+          };
     stage('headMs');
 
     const feed = realtime.plan ? new PassThrough() : undefined;
     const copy = new CopyAndFeed(feed);
     const copying = pipeline(
-      followVideoUpload(mediaDb, videoId, {
-        staleAfterMs: config.uploadTimeoutMs,
-        signal: stopReading.signal,
-      }),
+      followVideoUpload(mediaDb, videoId, { staleAfterMs, signal: stopReading.signal }),
       copy,
       createWriteStream(input, { mode: 0o600 }),
     );
@@ -134,28 +143,36 @@ export async function convertVideo(
     let plan: FfmpegPlan | undefined;
     if (realtime.plan && feed) {
       plan = realtime.plan;
-      tail = tailAudioIntoGridFs(mediaDb, id, output);
+      await startTail();
       const ran = await runFfmpeg(config.ffmpegPath, plan.args, {
         input: feed,
         expectedSeconds: plan.expectedSeconds,
-        timeoutMs: config.jobTimeoutMs,
+        timeoutMs: Math.max(1, deadline - Date.now()),
         signal: ffmpegStop.signal,
         onProgress,
       }).then(
-        () => null,
-        (error: unknown) => error,
+        (done): { errors: string } | Error => done,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
       );
       await uploadEnded();
       if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
-      made = ran === null ? await checkOutput(output, plan) : undefined;
+      if (ran instanceof FfmpegTimeoutError) throw new UploadOutlastedJobError();
+      // On a pipe, ffmpeg reports a failed seek or a cut-off packet and still exits 0.
+      made = ran instanceof Error || ran.errors ? undefined : await checkOutput(output, plan);
       stage('realtimeMs');
       if (made) path = 'realtime';
       else {
         reason =
-          ran === null
-            ? 'the MP3 made from the stream came out short'
-            : `ffmpeg failed on the stream: ${ran instanceof Error ? ran.message : 'unknown'}`;
-        await tail.discard();
+          ran instanceof Error
+            ? `ffmpeg failed on the stream: ${ran.message}`
+            : ran.errors
+              ? `ffmpeg reported errors on the stream: ${ran.errors.split('\n')[0] ?? ''}`
+              : 'the MP3 made from the stream came out short';
+        log.info(
+          { conversionId, reason },
+          'realtime conversion given up; converting the stored file',
+        );
+        await tail?.discard();
         tail = undefined;
       }
     }
@@ -168,12 +185,16 @@ export async function convertVideo(
       stage('probeMs');
       plan = planFor(probe, input, output);
       await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
-      tail = tailAudioIntoGridFs(mediaDb, id, output);
+      await startTail();
       await runFfmpeg(config.ffmpegPath, plan.args, {
         expectedSeconds: plan.expectedSeconds,
         timeoutMs: Math.max(1, deadline - Date.now()),
         signal,
         onProgress,
+      }).catch((error: unknown) => {
+        // Its time went on waiting for the upload: the next attempt has the whole limit.
+        if (error instanceof FfmpegTimeoutError && streaming) throw new UploadOutlastedJobError();
+        throw error;
       });
       if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
       stage('ffmpegMs');
@@ -185,15 +206,17 @@ export async function convertVideo(
         );
       }
     }
-    if (!plan || !tail) throw new Error('unreachable: a checked MP3 has its plan and its tail');
+    const finishing = tail;
+    if (!plan || !finishing)
+      throw new Error('unreachable: a checked MP3 has its plan and its tail');
 
-    await expectAnnounced(mediaDb, videoId, copy, config.uploadTimeoutMs, signal);
+    await expectAnnounced(mediaDb, videoId, copy, staleAfterMs, signal);
     stage('announceWaitMs');
     const options = effectiveMp3Options(record.options, record.filename);
-    await tail.finish(`${options.title ?? 'audio'}.mp3`, {
+    await finishing.finish(`${options.title ?? 'audio'}.mp3`, {
       owner: record.owner,
       videoId: record.videoId,
-      conversionId: id.toHexString(),
+      conversionId,
       durationSeconds: made.durationSeconds,
       bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
       sha256: await sha256Of(output),
@@ -219,7 +242,7 @@ export async function convertVideo(
     headPath: string,
     outputPath: string,
   ): Promise<{ plan?: FfmpegPlan; reason: string }> {
-    const { streamability, head } = await readHead(mediaDb, videoId, config, signal);
+    const { streamability, head } = await readHead(mediaDb, videoId, staleAfterMs, signal);
     if (streamability.kind !== 'stream') {
       return {
         reason: streamability.kind === 'stored' ? streamability.reason : 'no index in 16 MiB',
@@ -276,14 +299,11 @@ export async function convertVideo(
 async function readHead(
   db: Db,
   videoId: ObjectId,
-  config: WorkerConfig,
+  staleAfterMs: number,
   signal: AbortSignal,
 ): Promise<{ streamability: Streamability; head: Buffer }> {
   let head = Buffer.alloc(0);
-  for await (const piece of followVideoUpload(db, videoId, {
-    staleAfterMs: config.uploadTimeoutMs,
-    signal,
-  })) {
+  for await (const piece of followVideoUpload(db, videoId, { staleAfterMs, signal })) {
     head = Buffer.concat([head, piece as Buffer]);
     const streamability = readStreamability(head, false);
     if (streamability.kind !== 'more') return { streamability, head };
@@ -374,11 +394,22 @@ class CopyAndFeed extends Transform {
   }
 }
 
+/**
+ * The upload was still streaming when the job's time limit came: the job is handed back, its
+ * attempt returned, and runs again later (from the stored file once the upload has ended).
+ */
+export class UploadOutlastedJobError extends Error {
+  override name = 'UploadOutlastedJobError';
+  constructor() {
+    super('The upload outlasted the job time limit (WORKER_JOB_TIMEOUT_SECONDS); running it later');
+  }
+}
+
 function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
   const left = deadline - Date.now();
   const timer = new AbortController();
   const late = sleep(Math.max(0, left), undefined, { signal: timer.signal }).then(() => {
-    throw new Error('The upload outlasted the job time limit (WORKER_JOB_TIMEOUT_SECONDS)');
+    throw new UploadOutlastedJobError();
   });
   late.catch(() => undefined);
   return Promise.race([work, late]).finally(() => timer.abort());

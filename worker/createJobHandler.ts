@@ -70,7 +70,9 @@ export function createJobHandler(deps: JobHandlerDeps) {
     const runId = randomUUID();
     const record = await conversions.take(id, runId, delivery.fields.redelivered);
     if (!record) {
-      // Cancelled, deleted, finished, or a duplicate of a job another worker holds.
+      // Cancelled, deleted, finished, or a duplicate of a job another worker holds. A run that
+      // died mid-way may have left MP3 chunks, which no run will now replace.
+      await removeOutputUnlessReclaimed(id, runId);
       channel.ack(delivery);
       return;
     }
@@ -142,9 +144,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
         log1.info({ code: decision.code }, 'conversion failed: bad input');
         return;
       }
-      case 'retry': {
+      case 'retry':
+      case 'later': {
         log1.warn({ err: error, delayMs: decision.delayMs }, 'conversion attempt failed');
-        const back = await conversions.requeue(id, runId, decision.message);
+        const back = await conversions.requeue(id, runId, decision.message, {
+          giveAttemptBack: decision.kind === 'later',
+        });
         if (!back) return;
         await broker.sendToQueue(broker.topology.queues.jobsRetry, job, {
           expiration: String(decision.delayMs),
@@ -167,6 +172,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     code: ConversionErrorCode,
     message: string,
   ) {
+    await removeOutputUnlessReclaimed(id, runId);
     const failed = await conversions.fail(id, runId, code, message);
     await broker.sendToQueue(broker.topology.queues.jobsDead, job);
     if (failed) await announce(failed);
@@ -223,9 +229,18 @@ export function createJobHandler(deps: JobHandlerDeps) {
         });
     }, WATCH_INTERVAL_MS);
     try {
-      const done = await convertVideo({ config, mediaDb, log }, record, signal, (fraction) => {
-        lastProgress = fraction;
-      });
+      const stillOwned = async () => {
+        const now = await conversions.runOf(id);
+        return now?.status === 'RUNNING' && now.runId === runId;
+      };
+      const done = await convertVideo(
+        { config, mediaDb, log },
+        record,
+        { runId, stillOwned, signal },
+        (fraction) => {
+          lastProgress = fraction;
+        },
+      );
       deps.onConverted?.(done.path);
       log.info(
         { conversionId, path: done.path, reason: done.reason, stages: done.stages },

@@ -45,17 +45,21 @@ function isoBmff(head: Buffer, complete: boolean): Streamability {
   while (offset + 8 <= head.length) {
     let size = head.readUInt32BE(offset);
     const type = head.toString('latin1', offset + 4, offset + 8);
+    let header = 8;
     if (size === 1) {
       if (offset + 16 > head.length) break;
       size = Number(head.readBigUInt64BE(offset + 8));
+      header = 16;
     } else if (size === 0) {
       // "To the end of the file": only the last box may say so.
       size = complete ? head.length - offset : Number.POSITIVE_INFINITY;
     }
-    if (size < 8) return { kind: 'stored', reason: 'malformed MP4 box' };
+    if (size < header) return { kind: 'stored', reason: 'malformed MP4 box' };
     if (type === 'mdat') return { kind: 'stored', reason: 'MP4 index (moov) after the media data' };
     if (type === 'moov') {
       const end = offset + size;
+      // A moov that runs to the end of a file still arriving: wait (the caller caps the head).
+      if (!Number.isFinite(end)) return { kind: 'more' };
       if (end > MAX_HEAD_BYTES) return { kind: 'stored', reason: 'MP4 index larger than 16 MiB' };
       if (end <= head.length) return { kind: 'stream', headBytes: end };
       return complete ? { kind: 'stored', reason: 'MP4 index cut short' } : { kind: 'more' };

@@ -20,8 +20,9 @@ export class FfmpegFailedError extends Error {
 /**
  * Runs ffmpeg with an argument array, reporting progress from `-progress pipe:1`, killing it
  * (SIGKILL: no partial flush matters, the output is discarded) on `signal` or after
- * `timeoutMs`. Resolves on exit 0; the caller still validates the output, since ffmpeg can
- * exit 0 having written nothing useful.
+ * `timeoutMs`. Resolves on exit 0, with what ffmpeg reported at `-v error` (empty when all
+ * went well); the caller still validates the output, since ffmpeg can exit 0 having written
+ * nothing useful.
  */
 export function runFfmpeg(
   ffmpegPath: string,
@@ -34,7 +35,7 @@ export function runFfmpeg(
     /** Fed to ffmpeg's standard input (`-i pipe:0`), with backpressure; destroyed at exit. */
     input?: Readable;
   },
-): Promise<void> {
+): Promise<{ errors: string }> {
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) {
       reject(new FfmpegAbortedError(options.signal.reason));
@@ -77,7 +78,7 @@ export function runFfmpeg(
       input?.destroy();
       options.signal.removeEventListener('abort', onAbort);
       if (ending) reject(ending);
-      else if (code === 0) resolve();
+      else if (code === 0) resolve({ errors: stderr.trim() });
       else
         reject(
           new FfmpegFailedError(

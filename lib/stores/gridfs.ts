@@ -50,6 +50,22 @@ export interface AudioMetadata {
 }
 
 /**
+ * The indexes GridFS readers rely on, as the driver makes them on a bucket's first upload
+ * (same keys and names, so either may come first): chunks by `{files_id, n}`, unique, which
+ * every chunk lookup uses; files by name and date. Writers that insert chunks themselves (the
+ * worker storing an MP3 as it grows) never pass through the driver's upload stream, so they
+ * make sure of these at start: without them, each chunk lookup scans the bucket.
+ */
+export async function ensureGridFsIndexes(db: Db, bucketName: string): Promise<void> {
+  await db
+    .collection(`${bucketName}.chunks`)
+    .createIndex({ files_id: 1, n: 1 }, { unique: true, name: 'files_id_1_n_1' });
+  await db
+    .collection(`${bucketName}.files`)
+    .createIndex({ filename: 1, uploadDate: 1 }, { name: 'filename_1_uploadDate_1' });
+}
+
+/**
  * Deletes a GridFS file whole or in part: its chunks, and its file document if it got that
  * far. An aborted upload leaves chunks without a file document, which bucket.delete() misses.
  */
@@ -154,6 +170,8 @@ export async function videoUploadState(
 
 /** How long a reader following an upload waits before it looks for the next chunk again. */
 const FOLLOW_POLL_MS = 25;
+/** Polls for the next chunk between two looks at the upload's state (about 100 ms). */
+const POLLS_PER_STATE_CHECK = 4;
 
 /**
  * Streams a video while it is still being uploaded: chunk after chunk as media writes them,
@@ -161,7 +179,8 @@ const FOLLOW_POLL_MS = 25;
  * ending once the file document says the last chunk is in. Fails with UploadFailedError when
  * the upload ends without a file (cut off, too large, not media, over quota, or its media
  * process died). Works the same across replicas: all it reads is the store, by `{files_id, n}`,
- * the lookups readGridFsFile makes.
+ * the lookups readGridFsFile makes. Caught up, it asks for one chunk per poll, and for the
+ * upload's state every few polls.
  */
 export function followVideoUpload(
   db: Db,
@@ -171,6 +190,11 @@ export function followVideoUpload(
   const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
     `${VIDEO_BUCKET}.chunks`,
   );
+  // Destroying the stream must end a wait for the next chunk at once, not at that chunk.
+  const destroyed = new AbortController();
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, destroyed.signal])
+    : destroyed.signal;
   const lookUp = (n: number) => {
     const found = chunks.findOne({ files_id: fileId, n }, { projection: { _id: 0, data: 1 } });
     found.catch(() => undefined);
@@ -180,36 +204,50 @@ export function followVideoUpload(
     let length: number | undefined;
     let chunkSize: number | undefined;
     let n = 0;
+    let misses = 0;
     let inFlight: { n: number; found: ReturnType<typeof lookUp> }[] = [];
     for (;;) {
-      options.signal?.throwIfAborted();
+      signal.throwIfAborted();
       if (length !== undefined && chunkSize !== undefined && n * chunkSize >= length) return;
       const last = length !== undefined && chunkSize ? Math.ceil(length / chunkSize) - 1 : Infinity;
+      const ahead = misses > 0 ? 1 : READ_AHEAD;
       let ask = inFlight.at(-1)?.n ?? n - 1;
-      while (ask < last && inFlight.length < READ_AHEAD) {
+      while (ask < last && inFlight.length < ahead) {
         ask++;
         inFlight.push({ n: ask, found: lookUp(ask) });
       }
       const chunk = await inFlight.shift()?.found;
       if (chunk) {
         n++;
+        misses = 0;
         yield Buffer.from(chunk.data.buffer);
         continue;
       }
       // Caught up with the upload (the lookups behind this one are misses too), or it ended.
       inFlight = [];
-      if (length !== undefined) {
-        throw new Error(`GridFS file ${fileId.toHexString()} is missing chunk ${n}`);
+      if (length === undefined && misses++ % POLLS_PER_STATE_CHECK !== 0) {
+        await sleep(FOLLOW_POLL_MS, undefined, { signal });
+        continue;
       }
       const state = await videoUploadState(db, fileId, options.staleAfterMs);
       if (state.kind === 'gone') throw new UploadFailedError('The upload did not complete');
+      if (length !== undefined) {
+        throw new Error(`GridFS file ${fileId.toHexString()} is missing chunk ${n}`);
+      }
       if (state.kind === 'complete') {
         length = state.file.length;
         chunkSize = state.file.chunkSize;
         continue;
       }
-      await sleep(FOLLOW_POLL_MS, undefined, { signal: options.signal });
+      await sleep(FOLLOW_POLL_MS, undefined, { signal });
     }
   }
-  return Readable.from(generate(), { objectMode: false });
+  const stream = Readable.from(generate(), { objectMode: false });
+  stream.once('close', () => destroyed.abort());
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error, done) => {
+    destroyed.abort();
+    destroy(error, done);
+  };
+  return stream;
 }

@@ -38,6 +38,18 @@ export function createJanitor(deps: {
   // overlap); the first pass after a start looks at everything.
   let checkedUpTo = new Date(0);
 
+  /**
+   * An upload's start may have been announced (video.uploading): conversion drops what it
+   * began. Repeating this for a video already announced deleted is harmless.
+   */
+  const announceGone = (id: ObjectId, owner: string) =>
+    deps.broker.publishEvent({
+      type: 'video.deleted',
+      version: 1,
+      videoId: id.toHexString(),
+      ownerId: owner,
+    });
+
   async function sweep(): Promise<number> {
     const cutoff = new Date(Date.now() - abandonAfterMs);
     const since = new Date(Math.max(0, checkedUpTo.getTime() - abandonAfterMs));
@@ -52,16 +64,7 @@ export function createJanitor(deps: {
         await inProgress.deleteOne({ _id });
         continue;
       }
-      // Its start may have been announced (video.uploading): conversion drops what it began.
-      // Repeating this for a video already announced deleted is harmless.
-      if (owner) {
-        await deps.broker.publishEvent({
-          type: 'video.deleted',
-          version: 1,
-          videoId: _id.toHexString(),
-          ownerId: owner,
-        });
-      }
+      if (owner) await announceGone(_id, owner);
       await removeVideoFile(db, VIDEO_BUCKET, _id);
       log.warn(
         { fileId: _id.toHexString() },
@@ -71,11 +74,16 @@ export function createJanitor(deps: {
     }
 
     const files = await db
-      .collection<{ _id: ObjectId }>(`${VIDEO_BUCKET}.files`)
-      .find({ uploadDate: { $gte: since, $lt: cutoff } }, { projection: { _id: 1 } })
+      .collection<{ _id: ObjectId; metadata?: { owner?: string } }>(`${VIDEO_BUCKET}.files`)
+      .find(
+        { uploadDate: { $gte: since, $lt: cutoff } },
+        { projection: { _id: 1, 'metadata.owner': 1 } },
+      )
       .toArray();
-    for (const { _id } of files) {
+    for (const { _id, metadata } of files) {
       if (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } })) continue;
+      // Its conversion may have begun while it streamed (video.uploading).
+      if (metadata?.owner) await announceGone(_id, metadata.owner);
       await removeVideoFile(db, VIDEO_BUCKET, _id);
       log.warn({ fileId: _id.toHexString() }, 'janitor: removed a video file without a record');
       removed++;

@@ -4,6 +4,7 @@ import type { Mp3Options } from '../../lib/contracts/mp3Options.js';
 import {
   AUDIO_BUCKET,
   VIDEO_BUCKET,
+  ensureGridFsIndexes,
   readGridFsFile,
   removeGridFsFile,
   UPLOADS_IN_PROGRESS,
@@ -73,6 +74,7 @@ export interface VideoStore {
 export async function createVideoStore(db: Db): Promise<VideoStore> {
   const videos = db.collection<VideoRecord>('videos');
   const audioFiles = db.collection<AudioFile>(`${AUDIO_BUCKET}.files`);
+  for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) await ensureGridFsIndexes(db, bucket);
   await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
   await audioFiles.createIndex({ 'metadata.videoId': 1 }, { name: 'by_video' });
   await videos.createIndex({ announced: 1, uploadedAt: 1 }, { name: 'by_announced_age' });

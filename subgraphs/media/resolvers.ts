@@ -78,7 +78,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         const videoId = fileId.toHexString();
         // Realtime conversion: the conversion begins while the file still streams in. A lost
         // announcement costs only that: the conversion then starts on video.uploaded.
-        let started: Promise<boolean> | undefined;
+        let started: Promise<void> | undefined;
         const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
           fileId,
           filename,
@@ -95,16 +95,14 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
                 filename,
                 mp3,
               })
-              .then(
-                () => true,
-                (error: unknown) => {
-                  ctx.log.warn({ err: error, videoId }, 'video.uploading not published');
-                  return false;
-                },
+              .catch((error: unknown) =>
+                ctx.log.warn({ err: error, videoId }, 'video.uploading not published'),
               );
           },
           onFailedAfterAccepted: async () => {
-            if (!(await started)) return;
+            // Even an unconfirmed video.uploading may have reached the queue.
+            if (started === undefined) return;
+            await started;
             await broker.publishEvent({
               type: 'video.deleted',
               version: 1,
@@ -141,7 +139,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         } catch (error) {
           // The client is told the upload failed, so nothing of it may stay: no event, no
           // video. What cannot be removed now (database down) the janitor removes later.
-          await withdrawVideo(deps, record, announced || (await started) === true).catch(
+          await withdrawVideo(deps, record, announced || started !== undefined).catch(
             (cleanup: unknown) =>
               ctx.log.warn(
                 { err: cleanup, videoId: record._id.toHexString() },
