@@ -110,12 +110,11 @@ try {
     await (await fetch(url)).arrayBuffer();
     return { id, answered, succeeded, downloaded: since(start) };
   };
-  const pathOf = (id: string) =>
-    /"path":"(\w+)"/.exec(
-      workerLog
-        .split('\n')
-        .find((line) => line.includes(id) && line.includes('conversion stages')) ?? '',
-    )?.[1] ?? 'unknown';
+  const stagesLine = (id: string) =>
+    workerLog.split('\n').find((line) => line.includes(id) && line.includes('conversion stages')) ??
+    '';
+  const pathOf = (id: string) => /"path":"(\w+)"/.exec(stagesLine(id))?.[1] ?? 'unknown';
+  const stagesOf = (id: string) => /"stages":(\{[^}]*\})/.exec(stagesLine(id))?.[1] ?? '{}';
 
   // (1) throttled, index first
   const throttled = [];
@@ -187,6 +186,7 @@ try {
       `| realtime off, full speed: upload start → MP3 downloaded | ${offFull.downloaded.toFixed(2)} | 1 run (upload ${offFull.answered.toFixed(2)}) |`,
       '',
       `paths taken: ${paths.join(', ')}`,
+      `worker stages (ms) of the last 8 MB/s run: ${stagesOf(throttled.at(-1)?.id ?? '')}`,
       '',
       `index last (fallback, path ${pathOf(fallback.id)}), 8 MB/s: answer → SUCCEEDED ${after(fallback).succeeded.toFixed(2)} s, → MP3 downloaded ${after(fallback).downloaded.toFixed(2)} s`,
       '',

@@ -1,5 +1,5 @@
 import amqp from 'amqplib';
-import type { MongoClient, ObjectId } from 'mongodb';
+import { ObjectId, type MongoClient } from 'mongodb';
 import {
   AUDIO_BUCKET,
   UPLOADS_IN_PROGRESS,
@@ -87,8 +87,9 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
       },
     )
     .toArray();
-  const succeeded = new Set(
-    conversions.filter((c) => c.status === 'SUCCEEDED').map((c) => c._id.toHexString()),
+  // A SUCCEEDED conversion names its MP3 (each run stores its own, under a file id of its own).
+  const kept = new Set(
+    conversions.flatMap((c) => (c.status === 'SUCCEEDED' && c.audioId ? [c.audioId] : [])),
   );
   // A running conversion's worker stores its MP3 chunk by chunk as ffmpeg makes it; the file
   // document comes last.
@@ -97,10 +98,16 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
   );
   for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) {
     const files = await ids(`${bucket}.files`);
-    const inProgress = bucket === VIDEO_BUCKET ? streaming : running;
     for (const id of await ids(`${bucket}.chunks`, media, 'files_id')) {
-      if (!files.has(id) && !inProgress.has(id))
-        findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
+      if (files.has(id)) continue;
+      if (bucket === VIDEO_BUCKET && streaming.has(id)) continue;
+      if (bucket === AUDIO_BUCKET) {
+        const chunk = await media
+          .collection<{ conversionId?: string }>(`${bucket}.chunks`)
+          .findOne({ files_id: new ObjectId(id) }, { projection: { conversionId: 1 } });
+        if (running.has(chunk?.conversionId ?? id)) continue;
+      }
+      findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
     }
   }
   const audioFiles = await media
@@ -109,7 +116,7 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
     .toArray();
   const audioIds = new Set(audioFiles.map((f) => f._id.toHexString()));
   for (const id of audioIds)
-    if (!succeeded.has(id)) findings.push(`MP3 ${id}: no succeeded conversion (orphan file)`);
+    if (!kept.has(id)) findings.push(`MP3 ${id}: no succeeded conversion (orphan file)`);
 
   const now = Date.now();
   for (const c of conversions) {

@@ -108,7 +108,12 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
     );
     await media()
       .collection('audio.chunks')
-      .insertOne({ files_id: streaming, n: 1, data: Buffer.alloc(10) });
+      .insertOne({
+        files_id: new ObjectId(),
+        n: 1,
+        data: Buffer.alloc(10),
+        conversionId: streaming.toHexString(),
+      });
     const orphanAudioChunks = new ObjectId();
     await media()
       .collection('audio.chunks')

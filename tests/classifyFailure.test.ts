@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { BadInputError } from '../worker/BadInputError.js';
-import { AbortReason, classifyFailure } from '../worker/classifyFailure.js';
+import { AbortReason, UPLOAD_WAIT_RETRY_MS, classifyFailure } from '../worker/classifyFailure.js';
+import { RunLostError } from '../worker/tailAudioIntoGridFs.js';
+import { UploadOutlastedJobError } from '../worker/UploadOutlastedJobError.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';
 
 const policy = { maxAttempts: 3, retryBaseMs: 2000, jobTimeoutMs: 1_500_000 };
@@ -15,6 +17,16 @@ describe('classifyFailure: what a failed attempt leads to', () => {
     });
     expect(classifyFailure(new FfmpegAbortedError(AbortReason.LOST), 1, policy)).toEqual({
       kind: 'drop',
+    });
+    // Found lost only when it came to make its MP3 whole.
+    expect(classifyFailure(new RunLostError('taken over'), 1, policy)).toEqual({ kind: 'drop' });
+  });
+
+  it('runs a job whose upload outlasted it later, its attempt given back, even on the last attempt', () => {
+    expect(classifyFailure(new UploadOutlastedJobError(), 3, policy)).toEqual({
+      kind: 'later',
+      delayMs: UPLOAD_WAIT_RETRY_MS,
+      message: new UploadOutlastedJobError().message,
     });
   });
 

@@ -94,7 +94,7 @@ describe(
       mongo
         .db(`${prefix}media`)
         .collection('audio.files')
-        .countDocuments({ _id: new ObjectId(id) });
+        .countDocuments({ 'metadata.conversionId': id });
     /** SUCCEEDED, with one MP3 as long as its source. */
     const expectOneMp3 = async (id: string, seconds: number) => {
       const done = await until(id);

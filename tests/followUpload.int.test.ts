@@ -125,8 +125,8 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       bitrateKbps: 192,
       sha256: 'x',
     };
-    const owned = (runId: string, stillOwned = true) => ({
-      runId,
+    const owned = (stillOwned = true) => ({
+      conversionId: 'c',
       stillOwned: () => Promise.resolve(stillOwned),
     });
     const audioChunks = (id: ObjectId) =>
@@ -149,7 +149,7 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       const content = randomBytes(3 * GRIDFS_CHUNK_SIZE + 12_345);
       // What a failed first attempt left at the same path: the tail removes it first.
       await writeFile(path, randomBytes(3 * GRIDFS_CHUNK_SIZE));
-      const tail = await tailAudioIntoGridFs(db, id, path, owned('run-a'));
+      const tail = await tailAudioIntoGridFs(db, id, path, owned());
       await writeFile(path, content.subarray(0, 2 * GRIDFS_CHUNK_SIZE + 10));
       // Chunk 1 is full and goes in; chunk 0 waits for the end; chunk 2 is not full yet.
       await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
@@ -177,7 +177,7 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       const dir = await mkdtemp(join(tmpdir(), 'reelflux-tail-'));
       const path = join(dir, 'out.mp3');
       const id = new ObjectId();
-      const tail = await tailAudioIntoGridFs(db, id, path, owned('run-a'));
+      const tail = await tailAudioIntoGridFs(db, id, path, owned());
       await writeFile(path, randomBytes(2 * GRIDFS_CHUNK_SIZE + 10));
       await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
       const handle = await open(path, 'r+');
@@ -189,30 +189,33 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
       expect(await audioChunks(id)).toBe(0);
     });
 
-    it('keeps a lost run from touching the MP3 of the run that owns the conversion now', async () => {
+    it('keeps a lost run apart: it cannot finish, and its discard leaves the owner’s MP3 alone', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'reelflux-tail-'));
-      const id = new ObjectId();
       const content = randomBytes(2 * GRIDFS_CHUNK_SIZE + 10);
-      // Run A froze after storing chunk 1; run B took the conversion over.
+      // Run A froze after storing chunk 1; run B took the conversion over. Each has its own id.
+      const [lostId, ownerId] = [new ObjectId(), new ObjectId()];
       const lostPath = join(dir, 'a.mp3');
-      const lost = await tailAudioIntoGridFs(db, id, lostPath, owned('run-a', false));
+      const lost = await tailAudioIntoGridFs(db, lostId, lostPath, owned(false));
       await writeFile(lostPath, randomBytes(2 * GRIDFS_CHUNK_SIZE + 10));
-      await expect.poll(() => audioChunks(id), { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => audioChunks(lostId), { timeout: 5_000 }).toBe(1);
       const ownerPath = join(dir, 'b.mp3');
-      const owner = await tailAudioIntoGridFs(db, id, ownerPath, owned('run-b'));
+      const owner = await tailAudioIntoGridFs(db, ownerId, ownerPath, owned());
       await writeFile(ownerPath, content);
-      // B's chunk 1 takes the place of A's.
-      await expect
-        .poll(() => db.collection(`${AUDIO_BUCKET}.chunks`).countDocuments({ runId: 'run-b' }), {
-          timeout: 5_000,
-        })
-        .toBe(1);
-      // A wakes up: it may not finish, and its discard leaves B's chunks alone.
+      await expect.poll(() => audioChunks(ownerId), { timeout: 5_000 }).toBe(1);
+      // A wakes up: it may not make its MP3 whole, and its discard takes only its own chunks.
       await expect(lost.finish('a.mp3', metadata)).rejects.toThrow(/Another run owns/);
+      expect(await storedAudio(lostId)).toBeNull();
       await lost.discard();
-      expect(await audioChunks(id)).toBe(1);
+      expect(await audioChunks(lostId)).toBe(0);
+      expect(await audioChunks(ownerId)).toBe(1);
       await owner.finish('b.mp3', metadata);
-      expect((await storedAudio(id))?.equals(content)).toBe(true);
+      expect((await storedAudio(ownerId))?.equals(content)).toBe(true);
+      // Every chunk says whose conversion it belongs to, for removeMp3sOf.
+      expect(
+        await db
+          .collection(`${AUDIO_BUCKET}.chunks`)
+          .countDocuments({ files_id: ownerId, conversionId: 'c' }),
+      ).toBe(3);
     });
   });
 });

@@ -147,17 +147,21 @@ describe('realtime conversion', () => {
       .toBe(0);
     if (seenId) {
       // The worker removes its partial MP3 once it sees the upload or its conversion gone.
-      const left = async () => {
-        const counts: Record<string, number> = {};
-        for (const name of ['videos.files', 'videos.chunks', 'audio.files', 'audio.chunks']) {
-          const key = name.endsWith('chunks') ? 'files_id' : '_id';
-          counts[name] = await media()
-            .collection(name)
-            .countDocuments({ [key]: seenId });
-        }
-        return counts;
-      };
+      // The upload's conversion has the video's id; its MP3s are found by it.
+      const conversionId = seenId.toHexString();
+      const left = async () => ({
+        videos: await media().collection('videos').countDocuments({ _id: seenId }),
+        'videos.files': await media().collection('videos.files').countDocuments({ _id: seenId }),
+        'videos.chunks': await media()
+          .collection('videos.chunks')
+          .countDocuments({ files_id: seenId }),
+        'audio.files': await media()
+          .collection('audio.files')
+          .countDocuments({ 'metadata.conversionId': conversionId }),
+        'audio.chunks': await media().collection('audio.chunks').countDocuments({ conversionId }),
+      });
       await expect.poll(left, { timeout: 20_000 }).toEqual({
+        videos: 0,
         'videos.files': 0,
         'videos.chunks': 0,
         'audio.files': 0,
@@ -182,7 +186,7 @@ describe('realtime conversion', () => {
     // The bytes downloaded are the bytes the worker checked and recorded.
     const stored = await media()
       .collection<{ length: number; metadata: { sha256: string } }>('audio.files')
-      .findOne({ _id: new ObjectId(id) });
+      .findOne({ 'metadata.conversionId': id });
     expect(mp3.length).toBe(stored?.length);
     expect(createHash('sha256').update(mp3).digest('hex')).toBe(stored?.metadata.sha256);
     const after = await conversionPaths(stack.workerUrl);
@@ -220,9 +224,7 @@ describe('realtime conversion', () => {
     expect(stack.output()).toMatch(
       new RegExp(`"conversionId":"${id}","reason":".+","msg":"realtime conversion given up`),
     );
-    const chunks = await media()
-      .collection('audio.chunks')
-      .countDocuments({ files_id: new ObjectId(id) });
+    const chunks = await media().collection('audio.chunks').countDocuments({ conversionId: id });
     expect(chunks).toBe(0);
     expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
@@ -270,13 +272,9 @@ describe('realtime conversion', () => {
     const id = idOf(result);
     expect(await finished(id)).toMatchObject({ status: 'CANCELLED', audio: null });
     await expect
-      .poll(
-        () =>
-          media()
-            .collection('audio.chunks')
-            .countDocuments({ files_id: new ObjectId(id) }),
-        { timeout: 10_000 },
-      )
+      .poll(() => media().collection('audio.chunks').countDocuments({ conversionId: id }), {
+        timeout: 10_000,
+      })
       .toBe(0);
     expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
@@ -299,12 +297,10 @@ describe('realtime conversion', () => {
       .collection<{ length: number; chunkSize: number; metadata: { sha256: string } }>(
         'audio.files',
       )
-      .findOne({ _id: new ObjectId(id) });
-    expect(
-      await media()
-        .collection('audio.chunks')
-        .countDocuments({ files_id: new ObjectId(id) }),
-    ).toBe(Math.ceil((stored?.length ?? 0) / (stored?.chunkSize ?? 1)));
+      .findOne({ 'metadata.conversionId': id });
+    expect(await media().collection('audio.chunks').countDocuments({ conversionId: id })).toBe(
+      Math.ceil((stored?.length ?? 0) / (stored?.chunkSize ?? 1)),
+    );
     expect(createHash('sha256').update(mp3).digest('hex')).toBe(stored?.metadata.sha256);
     const facts = probeMp3(infra.ffprobePath, mp3);
     expect(Math.abs(facts.durationSeconds - 60)).toBeLessThanOrEqual(0.1);

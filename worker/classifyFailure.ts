@@ -2,12 +2,12 @@ import { isDatabaseUnavailable } from '../lib/platform/mongo.js';
 import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
-import { UploadOutlastedJobError } from './convertVideo.js';
+import { UploadOutlastedJobError } from './UploadOutlastedJobError.js';
 import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
 import { RunLostError } from './tailAudioIntoGridFs.js';
 
 /** How long a job whose upload outlasted it waits before it is taken again. */
-export const UPLOAD_WAIT_RETRY_MS = 30_000;
+export const UPLOAD_WAIT_RETRY_MS = 5_000;
 
 /** Why a running job was stopped from outside. */
 export const AbortReason = {

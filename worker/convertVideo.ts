@@ -11,11 +11,10 @@ import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionRecord } from '../lib/stores/conversions.js';
 import {
-  AUDIO_BUCKET,
   UploadFailedError,
   VIDEO_RECORDS,
   followVideoUpload,
-  removeGridFsFile,
+  removeMp3sOf,
   videoUploadState,
   type StoredVideo,
 } from '../lib/stores/gridfs.js';
@@ -26,6 +25,7 @@ import { probeMedia, type ProbeResult } from './probeMedia.js';
 import { MAX_HEAD_BYTES, readStreamability, type Streamability } from './readStreamability.js';
 import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
 import { tailAudioIntoGridFs, type AudioTail } from './tailAudioIntoGridFs.js';
+import { UploadOutlastedJobError } from './UploadOutlastedJobError.js';
 
 /**
  * How a conversion read its video: `realtime`, into ffmpeg while the upload streamed;
@@ -36,6 +36,8 @@ import { tailAudioIntoGridFs, type AudioTail } from './tailAudioIntoGridFs.js';
 export type ConversionPath = 'realtime' | 'fallback' | 'stored';
 
 export interface ConvertedAudio {
+  /** The MP3's GridFS file id: this run's own (see Mp3Chunk). */
+  audioId: ObjectId;
   path: ConversionPath;
   /** Why that path: for the log line that says which ran. */
   reason: string;
@@ -47,8 +49,8 @@ export interface ConvertedAudio {
 const ANNOUNCE_WAIT_MS = 60_000;
 
 /**
- * Converts one conversion's video into an MP3 stored under the conversion's id, by the fastest
- * path that is safe:
+ * Converts one conversion's video into an MP3 stored under a file id of this run's own (the
+ * returned `audioId`), by the fastest path that is safe:
  *
  * - The video is always read from the store chunk by chunk, following the upload while it
  *   streams (`followVideoUpload`), into a local copy that is hashed on the way.
@@ -65,7 +67,7 @@ const ANNOUNCE_WAIT_MS = 60_000;
 export async function convertVideo(
   deps: { config: WorkerConfig; mediaDb: Db; log: Logger },
   record: ConversionRecord,
-  run: { runId: string; stillOwned: () => Promise<boolean>; signal: AbortSignal },
+  run: { stillOwned: () => Promise<boolean>; signal: AbortSignal },
   onProgress: (fraction: number) => void,
 ): Promise<ConvertedAudio> {
   const { config, mediaDb, log } = deps;
@@ -87,6 +89,9 @@ export async function convertVideo(
     stageStart = now;
   };
 
+  const audioId = new ObjectId();
+  const stillStreaming = async () =>
+    (await videoUploadState(mediaDb, videoId, staleAfterMs)).kind === 'streaming';
   const state = await videoUploadState(mediaDb, videoId, staleAfterMs);
   // Deleted meanwhile (then the record goes too, and this changes nothing), or lost.
   if (state.kind === 'gone') {
@@ -94,12 +99,12 @@ export async function convertVideo(
   }
   if (state.kind === 'complete') await expectFreeSpace(config.tempDir, state.file.length);
   const streaming = state.kind === 'streaming';
-  // A rerun replaces whatever an earlier, interrupted run wrote under the same id.
-  await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
+  // What earlier runs, killed mid-way, left of their MP3s.
+  await removeMp3sOf(mediaDb, id);
   let tail: AudioTail | undefined;
   const startTail = async () =>
-    (tail = await tailAudioIntoGridFs(mediaDb, id, output, {
-      runId: run.runId,
+    (tail = await tailAudioIntoGridFs(mediaDb, audioId, output, {
+      conversionId,
       stillOwned: run.stillOwned,
     }));
   // Reading the upload stops with the job (cancelled, lost, worker stopping) or at its end.
@@ -112,7 +117,7 @@ export async function convertVideo(
   try {
     const realtime: { plan?: FfmpegPlan; reason: string } =
       streaming && config.realtime
-        ? await withDeadline(planRealtime(join(dir, 'head'), output), deadline)
+        ? await withDeadline(planRealtime(join(dir, 'head'), output), deadline, stillStreaming)
         : {
             reason: streaming
               ? 'realtime conversion is off (WORKER_REALTIME)'
@@ -135,7 +140,7 @@ export async function convertVideo(
       feed?.destroy();
       ffmpegStop.abort(error);
     });
-    const uploadEnded = () => withDeadline(copying, deadline);
+    const uploadEnded = () => withDeadline(copying, deadline, stillStreaming);
 
     let path: ConversionPath = streaming ? 'fallback' : 'stored';
     let reason = realtime.reason;
@@ -156,7 +161,10 @@ export async function convertVideo(
       );
       await uploadEnded();
       if (signal.aborted) throw new FfmpegAbortedError(signal.reason);
-      if (ran instanceof FfmpegTimeoutError) throw new UploadOutlastedJobError();
+      // Out of time while the upload still streams: later. Slow on its own: the stored file.
+      if (ran instanceof FfmpegTimeoutError && (await stillStreaming())) {
+        throw new UploadOutlastedJobError();
+      }
       // On a pipe, ffmpeg reports a failed seek or a cut-off packet and still exits 0.
       made = ran instanceof Error || ran.errors ? undefined : await checkOutput(output, plan);
       stage('realtimeMs');
@@ -223,7 +231,7 @@ export async function convertVideo(
     });
     tail = undefined;
     stage('gridfsFinishMs');
-    return { path, reason, stages };
+    return { audioId, path, reason, stages };
   } catch (error) {
     // Whatever a stopped job was waiting on failed because it stopped: say so, for its decision.
     if (signal.aborted && !(error instanceof FfmpegAbortedError)) {
@@ -242,7 +250,12 @@ export async function convertVideo(
     headPath: string,
     outputPath: string,
   ): Promise<{ plan?: FfmpegPlan; reason: string }> {
-    const { streamability, head } = await readHead(mediaDb, videoId, staleAfterMs, signal);
+    const { streamability, head } = await readHead(
+      mediaDb,
+      videoId,
+      staleAfterMs,
+      stopReading.signal,
+    );
     if (streamability.kind !== 'stream') {
       return {
         reason: streamability.kind === 'stored' ? streamability.reason : 'no index in 16 MiB',
@@ -395,21 +408,19 @@ class CopyAndFeed extends Transform {
 }
 
 /**
- * The upload was still streaming when the job's time limit came: the job is handed back, its
- * attempt returned, and runs again later (from the stored file once the upload has ended).
+ * `work`, or at `deadline` an UploadOutlastedJobError if the upload still streams (the job is
+ * then run later), else a plain error (the job limit ran out reading a stored file: retried).
  */
-export class UploadOutlastedJobError extends Error {
-  override name = 'UploadOutlastedJobError';
-  constructor() {
-    super('The upload outlasted the job time limit (WORKER_JOB_TIMEOUT_SECONDS); running it later');
-  }
-}
-
-function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+function withDeadline<T>(
+  work: Promise<T>,
+  deadline: number,
+  stillStreaming: () => Promise<boolean>,
+): Promise<T> {
   const left = deadline - Date.now();
   const timer = new AbortController();
-  const late = sleep(Math.max(0, left), undefined, { signal: timer.signal }).then(() => {
-    throw new UploadOutlastedJobError();
+  const late = sleep(Math.max(0, left), undefined, { signal: timer.signal }).then(async () => {
+    if (await stillStreaming()) throw new UploadOutlastedJobError();
+    throw new Error('The video could not be read within the job limit');
   });
   late.catch(() => undefined);
   return Promise.race([work, late]).finally(() => timer.abort());

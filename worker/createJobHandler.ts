@@ -8,7 +8,7 @@ import {
   type Conversions,
 } from '../lib/stores/conversions.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
-import { AUDIO_BUCKET, removeGridFsFile } from '../lib/stores/gridfs.js';
+import { removeMp3sOf } from '../lib/stores/gridfs.js';
 import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,
@@ -40,8 +40,9 @@ export interface JobHandlerDeps {
 /**
  * Runs one conversion job from delivery to ack. The job is acked only once the MP3 and the
  * SUCCEEDED record are durable, or once the conversion has failed for good; a crash before
- * that leaves it unacked, RabbitMQ redelivers it, and the rerun replaces any partial output
- * (the MP3's id is the conversion's, so there is only ever one).
+ * that leaves it unacked, RabbitMQ redelivers it, and the rerun removes any partial output
+ * (every MP3 chunk names its conversion) before it stores its own; the record's `audioId`
+ * names the one MP3 that counts.
  */
 export function createJobHandler(deps: JobHandlerDeps) {
   const { config, conversions, mediaDb, broker, log } = deps;
@@ -96,10 +97,10 @@ export function createJobHandler(deps: JobHandlerDeps) {
     try {
       const audio = await convert(record, runId, abort.signal);
       const done = await conversions.succeed(id, runId, audio.toHexString());
-      if (!done) {
-        // Cancelled (or deleted) while we wrote it: the MP3 must not outlive its conversion.
-        await removeOutputUnlessReclaimed(id, runId);
-      } else {
+      // Cancelled (or deleted) while it was made, the MP3 must not outlive its conversion;
+      // made, it is the one kept, and what killed runs left beside it goes.
+      await removeOutputUnlessReclaimed(id, runId);
+      if (done) {
         await announce(done);
         log1.info('conversion succeeded');
       }
@@ -179,13 +180,15 @@ export function createJobHandler(deps: JobHandlerDeps) {
   }
 
   /**
-   * Removes this conversion's MP3, whole or in part, unless another run now owns the conversion
-   * (it took the job over, or already finished it) and so owns the file under the same id.
+   * Removes this conversion's MP3s, whole or in part, but the one a SUCCEEDED conversion names,
+   * and unless another run now owns the conversion (it took the job over), whose MP3 in the
+   * making is not told apart from a dead run's until that run ends.
    */
   async function removeOutputUnlessReclaimed(id: ObjectId, runId: string): Promise<void> {
     const now = await conversions.runOf(id);
-    if (now?.status === 'SUCCEEDED' || (now?.status === 'RUNNING' && now.runId !== runId)) return;
-    await removeGridFsFile(mediaDb, AUDIO_BUCKET, id);
+    if (now?.status === 'RUNNING' && now.runId !== runId) return;
+    const kept = now?.status === 'SUCCEEDED' && now.audioId ? new ObjectId(now.audioId) : undefined;
+    await removeMp3sOf(mediaDb, id, kept);
   }
 
   /**
@@ -236,7 +239,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const done = await convertVideo(
         { config, mediaDb, log },
         record,
-        { runId, stillOwned, signal },
+        { stillOwned, signal },
         (fraction) => {
           lastProgress = fraction;
         },
@@ -246,7 +249,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         { conversionId, path: done.path, reason: done.reason, stages: done.stages },
         'conversion stages',
       );
-      return id;
+      return done.audioId;
     } finally {
       clearInterval(watch);
     }

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { openConversions } from '../lib/stores/conversions.js';
-import { AUDIO_BUCKET, ensureGridFsIndexes } from '../lib/stores/gridfs.js';
+import { ensureMp3Indexes } from '../lib/stores/gridfs.js';
 import { createHttpApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createMetrics } from '../lib/platform/metrics.js';
@@ -23,8 +23,9 @@ export async function createWorker(
   const conversionDb = mongo.database('conversion');
   const mediaDb = mongo.database('media');
   const conversions = await openConversions(conversionDb);
-  // MP3s are stored chunk by chunk, not through the driver's upload stream, which would make these.
-  await ensureGridFsIndexes(mediaDb, AUDIO_BUCKET);
+  // MP3s are stored chunk by chunk, not through the driver's upload stream, which would make
+  // GridFS's indexes.
+  await ensureMp3Indexes(mediaDb);
   const broker = createBroker(config, 'worker', log);
   const metrics = createMetrics('worker');
   const converted = new Counter({

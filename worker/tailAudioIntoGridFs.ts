@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { open, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Binary, type Db, type ObjectId } from 'mongodb';
-import { isDuplicateKeyError } from '../lib/platform/mongo.js';
-import { AUDIO_BUCKET, GRIDFS_CHUNK_SIZE, type AudioMetadata } from '../lib/stores/gridfs.js';
+import {
+  AUDIO_BUCKET,
+  GRIDFS_CHUNK_SIZE,
+  removeGridFsFile,
+  type AudioMetadata,
+  type Mp3Chunk,
+} from '../lib/stores/gridfs.js';
 
 /** How often the growing MP3 is looked at for chunks to store. */
 const TAIL_INTERVAL_MS = 100;
@@ -16,12 +21,12 @@ export class RunLostError extends Error {
 export interface AudioTail {
   /**
    * After ffmpeg exited and its MP3 was checked: stores what is left, checks that the run still
-   * owns the conversion, removes any other run's chunks, then stores the first chunk and the
-   * file document, which makes the MP3 whole. Throws if a stored chunk no longer matches the
-   * file (ffmpeg rewrote past the first chunk), or RunLostError.
+   * owns the conversion, then stores the first chunk and the file document, which makes the MP3
+   * whole. Throws if a stored chunk no longer matches the file (ffmpeg rewrote past the first
+   * chunk), or RunLostError.
    */
   finish(filename: string, metadata: AudioMetadata): Promise<void>;
-  /** Stops and removes this run's chunks (never another run's). */
+  /** Stops and removes what it stored. */
   discard(): Promise<void>;
 }
 
@@ -33,22 +38,17 @@ export interface AudioTail {
  * stored last, and chunks 1… as soon as each is full. Nobody can read the MP3 before its file
  * document exists, and that is written after the MP3 was checked.
  *
- * The MP3's id is the conversion's, so a run that lost its conversion (frozen, then taken over)
- * could still be writing beside the run that owns it: each chunk carries its `runId`, a run
- * removes only its own, and the owner clears the others' before it makes the file whole.
- * Removes whatever `path` holds first (a fallback reuses the path of a realtime attempt).
+ * `id` is this run's own (see Mp3Chunk), so nothing another run does can touch it. Removes
+ * whatever `path` holds first (a fallback reuses the path of a realtime attempt).
  */
 export async function tailAudioIntoGridFs(
   db: Db,
   id: ObjectId,
   path: string,
-  run: { runId: string; stillOwned: () => Promise<boolean> },
+  run: { conversionId: string; stillOwned: () => Promise<boolean> },
 ): Promise<AudioTail> {
   await rm(path, { force: true });
-  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary; runId: string }>(
-    `${AUDIO_BUCKET}.chunks`,
-  );
-  const { runId } = run;
+  const chunks = db.collection<Mp3Chunk>(`${AUDIO_BUCKET}.chunks`);
   const stored = createHash('sha256');
   let next = 1;
   const stop = new AbortController();
@@ -68,17 +68,8 @@ export async function tailAudioIntoGridFs(
       (s) => s.size,
       () => 0,
     );
-  /** A chunk of this run; one a lost run left at the same place gives way. */
-  const insertChunk = async (n: number, data: Buffer) => {
-    const chunk = { files_id: id, n, data: new Binary(data), runId };
-    try {
-      await chunks.insertOne(chunk);
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      await chunks.deleteOne({ files_id: id, n, runId: { $ne: runId } });
-      await chunks.insertOne(chunk);
-    }
-  };
+  const insertChunk = (n: number, data: Buffer) =>
+    chunks.insertOne({ files_id: id, n, data: new Binary(data), conversionId: run.conversionId });
 
   /** Stores every full chunk past the first (or, `final`, every chunk past it left). */
   const storeReady = async (final: boolean) => {
@@ -119,30 +110,22 @@ export async function tailAudioIntoGridFs(
       if (whole.digest('hex') !== stored.digest('hex')) {
         throw new Error('The MP3 changed past its first chunk after that part was stored');
       }
+      // A lost run makes no MP3 whole; the owner's, under its own id, is untouched either way.
       if (!(await run.stillOwned())) throw new RunLostError('Another run owns the conversion now');
-      await chunks.deleteMany({ files_id: id, runId: { $ne: runId } });
       await insertChunk(0, await readAt(0, Math.min(GRIDFS_CHUNK_SIZE, length)));
-      const expected = Math.ceil(length / GRIDFS_CHUNK_SIZE);
-      const present = await chunks.countDocuments({ files_id: id, runId });
-      if (present !== expected) {
-        throw new Error(`The MP3 has ${present} of its ${expected} chunks stored`);
-      }
-      await db.collection(`${AUDIO_BUCKET}.files`).replaceOne(
-        { _id: id },
-        {
-          length,
-          chunkSize: GRIDFS_CHUNK_SIZE,
-          uploadDate: new Date(),
-          filename,
-          metadata,
-        },
-        { upsert: true },
-      );
+      await db.collection(`${AUDIO_BUCKET}.files`).insertOne({
+        _id: id,
+        length,
+        chunkSize: GRIDFS_CHUNK_SIZE,
+        uploadDate: new Date(),
+        filename,
+        metadata,
+      });
     },
     async discard() {
       stop.abort();
       await loop.catch(() => undefined);
-      await chunks.deleteMany({ files_id: id, runId });
+      await removeGridFsFile(db, AUDIO_BUCKET, id);
     },
   };
 }

@@ -66,7 +66,7 @@ export interface Conversions {
   create(fields: NewConversion): Promise<ConversionRecord>;
   findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
   /** Its state and the run that owns it (while RUNNING), or null once it is removed. */
-  runOf(id: ObjectId): Promise<Pick<ConversionRecord, 'status' | 'runId'> | null>;
+  runOf(id: ObjectId): Promise<Pick<ConversionRecord, 'status' | 'runId' | 'audioId'> | null>;
   /** Newest first; `after` is a `cursor` from the previous page. */
   pageForVideo(
     videoId: string,
@@ -151,7 +151,7 @@ export async function openConversions(db: Db): Promise<Conversions> {
       }
     },
     runOf: (id) =>
-      conversions.findOne({ _id: id }, { projection: { _id: 0, status: 1, runId: 1 } }),
+      conversions.findOne({ _id: id }, { projection: { _id: 0, status: 1, runId: 1, audioId: 1 } }),
     forVideo: (videoId) => conversions.find({ videoId }).toArray(),
     async removeForVideo(videoId) {
       await conversions.deleteMany({ videoId });

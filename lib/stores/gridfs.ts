@@ -66,6 +66,43 @@ export async function ensureGridFsIndexes(db: Db, bucketName: string): Promise<v
 }
 
 /**
+ * Each run of a conversion stores its MP3 under a file id of its own, so a run that lost its
+ * conversion (frozen, then taken over) can never write into, or remove, the MP3 of the run that
+ * owns it; the conversion record names the one that counts (`audioId`, once SUCCEEDED). Every
+ * chunk also carries its `conversionId`, so what runs killed mid-way left can be found and
+ * removed without a file document. (MP3s stored before this have the conversion's id as file
+ * id, and chunks without `conversionId`: `removeMp3sOf` takes those too.)
+ */
+export interface Mp3Chunk {
+  files_id: ObjectId;
+  n: number;
+  data: Binary;
+  conversionId: string;
+}
+
+/** The indexes `removeMp3sOf` uses, beside the GridFS ones. */
+export async function ensureMp3Indexes(db: Db): Promise<void> {
+  await ensureGridFsIndexes(db, AUDIO_BUCKET);
+  await db
+    .collection(`${AUDIO_BUCKET}.chunks`)
+    .createIndex({ conversionId: 1 }, { name: 'by_conversion' });
+  await db
+    .collection(`${AUDIO_BUCKET}.files`)
+    .createIndex({ 'metadata.conversionId': 1 }, { name: 'by_conversion' });
+}
+
+/** Removes every MP3 of a conversion, whole or in part, but the file `keep` (its SUCCEEDED one). */
+export async function removeMp3sOf(db: Db, conversionId: ObjectId, keep?: ObjectId): Promise<void> {
+  const id = conversionId.toHexString();
+  const notKept = keep ? { $ne: keep } : { $exists: true };
+  await db
+    .collection(`${AUDIO_BUCKET}.files`)
+    .deleteMany({ 'metadata.conversionId': id, _id: notKept });
+  await db.collection(`${AUDIO_BUCKET}.chunks`).deleteMany({ conversionId: id, files_id: notKept });
+  if (!keep?.equals(conversionId)) await removeGridFsFile(db, AUDIO_BUCKET, conversionId);
+}
+
+/**
  * Deletes a GridFS file whole or in part: its chunks, and its file document if it got that
  * far. An aborted upload leaves chunks without a file document, which bucket.delete() misses.
  */

@@ -63,8 +63,11 @@ export interface VideoStore {
   findAudioOwned(id: string, owner: string): Promise<AudioFile | null>;
   findFile(bucket: string, id: string): Promise<StoredFile | null>;
   openDownload(bucket: string, file: StoredFile, range?: { start: number; end: number }): Readable;
-  /** Removes a video's MP3s, its file and its record; safe to repeat. */
-  remove(record: VideoRecord): Promise<void>;
+  /**
+   * Removes a video's MP3s, its file and its record; safe to repeat. `announceLater`: its
+   * video.deleted could not be sent, so the janitor sends it (the removal's marker stays).
+   */
+  remove(record: VideoRecord, options?: { announceLater?: boolean }): Promise<void>;
 }
 
 /**
@@ -157,13 +160,16 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
     },
 
     /** Removes a video's MP3s, its file and its record; safe to repeat. */
-    async remove(record: VideoRecord): Promise<void> {
+    async remove(record, options = {}) {
       const mp3s = await audioFiles
         .find({ 'metadata.videoId': record._id.toHexString() })
         .project<{ _id: ObjectId }>({ _id: 1 })
         .toArray();
       for (const { _id } of mp3s) await removeGridFsFile(db, AUDIO_BUCKET, _id);
-      await removeVideoFile(db, VIDEO_BUCKET, record._id);
+      await removeVideoFile(db, VIDEO_BUCKET, record._id, {
+        keepMarker: options.announceLater === true,
+        owner: record.owner,
+      });
       await videos.deleteOne({ _id: record._id });
     },
   };

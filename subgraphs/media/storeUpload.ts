@@ -71,7 +71,10 @@ export async function storeUpload(
         () => true,
         () => false,
       )) !== false;
-    await removeVideoFile(db, bucketName, fileId, { keepMarker: !told }).catch(() => undefined);
+    await removeVideoFile(db, bucketName, fileId, {
+      keepMarker: !told,
+      owner: options.ownerId,
+    }).catch(() => undefined);
     throw inspector.failure ?? translate(error, overLimit);
   } finally {
     source.off('limit', onLimit);
@@ -101,12 +104,12 @@ export async function removeVideoFile(
   db: Db,
   bucketName: string,
   fileId: ObjectId,
-  options: { keepMarker?: boolean } = {},
+  options: { keepMarker?: boolean; owner?: string } = {},
 ): Promise<void> {
   const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
   await inProgress.updateOne(
     { _id: fileId },
-    { $set: { startedAt: new Date(0) } },
+    { $set: { startedAt: new Date(0), ...(options.owner ? { owner: options.owner } : {}) } },
     { upsert: true },
   );
   await removeGridFsFile(db, bucketName, fileId);
