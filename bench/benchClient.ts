@@ -184,3 +184,44 @@ export async function waitForMp3(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+const TONE = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
+
+/** The conversion benchmarks' source: 720p H.264 at 1.5 Mbit/s, a modulated two-tone signal. */
+export function bench720p(ffmpegPath: string, seconds: number, faststart = false): string {
+  return benchVideo(ffmpegPath, {
+    seconds,
+    size: '1280x720',
+    videoKbps: 1500,
+    audio: `aevalsrc=${TONE}|${TONE}:s=48000`,
+    faststart,
+  });
+}
+
+/** The baseline: plain `ffmpeg -i input -vn -c:a libmp3lame -b:a 192k output`. */
+export function plainFfmpeg(ffmpegPath: string, input: string, output: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(ffmpegPath, [
+      ...['-v', 'error', '-y', '-i', input],
+      ...['-vn', '-c:a', 'libmp3lame', '-b:a', '192k', output],
+    ]);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
+  });
+}
+
+/** Seconds plain ffmpeg takes to convert `input` `count` times, two processes at a time. */
+export async function plainTwoAtATime(
+  ffmpegPath: string,
+  input: string,
+  dir: string,
+  count: number,
+): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < count; i += 2) {
+    await Promise.all([
+      plainFfmpeg(ffmpegPath, input, join(dir, `p${i}.mp3`)),
+      plainFfmpeg(ffmpegPath, input, join(dir, `p${i + 1}.mp3`)),
+    ]);
+  }
+  return (performance.now() - started) / 1000;
+}

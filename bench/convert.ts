@@ -1,10 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
-import { benchVideo, curlUpload, signUpBenchUser, waitForMp3 } from './benchClient.js';
+import {
+  bench720p,
+  curlUpload,
+  plainFfmpeg,
+  plainTwoAtATime,
+  signUpBenchUser,
+  waitForMp3,
+} from './benchClient.js';
 
 /**
  * `npm run bench:convert`: (1) one 10-minute 720p H.264/AAC video, (a) plain
@@ -16,34 +22,10 @@ import { benchVideo, curlUpload, signUpBenchUser, waitForMp3 } from './benchClie
 const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
 const SHORT_COUNT = 12;
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
-const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
-const video = (seconds: number) =>
-  benchVideo(infra.ffmpegPath, {
-    seconds,
-    size: '1280x720',
-    videoKbps: 1500,
-    audio: `aevalsrc=${tone}|${tone}:s=48000`,
-  });
 const seconds = (since: number) => (performance.now() - since) / 1000;
-const plain = (input: string, output: string) =>
-  new Promise<void>((resolve, reject) => {
-    const child = spawn(infra.ffmpegPath, [
-      '-v',
-      'error',
-      '-y',
-      '-i',
-      input,
-      '-vn',
-      '-c:a',
-      'libmp3lame',
-      '-b:a',
-      '192k',
-      output,
-    ]);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
-  });
-const longVideo = video(LONG_SECONDS);
-const shortVideo = video(60);
+
+const longVideo = bench720p(infra.ffmpegPath, LONG_SECONDS);
+const shortVideo = bench720p(infra.ffmpegPath, 60);
 const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const stack = await spawnStack(infra, `bench${Date.now().toString(36)}_`, {
   LOG_LEVEL: 'info',
@@ -56,7 +38,7 @@ try {
 
   // (1a) plain ffmpeg on the local file
   let started = performance.now();
-  await plain(longVideo, join(work, 'plain.mp3'));
+  await plainFfmpeg(infra.ffmpegPath, longVideo, join(work, 'plain.mp3'));
   const plainSeconds = seconds(started);
 
   // (1b) the whole service
@@ -82,14 +64,7 @@ try {
   const { stages, path: stagePath } = logged;
 
   // (2) throughput: 12 one-minute videos, 2 slots each way
-  started = performance.now();
-  for (let i = 0; i < SHORT_COUNT; i += 2) {
-    await Promise.all([
-      plain(shortVideo, join(work, `p${i}.mp3`)),
-      plain(shortVideo, join(work, `p${i + 1}.mp3`)),
-    ]);
-  }
-  const plainBatch = seconds(started);
+  const plainBatch = await plainTwoAtATime(infra.ffmpegPath, shortVideo, work, SHORT_COUNT);
   started = performance.now();
   const ids = await Promise.all(
     Array.from({ length: SHORT_COUNT }, () => curlUpload(stack.graphqlUrl, token, shortVideo)),

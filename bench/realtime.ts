@@ -7,7 +7,15 @@ import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { freePort, spawnStack } from '../scripts/spawnStack.js';
-import { benchVideo, curlUpload, rssOf, signUpBenchUser, waitForMp3 } from './benchClient.js';
+import {
+  bench720p,
+  curlUpload,
+  plainFfmpeg,
+  plainTwoAtATime,
+  rssOf,
+  signUpBenchUser,
+  waitForMp3,
+} from './benchClient.js';
 
 /**
  * `npm run bench:realtime`: how soon the MP3 is ready once an upload ends, now that conversion
@@ -30,15 +38,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const THROTTLE = 8_000_000;
 const SHORT_COUNT = 12;
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
-const tone = `0.4*sin(2*PI*(220+40*sin(2*PI*0.3*t))*t)+0.15*sin(2*PI*1760*t)*sin(2*PI*0.5*t)`;
 const video = (seconds: number, faststart: boolean) =>
-  benchVideo(infra.ffmpegPath, {
-    seconds,
-    size: '1280x720',
-    videoKbps: 1500,
-    audio: `aevalsrc=${tone}|${tone}:s=48000`,
-    faststart,
-  });
+  bench720p(infra.ffmpegPath, seconds, faststart);
 const since = (start: number) => (performance.now() - start) / 1000;
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -47,15 +48,6 @@ const median = (values: number[]) => {
     ? (sorted[middle] ?? 0)
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 };
-const plainFfmpeg = (input: string, output: string) =>
-  new Promise<void>((resolve, reject) => {
-    const child = spawn(infra.ffmpegPath, [
-      ...['-v', 'error', '-y', '-i', input],
-      ...['-vn', '-c:a', 'libmp3lame', '-b:a', '192k', output],
-    ]);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
-  });
-
 const streamable = video(LONG_SECONDS, true);
 const indexLast = video(LONG_SECONDS, false);
 const shortVideo = video(60, true);
@@ -133,21 +125,14 @@ try {
     );
     driver.push(since(start));
     start = performance.now();
-    await plainFfmpeg(streamable, join(work, 'plain.mp3'));
+    await plainFfmpeg(infra.ffmpegPath, streamable, join(work, 'plain.mp3'));
     plain.push(since(start));
   }
   // (3) index last, throttled: the fallback
   const fallback = await convert(indexLast, THROTTLE);
   // (4) twelve one-minute videos at once
-  let start = performance.now();
-  for (let i = 0; i < SHORT_COUNT; i += 2) {
-    await Promise.all([
-      plainFfmpeg(shortVideo, join(work, `p${i}.mp3`)),
-      plainFfmpeg(shortVideo, join(work, `p${i + 1}.mp3`)),
-    ]);
-  }
-  const plainBatch = since(start);
-  start = performance.now();
+  const plainBatch = await plainTwoAtATime(infra.ffmpegPath, shortVideo, work, SHORT_COUNT);
+  const start = performance.now();
   const batch = await Promise.all(Array.from({ length: SHORT_COUNT }, () => convert(shortVideo)));
   const serviceBatch = since(start);
   // (5) realtime off
