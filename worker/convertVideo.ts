@@ -107,13 +107,13 @@ export async function convertVideo(
       conversionId,
       stillOwned: run.stillOwned,
     }));
+  const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
+  const input = join(dir, 'input');
+  const output = join(dir, 'output.mp3');
   // Reading the upload stops with the job (cancelled, lost, worker stopping) or at its end.
   const stopReading = new AbortController();
   const stopRead = () => stopReading.abort(signal.reason);
   signal.addEventListener('abort', stopRead, { once: true });
-  const dir = await mkdtemp(join(config.tempDir, 'reelflux-'));
-  const input = join(dir, 'input');
-  const output = join(dir, 'output.mp3');
   try {
     const realtime: { plan?: FfmpegPlan; reason: string } =
       streaming && config.realtime
