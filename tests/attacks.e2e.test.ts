@@ -298,7 +298,10 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
       { token, variables: { id: mineId } },
     );
     const url = new URL(link.body.data?.conversion.audio.downloadUrl ?? '');
-    const other = new URL(url.toString().replace(mineId, victim.conversionId), stack.routerUrl);
+    // The link names my MP3's file id; swap in the id of the other user's upload.
+    const mp3Id = url.pathname.split('/').at(-1) ?? '';
+    expect(mp3Id).toMatch(/^[0-9a-f]{24}$/);
+    const other = new URL(url.toString().replace(mp3Id, victim.conversionId), stack.routerUrl);
     const stolen = await fetch(`${stack.routerUrl}${other.pathname}${other.search}`);
     outcomes.set(
       'token.downloadOtherFile',
