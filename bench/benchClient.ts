@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -196,6 +197,24 @@ export function bench720p(ffmpegPath: string, seconds: number, faststart = false
     audio: `aevalsrc=${TONE}|${TONE}:s=48000`,
     faststart,
   });
+}
+
+/**
+ * A large video with its index first, about `mb` MB: a 60 s 720p clip at 30 Mbit/s, repeated
+ * (`-stream_loop`, streams copied), so making it takes seconds per GB, not minutes.
+ */
+export function bigStreamable(ffmpegPath: string, mb: number): string {
+  const clip = benchVideo(ffmpegPath, {
+    seconds: 60,
+    size: '1280x720',
+    videoKbps: 30_000,
+    audio: `aevalsrc=${TONE}|${TONE}:s=48000`,
+  });
+  const loops = Math.max(0, Math.ceil((mb * 2 ** 20) / statSync(clip).size) - 1);
+  return generatedOnce(ffmpegPath, `big-${loops + 1}x-faststart.mp4`, [
+    ...['-stream_loop', String(loops), '-i', clip],
+    ...['-c', 'copy', '-movflags', '+faststart'],
+  ]);
 }
 
 /** The baseline: plain `ffmpeg -i input -vn -c:a libmp3lame -b:a 192k output`. */

@@ -9,6 +9,7 @@ import { fromRoot } from '../lib/platform/projectRoot.js';
 import { freePort, spawnStack } from '../scripts/spawnStack.js';
 import {
   bench720p,
+  bigStreamable,
   curlUpload,
   plainFfmpeg,
   plainTwoAtATime,
@@ -28,7 +29,9 @@ import {
  *    in the same run (what is left is the cost of the pipeline beyond those two);
  * 3. the same video with its index last, at 8 MB/s: the fallback, converted once the upload ends;
  * 4. twelve 1-minute videos (index first) uploaded at once against plain ffmpeg, 2 at a time;
- * 5. (1) and (2) once more with WORKER_REALTIME=false, the conversion after the upload as before.
+ * 5. (1) and (2) once more with WORKER_REALTIME=false, the conversion after the upload as before;
+ * 6. with realtime on again, one large video (BENCH_BIG_MB, 2048 by default; 0 skips it) at full
+ *    speed, for the peak RSS of router, media and worker on the realtime path.
  *
  * The worker runs as a child of this script, so it can be restarted with realtime off. Peak
  * RSS of router, media and worker is sampled throughout.
@@ -37,6 +40,7 @@ const LONG_SECONDS = Number(process.env.BENCH_LONG_SECONDS ?? 600);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const THROTTLE = 8_000_000;
 const SHORT_COUNT = 12;
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const video = (seconds: number, faststart: boolean) =>
   bench720p(infra.ffmpegPath, seconds, faststart);
@@ -53,8 +57,11 @@ const indexLast = video(LONG_SECONDS, false);
 const shortVideo = video(60, true);
 const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const prefix = `bench${Date.now().toString(36)}_`;
+const big = BIG_MB > 0 ? bigStreamable(infra.ffmpegPath, BIG_MB) : undefined;
 const stack = await spawnStack(infra, prefix, {
   REELFLUX_PROCESSES: 'auth,media,conversion,router',
+  MAX_UPLOAD_BYTES: String(Math.max(2 * 2 ** 30, (big ? statSync(big).size : 0) + 2 ** 20)),
+  MAX_STORED_BYTES_PER_USER: String(64 * 2 ** 30),
   LOG_LEVEL: 'info',
   // One user fills both slots here: this measures speed, not fairness (bench:fairness).
   MAX_RUNNING_CONVERSIONS_PER_USER: '2',
@@ -141,6 +148,18 @@ try {
   worker = await startWorker(false);
   const offThrottled = await convert(streamable, THROTTLE);
   const offFull = await convert(streamable);
+  const peakBefore = { ...peak };
+  // (6) one large video, realtime on: the peaks so far are reset, so these are its own
+  let bigRun: { id: string; answered: number; succeeded: number } | undefined;
+  let bigPeak: Record<string, number> | undefined;
+  if (big) {
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => worker.once('exit', resolve));
+    worker = await startWorker(true);
+    for (const name of Object.keys(peak)) peak[name] = 0;
+    bigRun = await convert(big);
+    bigPeak = { ...peak };
+  }
 
   const after = (r: { answered: number; succeeded: number; downloaded: number }) => ({
     succeeded: r.succeeded - r.answered,
@@ -189,9 +208,18 @@ try {
       )
         .map(([path, count]) => `${path} ${count}`)
         .join(', ')}`,
-      `peak RSS: ${Object.entries(peak)
+      `peak RSS over (1)–(5): ${Object.entries(peakBefore)
         .map(([name, bytes]) => `${name} ${(bytes / 2 ** 20).toFixed(0)} MB`)
         .join(', ')}`,
+      ...(big && bigRun && bigPeak
+        ? [
+            `large video (${(statSync(big).size / 2 ** 20).toFixed(0)} MB, index first), full speed, path ${pathOf(bigRun.id)}: upload ${bigRun.answered.toFixed(1)} s, answer → SUCCEEDED ${(bigRun.succeeded - bigRun.answered).toFixed(2)} s; peak RSS during it: ${Object.entries(
+              bigPeak,
+            )
+              .map(([name, bytes]) => `${name} ${(bytes / 2 ** 20).toFixed(0)} MB`)
+              .join(', ')}`,
+          ]
+        : []),
     ].join('\n'),
   );
 } finally {
