@@ -171,6 +171,11 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
           .update(stored ?? '')
           .digest('hex'),
       ).toBe(createHash('sha256').update(rewritten).digest('hex'));
+      // The file document carries the sha256 of the MP3 as it ended, not as it was written.
+      const document = await db
+        .collection<{ metadata: AudioMetadata }>(`${AUDIO_BUCKET}.files`)
+        .findOne({ _id: id });
+      expect(document?.metadata.sha256).toBe(createHash('sha256').update(rewritten).digest('hex'));
     });
 
     it('refuses to finish when the file changed past its first chunk after it was stored', async () => {

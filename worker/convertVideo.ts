@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
@@ -227,7 +227,6 @@ export async function convertVideo(
       conversionId,
       durationSeconds: made.durationSeconds,
       bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
-      sha256: await sha256Of(output),
     });
     tail = undefined;
     stage('gridfsFinishMs');
@@ -439,10 +438,4 @@ async function expectFreeSpace(dir: string, bytes: number): Promise<void> {
       { code: 'ENOSPC' },
     );
   }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

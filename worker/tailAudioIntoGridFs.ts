@@ -22,10 +22,10 @@ export interface AudioTail {
   /**
    * After ffmpeg exited and its MP3 was checked: stores what is left, checks that the run still
    * owns the conversion, then stores the first chunk and the file document, which makes the MP3
-   * whole. Throws if a stored chunk no longer matches the file (ffmpeg rewrote past the first
-   * chunk), or RunLostError.
+   * whole, with `metadata` and the whole MP3's sha256 (read here anyway). Throws if a stored
+   * chunk no longer matches the file (ffmpeg rewrote past the first chunk), or RunLostError.
    */
-  finish(filename: string, metadata: AudioMetadata): Promise<void>;
+  finish(filename: string, metadata: Omit<AudioMetadata, 'sha256'>): Promise<void>;
   /** Stops and removes what it stored. */
   discard(): Promise<void>;
 }
@@ -98,28 +98,33 @@ export async function tailAudioIntoGridFs(
       stop.abort();
       await loop;
       const length = await storeReady(true);
-      const whole = createHash('sha256');
+      const first = await readAt(0, Math.min(GRIDFS_CHUNK_SIZE, length));
+      // One read of the file: the part past chunk 0, to compare with what was stored, and the
+      // whole, for the MP3's sha256.
+      const rest = createHash('sha256');
+      const whole = createHash('sha256').update(first);
       const file = await open(path, 'r');
       try {
         for await (const piece of file.createReadStream({ start: GRIDFS_CHUNK_SIZE })) {
+          rest.update(piece as Buffer);
           whole.update(piece as Buffer);
         }
       } finally {
         await file.close();
       }
-      if (whole.digest('hex') !== stored.digest('hex')) {
+      if (rest.digest('hex') !== stored.digest('hex')) {
         throw new Error('The MP3 changed past its first chunk after that part was stored');
       }
       // A lost run makes no MP3 whole; the owner's, under its own id, is untouched either way.
       if (!(await run.stillOwned())) throw new RunLostError('Another run owns the conversion now');
-      await insertChunk(0, await readAt(0, Math.min(GRIDFS_CHUNK_SIZE, length)));
+      await insertChunk(0, first);
       await db.collection(`${AUDIO_BUCKET}.files`).insertOne({
         _id: id,
         length,
         chunkSize: GRIDFS_CHUNK_SIZE,
         uploadDate: new Date(),
         filename,
-        metadata,
+        metadata: { ...metadata, sha256: whole.digest('hex') },
       });
     },
     async discard() {

@@ -118,6 +118,20 @@ export async function removeGridFsFile(
   await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: fileId });
 }
 
+/** One chunk's data by `{files_id, n}`, or null while it is not (yet) there. */
+function chunkLookup(db: Db, bucketName: string, fileId: ObjectId) {
+  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
+    `${bucketName}.chunks`,
+  );
+  return (n: number) => {
+    const found = chunks.findOne({ files_id: fileId, n }, { projection: { _id: 0, data: 1 } });
+    // Handled when awaited; this keeps a lookup that fails after the reader stopped from
+    // becoming an unhandled rejection.
+    found.catch(() => undefined);
+    return found;
+  };
+}
+
 /** Chunks asked for ahead of the one being sent (each reader holds a few chunks, a few MiB). */
 const READ_AHEAD = 4;
 
@@ -139,18 +153,9 @@ export function readGridFsFile(
   file: { _id: ObjectId; length: number; chunkSize: number },
   range?: { start: number; end: number },
 ): Readable {
-  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
-    `${bucketName}.chunks`,
-  );
   const start = range?.start ?? 0;
   const end = range?.end ?? file.length - 1;
-  const lookUp = (n: number) => {
-    const found = chunks.findOne({ files_id: file._id, n }, { projection: { _id: 0, data: 1 } });
-    // Handled when awaited; this keeps a lookup that fails after the reader stopped from
-    // becoming an unhandled rejection.
-    found.catch(() => undefined);
-    return found;
-  };
+  const lookUp = chunkLookup(db, bucketName, file._id);
   async function* generate() {
     if (file.length === 0 || end < start) return;
     const first = Math.floor(start / file.chunkSize);
@@ -224,19 +229,12 @@ export function followVideoUpload(
   fileId: ObjectId,
   options: { staleAfterMs: number; signal?: AbortSignal },
 ): Readable {
-  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary }>(
-    `${VIDEO_BUCKET}.chunks`,
-  );
   // Destroying the stream must end a wait for the next chunk at once, not at that chunk.
   const destroyed = new AbortController();
   const signal = options.signal
     ? AbortSignal.any([options.signal, destroyed.signal])
     : destroyed.signal;
-  const lookUp = (n: number) => {
-    const found = chunks.findOne({ files_id: fileId, n }, { projection: { _id: 0, data: 1 } });
-    found.catch(() => undefined);
-    return found;
-  };
+  const lookUp = chunkLookup(db, VIDEO_BUCKET, fileId);
   async function* generate() {
     let length: number | undefined;
     let chunkSize: number | undefined;
