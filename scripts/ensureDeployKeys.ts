@@ -24,6 +24,10 @@ export const keyFiles = {
   rabbitmqDefinitions: 'rabbitmq-definitions.json',
   rabbitmqPassword: (user: string) => `rabbitmq-${user}.password`,
   mongodbPassword: (user: string) => `mongodb-${user}.password`,
+  /** The production overlay's replica set: how its members authenticate to each other. */
+  mongodbReplicaSetKey: 'mongodb-replica-set.key',
+  /** The production overlay's RabbitMQ cluster: the Erlang cookie its nodes share. */
+  rabbitmqErlangCookie: 'rabbitmq-erlang.cookie',
 } as const;
 
 /** A new Ed25519 signing key for auth's JWTs, PKCS#8 PEM. */
@@ -106,6 +110,9 @@ export function ensureDeployKeys(
   keep(keyFiles.internalHopSecret, newSecret);
   keep(keyFiles.mongodbPassword('root'), password);
   for (const user of DATABASE_USERS) keep(keyFiles.mongodbPassword(user), password);
+  // A key file is 6–1,024 base64 characters; a cookie, letters and digits on one line.
+  keep(keyFiles.mongodbReplicaSetKey, () => randomBytes(756).toString('base64'));
+  keep(keyFiles.rabbitmqErlangCookie, () => randomBytes(32).toString('hex'));
 
   const names = topologyNames();
   const permissions = brokerPermissions(names);

@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { fromRoot } from '../lib/platform/projectRoot.js';
@@ -36,10 +37,11 @@ import { loadWorkerConfig } from '../worker/config.js';
  * file and the Dockerfile agree with the code (variables, ports, probes, images, processes).
  */
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string } } & Record<
-  string,
-  unknown
->;
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+} & Record<string, unknown>;
 
 /** One validator per kind we ship; a new kind fails the test until it is added here. */
 const VALIDATORS: Record<string, (object: K8sObject) => void> = {
@@ -53,6 +55,8 @@ const VALIDATORS: Record<string, (object: K8sObject) => void> = {
   'networking.k8s.io/v1/Ingress': (o) => new Ingress(o).validate(),
   'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o).validate(),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o).validate(),
+  'keda.sh/v1alpha1/ScaledObject': (o) => new ScaledObject(o as never).validate(),
+  'keda.sh/v1alpha1/TriggerAuthentication': (o) => new TriggerAuthentication(o as never).validate(),
 };
 
 /** Each process, the config module that must accept its environment, and where it listens. */
@@ -69,13 +73,15 @@ const isProcess = (name: string): name is ProcessName => name in PROCESSES;
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name: string; containerPort: number }[];
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string }[];
+  resources?: { requests?: Record<string, string> };
 }
 
 /** Stand-ins for the secrets, so config modules can read real files of the right shape. */
@@ -116,8 +122,226 @@ function loadWith(process: ProcessName, env: Record<string, string>): unknown {
   return PROCESSES[process].load(withFiles);
 }
 
+/**
+ * Every kustomization under k8s/overlays, by its folder from there: the overlays, which are
+ * built, and the Components, which kustomize builds only inside an overlay that uses them.
+ */
+function findKustomizations(root: string): { overlays: string[]; components: string[] } {
+  const found = readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((path) => basename(path) === 'kustomization.yaml')
+    .map((path) => ({
+      folder: dirname(path),
+      kind: (parseYaml(readFileSync(join(root, path), 'utf8')) as { kind: string }).kind,
+    }))
+    .sort((a, b) => a.folder.localeCompare(b.folder));
+  return {
+    overlays: found.filter((k) => k.kind !== 'Component').map((k) => k.folder),
+    components: found.filter((k) => k.kind === 'Component').map((k) => k.folder),
+  };
+}
+
+interface AffinityTerm {
+  labelSelector: { matchLabels: Record<string, string> };
+  topologyKey: string;
+}
+
+interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: {
+    name: string;
+    secret?: { secretName: string; items?: { key: string; path: string }[] };
+    configMap?: { name: string; items?: { key: string; path: string }[] };
+    emptyDir?: { medium?: string };
+  }[];
+  affinity?: {
+    podAntiAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: AffinityTerm[];
+      preferredDuringSchedulingIgnoredDuringExecution?: {
+        weight: number;
+        podAffinityTerm: AffinityTerm;
+      }[];
+    };
+  };
+}
+
+/** A Deployment or a StatefulSet, as far as these checks read them. */
+type Workload = K8sObject & {
+  spec: {
+    replicas?: number;
+    serviceName?: string;
+    podManagementPolicy?: string;
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
+};
+
+type ServiceObject = K8sObject & {
+  spec: {
+    clusterIP?: string;
+    publishNotReadyAddresses?: boolean;
+    selector: Record<string, string>;
+    ports: { name?: string; port: number }[];
+  };
+};
+
+/** The object of that kind and name in a rendered overlay; failing names what is missing. */
+function getObject<T>(objects: K8sObject[], kind: string, name: string): K8sObject & T {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found as K8sObject & T;
+}
+
+function containerOf(workload: Workload, name: string): Container {
+  const container = workload.spec.template.spec.containers.find((c) => c.name === name);
+  if (!container) throw new Error(`${workload.metadata.name} has no container ${name}`);
+  return container;
+}
+
+/** The volume mounted where a container finds `path`, and the file's name in that volume. */
+function volumeAt(workload: Workload, container: Container, path: string) {
+  const mount = container.volumeMounts?.find((m) =>
+    m.subPath === undefined ? path.startsWith(`${m.mountPath}/`) : path === m.mountPath,
+  );
+  const volume = workload.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+  if (!mount || !volume) throw new Error(`${container.name}: nothing is mounted at ${path}`);
+  return { volume, file: mount.subPath ?? path.slice(mount.mountPath.length + 1) };
+}
+
+/** The reelflux-keys key a container reads at `path`. */
+function secretKeyAt(workload: Workload, container: Container, path: string): string | undefined {
+  const { volume, file } = volumeAt(workload, container, path);
+  expect(volume.secret?.secretName, path).toBe('reelflux-keys');
+  return volume.secret?.items?.find((item) => item.path === file)?.key;
+}
+
+/** The text a container reads at `path`, from a ConfigMap of the same overlay. */
+function configFileAt(
+  objects: K8sObject[],
+  workload: Workload,
+  container: Container,
+  path: string,
+): string {
+  const { volume, file } = volumeAt(workload, container, path);
+  if (!volume.configMap) throw new Error(`${path} is not from a ConfigMap`);
+  const key = volume.configMap.items?.find((item) => item.path === file)?.key ?? file;
+  const text = getObject<{ data: Record<string, string> }>(
+    objects,
+    'ConfigMap',
+    volume.configMap.name,
+  ).data[key];
+  if (text === undefined) throw new Error(`ConfigMap ${volume.configMap.name} has no ${key}`);
+  return text;
+}
+
+/** Asserts that the workload's pods keep off nodes that run one of theirs. */
+function expectOnePerNode(workload: Workload, how: 'required' | 'preferred'): void {
+  const anti = workload.spec.template.spec.affinity?.podAntiAffinity;
+  const terms =
+    how === 'required'
+      ? (anti?.requiredDuringSchedulingIgnoredDuringExecution ?? [])
+      : (anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => p.podAffinityTerm);
+  const own = workload.spec.template.metadata.labels['app.kubernetes.io/name'];
+  expect(own, workload.metadata.name).toBe(workload.metadata.name);
+  expect(terms, `${workload.metadata.name}: ${how} anti-affinity`).toContainEqual({
+    labelSelector: { matchLabels: { 'app.kubernetes.io/name': own } },
+    topologyKey: 'kubernetes.io/hostname',
+  });
+}
+
+type MongoAnswer = (host: string, command: Record<string, unknown>) => unknown;
+
+/**
+ * Runs the initiate sidecar's script as mongosh would, against fake members: `answer` gets each
+ * connection (`{ connect }`), login (`{ auth, pwd }`) and command, by host, and replies or throws
+ * as mongosh does. Its retry loop is stopped after `rounds` waits.
+ */
+function runInitiateScript(script: string, hostname: string, answer: MongoAnswer, rounds = 5) {
+  const sent: { host: string; command: Record<string, unknown> }[] = [];
+  let waits = 0;
+  const ask = (host: string, command: Record<string, unknown>) => {
+    sent.push({ host, command });
+    return answer(host, command);
+  };
+  class Mongo {
+    private readonly host: string;
+    constructor(uri: string) {
+      this.host = /^mongodb:\/\/([^/]+)\//.exec(uri)?.[1] ?? uri;
+      ask(this.host, { connect: uri });
+    }
+    getDB(name: string) {
+      expect(name).toBe('admin');
+      return {
+        auth: (user: string, pwd: string) => ask(this.host, { auth: user, pwd }),
+        runCommand: (command: Record<string, unknown>) => ask(this.host, command),
+      };
+    }
+    close() {}
+  }
+  const stop = new Error('stopped waiting');
+  try {
+    runInNewContext(script, {
+      Mongo,
+      print: () => undefined,
+      sleep: () => {
+        if (++waits >= rounds) throw stop;
+      },
+      require: (module: string) => {
+        expect(module).toBe('fs');
+        return { readFileSync: (path: string) => `password of ${basename(path)}\n` };
+      },
+      process: { env: { HOSTNAME: hostname } },
+    });
+  } catch (error) {
+    if (error !== stop) throw error;
+  }
+  return { sent, waits, initiations: sent.filter((s) => 'replSetInitiate' in s.command) };
+}
+
+const LOCAL_MONGOD = '127.0.0.1:27017';
+const mongoError = (code: number, message: string) => Object.assign(new Error(message), { code });
+
+/**
+ * A new set, as member 0's sidecar meets it: the image's first-start setup still running (no
+ * login yet), then member 1 not answering, then everyone up and no set configured.
+ */
+const newReplicaSet = (): MongoAnswer => {
+  let round = 0;
+  return (host, command) => {
+    if ('connect' in command) {
+      if (host === LOCAL_MONGOD) round++;
+      else if (round === 2) throw new Error('connect ECONNREFUSED');
+      return undefined;
+    }
+    if (host === LOCAL_MONGOD && 'auth' in command) {
+      if (round === 1) throw mongoError(18, 'Authentication failed.');
+      return { ok: 1 };
+    }
+    if (host === LOCAL_MONGOD && 'replSetGetStatus' in command)
+      throw mongoError(94, 'no replset config has been received');
+    if (host === LOCAL_MONGOD && 'replSetInitiate' in command) return { ok: 1 };
+    if ('hello' in command) return { ok: 1, isWritablePrimary: false, secondary: false };
+    throw new Error(`unexpected ${JSON.stringify(command)} to ${host}`);
+  };
+};
+
+/** MongoDB of a production overlay: the StatefulSet, its start script and initiate sidecar. */
+function productionMongodb(objects: K8sObject[]) {
+  const statefulSet = getObject<Workload>(objects, 'StatefulSet', 'mongodb');
+  const mongod = containerOf(statefulSet, 'mongodb');
+  const startPath = mongod.command?.find((arg) => arg.endsWith('.sh')) ?? 'no start script';
+  const startScript = configFileAt(objects, statefulSet, mongod, startPath);
+  const sidecar = containerOf(statefulSet, 'initiate');
+  const initiatePath = /\s(\/\S+\.js)\b/.exec(sidecar.command?.join(' ') ?? '')?.[1] ?? 'none';
+  const initiateScript = configFileAt(objects, statefulSet, sidecar, initiatePath);
+  // What member 0 initiates the set with.
+  const { initiations } = runInitiateScript(initiateScript, 'mongodb-0', newReplicaSet());
+  const config = initiations[0]?.command.replSetInitiate as
+    { _id: string; members: { _id: number; host: string }[] } | undefined;
+  return { statefulSet, mongod, startScript, sidecar, initiateScript, initiations, config };
+}
+
 describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', () => {
-  const overlays = readdirSync(fromRoot('k8s', 'overlays'));
+  const { overlays, components } = findKustomizations(fromRoot('k8s', 'overlays'));
   const rendered = new Map<string, K8sObject[]>();
   let tools: ManifestTools;
 
@@ -135,10 +359,22 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
   }, 300_000);
 
   it('kustomize builds the base and every overlay', () => {
-    expect(overlays).toContain('minikube');
+    expect(overlays).toEqual(
+      expect.arrayContaining(['minikube', 'production', 'production/with-keda']),
+    );
     for (const [overlay, objects] of rendered) {
       expect(objects.length, overlay).toBeGreaterThan(20);
     }
+    // A Component is rendered, and so checked, only through an overlay that uses it.
+    expect(components).toContain('production/keda');
+    const root = fromRoot('k8s', 'overlays');
+    const used = overlays.flatMap((overlay) => {
+      const kustomization = parseYaml(
+        readFileSync(join(root, overlay, 'kustomization.yaml'), 'utf8'),
+      ) as { components?: string[] };
+      return (kustomization.components ?? []).map((c) => relative(root, resolve(root, overlay, c)));
+    });
+    expect(used).toEqual(expect.arrayContaining(components));
   });
 
   it('every rendered object validates against the Kubernetes OpenAPI schema', () => {
@@ -266,6 +502,320 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
     );
     expect(drain).toBeGreaterThan(0);
     expect(spec?.terminationGracePeriodSeconds).toBeGreaterThan(drain + 10);
+  });
+
+  describe('the production overlays', () => {
+    /** production, and the same with KEDA: every check holds for each. */
+    const production = () => {
+      const found = [...rendered].filter(([name]) => name.startsWith('overlays/production'));
+      expect(found.map(([name]) => name)).toEqual(
+        expect.arrayContaining(['overlays/production', 'overlays/production/with-keda']),
+      );
+      return found;
+    };
+
+    it('run MongoDB as a replica set of three with a key file, one member per node', () => {
+      for (const [overlay, objects] of production()) {
+        const mongodb = productionMongodb(objects);
+        const { statefulSet, mongod, startScript, sidecar } = mongodb;
+        expect(statefulSet.spec.replicas, overlay).toBe(3);
+        expect(statefulSet.spec.podManagementPolicy, overlay).toBe('Parallel');
+        expectOnePerNode(statefulSet, 'required');
+        execFileSync('bash', ['-n'], { input: startScript });
+
+        // Every member runs mongod in the set, authenticating members with a private copy of
+        // the key from reelflux-keys.
+        const setName = /--replSet (\S+)/.exec(startScript)?.[1];
+        expect(mongodb.config?._id, overlay).toBe(setName);
+        const keyFile = /--keyFile "\$(\w+)"/.exec(startScript)?.[1] ?? 'none';
+        const keyCopy = new RegExp(`^${keyFile}=(\\S+)$`, 'm').exec(startScript)?.[1];
+        const keySource = new RegExp(`^cp (\\S+) "\\$${keyFile}"$`, 'm').exec(startScript)?.[1];
+        expect(startScript, overlay).toContain(`chmod 0400 "$${keyFile}"`);
+        // In memory: the key never reaches the node's disk.
+        expect(volumeAt(statefulSet, mongod, keyCopy ?? 'none').volume.emptyDir, overlay).toEqual({
+          medium: 'Memory',
+          sizeLimit: '1Mi',
+        });
+        expect(secretKeyAt(statefulSet, mongod, keySource ?? 'none'), overlay).toBe(
+          keyFiles.mongodbReplicaSetKey,
+        );
+        // The image's first-start setup (root user, mongodb-users.js) only on member 0.
+        expect(startScript, overlay).toMatch(
+          /if \[ "\$ordinal" = 0 \].*\n\s+exec docker-entrypoint/,
+        );
+
+        // The sidecar logs in as root with the password of the root user.
+        const rootPassword = /readFileSync\('([^']+)'/.exec(mongodb.initiateScript)?.[1];
+        expect(secretKeyAt(statefulSet, sidecar, rootPassword ?? 'none'), overlay).toBe(
+          keyFiles.mongodbPassword('root'),
+        );
+        expect(sidecar.resources?.requests, overlay).toBeDefined();
+        // Member 0 initiates a new set once with the three members, whatever it waited for.
+        expect(mongodb.initiations, overlay).toHaveLength(1);
+        expect(mongodb.config?.members, overlay).toEqual(
+          [0, 1, 2].map((n) => ({
+            _id: n,
+            host: `mongodb-${n}.${statefulSet.spec.serviceName}.reelflux.svc.cluster.local:27017`,
+          })),
+        );
+        const logins = runInitiateScript(mongodb.initiateScript, 'mongodb-0', newReplicaSet())
+          .sent.filter((s) => 'auth' in s.command)
+          .map((s) => s.command);
+        expect(logins[0], overlay).toEqual({
+          auth: 'root',
+          pwd: 'password of mongodb-root.password',
+        });
+        // ... and never again: a set already initiated, or one another member belongs to
+        // (member 0 lost its volume), is left alone; members 1 and 2 do nothing.
+        const initiated = runInitiateScript(mongodb.initiateScript, 'mongodb-0', (_host, c) =>
+          'replSetGetStatus' in c ? { ok: 1, set: setName } : { ok: 1 },
+        );
+        expect(initiated.initiations, overlay).toEqual([]);
+        expect(
+          initiated.sent.every((s) => s.host === LOCAL_MONGOD),
+          overlay,
+        ).toBe(true);
+        const elsewhere = runInitiateScript(mongodb.initiateScript, 'mongodb-0', (host, c) => {
+          if ('replSetGetStatus' in c) throw mongoError(94, 'no replset config has been received');
+          if ('hello' in c) return host.startsWith('mongodb-2.') ? { ok: 1, setName } : { ok: 1 };
+          return { ok: 1 };
+        });
+        expect(elsewhere.initiations, overlay).toEqual([]);
+        expect(elsewhere.waits, overlay).toBe(0);
+        expect(runInitiateScript(mongodb.initiateScript, 'mongodb-1', () => ({})).sent).toEqual([]);
+
+        // Members find each other by these names before they are ready.
+        const service = getObject<ServiceObject>(
+          objects,
+          'Service',
+          statefulSet.spec.serviceName ?? '',
+        );
+        expect(service.spec.clusterIP, overlay).toBe('None');
+        expect(service.spec.publishNotReadyAddresses, overlay).toBe(true);
+      }
+    });
+
+    it('give every MONGODB_URI the three members, the set and authSource=admin', () => {
+      for (const [overlay, objects] of production()) {
+        const { config } = productionMongodb(objects);
+        const uris = objects
+          .filter((o): o is Workload => o.kind === 'Deployment')
+          .flatMap((d) => d.spec.template.spec.containers.flatMap((c) => c.env ?? []))
+          .filter((e) => e.name === 'MONGODB_URI')
+          .map((e) => e.value ?? '');
+        expect(uris, overlay).toHaveLength(DATABASE_USERS.length);
+        for (const uri of uris) {
+          const [, hosts, query] = /^mongodb:\/\/\w+@([^/?]+)\/\?(.+)$/.exec(uri) ?? [];
+          expect(hosts?.split(','), uri).toEqual(config?.members.map((m) => m.host));
+          const options = new URLSearchParams(query);
+          expect(options.get('replicaSet'), uri).toBe(config?._id);
+          expect(options.get('authSource'), uri).toBe('admin');
+        }
+      }
+    });
+
+    it('run RabbitMQ as a cluster of three nodes, one per node, sharing an Erlang cookie', () => {
+      for (const [overlay, objects] of production()) {
+        const statefulSet = getObject<Workload>(objects, 'StatefulSet', 'rabbitmq');
+        const rabbitmq = containerOf(statefulSet, 'rabbitmq');
+        expect(statefulSet.spec.replicas, overlay).toBe(3);
+        expect(statefulSet.spec.podManagementPolicy, overlay).toBe('Parallel');
+        expectOnePerNode(statefulSet, 'required');
+
+        // The configuration, conf.d file by file, as one list of settings.
+        const settings = new Map<string, string>();
+        for (const mount of rabbitmq.volumeMounts ?? []) {
+          if (!mount.mountPath.startsWith('/etc/rabbitmq/conf.d/')) continue;
+          const text = configFileAt(objects, statefulSet, rabbitmq, mount.mountPath);
+          for (const [, key, value] of text.matchAll(/^([\w.]+)\s*=\s*(.+)$/gm))
+            if (key && value) settings.set(key, value.trim());
+        }
+        expect(settings.get('cluster_formation.peer_discovery_backend'), overlay).toBe(
+          'classic_config',
+        );
+        expect(settings.get('cluster_partition_handling'), overlay).toBe('pause_minority');
+        // Each listed node is a pod of the StatefulSet, by the name the pod gives itself.
+        const nodeName = rabbitmq.env?.find((e) => e.name === 'RABBITMQ_NODENAME')?.value ?? '';
+        expect(rabbitmq.env?.find((e) => e.name === 'RABBITMQ_USE_LONGNAME')?.value).toBe('true');
+        const pods = [0, 1, 2].map((n) => `rabbitmq-${n}`);
+        expect(
+          [1, 2, 3].map((n) => settings.get(`cluster_formation.classic_config.nodes.${n}`)),
+          overlay,
+        ).toEqual(pods.map((pod) => nodeName.replace('$(POD_NAME)', pod)));
+        expect(nodeName, overlay).toBe(
+          `rabbit@$(POD_NAME).${statefulSet.spec.serviceName}.reelflux.svc.cluster.local`,
+        );
+        const nodes = getObject<ServiceObject>(
+          objects,
+          'Service',
+          statefulSet.spec.serviceName ?? '',
+        );
+        expect(nodes.spec.clusterIP, overlay).toBe('None');
+        expect(nodes.spec.publishNotReadyAddresses, overlay).toBe(true);
+        expect(nodes.spec.selector, overlay).toEqual({ 'app.kubernetes.io/name': 'rabbitmq' });
+        // Nodes may reach each other's epmd and Erlang distribution ports.
+        const policies = objects.filter(
+          (o) =>
+            o.kind === 'NetworkPolicy' &&
+            JSON.stringify(o.spec).includes('"matchLabels":{"app.kubernetes.io/name":"rabbitmq"}'),
+        ) as (K8sObject & { spec: { ingress?: { ports?: { port: number }[] }[] } })[];
+        const open = policies.flatMap((p) => p.spec.ingress ?? []).flatMap((i) => i.ports ?? []);
+        expect(
+          open.map((p) => p.port),
+          overlay,
+        ).toEqual(expect.arrayContaining([4369, 25672]));
+
+        // One Erlang cookie for all, from reelflux-keys.
+        const cookie = /install -m 0400 (\S+) "\$HOME\/\.erlang\.cookie"/.exec(
+          rabbitmq.command?.join(' ') ?? '',
+        )?.[1];
+        expect(secretKeyAt(statefulSet, rabbitmq, cookie ?? 'none'), overlay).toBe(
+          keyFiles.rabbitmqErlangCookie,
+        );
+        expect(rabbitmq.command?.join(' '), overlay).toMatch(
+          /exec docker-entrypoint\.sh rabbitmq-server$/m,
+        );
+
+        // Every process's AMQP_URL names a Service over all three nodes.
+        const urls = objects
+          .filter((o): o is Workload => o.kind === 'Deployment')
+          .flatMap((d) => d.spec.template.spec.containers.flatMap((c) => c.env ?? []))
+          .filter((e) => e.name === 'AMQP_URL')
+          .map((e) => new URL(e.value ?? ''));
+        expect(urls, overlay).toHaveLength(BROKER_ROLES.length);
+        for (const url of urls) {
+          const service = getObject<ServiceObject>(objects, 'Service', url.hostname);
+          expect(service.spec.selector, `${url.href}`).toEqual({
+            'app.kubernetes.io/name': 'rabbitmq',
+          });
+          expect(
+            service.spec.ports.map((p) => p.port),
+            url.href,
+          ).toContain(Number(url.port));
+          // A cluster IP spreads connections over the ready nodes.
+          expect(service.spec.clusterIP, url.href).toBeUndefined();
+        }
+      }
+    });
+
+    it('budget disruptions, request resources for every container and spread every process', () => {
+      for (const [overlay, objects] of production()) {
+        for (const name of ['mongodb', 'rabbitmq']) {
+          const budget = getObject<{
+            spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+          }>(objects, 'PodDisruptionBudget', name);
+          expect(budget.spec.maxUnavailable, `${overlay}: ${name}`).toBe(1);
+          const pods = getObject<Workload>(objects, 'StatefulSet', name).spec.template.metadata;
+          expect(pods.labels, `${overlay}: ${name}`).toMatchObject(
+            budget.spec.selector.matchLabels,
+          );
+        }
+        const workloads = objects.filter(
+          (o): o is Workload => o.kind === 'Deployment' || o.kind === 'StatefulSet',
+        );
+        expect(workloads, overlay).toHaveLength(Object.keys(PROCESSES).length + 2);
+        for (const workload of workloads) {
+          const { containers, initContainers = [] } = workload.spec.template.spec;
+          for (const container of [...containers, ...initContainers]) {
+            const where = `${overlay}: ${workload.metadata.name}/${container.name}`;
+            expect(container.resources?.requests?.cpu, where).toBeDefined();
+            expect(container.resources?.requests?.memory, where).toBeDefined();
+          }
+        }
+        for (const name of Object.keys(PROCESSES)) {
+          const deployment = getObject<Workload>(objects, 'Deployment', name);
+          expectOnePerNode(deployment, 'preferred');
+          if (name !== 'worker') expect(deployment.spec.replicas, name).toBeGreaterThanOrEqual(2);
+        }
+        // Workers: as many as the autoscaler says, never fewer than two.
+        const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler') as
+          (K8sObject & { spec: { minReplicas: number } }) | undefined;
+        const scaled = objects.find((o) => o.kind === 'ScaledObject') as
+          (K8sObject & { spec: { minReplicaCount: number } }) | undefined;
+        expect([hpa, scaled].filter(Boolean), overlay).toHaveLength(1);
+        expect(
+          hpa?.spec.minReplicas ?? scaled?.spec.minReplicaCount,
+          overlay,
+        ).toBeGreaterThanOrEqual(2);
+      }
+    });
+
+    it('with KEDA, scale workers on the jobs queue the code names, as a user that may read it', () => {
+      const objects = rendered.get('overlays/production/with-keda') ?? [];
+      expect(rendered.get('overlays/production')?.some((o) => o.kind === 'ScaledObject')).toBe(
+        false,
+      );
+      const scaled = getObject<{
+        spec: {
+          scaleTargetRef: { apiVersion: string; kind: string; name: string };
+          triggers: {
+            type: string;
+            metadata: Record<string, string>;
+            authenticationRef: { name: string };
+          }[];
+        };
+      }>(objects, 'ScaledObject', 'worker');
+      expect(scaled.spec.scaleTargetRef).toEqual({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'worker',
+      });
+      expect(objects.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(false);
+      const [trigger, ...others] = scaled.spec.triggers;
+      expect(others).toEqual([]);
+      expect(trigger?.type).toBe('rabbitmq');
+      expect(trigger?.metadata.queueName).toBe(topologyNames().queues.jobs);
+      expect(trigger?.metadata.mode).toBe('QueueLength');
+      // Counting unacknowledged jobs (the management API does) needs http.
+      expect(trigger?.metadata.protocol).toBe('http');
+      // One worker per WORKER_CONCURRENCY jobs.
+      const worker = containerOf(getObject<Workload>(objects, 'Deployment', 'worker'), 'worker');
+      expect(trigger?.metadata.value).toBe(
+        worker.env?.find((e) => e.name === 'WORKER_CONCURRENCY')?.value,
+      );
+      // The management API, through the broker's Service, open to KEDA.
+      const api = new URL(trigger?.metadata.host ?? 'http://missing');
+      const [serviceName, namespace] = api.hostname.split('.');
+      expect(namespace).toBe(scaled.metadata.namespace);
+      const service = getObject<ServiceObject>(objects, 'Service', serviceName ?? '');
+      expect(service.spec.ports.map((p) => p.port)).toContain(Number(api.port));
+      expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'rabbitmq' });
+      const managementPolicy = objects.find(
+        (o) =>
+          o.kind === 'NetworkPolicy' &&
+          JSON.stringify(o.spec).includes(`{"port":${Number(api.port)}}`),
+      );
+      expect(managementPolicy).toBeDefined();
+
+      // Its login: a broker user from `npm run deploy:keys` that may use the management API.
+      const auth = getObject<{
+        spec: {
+          secretTargetRef: { parameter: string; name: string; key: string }[];
+          configMapTargetRef: { parameter: string; name: string; key: string }[];
+        };
+      }>(objects, 'TriggerAuthentication', trigger?.authenticationRef.name ?? '');
+      const from = auth.spec.configMapTargetRef.find((r) => r.parameter === 'username');
+      const username = getObject<{ data: Record<string, string> }>(
+        objects,
+        'ConfigMap',
+        from?.name ?? '',
+      ).data[from?.key ?? ''];
+      const password = auth.spec.secretTargetRef.find((r) => r.parameter === 'password');
+      expect(password).toEqual({
+        parameter: 'password',
+        name: 'reelflux-keys',
+        key: keyFiles.rabbitmqPassword(username ?? ''),
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'reelflux-keys-'));
+      ensureDeployKeys(dir);
+      expect(readdirSync(dir)).toContain(password?.key);
+      const definitions = JSON.parse(
+        readFileSync(join(dir, keyFiles.rabbitmqDefinitions), 'utf8'),
+      ) as { users: { name: string; tags: string[] }[] };
+      rmSync(dir, { recursive: true });
+      const tags = definitions.users.find((u) => u.name === username)?.tags ?? [];
+      expect(tags.some((tag) => ['administrator', 'monitoring'].includes(tag))).toBe(true);
+    });
   });
 
   it('runs the same processes, variables and ports in docker-compose.yml', () => {
