@@ -1,8 +1,35 @@
 # syntax=docker/dockerfile:1
 # One image for every REELFLUX process: `docker run reelflux router` (or auth, media,
-# conversion, worker). Built in two stages so the runtime has no compiler and no dev packages.
+# conversion, worker). Built in stages so the runtime has no compiler and no dev packages.
+# NODE_IMAGE names the base: Node.js 22 on Debian bookworm with an unprivileged `node` user
+# (uid 1000). Where no registry is reachable, `npm run test:containers` makes one locally.
+ARG NODE_IMAGE=node:22-bookworm-slim
 
-FROM node:22-bookworm-slim AS build
+# FFmpeg for the worker, built from Debian's source of the same FFmpeg 5.1 the tests run, with
+# only what making an MP3 needs: the demuxers the worker allows (worker/probeMedia.ts), audio
+# decoders, LAME, and the file and pipe protocols, so it cannot open a URL at all. Debian's
+# binary package would add about 700 MB of video, GPU and display libraries (LLVM alone 115 MB).
+FROM ${NODE_IMAGE} AS ffmpeg
+RUN printf 'deb-src http://deb.debian.org/debian bookworm main\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n' \
+    > /etc/apt/sources.list.d/debian-sources.list \
+  && apt-get update \
+  && apt-get install -y --no-install-recommends build-essential dpkg-dev nasm pkg-config \
+    libmp3lame-dev xz-utils
+WORKDIR /src
+RUN apt-get source --only-source ffmpeg 2>&1 | tail -n 3 \
+  && cd ffmpeg-*/ \
+  && ./configure --prefix=/opt/ffmpeg --disable-everything --disable-autodetect --disable-doc \
+    --disable-debug --disable-ffplay --disable-network --disable-avdevice --disable-postproc \
+    --disable-swscale --enable-gpl --enable-libmp3lame --enable-encoder=libmp3lame \
+    --enable-muxer=mp3 --enable-protocol=file,pipe \
+    --enable-demuxer=mov,matroska,avi,mpegts,mpegps,flv,ogg,asf,mp3,aac,flac,wav \
+    --enable-parsers --enable-bsfs \
+    --enable-decoder='aac*,mp1*,mp2*,mp3*,ac3*,eac3*,opus,vorbis,flac,alac,pcm*,adpcm*,wma*,amr*,dca,truehd,mlp,speex,gsm*,qdm*,cook,atrac*,nellymoser,ra_*,sipr,dolby_e' \
+    --enable-filter=abuffer,abuffersink,aformat,anull,aresample,asetnsamples,atrim,volume,buffer,buffersink,format,null,trim \
+  && make -j"$(nproc)" \
+  && make install
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
@@ -14,11 +41,12 @@ COPY worker worker
 COPY scripts/healthcheck.ts scripts/healthcheck.ts
 RUN node node_modules/typescript/bin/tsc -p tsconfig.image.json
 
-FROM node:22-bookworm-slim
-# ffmpeg for the worker (Debian's, as locally); tini reaps ffmpeg children and forwards SIGTERM.
+FROM ${NODE_IMAGE}
+# LAME for the worker's FFmpeg; tini reaps ffmpeg children and forwards SIGTERM.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ffmpeg tini \
+  && apt-get install -y --no-install-recommends libmp3lame0 tini \
   && rm -rf /var/lib/apt/lists/*
+COPY --from=ffmpeg /opt/ffmpeg/bin/ffmpeg /opt/ffmpeg/bin/ffprobe /usr/local/bin/
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

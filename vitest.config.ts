@@ -1,18 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three tiers, by file suffix: `unit` (`*.test.ts`: pure logic, fakes allowed, no services:
+ * Four tiers, by file suffix: `unit` (`*.test.ts`: pure logic, fakes allowed, no services:
  * `npm run test:unit`, seconds), `integration` (`*.int.test.ts`: one piece against the real
- * database, broker or tools) and `e2e` (`*.e2e.test.ts`: whole stacks over HTTP and
- * WebSocket). Only the last two bring up the infrastructure. `npm test` runs all three.
+ * database, broker or tools), `e2e` (`*.e2e.test.ts`: whole stacks over HTTP and WebSocket)
+ * and `containers` (`*.containers.test.ts`: the Docker image and compose file on a Docker
+ * engine, `npm run test:containers`). `npm test` runs the first three.
  */
-const tier = (name: string, include: string, exclude: string[] = []) => ({
+const tier = (name: string, include: string, exclude: string[] = [], setup?: string) => ({
   extends: true as const,
   test: {
     name,
     include: [`tests/**/${include}`],
     exclude,
-    ...(name === 'unit' ? {} : { globalSetup: ['tests/globalSetup.ts'] }),
+    ...(setup ? { globalSetup: [setup] } : {}),
   },
 });
 
@@ -24,9 +25,14 @@ export default defineConfig({
     // List every test by name, so a skipped or missing one is visible in CI output.
     reporters: ['verbose', './tests/summaryReporter.ts'],
     projects: [
-      tier('unit', '*.test.ts', ['tests/**/*.int.test.ts', 'tests/**/*.e2e.test.ts']),
-      tier('integration', '*.int.test.ts'),
-      tier('e2e', '*.e2e.test.ts'),
+      tier('unit', '*.test.ts', [
+        'tests/**/*.int.test.ts',
+        'tests/**/*.e2e.test.ts',
+        'tests/**/*.containers.test.ts',
+      ]),
+      tier('integration', '*.int.test.ts', [], 'tests/globalSetup.ts'),
+      tier('e2e', '*.e2e.test.ts', [], 'tests/globalSetup.ts'),
+      tier('containers', '*.containers.test.ts', [], 'tests/containersSetup.ts'),
     ],
   },
 });

@@ -1,13 +1,29 @@
-// The image's HEALTHCHECK. A container runs exactly one REELFLUX process, so whichever of the
-// five ports answers /healthz is that process; none answering means unhealthy.
+// The image's HEALTHCHECK: the container's REELFLUX process answers /healthz on its port. Which
+// process that is comes from PID 1's command line (`tini -- reelflux <process>`): on a host's
+// network several containers share 127.0.0.1, so another container's port proves nothing.
+import { readFileSync } from 'node:fs';
 import { DEFAULT_PORTS, processPort, type ProcessName } from '../lib/platform/processPorts.js';
 
-const ports = (Object.keys(DEFAULT_PORTS) as ProcessName[]).map((name) =>
-  processPort(process.env, name),
-);
+const isProcess = (name: string | undefined): name is ProcessName =>
+  name !== undefined && name in DEFAULT_PORTS;
+
+function containerProcess(): ProcessName | undefined {
+  try {
+    const name = readFileSync('/proc/1/cmdline', 'utf8').split('\0').filter(Boolean).at(-1);
+    return isProcess(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Unknown (the image run some other way): any of the five answering will do.
+const known = containerProcess();
+const names = known ? [known] : (Object.keys(DEFAULT_PORTS) as ProcessName[]);
 const answers = await Promise.all(
-  ports.map((port) =>
-    fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+  names.map((name) =>
+    fetch(`http://127.0.0.1:${processPort(process.env, name)}/healthz`, {
+      signal: AbortSignal.timeout(2_000),
+    }).then(
       (response) => response.ok,
       () => false,
     ),

@@ -865,7 +865,7 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         const secret = path.replace('/run/secrets/', '');
         expect(service?.secrets, `${name} ${variable}`).toContain(secret);
         expect(compose.secrets[secret]?.file, `${name} ${variable}`).toMatch(
-          /^\.\/\.local\/keys\//,
+          /^\$\{REELFLUX_KEYS_DIR:-\.\/\.local\/keys\}\//,
         );
       }
       expect(() => loadWith(name, env), name).not.toThrow(ConfigError);
@@ -982,7 +982,10 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(dockerfile).toMatch(/apt-get install .*ffmpeg/);
+    // FFmpeg built for MP3s only: no network protocols, LAME, and the demuxers the worker allows.
+    expect(dockerfile).toMatch(/^FROM \S+ AS ffmpeg$/m);
+    expect(dockerfile).toMatch(/--disable-network .*\n(.*\n)*.*--enable-protocol=file,pipe /);
+    expect(dockerfile).toMatch(/--enable-libmp3lame --enable-encoder=libmp3lame/);
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(' ').map(Number);
     expect(exposed?.sort()).toEqual(
       Object.values(PROCESSES)
@@ -1006,6 +1009,6 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
     // `docker build` use to read the files (scripts/manifestcheck).
     const output = execFileSync(tools.manifestcheck, [fromRoot()], { encoding: 'utf8' });
     expect(output).toContain('docker-compose.yml: 7 services');
-    expect(output).toContain('Dockerfile: 2 stages');
+    expect(output).toContain('Dockerfile: 3 stages');
   });
 });

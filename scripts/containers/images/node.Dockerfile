@@ -1,0 +1,10 @@
+# Stands in for node:22-bookworm-slim where no registry serves it (scripts/containers/localImages.ts
+# assembles the context: Node.js and npm from the npm registry, the machine's CA bundle).
+ARG BASE
+FROM ${BASE}
+COPY node /usr/local/
+COPY ca-certificates.crt /usr/local/share/reelflux-local/ca-certificates.crt
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/reelflux-local/ca-certificates.crt
+# The unprivileged user of the public image, with the same ids.
+RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+CMD ["node"]

@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { compose } from '../scripts/containers/compose.js';
+import { docker } from '../scripts/containers/docker.js';
+import { IMAGES, imageBytes } from '../scripts/containers/localImages.js';
+import { ALLOWED_DEMUXERS } from '../worker/probeMedia.js';
+import { createReelfluxClient, type Conversion } from '../sdk/index.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+/**
+ * The image users build, run for real: the project's Dockerfile and docker-compose.yml (with
+ * docker-compose.local.yml on top) on a Docker engine, driven through the router with the SDK.
+ * The stack is brought up once by tests/containersSetup.ts; the tests run in order, and the
+ * last one stops it.
+ */
+
+const PROCESSES = ['router', 'auth', 'media', 'conversion', 'worker'] as const;
+const SERVICES = ['mongo', 'rabbitmq', ...PROCESSES] as const;
+/** Largest the image may be, uncompressed (`docker image inspect`). */
+const IMAGE_BUDGET_BYTES = 400 * 1024 * 1024;
+
+describe('the stack in containers', () => {
+  const stack = inject('containers');
+  const run = (args: string[]) => compose(stack.compose, args, { env: stack.env });
+  const containerOf = (service: string) => {
+    const id = run(['ps', '--all', '--quiet', service]).trim();
+    if (!id) throw new Error(`no container for ${service}`);
+    return id;
+  };
+  const inspect = (id: string, format: string) =>
+    docker(['inspect', '--format', format, id]).trim();
+  const work = mkdtempSync(join(tmpdir(), 'reelflux-containers-'));
+  const mongo = new MongoClient('mongodb://127.0.0.1:27117/');
+  const reelflux = createReelfluxClient({ url: stack.routerUrl });
+  const figures: string[] = [];
+  afterAll(async () => {
+    await mongo.close();
+    process.stdout.write(`containers | figures:\n${figures.map((f) => `  ${f}\n`).join('')}`);
+  });
+
+  it('runs every container as a non-root user, each healthy by its own check', () => {
+    figures.push(`healthy after compose up: ${stack.healthySeconds.toFixed(1)} s`);
+    for (const service of SERVICES) {
+      const id = containerOf(service);
+      expect(inspect(id, '{{.State.Health.Status}}'), service).toBe('healthy');
+      expect(inspect(id, '{{.HostConfig.NetworkMode}}'), service).toBe('host');
+      const uid = docker(['exec', id, 'id', '-u']).trim();
+      expect(Number(uid), `${service} runs as uid ${uid}`).toBeGreaterThan(0);
+    }
+    // Each process's check looks at its own port, not at whichever answers on the shared host.
+    for (const name of PROCESSES) {
+      const check = docker(['exec', containerOf(name), 'node', 'dist/scripts/healthcheck.js']);
+      expect(check, name).toBe('');
+    }
+  });
+
+  it('keeps the image under its budget, with an FFmpeg that only makes MP3s from local input', () => {
+    const bytes = imageBytes(IMAGES.app);
+    const layers = docker(['history', '--format', '{{.Size}}\t{{.CreatedBy}}', IMAGES.app])
+      .split('\n')
+      .filter((line) => /^\d/.test(line) && !line.startsWith('0B'))
+      .map((line) => line.slice(0, 110));
+    figures.push(
+      `image ${IMAGES.app}: ${(bytes / 1024 / 1024).toFixed(0)} MiB on ${stack.images.nodeImage}, ` +
+        `built in ${stack.images.appBuildSeconds.toFixed(0)} s (local bases ${stack.images.baseSeconds.toFixed(0)} s)`,
+      ...layers.map((line) => `  layer ${line}`),
+    );
+
+    const ffmpeg = (args: string[]) =>
+      docker(['run', '--rm', '--network', 'host', '--entrypoint', 'ffmpeg', IMAGES.app, ...args]);
+    const demuxers = ffmpeg(['-hide_banner', '-demuxers']);
+    for (const demuxer of ALLOWED_DEMUXERS) {
+      expect(demuxers, demuxer).toMatch(new RegExp(`^ D\\s+\\S*\\b${demuxer}\\b`, 'm'));
+    }
+    expect(ffmpeg(['-hide_banner', '-encoders'])).toMatch(/libmp3lame/);
+    // `-protocols` prints "Input:", the input protocols, "Output:", the output ones.
+    const inputs = /Input:\n([^]*?)Output:/.exec(ffmpeg(['-hide_banner', '-protocols']))?.[1];
+    expect(inputs?.split(/\s+/).filter(Boolean).sort()).toEqual(['file', 'pipe']);
+    expect(bytes).toBeLessThan(IMAGE_BUDGET_BYTES);
+  });
+
+  it('converts a video end to end through the router in its container (SDK)', async () => {
+    await reelflux.signUp(`${uniqueName('ctr')}@example.com`, PASSWORD);
+    const clip = join(work, 'In a container.mp4');
+    writeFileSync(clip, makeVideo(stack.ffmpegPath, 8));
+    const started = Date.now();
+    const video = await reelflux.uploadVideo(clip, { mp3: { bitrateKbps: 128 } });
+    let last: Conversion | undefined;
+    for await (const state of reelflux.watchConversion(video.id)) last = state;
+    const seconds = (Date.now() - started) / 1_000;
+    figures.push(`8 s video, upload → SUCCEEDED through the containers: ${seconds.toFixed(2)} s`);
+    expect(last?.status).toBe('SUCCEEDED');
+
+    const target = join(work, 'out.mp3');
+    const { bytes } = await reelflux.download(last?.audio ?? { downloadUrl: '' }, target);
+    expect(bytes).toBe(last?.audio?.bytes);
+    const mp3 = readFileSync(target);
+    const stored = await mongo
+      .db('reelflux_media')
+      .collection<{ metadata: { sha256: string } }>('audio.files')
+      .findOne({ 'metadata.conversionId': video.id });
+    expect(createHash('sha256').update(mp3).digest('hex')).toBe(stored?.metadata.sha256);
+    const facts = probeMp3(stack.ffprobePath, mp3);
+    expect(facts).toMatchObject({ codec: 'mp3', bitrateKbps: 128 });
+    expect(facts.durationSeconds).toBeCloseTo(8, 0);
+  });
+
+  it('restarts a killed worker container, and its job ends SUCCEEDED once', async () => {
+    const worker = containerOf('worker');
+    const restartsBefore = Number(inspect(worker, '{{.RestartCount}}'));
+    const long = join(work, 'long.mp4');
+    writeFileSync(long, makeLongAudio(stack.ffmpegPath, 600));
+    const video = await reelflux.uploadVideo(long, {
+      mp3: { bitrateKbps: 320, sampleRateHz: 44_100 },
+    });
+    let killed = false;
+    let last: Conversion | undefined;
+    for await (const state of reelflux.watchConversion(video.id)) {
+      last = state;
+      if (!killed && state.status === 'RUNNING' && (state.progress ?? 0) > 0) {
+        // What the kernel's OOM killer or a crash does: the container's init dies at once.
+        const pid = inspect(worker, '{{.State.Pid}}');
+        expect(spawnSync('kill', ['-KILL', pid]).status).toBe(0);
+        killed = true;
+      }
+    }
+    expect(killed).toBe(true);
+    expect(last).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(Number(inspect(worker, '{{.RestartCount}}'))).toBe(restartsBefore + 1);
+    expect(inspect(worker, '{{.State.Health.Status}}')).not.toBe('unhealthy');
+    const media = mongo.db('reelflux_media');
+    expect(
+      await media.collection('audio.files').countDocuments({ 'metadata.conversionId': video.id }),
+    ).toBe(1);
+    const facts = probeMp3(stack.ffprobePath, await downloadOf(last));
+    expect(Math.abs(facts.durationSeconds - 600)).toBeLessThanOrEqual(0.5);
+  }, 300_000);
+
+  it('drains each process on docker stop, exiting 0 within its grace period', () => {
+    // The order an operator would take it down in: the front door first, the workers last.
+    for (const name of ['router', 'conversion', 'media', 'auth', 'worker'] as const) {
+      const id = containerOf(name);
+      const grace = name === 'worker' ? 75 : 10;
+      const started = Date.now();
+      docker(['stop', '--time', String(grace), id]);
+      const seconds = (Date.now() - started) / 1_000;
+      figures.push(`docker stop ${name}: ${seconds.toFixed(1)} s (grace ${grace} s)`);
+      expect(inspect(id, '{{.State.ExitCode}}'), name).toBe('0');
+      expect(inspect(id, '{{.State.OOMKilled}}'), name).toBe('false');
+      expect(seconds, name).toBeLessThan(grace);
+    }
+  });
+
+  async function downloadOf(conversion: Conversion | undefined): Promise<Buffer> {
+    const target = join(work, `${uniqueName('dl')}.mp3`);
+    await reelflux.download(conversion?.audio ?? { downloadUrl: '' }, target);
+    return readFileSync(target);
+  }
+});
