@@ -30,8 +30,11 @@ class FakeChannel extends EventEmitter {
   assertQueue = (name: string) => this.declare(`queue ${name}`);
   bindQueue = (queue: string) => this.declare(`bind ${queue}`);
   prefetch = () => Promise.resolve();
-  consume = (queue: string) => {
+  /** Each consumer's callback, by queue: RabbitMQ's cancel is a call with null. */
+  deliver = new Map<string, (message: null) => void>();
+  consume = (queue: string, onMessage: (message: null) => void) => {
     this.consumed.push(queue);
+    this.deliver.set(queue, onMessage);
     return Promise.resolve({ consumerTag: `tag-${queue}` });
   };
   cancel = () => Promise.resolve();
@@ -219,6 +222,21 @@ describe('createBroker: staying connected (fake amqplib)', () => {
     await vi.advanceTimersByTimeAsync(500);
     await expect(worker.check()).resolves.toBeUndefined();
     expect(models).toHaveLength(2);
+  });
+
+  it('starts again on a new connection when RabbitMQ cancels a consumer (its queue is gone)', async () => {
+    const conversion = start('conversion');
+    conversion.consume('conversion.video-uploaded', 1, () => Promise.resolve());
+    await settle();
+    const first = models[0];
+    const cancel = first?.channels.find((c) => c.deliver.has('conversion.video-uploaded'));
+    cancel?.deliver.get('conversion.video-uploaded')?.(null);
+    await settle();
+    expect(first?.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(models).toHaveLength(2);
+    expect(models[1]?.declared).toContain('queue conversion.video-uploaded');
+    expect(models[1]?.consumed).toContain('conversion.video-uploaded');
   });
 
   it('closes a connection whose declaration is refused before it tries again', async () => {

@@ -99,6 +99,17 @@ export function createBroker(
   /** Ids of mandatory messages RabbitMQ handed back because no queue was bound for them. */
   const returned = new Set<string>();
 
+  /**
+   * RabbitMQ cancels a consumer whose queue went away: deleted, or on a cluster node that was
+   * lost. Nothing would ever be delivered to it again, so start over on a new connection, which
+   * declares the queue again (retrying while its node is away) and subscribes anew.
+   */
+  const cancelledByBroker = (model: ChannelModel, queue: string) => {
+    if (closing) return;
+    log.warn({ queue }, 'rabbitmq cancelled a consumer; reconnecting');
+    void model.close().catch(() => {});
+  };
+
   const subscribe = async (model: ChannelModel, consumer: Consumer) => {
     const channel = await model.createChannel();
     channel.on('error', (error: Error) =>
@@ -106,7 +117,7 @@ export function createBroker(
     );
     await channel.prefetch(consumer.prefetch);
     const { consumerTag } = await channel.consume(consumer.queue, (message) => {
-      if (!message) return; // cancelled by the broker (queue deleted); the reconnect resubscribes
+      if (!message) return cancelledByBroker(model, consumer.queue);
       consumer.handler(message, channel).catch((error: unknown) => {
         log.error({ err: error, queue: consumer.queue }, 'message handler failed; requeueing');
         setTimeout(() => {
@@ -140,6 +151,7 @@ export function createBroker(
       name,
       (message) => {
         if (message) subscription.handler(message.content);
+        else cancelledByBroker(model, name);
       },
       { noAck: true },
     );
