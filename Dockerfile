@@ -5,26 +5,28 @@
 # (uid 1000). Where no registry is reachable, `npm run test:containers` makes one locally.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# FFmpeg for the worker, built from Debian's source of the same FFmpeg 5.1 the tests run, with
-# only what making an MP3 needs: the demuxers the worker allows (worker/probeMedia.ts), audio
-# decoders, LAME, and the file and pipe protocols, so it cannot open a URL at all. Debian's
-# binary package would add about 700 MB of video, GPU and display libraries (LLVM alone 115 MB).
+# FFmpeg for the worker, built from Debian bookworm's own source of its FFmpeg 5.1 (the package
+# `npm start` and the tests run), with only what making an MP3 needs: the demuxers the worker
+# allows (worker/probeMedia.ts), the audio decoders those containers carry, zlib for compressed
+# Matroska and QuickTime headers, LAME, and no protocol but file and pipe, so it cannot open a
+# URL whatever it is given. Debian's hardening flags, as in its package. Debian's binary package
+# would add about 700 MB of video, GPU and display libraries (LLVM alone 115 MB).
 FROM ${NODE_IMAGE} AS ffmpeg
 RUN printf 'deb-src http://deb.debian.org/debian bookworm main\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n' \
     > /etc/apt/sources.list.d/debian-sources.list \
   && apt-get update \
   && apt-get install -y --no-install-recommends build-essential dpkg-dev nasm pkg-config \
-    libmp3lame-dev xz-utils
+    libmp3lame-dev zlib1g-dev xz-utils
 WORKDIR /src
-RUN apt-get source --only-source ffmpeg 2>&1 | tail -n 3 \
+RUN apt-get source -qq --only-source ffmpeg \
   && cd ffmpeg-*/ \
-  && ./configure --prefix=/opt/ffmpeg --disable-everything --disable-autodetect --disable-doc \
-    --disable-debug --disable-ffplay --disable-network --disable-avdevice --disable-postproc \
-    --disable-swscale --enable-gpl --enable-libmp3lame --enable-encoder=libmp3lame \
-    --enable-muxer=mp3 --enable-protocol=file,pipe \
+  && ./configure --prefix=/opt/ffmpeg --toolchain=hardened --disable-everything \
+    --disable-autodetect --disable-doc --disable-debug --disable-ffplay --disable-network \
+    --disable-avdevice --disable-postproc --disable-swscale --enable-zlib --enable-libmp3lame \
+    --enable-encoder=libmp3lame --enable-muxer=mp3 --enable-protocol=file,pipe \
     --enable-demuxer=mov,matroska,avi,mpegts,mpegps,flv,ogg,asf,mp3,aac,flac,wav \
     --enable-parsers --enable-bsfs \
-    --enable-decoder='aac*,mp1*,mp2*,mp3*,ac3*,eac3*,opus,vorbis,flac,alac,pcm*,adpcm*,wma*,amr*,dca,truehd,mlp,speex,gsm*,qdm*,cook,atrac*,nellymoser,ra_*,sipr,dolby_e' \
+    --enable-decoder='aac*,mp1*,mp2*,mp3*,ac3*,eac3*,opus,vorbis,flac,alac,pcm*,adpcm*,wma*,amr*,dca,truehd,mlp,speex,gsm*,qdm*,cook,atrac*,nellymoser,ra_*,sipr,dolby_e,wavpack,tta,als,ape,tak,mpc7,mpc8,ralf,dsd*,g722,g723_1,g726*,g729,ilbc,mace3,mace6,qcelp,truespeech,xma1,xma2,s302m' \
     --enable-filter=abuffer,abuffersink,aformat,anull,aresample,asetnsamples,atrim,volume,buffer,buffersink,format,null,trim \
   && make -j"$(nproc)" \
   && make install

@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
  * `npm run test:unit`, seconds), `integration` (`*.int.test.ts`: one piece against the real
  * database, broker or tools), `e2e` (`*.e2e.test.ts`: whole stacks over HTTP and WebSocket)
  * and `containers` (`*.containers.test.ts`: the Docker image and compose file on a Docker
- * engine, `npm run test:containers`). `npm test` runs the first three.
+ * engine, `npm run test:containers`). `npm test` runs the first three in one Vitest run, then
+ * the containers in a second, so the image is built only once the code has passed.
  */
 const tier = (name: string, include: string, exclude: string[] = [], setup?: string) => ({
   extends: true as const,

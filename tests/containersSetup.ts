@@ -1,12 +1,12 @@
 import 'vitest';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { compose, ensureCompose } from '../scripts/containers/compose.js';
+import { compose, ensureCompose, LOCAL_PORTS } from '../scripts/containers/compose.js';
 import { ensureDocker } from '../scripts/containers/docker.js';
 import { ensureImages, type BuiltImages } from '../scripts/containers/localImages.js';
-import { DEPLOY_KEYS_DIR, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
+import { ensureDeployKeys } from '../scripts/ensureDeployKeys.js';
 import { ensureFfmpeg } from '../scripts/infrastructure/ensureFfmpeg.js';
 
 export interface ContainerStack {
@@ -15,6 +15,8 @@ export interface ContainerStack {
   /** The environment compose must run with (where the stack's keys are). */
   env: Record<string, string>;
   routerUrl: string;
+  /** The FerretDB stand-in, for looking at what the stack stored. */
+  mongodbUri: string;
   /** ffmpeg and ffprobe on the machine, for fixtures and for checking MP3s. */
   ffmpegPath: string;
   ffprobePath: string;
@@ -29,28 +31,17 @@ declare module 'vitest' {
   }
 }
 
-/** The uids that read the secrets inside the containers (the images' users). */
-const PROCESS_UID = 1000;
-const RABBITMQ_UID = 999;
-
 /**
- * Compose bind-mounts each secret with the host file's owner and mode, so the stack gets a copy
- * of the deploy keys that each container's user can read (only root can hand them over).
+ * A key set of the stack's own, made for the run and removed after it. Compose bind-mounts each
+ * secret as the file it is, and the containers read them as their own users (1000, and 999 for
+ * RabbitMQ), so the files are 0444; the folder (0700) keeps everyone else on the host out.
  */
 function keysForContainers(): string {
-  ensureDeployKeys();
   const dir = fromRoot('.local', 'containers', 'keys');
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const file of readdirSync(DEPLOY_KEYS_DIR)) {
-    const copy = join(dir, file);
-    copyFileSync(join(DEPLOY_KEYS_DIR, file), copy);
-    chmodSync(copy, 0o400);
-    if (process.getuid?.() === 0) {
-      const owner = file === keyFiles.rabbitmqDefinitions ? RABBITMQ_UID : PROCESS_UID;
-      chownSync(copy, owner, owner);
-    }
-  }
+  ensureDeployKeys(dir);
+  chmodSync(dir, 0o700);
+  for (const file of readdirSync(dir)) chmodSync(join(dir, file), 0o444);
   return dir;
 }
 
@@ -67,14 +58,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
     `images: local bases ${images.baseSeconds.toFixed(0)} s, ` +
       `Dockerfile build ${images.appBuildSeconds.toFixed(0)} s on ${images.nodeImage}`,
   );
-  const env = { ...process.env, REELFLUX_KEYS_DIR: keysForContainers() } as Record<string, string>;
+  const tools = ensureFfmpeg(process.env, say);
+  const keys = keysForContainers();
+  const env = { ...process.env, REELFLUX_KEYS_DIR: keys } as Record<string, string>;
   const run = (args: string[]) => compose(command, args, { env });
+  const down = () => {
+    run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
+    rmSync(keys, { recursive: true, force: true });
+  };
   run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
   const started = Date.now();
   try {
     run(['up', '--detach', '--no-build', '--wait', '--wait-timeout', '240']);
   } catch (error) {
-    say(run(['logs', '--no-color', '--tail', '40']));
+    // What the containers said, if they can say it, then nothing left on the host's ports.
+    try {
+      say(run(['logs', '--no-color', '--tail', '40']));
+    } catch {
+      // The logs only help; the failure to report is `up`'s.
+    }
+    down();
     throw error;
   }
   const healthySeconds = (Date.now() - started) / 1_000;
@@ -82,12 +85,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('containers', {
     compose: command,
     env,
-    routerUrl: 'http://127.0.0.1:4100',
-    ...ensureFfmpeg(process.env, say),
+    routerUrl: `http://127.0.0.1:${LOCAL_PORTS.router}`,
+    mongodbUri: `mongodb://127.0.0.1:${LOCAL_PORTS.ferretdb}/`,
+    ...tools,
     images,
     healthySeconds,
   });
-  return async () => {
-    run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
-  };
+  return async () => down();
 }

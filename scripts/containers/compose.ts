@@ -6,25 +6,35 @@ import { fromRoot } from '../../lib/platform/projectRoot.js';
 import {
   findExecutable,
   MissingInfrastructureError,
+  runTool,
   type Say,
 } from '../infrastructure/hostTools.js';
 
-/** Compose v5, the newest that builds with this machine's Go (1.26). */
+/** Compose v5.6, the newest that builds with Go 1.26. */
 export const COMPOSE_VERSION = 'v5.6.0';
+/** The oldest plugin that reads docker-compose.local.yml: `!reset` and `--wait-timeout`. */
+const MINIMUM_PLUGIN = [2, 24] as const;
+
+function atLeast(version: string, [major, minor]: readonly [number, number]): boolean {
+  const [have = 0, haveMinor = 0] = version.trim().replace(/^v/, '').split('.').map(Number);
+  return have > major || (have === major && haveMinor >= minor);
+}
 const MODULE = 'github.com/docker/compose/v5';
+
+/** Where docker-compose.local.yml puts what the tests talk to, on 127.0.0.1. */
+export const LOCAL_PORTS = { router: 4100, ferretdb: 27117 } as const;
 
 /** The project's compose file with the host-network override, as `docker compose -f … -f …`. */
 export const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.local.yml'] as const;
 
 /**
- * `docker compose` (the CLI plugin) when the machine has it, else Compose built once from the
+ * `docker compose` (the CLI plugin) when the machine has one new enough, else Compose built once from the
  * Go module proxy into `.local/bin`, like kustomize. Debian's docker-compose 1.29 cannot read
  * the file: it predates `name:`, `!reset` and the Compose specification's long syntax.
  */
 export function ensureCompose(say: Say): string[] {
-  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) {
-    return ['docker', 'compose'];
-  }
+  const plugin = spawnSync('docker', ['compose', 'version', '--short'], { encoding: 'utf8' });
+  if (plugin.status === 0 && atLeast(plugin.stdout, MINIMUM_PLUGIN)) return ['docker', 'compose'];
   const bin = fromRoot('.local', 'bin', `docker-compose-${COMPOSE_VERSION}`);
   if (!existsSync(bin)) buildCompose(bin, say);
   return [bin];
@@ -78,15 +88,5 @@ export function compose(
   const files = COMPOSE_FILES.flatMap((file) => ['-f', join(fromRoot(), file)]);
   const [program, ...leading] = command;
   if (!program) throw new Error('no compose command');
-  const run = spawnSync(program, [...leading, ...files, ...args], {
-    cwd: fromRoot(),
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    ...options,
-  });
-  if (run.status !== 0) {
-    const stderr = typeof run.stderr === 'string' ? run.stderr.trim() : '';
-    throw new Error(`compose ${args.join(' ')} failed (${run.status}): ${stderr.slice(-3_000)}`);
-  }
-  return typeof run.stdout === 'string' ? run.stdout : '';
+  return runTool(program, [...leading, ...files, ...args], { cwd: fromRoot(), ...options });
 }

@@ -6,6 +6,7 @@ import {
   aptInstall,
   findExecutable,
   MissingInfrastructureError,
+  runTool,
   type Say,
 } from '../infrastructure/hostTools.js';
 
@@ -20,19 +21,8 @@ export const DOCKERD_LOG = fromRoot('.local', 'logs', 'dockerd.log');
 const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0' };
 
 /** Runs `docker …` and returns its standard output; throws with its standard error. */
-export function docker(args: readonly string[], options: SpawnSyncOptions = {}): string {
-  const run = spawnSync('docker', args, {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: DOCKER_ENV,
-    ...options,
-  });
-  if (run.status !== 0) {
-    const stderr = typeof run.stderr === 'string' ? run.stderr.trim() : '';
-    throw new Error(`docker ${args.join(' ')} failed (${run.status}): ${stderr.slice(-2_000)}`);
-  }
-  return typeof run.stdout === 'string' ? run.stdout : '';
-}
+export const docker = (args: readonly string[], options: SpawnSyncOptions = {}): string =>
+  runTool('docker', args, { env: DOCKER_ENV, ...options });
 
 const engineAnswers = () =>
   spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {

