@@ -12,7 +12,7 @@ import { IMAGES, imageBytes } from '../scripts/containers/localImages.js';
 import { ALLOWED_DEMUXERS } from '../worker/probeMedia.js';
 import { createReelfluxClient, type Conversion } from '../sdk/index.js';
 import { PASSWORD } from './helpers/authOperations.js';
-import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { makeLongAudio, makeVideo, probeMp3, writeTone } from './helpers/fixtures.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /**
@@ -117,18 +117,7 @@ describe('the stack in containers', () => {
       ['mp2.mpg', ['-c:a', 'mp2', '-f', 'mpeg']],
     ];
     for (const [file, args] of samples) {
-      const sine = 'sine=frequency=440:sample_rate=48000:duration=3';
-      execFileSync(stack.ffmpegPath, [
-        '-v',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        sine,
-        ...args,
-        join(work, file),
-      ]);
+      writeTone(stack.ffmpegPath, join(work, file), 3, args);
       const mp3 = execFileSync(
         'docker',
         ['run', '--rm', '--network', 'host', '-v', `${work}:/in:ro`, '--entrypoint', 'ffmpeg']

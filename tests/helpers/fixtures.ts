@@ -55,9 +55,17 @@ export function makeVideo(
   return readFileSync(out);
 }
 
-/** Audio only, long and cheap to make: for jobs that must still be running a few seconds in. */
-export function makeLongAudio(ffmpegPath: string, seconds: number): Buffer {
-  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), 'long.mp4');
+/**
+ * A sine tone of `seconds` written to `path`, encoded as `encode` says (codec, and `-f` where the
+ * extension does not name the container).
+ */
+export function writeTone(
+  ffmpegPath: string,
+  path: string,
+  seconds: number,
+  encode: readonly string[],
+  sampleRateHz = 48_000,
+): void {
   execFileSync(ffmpegPath, [
     '-v',
     'error',
@@ -65,13 +73,16 @@ export function makeLongAudio(ffmpegPath: string, seconds: number): Buffer {
     '-f',
     'lavfi',
     '-i',
-    `sine=frequency=330:sample_rate=22050:duration=${seconds}`,
-    '-c:a',
-    'aac',
-    '-b:a',
-    '24k',
-    out,
+    `sine=frequency=330:sample_rate=${sampleRateHz}:duration=${seconds}`,
+    ...encode,
+    path,
   ]);
+}
+
+/** Audio only, long and cheap to make: for jobs that must still be running a few seconds in. */
+export function makeLongAudio(ffmpegPath: string, seconds: number): Buffer {
+  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), 'long.mp4');
+  writeTone(ffmpegPath, out, seconds, ['-c:a', 'aac', '-b:a', '24k'], 22_050);
   return readFileSync(out);
 }
 
