@@ -105,7 +105,8 @@ export function createBroker(
    * declares the queue again (retrying while its node is away) and subscribes anew.
    */
   const cancelledByBroker = (model: ChannelModel, queue: string) => {
-    if (closing) return;
+    // Draining or closing: what the broker cancelled is what this process is letting go of.
+    if (closing || !consuming) return;
     log.warn({ queue }, 'rabbitmq cancelled a consumer; reconnecting');
     void model.close().catch(() => {});
   };
