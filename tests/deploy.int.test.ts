@@ -191,6 +191,14 @@ function getObject<T>(objects: K8sObject[], kind: string, name: string): K8sObje
   return found as K8sObject & T;
 }
 
+/** A StatefulSet's headless Service, which publishes members before they are ready. */
+function expectPeerService(objects: K8sObject[], name: string | undefined, overlay: string) {
+  const service = getObject<ServiceObject>(objects, 'Service', name ?? '');
+  expect(service.spec.clusterIP, overlay).toBe('None');
+  expect(service.spec.publishNotReadyAddresses, overlay).toBe(true);
+  return service;
+}
+
 function containerOf(workload: Workload, name: string): Container {
   const container = workload.spec.template.spec.containers.find((c) => c.name === name);
   if (!container) throw new Error(`${workload.metadata.name} has no container ${name}`);
@@ -585,13 +593,7 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         expect(runInitiateScript(mongodb.initiateScript, 'mongodb-1', () => ({})).sent).toEqual([]);
 
         // Members find each other by these names before they are ready.
-        const service = getObject<ServiceObject>(
-          objects,
-          'Service',
-          statefulSet.spec.serviceName ?? '',
-        );
-        expect(service.spec.clusterIP, overlay).toBe('None');
-        expect(service.spec.publishNotReadyAddresses, overlay).toBe(true);
+        expectPeerService(objects, statefulSet.spec.serviceName, overlay);
       }
     });
 
@@ -645,13 +647,7 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         expect(nodeName, overlay).toBe(
           `rabbit@$(POD_NAME).${statefulSet.spec.serviceName}.reelflux.svc.cluster.local`,
         );
-        const nodes = getObject<ServiceObject>(
-          objects,
-          'Service',
-          statefulSet.spec.serviceName ?? '',
-        );
-        expect(nodes.spec.clusterIP, overlay).toBe('None');
-        expect(nodes.spec.publishNotReadyAddresses, overlay).toBe(true);
+        const nodes = expectPeerService(objects, statefulSet.spec.serviceName, overlay);
         expect(nodes.spec.selector, overlay).toEqual({ 'app.kubernetes.io/name': 'rabbitmq' });
         // Nodes may reach each other's epmd and Erlang distribution ports.
         const policies = objects.filter(
