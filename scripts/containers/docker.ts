@@ -24,11 +24,11 @@ const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0' };
 export const docker = (args: readonly string[], options: SpawnSyncOptions = {}): string =>
   runTool('docker', args, { env: DOCKER_ENV, ...options });
 
-const engineAnswers = () =>
-  spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
-    stdio: 'ignore',
-    env: DOCKER_ENV,
-  }).status === 0;
+/** Whether `docker …` exits 0 (its output unread), given at most `timeoutMs`. */
+export const dockerSucceeds = (args: readonly string[], timeoutMs?: number): boolean =>
+  spawnSync('docker', args, { stdio: 'ignore', env: DOCKER_ENV, timeout: timeoutMs }).status === 0;
+
+const engineAnswers = () => dockerSucceeds(['info', '--format', '{{.ServerVersion}}']);
 
 /**
  * A Docker engine that answers: the one running, or Debian's `docker.io` daemon, installed if
@@ -61,9 +61,5 @@ export async function ensureDocker(say: Say): Promise<void> {
 }
 
 /** Whether an image of that name and tag is in the engine. */
-export function hasImage(reference: string): boolean {
-  return (
-    spawnSync('docker', ['image', 'inspect', reference], { stdio: 'ignore', env: DOCKER_ENV })
-      .status === 0
-  );
-}
+export const hasImage = (reference: string): boolean =>
+  dockerSucceeds(['image', 'inspect', reference]);

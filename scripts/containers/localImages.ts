@@ -1,5 +1,4 @@
 // The images the container tests run; see docs/operations.md, "Containers".
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -20,7 +19,7 @@ import {
   type Say,
 } from '../infrastructure/hostTools.js';
 import { buildFerretDb } from '../infrastructure/ensureMongo.js';
-import { docker, hasImage } from './docker.js';
+import { docker, dockerSucceeds, hasImage } from './docker.js';
 
 /** The Dockerfile's default base, used as it is wherever it can be pulled. */
 export const PUBLIC_NODE_IMAGE = 'node:22-bookworm-slim';
@@ -73,7 +72,7 @@ export function ensureImages(say: Say): BuiltImages {
   const started = Date.now();
   mkdirSync(WORK, { recursive: true });
   let nodeImage: string = PUBLIC_NODE_IMAGE;
-  if (!hasImage(PUBLIC_NODE_IMAGE) && !pulled(PUBLIC_NODE_IMAGE)) {
+  if (!hasImage(PUBLIC_NODE_IMAGE) && !dockerSucceeds(['pull', '-q', PUBLIC_NODE_IMAGE], 30_000)) {
     say(`${PUBLIC_NODE_IMAGE} cannot be pulled here: building on ${IMAGES.node}`);
     nodeImage = IMAGES.node;
   }
@@ -94,13 +93,6 @@ export function ensureImages(say: Say): BuiltImages {
 /** The image's size as the engine reports it (uncompressed, all layers), in bytes. */
 export function imageBytes(reference: string): number {
   return Number(docker(['image', 'inspect', '--format', '{{.Size}}', reference]).trim());
-}
-
-function pulled(reference: string): boolean {
-  return (
-    spawnSync('docker', ['pull', '-q', reference], { stdio: 'ignore', timeout: 30_000 }).status ===
-    0
-  );
 }
 
 /**
