@@ -3,7 +3,9 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/'] },
+  {
+    ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/', 'test-results/'],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -14,7 +14,7 @@ export interface Mp3Options {
 
 export const MP3_BITRATE_RANGE = { min: 32, max: 320 } as const;
 export const MP3_SAMPLE_RATES = [22050, 32000, 44100, 48000] as const;
-const MAX_TAG_LENGTH = 200;
+export const MP3_MAX_TAG_LENGTH = 200;
 
 /**
  * Validates options from a client (GraphQL) or from a message, and returns only the fields
@@ -82,8 +82,11 @@ export function parseMp3Options(input: unknown): Mp3Options {
     if (value === null || value === undefined) continue;
     if (typeof value !== 'string') throw invalid(key, 'must be a string');
     // ID3 tags end up in a file other programs parse: no control characters.
-    if (value.length > MAX_TAG_LENGTH || /\p{Cc}/u.test(value)) {
-      throw invalid(key, `must be at most ${MAX_TAG_LENGTH} characters without control characters`);
+    if (value.length > MP3_MAX_TAG_LENGTH || /\p{Cc}/u.test(value)) {
+      throw invalid(
+        key,
+        `must be at most ${MP3_MAX_TAG_LENGTH} characters without control characters`,
+      );
     }
     options[key] = value;
   }

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
+import { parseMp3Options } from '../lib/contracts/mp3Options.js';
+import { ClientErrorCode, describeError } from '../web/src/api/describeError.js';
+import { DEFAULT_MP3_CHOICE, toMp3Options } from '../web/src/mp3Choice.js';
+
+describe('web app: error sentences', () => {
+  const generic = describeError({ code: ErrorCode.INTERNAL_SERVER_ERROR });
+
+  it('has a sentence of its own for every code a client can see', () => {
+    const codes = [
+      ...Object.values(ErrorCode),
+      ...Object.values(ConversionErrorCode),
+      ...Object.values(ClientErrorCode),
+    ].filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR);
+    for (const code of codes) {
+      const sentence = describeError({ code });
+      expect(sentence, code).not.toBe(generic);
+      expect(sentence, code).toMatch(/^[A-Z].*\.$/);
+      expect(sentence, code).not.toContain(code);
+    }
+  });
+
+  it('reads UNAUTHENTICATED as a wrong password while logging in, and as an ended session after', () => {
+    expect(describeError({ code: 'UNAUTHENTICATED' }, 'logIn')).toBe(
+      'The email or password is wrong.',
+    );
+    expect(describeError({ code: 'UNAUTHENTICATED' })).toContain('log in again');
+  });
+
+  it('uses the finer reason, the field and the wait where the server gives them', () => {
+    expect(describeError({ code: 'BAD_USER_INPUT', reason: 'EMAIL_TAKEN' })).toContain('Log in');
+    expect(describeError({ code: 'QUOTA_EXCEEDED', reason: 'STORED_BYTES' })).toContain(
+      'Delete some videos',
+    );
+    expect(describeError({ code: 'BAD_USER_INPUT', field: 'mp3.endSeconds' })).toBe(
+      'The value of “Trim end” is not valid.',
+    );
+    expect(describeError({ code: 'RATE_LIMITED', retryAfterSeconds: 42 })).toContain(
+      'in 42 seconds',
+    );
+    expect(describeError({ code: 'RATE_LIMITED', retryAfterSeconds: 600 })).toContain(
+      'in 10 minutes',
+    );
+  });
+
+  it('falls back to the generic sentence for a code it does not know', () => {
+    expect(describeError({ code: 'SOMETHING_NEW' })).toBe(generic);
+    expect(describeError({ code: undefined })).toBe(generic);
+  });
+});
+
+describe('web app: MP3 options from the form', () => {
+  it('sends nothing for the defaults', () => {
+    expect(toMp3Options(DEFAULT_MP3_CHOICE)).toEqual({});
+  });
+
+  it('sends constant bitrate or VBR quality, never both, and only fields that were filled in', () => {
+    const options = toMp3Options({
+      ...DEFAULT_MP3_CHOICE,
+      bitrateKbps: '128',
+      mono: true,
+      sampleRateHz: '44100',
+      startSeconds: '1.5',
+      endSeconds: ' ',
+      title: '  Holiday ',
+    });
+    expect(options).toEqual({
+      bitrateKbps: 128,
+      channels: 1,
+      sampleRateHz: 44100,
+      startSeconds: 1.5,
+      title: 'Holiday',
+    });
+    expect(toMp3Options({ ...DEFAULT_MP3_CHOICE, mode: 'variable', vbrQuality: '0' })).toEqual({
+      vbrQuality: 0,
+    });
+  });
+
+  it('makes options the server accepts, checked by the server’s own parser', () => {
+    const options = toMp3Options({
+      ...DEFAULT_MP3_CHOICE,
+      mode: 'variable',
+      vbrQuality: '4',
+      mono: true,
+      sampleRateHz: '22050',
+      startSeconds: '2',
+      endSeconds: '9.5',
+      artist: 'Someone',
+    });
+    expect(parseMp3Options(options)).toEqual(options);
+  });
+});

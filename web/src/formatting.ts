@@ -1,0 +1,32 @@
+/** `3.4 MB`, `812 kB`, `120 B`: decimal units, as file managers show sizes. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${(bytes / 1_000).toFixed(0)} kB`;
+  if (bytes < 1_000_000_000) return `${(bytes / 1_000_000).toFixed(1)} MB`;
+  return `${(bytes / 1_000_000_000).toFixed(2)} GB`;
+}
+
+/** `1:05`, `1:02:03`. */
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.round(totalSeconds);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = String(seconds % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+/** The MP3's file name for a video's: its extension swapped for `.mp3`. */
+export function mp3FileName(videoFilename: string): string {
+  const base = videoFilename.replace(/\.[^./\\]{1,8}$/, '').trim();
+  return `${base || 'audio'}.mp3`;
+}
+
+/**
+ * A download link as a path on this origin. The API gives absolute links built from the
+ * server's PUBLIC_URL; the page was served by that same router, and a same-origin path keeps
+ * the Content-Security-Policy at `'self'` even when the page was opened under another name.
+ */
+export function sameOriginPath(url: string): string {
+  const parsed = new URL(url, location.href);
+  return `${parsed.pathname}${parsed.search}`;
+}
