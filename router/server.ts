@@ -28,10 +28,12 @@ import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
 import { createConversionEvents } from './createConversionEvents.js';
 import { createProxyRoute } from './createProxyRoute.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
+import { createWebAppRoutes } from './createWebAppRoutes.js';
+import { fromRoot } from '../lib/platform/projectRoot.js';
 
 /**
  * The public entry point: Apollo Gateway over the committed supergraph, graphql-ws
- * subscriptions on the same URL, and the HTTP Basic login and file relays. Tokens are verified
+ * subscriptions on the same URL, the HTTP Basic login and file relays, and the web app at `/`. Tokens are verified
  * here first so a bad one fails fast with UNAUTHENTICATED, and again by each subgraph; only
  * here is the account behind a token checked to still exist.
  */
@@ -128,6 +130,7 @@ export async function createRouterServer(
       readiness,
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
+        ...createWebAppRoutes(fromRoot('dist', 'web')),
         createProxyRoute({
           methods: ['POST'],
           path: '/auth/login',
