@@ -1,0 +1,374 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { get, type IncomingHttpHeaders } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { PASSWORD } from './helpers/authOperations.js';
+import { launchTestBrowser, type TestBrowser } from './helpers/browser.js';
+import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { postGraphQL } from './helpers/graphql.js';
+import { childPids } from './helpers/processes.js';
+import { uniqueName } from './helpers/uniqueName.js';
+
+// The page's globals, as the functions run inside it by `page.evaluate` see them (this file
+// is compiled for Node, without the DOM's types).
+declare const document: {
+  activeElement: {
+    id: string;
+    textContent: string | null;
+    getAttribute(name: string): string | null;
+  } | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { innerWidth: number };
+declare const sessionStorage: { getItem(key: string): string | null };
+interface PageAudio {
+  readyState: number;
+  duration: number;
+  addEventListener(type: 'loadedmetadata' | 'error', listener: () => void): void;
+}
+
+/** Screenshots land here, for people to look at after a run (CI keeps the folder). */
+const ARTIFACTS = fromRoot('test-results', 'web');
+
+describe('the web app in Chromium', { timeout: 120_000 }, () => {
+  const infra = inject('infra');
+  const prefix = `${uniqueName('web')}_`;
+  const fixtures = mkdtempSync(join(tmpdir(), 'reelflux-web-'));
+  let stack: RunningStack;
+  let browser: TestBrowser;
+  /** What the page printed as errors, CSP refusals among them; every test ends with none. */
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await spawnStack(infra, prefix);
+    browser = await launchTestBrowser();
+  }, 240_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const fixture = (name: string, bytes: Buffer) => {
+    const path = join(fixtures, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const openPage = async (): Promise<Page> => {
+    const page = await browser.context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    await page.goto(stack.routerUrl);
+    return page;
+  };
+  const signUp = async (page: Page, email = `${uniqueName('web')}@example.com`) => {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Your videos' }).count()).toBe(1);
+    return email;
+  };
+  const card = (page: Page, filename: string): Locator =>
+    page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: filename }) });
+  const statusOf = (item: Locator) => item.locator('[data-status]').getAttribute('data-status');
+  const tokenOf = (page: Page) =>
+    page.evaluate(
+      () =>
+        (JSON.parse(sessionStorage.getItem('reelflux.session') ?? '{}') as { token: string }).token,
+    );
+  const expectNoAccessibilityViolations = async (page: Page) => {
+    const { violations } = await new AxeBuilder({ page }).analyze();
+    expect(
+      violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    ).toEqual([]);
+  };
+  const screenshot = (page: Page, name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  it('is served at / with cache headers, gzip and a CSP; GraphQL and Sandbox stay at /graphql', async () => {
+    const index = await fetch(`${stack.routerUrl}/`, {
+      headers: { 'accept-encoding': 'identity' },
+    });
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const csp = index.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+    const html = await index.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    expect(html).not.toMatch(/https?:\/\//); // nothing from elsewhere
+
+    const etag = index.headers.get('etag') ?? '';
+    const again = await fetch(`${stack.routerUrl}/`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1] ?? '';
+    const raw = await fetch(`${stack.routerUrl}${script}`, {
+      headers: { 'accept-encoding': 'identity' },
+    });
+    const asset = await getRaw(`${stack.routerUrl}${script}`, { 'accept-encoding': 'gzip' });
+    expect(raw.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(raw.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers['content-encoding']).toBe('gzip');
+    const gzipped = asset.body;
+    expect(gunzipSync(gzipped).equals(Buffer.from(await raw.arrayBuffer()))).toBe(true);
+    expect(gzipped.length).toBeLessThan(60_000);
+
+    expect((await fetch(`${stack.routerUrl}/assets/nothing.js`)).status).toBe(404);
+    const sandbox = await fetch(`${stack.graphqlUrl}`, { headers: { accept: 'text/html' } });
+    expect(sandbox.status).toBe(200);
+    expect(sandbox.headers.get('content-type')).toContain('text/html');
+    const api = await postGraphQL(stack.graphqlUrl, '{ __typename }');
+    expect(api.body.data).toEqual({ __typename: 'Query' });
+  });
+
+  it('signs up, uploads with a rising progress bar, plays, downloads, converts again and deletes', async () => {
+    const page = await openPage();
+    await expectNoAccessibilityViolations(page);
+    await screenshot(page, 'log-in');
+    await signUp(page);
+
+    // 60 s of video, sent at 200 kB/s: the upload lasts long enough to watch it move.
+    const clip = makeVideo(infra.ffmpegPath, 60);
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 200_000,
+    });
+    await page.getByLabel('Video', { exact: true }).setInputFiles(fixture('holiday.mp4', clip));
+    await page.getByLabel('Bitrate').selectOption('128');
+    await page.getByLabel('Mono').check();
+    await page.getByLabel('Title').fill('Holiday');
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+
+    const seen: number[] = [];
+    const bar = page.getByRole('progressbar', { name: 'Upload progress' });
+    await bar.waitFor();
+    while ((await bar.count()) > 0) {
+      const value = Number(await bar.getAttribute('value').catch(() => null));
+      if (Number.isFinite(value) && value !== seen.at(-1)) seen.push(value);
+      await page.waitForTimeout(100);
+    }
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(seen.some((v) => v > 0 && v < 100)).toBe(true);
+
+    const item = card(page, 'holiday.mp4');
+    await expect.poll(() => statusOf(item), { timeout: 60_000 }).toBe('SUCCEEDED');
+    await screenshot(page, 'converted');
+    await expectNoAccessibilityViolations(page);
+
+    const duration = await item.locator('audio').evaluate(
+      (audio: PageAudio) =>
+        new Promise<number>((resolve, reject) => {
+          if (audio.readyState >= 1) resolve(audio.duration);
+          audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
+          audio.addEventListener('error', () => reject(new Error('the audio did not load')));
+        }),
+    );
+    expect(duration).toBeGreaterThan(59);
+    expect(duration).toBeLessThan(61);
+
+    const link = item.getByRole('link', { name: 'Download holiday.mp3' });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('holiday.mp3');
+    const saved = join(fixtures, 'downloaded.mp3');
+    await download.saveAs(saved);
+    const mp3 = readFileSync(saved);
+    const facts = probeMp3(infra.ffprobePath, mp3);
+    expect(facts.codec).toBe('mp3');
+    expect(facts.bitrateKbps).toBe(128);
+    expect(facts.channels).toBe(1);
+    expect(facts.tags.title).toBe('Holiday');
+    expect(Math.abs(facts.durationSeconds - 60)).toBeLessThan(0.5);
+    const href = (await link.getAttribute('href')) ?? '';
+    const stored = Buffer.from(await (await fetch(`${stack.routerUrl}${href}`)).arrayBuffer());
+    expect(sha256(mp3)).toBe(sha256(stored));
+
+    // Convert again, as VBR: a new MP3 replaces the link.
+    await item.getByRole('button', { name: 'Convert again' }).click();
+    await item.getByLabel('Encoding').selectOption('variable');
+    await item.getByRole('button', { name: 'Convert', exact: true }).click();
+    await expect
+      .poll(async () => (await item.getByRole('link').getAttribute('href')) !== href, {
+        timeout: 60_000,
+      })
+      .toBe(true);
+    await expect.poll(() => statusOf(item), { timeout: 60_000 }).toBe('SUCCEEDED');
+    const again = await fetch(
+      `${stack.routerUrl}${await item.getByRole('link').getAttribute('href')}`,
+    );
+    const vbr = probeMp3(infra.ffprobePath, Buffer.from(await again.arrayBuffer()));
+    expect(vbr.codec).toBe('mp3');
+    expect(vbr.channels).toBe(2);
+
+    const token = await tokenOf(page);
+    await item.getByRole('button', { name: 'Delete holiday.mp4' }).click();
+    await item.getByRole('button', { name: 'Yes, delete holiday.mp4' }).click();
+    await expect.poll(() => item.count()).toBe(0);
+    const left = await postGraphQL<{ videos: { edges: unknown[] } }>(
+      stack.graphqlUrl,
+      '{ videos { edges { node { id } } } }',
+      { token },
+    );
+    expect(left.body.data?.videos.edges).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('says in words that an image is not a video, and that a password is wrong', async () => {
+    const page = await openPage();
+    const email = await signUp(page);
+    const png = join(fixtures, 'photo.png');
+    execFileSync(infra.ffmpegPath, [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=red:s=64x64',
+      '-frames:v',
+      '1',
+      png,
+    ]);
+    await page.getByLabel('Video', { exact: true }).setInputFiles(png);
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('This file is not a video or audio format we can read.');
+    await screenshot(page, 'unsupported-media');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('not the right password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toBe('The email or password is wrong.');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Your videos' }).count()).toBe(1);
+    // The refused image left nothing behind.
+    await expect.poll(() => page.getByText('Nothing here yet').count()).toBe(1);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps watching a conversion through a router restart', async () => {
+    const page = await openPage();
+    await signUp(page);
+    const sockets: string[] = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await page
+      .getByLabel('Video', { exact: true })
+      .setInputFiles(fixture('lecture.mp4', makeLongAudio(infra.ffmpegPath, 900)));
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+    const item = card(page, 'lecture.mp4');
+    await expect.poll(() => statusOf(item), { timeout: 30_000 }).toBe('RUNNING');
+
+    const [router] = childPids(stack.launcher.pid ?? 0, 'router/main.js');
+    expect(router).toBeDefined();
+    process.kill(router ?? 0, 'SIGKILL');
+    await expect.poll(() => statusOf(item), { timeout: 90_000 }).toBe('SUCCEEDED');
+    expect(stack.output()).toMatch(/router +\| exited \(SIGKILL\); restarting/);
+    // A second WebSocket: the page reconnected by itself, without a reload.
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+    expect(await item.locator('audio').count()).toBe(1);
+    // The router's restart refuses connections for a moment; those are the only errors.
+    expect(
+      consoleErrors.filter((e) => !/WebSocket connection .* failed|ERR_CONNECTION_REFUSED/.test(e)),
+    ).toEqual([]);
+    consoleErrors.length = 0;
+    await page.close();
+  });
+
+  it('works with the keyboard alone at phone width', async () => {
+    const page = await openPage();
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(`${uniqueName('web')}@example.com`);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Tab'); // Log in
+    await page.keyboard.press('Tab'); // Sign up
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByRole('heading', { name: 'Your videos' }).count()).toBe(1);
+
+    // Tab to the file picker and open it from the keyboard.
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
+    for (let i = 0; i < 5 && (await focused()) !== 'video'; i++) await page.keyboard.press('Tab');
+    expect(await focused()).toBe('video');
+    const [chooser] = await Promise.all([
+      page.waitForEvent('filechooser'),
+      page.keyboard.press('Space'),
+    ]);
+    await chooser.setFiles(fixture('phone.mp4', makeVideo(infra.ffmpegPath, 4)));
+    await page.getByRole('button', { name: 'Upload and convert' }).focus();
+    await page.keyboard.press('Enter');
+    const item = card(page, 'phone.mp4');
+    await expect.poll(() => statusOf(item), { timeout: 60_000 }).toBe('SUCCEEDED');
+
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await screenshot(page, 'phone');
+    await expectNoAccessibilityViolations(page);
+
+    // Delete it by keyboard: focus moves on with Tab until the button, then Enter twice.
+    const label = () =>
+      page.evaluate(
+        () =>
+          document.activeElement?.getAttribute('aria-label') ??
+          document.activeElement?.textContent ??
+          '',
+      );
+    for (let i = 0; i < 40 && (await label()) !== 'Delete phone.mp4'; i++)
+      await page.keyboard.press('Tab');
+    expect(await label()).toBe('Delete phone.mp4');
+    await page.keyboard.press('Enter');
+    expect(await label()).toBe('Yes, delete phone.mp4');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => item.count()).toBe(0);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+});
+
+/** A GET whose body comes back as sent: fetch would undo the gzip this checks. */
+function getRaw(url: string, headers: Record<string, string>) {
+  return new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    get(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
