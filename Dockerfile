@@ -42,6 +42,10 @@ COPY subgraphs subgraphs
 COPY worker worker
 COPY scripts/healthcheck.ts scripts/healthcheck.ts
 RUN node node_modules/typescript/bin/tsc -p tsconfig.image.json
+# The web app the router serves at `/`, bundled with the SDK's typed operations.
+COPY sdk/generated sdk/generated
+COPY web web
+RUN node node_modules/vite/bin/vite.js build --config web/vite.config.ts
 
 FROM ${NODE_IMAGE}
 # LAME for the worker's FFmpeg; tini reaps ffmpeg children and forwards SIGTERM.

@@ -150,6 +150,18 @@ describe('the stack in containers', () => {
     expect(facts.durationSeconds).toBeCloseTo(8, 0);
   });
 
+  it('serves the web app from the image at /, with its CSP and cached assets', async () => {
+    const page = await fetch(`${stack.routerUrl}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${stack.routerUrl}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect((await asset.text()).length).toBeGreaterThan(10_000);
+  });
+
   it('restarts a killed worker container, and its job ends SUCCEEDED once', async () => {
     const worker = containerOf('worker');
     const restartsBefore = Number(inspect(worker, '{{.RestartCount}}'));
