@@ -36,6 +36,7 @@ interface WebFile {
   /** Kept when it is smaller: every client that matters asks for gzip. */
   gzipped: Buffer | undefined;
   contentType: string;
+  /** A hash of the bytes; the gzipped answer's tag is told apart by a suffix. */
   etag: string;
   cacheControl: string;
 }
@@ -60,23 +61,26 @@ export function createWebAppRoutes(webRoot: string): Route[] {
       );
       return;
     }
-    const gzip = file.gzipped && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
-    const body = gzip && file.gzipped ? file.gzipped : file.body;
+    const gzipped = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
+      ? file.gzipped
+      : undefined;
+    const body = gzipped ?? file.body;
+    const etag = `"${file.etag}${gzipped ? '-gz' : ''}"`;
     const headers: Record<string, string> = {
       'content-type': file.contentType,
       'cache-control': file.cacheControl,
-      etag: file.etag,
+      etag,
       vary: 'accept-encoding',
       'content-security-policy': WEB_APP_CSP,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cross-origin-opener-policy': 'same-origin',
     };
-    if (req.headers['if-none-match'] === file.etag) {
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
       res.writeHead(304, headers).end();
       return;
     }
-    if (gzip) headers['content-encoding'] = 'gzip';
+    if (gzipped) headers['content-encoding'] = 'gzip';
     headers['content-length'] = String(body.length);
     res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : body);
   };
@@ -96,16 +100,24 @@ function readWebFiles(webRoot: string): Map<string, WebFile> {
       body,
       gzipped: gzipped.length < body.length ? gzipped : undefined,
       contentType: CONTENT_TYPES[extname(diskPath)] ?? 'application/octet-stream',
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      etag: createHash('sha256').update(body).digest('base64url').slice(0, 27),
       cacheControl,
     });
   };
   add('/', join(webRoot, 'index.html'), 'no-cache');
   const assets = join(webRoot, 'assets');
   if (existsSync(assets)) {
-    for (const name of readdirSync(assets)) {
-      add(`/assets/${name}`, join(assets, name), 'public, max-age=31536000, immutable');
+    for (const entry of readdirSync(assets, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      add(`/assets/${entry.name}`, join(assets, entry.name), 'public, max-age=31536000, immutable');
     }
   }
   return files;
+}
+
+/** `If-None-Match` as RFC 9110 §13.1.2 reads it: `*`, or a list of tags compared weakly. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }

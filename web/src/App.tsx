@@ -7,9 +7,6 @@ import { clearSession, loadSession, saveSession, type Session } from './session.
 export function App() {
   const [session, setSession] = useState<Session | undefined>(loadSession);
   const [ended, setEnded] = useState(false);
-  // One API client per token: logging in or out starts over, WebSocket included.
-  const api = useMemo(() => createApi(session?.token), [session?.token]);
-  useEffect(() => () => api.dispose(), [api]);
 
   const signIn = useCallback((next: Session) => {
     saveSession(next);
@@ -24,6 +21,13 @@ export function App() {
     setEnded(true);
     logOut();
   }, [logOut]);
+
+  // One API client per token: logging in or out starts over, WebSocket included.
+  const api = useMemo(
+    () => createApi(session?.token, sessionEnded),
+    [session?.token, sessionEnded],
+  );
+  useEffect(() => () => api.dispose(), [api]);
 
   return (
     <>
@@ -45,11 +49,7 @@ export function App() {
             Your session has ended. Please log in again.
           </p>
         )}
-        {session ? (
-          <Workspace api={api} onSessionEnded={sessionEnded} />
-        ) : (
-          <AccountForm api={api} onSignedIn={signIn} />
-        )}
+        {session ? <Workspace api={api} /> : <AccountForm api={api} onSignedIn={signIn} />}
       </main>
     </>
   );

@@ -12,30 +12,51 @@ export function createProgressFetch(onProgress: UploadProgress): typeof fetch {
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const signal = init.signal;
+      const cancelled = () => new DOMException('The upload was cancelled.', 'AbortError');
       if (signal?.aborted) {
-        reject(new DOMException('The upload was cancelled.', 'AbortError'));
+        reject(cancelled());
         return;
       }
       const xhr = new XMLHttpRequest();
+      const abort = () => xhr.abort();
+      const settle = (outcome: () => void) => {
+        signal?.removeEventListener('abort', abort);
+        outcome();
+      };
       xhr.open(init.method ?? 'GET', input instanceof Request ? input.url : String(input));
       new Headers(init.headers).forEach((value, name) => xhr.setRequestHeader(name, value));
       xhr.upload.addEventListener('progress', (event) => onProgress(event.loaded, event.total));
       xhr.addEventListener('load', () =>
-        resolve(
-          new Response(xhr.responseText, {
-            status: xhr.status,
-            statusText: xhr.statusText,
-            headers: parseHeaders(xhr.getAllResponseHeaders()),
-          }),
-        ),
+        settle(() => {
+          try {
+            resolve(toResponse(xhr));
+          } catch (error) {
+            reject(error instanceof Error ? error : new TypeError(String(error)));
+          }
+        }),
       );
-      xhr.addEventListener('error', () => reject(new TypeError('The upload could not be sent.')));
-      xhr.addEventListener('abort', () =>
-        reject(new DOMException('The upload was cancelled.', 'AbortError')),
+      xhr.addEventListener('error', () =>
+        settle(() => reject(new TypeError('The upload could not be sent.'))),
       );
-      signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.addEventListener('abort', () => settle(() => reject(cancelled())));
+      signal?.addEventListener('abort', abort, { once: true });
       xhr.send((init.body ?? null) as XMLHttpRequestBodyInit | null);
     });
+}
+
+/** Statuses whose answers have no body; `new Response` refuses one for them. */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+function toResponse(xhr: XMLHttpRequest): Response {
+  // Outside 200–599 `new Response` throws; a status of 0 is no answer at all.
+  if (xhr.status < 200 || xhr.status > 599) {
+    throw new TypeError(`The upload got no usable answer (status ${xhr.status}).`);
+  }
+  return new Response(NULL_BODY_STATUSES.has(xhr.status) ? null : xhr.responseText, {
+    status: xhr.status,
+    statusText: xhr.statusText,
+    headers: parseHeaders(xhr.getAllResponseHeaders()),
+  });
 }
 
 function parseHeaders(raw: string): Headers {

@@ -1,4 +1,5 @@
 import { ConversionErrorCode, ErrorCode } from '../../../lib/contracts/errorCodes.js';
+import { SdkErrorCode } from '../../../sdk/ReelfluxError.js';
 
 /** What went wrong, as the server or the browser put it: a code and the extensions beside it. */
 export interface ProblemFacts {
@@ -10,14 +11,8 @@ export interface ProblemFacts {
   limit?: number | undefined;
 }
 
-/** Codes the page itself gives a request that never got an answer. */
-export const ClientErrorCode = {
-  NETWORK_ERROR: 'NETWORK_ERROR',
-  CANCELLED: 'CANCELLED',
-} as const;
-export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
-
-type KnownCode = ErrorCode | ConversionErrorCode | ClientErrorCode;
+/** The server's codes, and the SDK's for a request that never got an answer. */
+type KnownCode = ErrorCode | ConversionErrorCode | (typeof SdkErrorCode)[keyof typeof SdkErrorCode];
 
 // A Record over every code, so a code added to lib/contracts/errorCodes.ts fails the type
 // check here until it has a sentence.
@@ -50,6 +45,7 @@ const SENTENCES: Record<KnownCode, string> = {
   RETRYING: 'A converter had a problem; the conversion is queued again.',
   NETWORK_ERROR: 'The server could not be reached. Check your connection and try again.',
   CANCELLED: 'Cancelled.',
+  CONNECTION_CLOSED: 'The live connection to the server was lost. Reload the page.',
 };
 
 // Finer reasons that deserve their own sentence.

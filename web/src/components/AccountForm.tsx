@@ -1,7 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { LogInDocument, SignUpDocument } from '../../../sdk/generated/graphql.js';
-import { problemOf, type Api } from '../api/createApi.js';
-import { describeError } from '../api/describeError.js';
+import { describeApiError, type Api } from '../api/createApi.js';
 import type { Session } from '../session.js';
 
 /** Email and password, with "Log in" (Enter) and "Sign up". */
@@ -10,6 +9,9 @@ export function AccountForm({ api, onSignedIn }: { api: Api; onSignedIn: (s: Ses
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string>();
+  // The first field, also after logging out (the Log out button is gone).
+  const emailField = useRef<HTMLInputElement>(null);
+  useEffect(() => emailField.current?.focus(), []);
 
   const submit = async (action: 'logIn' | 'signUp') => {
     setBusy(true);
@@ -24,7 +26,7 @@ export function AccountForm({ api, onSignedIn }: { api: Api; onSignedIn: (s: Ses
     if (auth) {
       onSignedIn({ token: auth.token, email: auth.user.email, expiresAt: auth.expiresAt });
     } else if (result.error) {
-      setProblem(describeError(problemOf(result.error), action === 'logIn' ? 'logIn' : undefined));
+      setProblem(describeApiError(result.error, action === 'logIn' ? 'logIn' : undefined));
     }
   };
 
@@ -41,6 +43,7 @@ export function AccountForm({ api, onSignedIn }: { api: Api; onSignedIn: (s: Ses
       <p class="hint">Upload a video and get its sound back as an MP3.</p>
       <label for="email">Email</label>
       <input
+        ref={emailField}
         id="email"
         type="email"
         autocomplete="username"
@@ -55,10 +58,13 @@ export function AccountForm({ api, onSignedIn }: { api: Api; onSignedIn: (s: Ses
         autocomplete="current-password"
         required
         minLength={10}
+        aria-describedby="password-hint"
         value={password}
         onInput={(event) => setPassword(event.currentTarget.value)}
       />
-      <p class="hint">At least 10 characters.</p>
+      <p id="password-hint" class="hint">
+        At least 10 characters.
+      </p>
       {problem && (
         <p class="problem" role="alert">
           {problem}

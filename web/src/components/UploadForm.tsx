@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { UploadVideoDocument, type VideoFieldsFragment } from '../../../sdk/generated/graphql.js';
-import { problemOf, type Api } from '../api/createApi.js';
+import { describeApiError, type Api } from '../api/createApi.js';
 import { createProgressFetch } from '../api/createProgressFetch.js';
-import { describeError } from '../api/describeError.js';
 import { formatBytes } from '../formatting.js';
 import { DEFAULT_MP3_CHOICE, toMp3Options, type Mp3Choice } from '../mp3Choice.js';
 import { Mp3OptionsFields } from './Mp3OptionsFields.js';
@@ -10,8 +9,10 @@ import { Mp3OptionsFields } from './Mp3OptionsFields.js';
 interface Uploading {
   sent: number;
   total: number;
-  cancel: () => void;
 }
+
+/** Screen readers hear the upload's progress in steps of this many percent, not every event. */
+const ANNOUNCE_STEP = 25;
 
 /** Choose a video (picker or drop anywhere on the page), set the MP3 options, upload. */
 export function UploadForm({
@@ -27,6 +28,16 @@ export function UploadForm({
   const [message, setMessage] = useState<{ text: string; problem: boolean }>();
   const [dragging, setDragging] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const cancelButton = useRef<HTMLButtonElement>(null);
+  const noticeLine = useRef<HTMLParagraphElement>(null);
+  const problemLine = useRef<HTMLParagraphElement>(null);
+  const running = useRef<{ unsubscribe: () => void } | undefined>(undefined);
+
+  // Where a keyboard user starts once logged in.
+  useEffect(() => heading.current?.focus(), []);
+  // Logging out (this form goes away) mid-upload ends the upload too.
+  useEffect(() => () => running.current?.unsubscribe(), []);
 
   useEffect(() => {
     const over = (event: DragEvent) => {
@@ -42,6 +53,9 @@ export function UploadForm({
       if (!dropped) return;
       event.preventDefault();
       setDragging(false);
+      if (running.current) return;
+      // The picker shows the dropped file as if chosen there.
+      if (picker.current && event.dataTransfer) picker.current.files = event.dataTransfer.files;
       setFile(dropped);
       setMessage(undefined);
     };
@@ -55,38 +69,45 @@ export function UploadForm({
     };
   }, []);
 
+  const finish = (next: { text: string; problem: boolean }) => {
+    running.current = undefined;
+    setUploading(undefined);
+    setMessage(next);
+    // The progress bar and its Cancel button are gone: focus goes to what happened.
+    requestAnimationFrame(() => (next.problem ? problemLine : noticeLine).current?.focus());
+  };
+
   const upload = () => {
-    if (!file) return;
+    if (!file || running.current) return;
     setMessage(undefined);
     const progressFetch = createProgressFetch((sent, total) =>
-      setUploading((current) => current && { ...current, sent, total }),
+      setUploading((current) => current && { sent, total }),
     );
-    const subscription = api.client
+    running.current = api.client
       .mutation(UploadVideoDocument, { file, mp3: toMp3Options(choice) }, { fetch: progressFetch })
       .subscribe((result) => {
-        setUploading(undefined);
         if (result.data?.uploadVideo) {
           onUploaded(result.data.uploadVideo);
           setFile(undefined);
           if (picker.current) picker.current.value = '';
-          setMessage({ text: `${result.data.uploadVideo.filename} is uploaded.`, problem: false });
+          finish({ text: `${result.data.uploadVideo.filename} is uploaded.`, problem: false });
         } else if (result.error) {
-          setMessage({ text: describeError(problemOf(result.error)), problem: true });
+          finish({ text: describeApiError(result.error), problem: true });
         }
       });
-    setUploading({
-      sent: 0,
-      total: file.size,
-      // Ending urql's operation aborts its request, so the server sees the upload cut off.
-      cancel: () => {
-        subscription.unsubscribe();
-        setUploading(undefined);
-        setMessage({ text: 'The upload was cancelled.', problem: false });
-      },
-    });
+    setUploading({ sent: 0, total: file.size });
+    requestAnimationFrame(() => cancelButton.current?.focus());
+  };
+  // Ending urql's operation aborts its request, so the server sees the upload cut off and
+  // keeps nothing of it.
+  const cancel = () => {
+    running.current?.unsubscribe();
+    finish({ text: 'The upload was cancelled.', problem: false });
   };
 
   const percent = uploading ? Math.floor((uploading.sent / Math.max(uploading.total, 1)) * 100) : 0;
+  const sentAll =
+    uploading !== undefined && uploading.total > 0 && uploading.sent >= uploading.total;
   return (
     <form
       class={`panel upload-form${dragging ? ' dragging' : ''}`}
@@ -96,49 +117,59 @@ export function UploadForm({
         upload();
       }}
     >
-      <h2 id="upload-heading">Convert a video</h2>
+      <h2 id="upload-heading" ref={heading} tabIndex={-1}>
+        Convert a video
+      </h2>
       <label for="video">Video</label>
       <input
         id="video"
         ref={picker}
         type="file"
         accept="video/*,audio/*,.mkv,.flv,.ts,.m2ts"
-        required
+        aria-describedby="video-hint"
         disabled={uploading !== undefined}
         onChange={(event) => {
           setFile(event.currentTarget.files?.[0]);
           setMessage(undefined);
         }}
       />
-      <p class="hint">
-        {file ? `${file.name}, ${formatBytes(file.size)}` : 'or drop a file anywhere on the page.'}
+      <p id="video-hint" class="hint">
+        {file ? `${file.name}, ${formatBytes(file.size)}` : 'Or drop a file anywhere on the page.'}
       </p>
       <Mp3OptionsFields value={choice} onChange={setChoice} />
+      {/* Keyed apart: unkeyed, Preact would turn the Cancel button into the submit button
+          before the click's default action, and that click would start the upload again. */}
       {uploading ? (
-        <div class="upload-progress">
+        <div key="uploading" class="upload-progress">
           <progress aria-label="Upload progress" max={100} value={percent} />
-          <p aria-live="polite">
-            Uploading: {formatBytes(uploading.sent)} of {formatBytes(uploading.total)} ({percent}%)
+          <p>
+            {sentAll
+              ? 'Sent; the server is finishing the upload…'
+              : `Uploading: ${formatBytes(uploading.sent)} of ${formatBytes(uploading.total)} (${percent}%)`}
           </p>
-          <button type="button" class="secondary" onClick={uploading.cancel}>
-            Cancel upload
-          </button>
+          <p class="visually-hidden" aria-live="polite">
+            {`Uploading, ${Math.floor(percent / ANNOUNCE_STEP) * ANNOUNCE_STEP}%`}
+          </p>
+          {!sentAll && (
+            <button ref={cancelButton} type="button" class="secondary" onClick={cancel}>
+              Cancel upload
+            </button>
+          )}
         </div>
       ) : (
-        <div class="actions">
+        <div key="ready" class="actions">
           <button type="submit" disabled={!file}>
             Upload and convert
           </button>
         </div>
       )}
-      {message && (
-        <p
-          class={message.problem ? 'problem' : 'notice'}
-          role={message.problem ? 'alert' : 'status'}
-        >
-          {message.text}
-        </p>
-      )}
+      {/* Both always there, so screen readers hear what is put in them. */}
+      <p ref={noticeLine} tabIndex={-1} class="notice" role="status">
+        {message && !message.problem ? message.text : ''}
+      </p>
+      <p ref={problemLine} tabIndex={-1} class="problem" role="alert">
+        {message?.problem ? message.text : ''}
+      </p>
     </form>
   );
 }

@@ -8,9 +8,10 @@ import {
   type ConversionFieldsFragment,
   type VideoFieldsFragment,
 } from '../../../sdk/generated/graphql.js';
-import { problemOf, type Api } from '../api/createApi.js';
+import { describeApiError, type Api } from '../api/createApi.js';
 import { describeError } from '../api/describeError.js';
-import { formatBytes, formatDuration, mp3FileName, sameOriginPath } from '../formatting.js';
+import { sameOriginPath } from '../api/sameOriginPath.js';
+import { formatBytes, formatDuration, mp3FileName } from '../formatting.js';
 import { DEFAULT_MP3_CHOICE, toMp3Options, type Mp3Choice } from '../mp3Choice.js';
 import { Mp3OptionsFields } from './Mp3OptionsFields.js';
 
@@ -26,6 +27,9 @@ const STATUS_WORDS: Record<ConversionFieldsFragment['status'], string> = {
   CANCELLED: 'Cancelled',
 };
 
+/** A failed player asks for new links at most this often (they are signed for 15 minutes). */
+const LINK_RETRY_MS = 60_000;
+
 /**
  * One video and its latest conversion, watched live until it ends: player, download link,
  * convert again, cancel, delete.
@@ -35,22 +39,64 @@ export function VideoCard({
   video,
   onConversion,
   onDeleted,
-  onLinkExpired,
+  onStale,
 }: {
   api: Api;
   video: ListedVideo;
   onConversion: (videoId: string, conversion: ConversionFieldsFragment) => void;
   onDeleted: (videoId: string) => void;
-  /** The player could not load the MP3: its signed link may have expired. */
-  onLinkExpired: () => void;
+  /** What the card shows may be out of date (a watch failed, a link expired): reload it. */
+  onStale: () => void;
 }) {
   const conversion = video.latestConversion;
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const [reconverting, setReconverting] = useState(false);
+  const [choosing, setChoosing] = useState(false);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
   const [choice, setChoice] = useState<Mp3Choice>(DEFAULT_MP3_CHOICE);
-  const askedForFreshLink = useRef(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  // Watch the video's latest conversion while there is none yet (an upload that just ended:
+  // its first event brings it) or it has not ended. The server answers with the state now,
+  // so a watch resumed after a dropped socket shows the present; it ends the watch itself
+  // when the conversion ends.
+  const watching = !conversion || !isFinalStatus(conversion.status);
+  useEffect(() => {
+    if (!watching) return;
+    const subscription = api.client
+      .subscription(ConversionUpdatedDocument, { videoId: video.id })
+      .subscribe((result) => {
+        // urql keeps the last data beside a later error: the error comes first.
+        if (result.error) {
+          setProblem(describeApiError(result.error));
+          onStale();
+        } else if (result.data) {
+          onConversion(video.id, result.data.conversionUpdated);
+        }
+      });
+    return () => subscription.unsubscribe();
+    // The callbacks are left out: they are the list's, the same for the card's life.
+  }, [api, video.id, watching]);
+
+  // The player keeps its link while it plays: each reload signs new links, and a new `src`
+  // would start the MP3 over. It takes the newest link for a new MP3, or after failing.
+  const audio = conversion?.status === 'SUCCEEDED' ? conversion.audio : null;
+  const newestLink = audio ? sameOriginPath(audio.downloadUrl) : undefined;
+  const [player, setPlayer] = useState<{ audioId: string; src: string; since: number }>();
+  const playerFailed = useRef(false);
+  useEffect(() => {
+    if (!audio || !newestLink) return;
+    setPlayer((current) => {
+      if (current?.audioId === audio.id && !playerFailed.current) return current;
+      playerFailed.current = false;
+      return { audioId: audio.id, src: newestLink, since: Date.now() };
+    });
+  }, [audio?.id, newestLink]);
+  const playerError = () => {
+    playerFailed.current = true;
+    if (player && Date.now() - player.since > LINK_RETRY_MS) onStale();
+  };
+
   // Keyboard users stay where they were: on "Yes, delete" once asked, on "Delete" if kept.
   const deleteButton = useRef<HTMLButtonElement>(null);
   const confirmButton = useRef<HTMLButtonElement>(null);
@@ -61,26 +107,8 @@ export function VideoCard({
     askedToDelete.current = confirmingDelete;
   }, [confirmingDelete]);
 
-  // Watch while there is no conversion yet (an upload that just ended) or it has not ended.
-  // The server answers each subscription with the state now, so one that resumes after a
-  // dropped socket shows the present, not the past.
-  const watchedId = conversion && !isFinalStatus(conversion.status) ? conversion.id : undefined;
-  const watching = !conversion || watchedId !== undefined;
-  useEffect(() => {
-    if (!watching) return;
-    const variables = watchedId ? { id: watchedId } : { videoId: video.id };
-    const subscription = api.client
-      .subscription(ConversionUpdatedDocument, variables)
-      .subscribe((result) => {
-        if (result.data) onConversion(video.id, result.data.conversionUpdated);
-        else if (result.error) setProblem(describeError(problemOf(result.error)));
-      });
-    return () => subscription.unsubscribe();
-    // onConversion is left out: it is the list's updater, the same for the card's life.
-  }, [api, video.id, watching, watchedId]);
-
   const act = async <T,>(
-    run: () => Promise<{ data?: T; error?: Parameters<typeof problemOf>[0] }>,
+    run: () => Promise<{ data?: T; error?: Parameters<typeof describeApiError>[0] }>,
     then: (data: T) => void,
   ) => {
     setBusy(true);
@@ -88,23 +116,24 @@ export function VideoCard({
     const result = await run();
     setBusy(false);
     if (result.data) then(result.data);
-    else if (result.error) setProblem(describeError(problemOf(result.error)));
+    else if (result.error) setProblem(describeApiError(result.error));
+    // The button pressed may be gone (Cancel once cancelled, the options once converting).
+    heading.current?.focus();
   };
-
   const cancel = () =>
     conversion &&
     act(
       () => api.client.mutation(CancelConversionDocument, { id: conversion.id }).toPromise(),
       (data) => onConversion(video.id, data.cancelConversion),
     );
-  const convertAgain = () =>
+  const convert = () =>
     act(
       () =>
         api.client
           .mutation(ConvertVideoDocument, { videoId: video.id, mp3: toMp3Options(choice) })
           .toPromise(),
       (data) => {
-        setReconverting(false);
+        setChoosing(false);
         onConversion(video.id, data.convertVideo);
       },
     );
@@ -114,48 +143,47 @@ export function VideoCard({
       () => onDeleted(video.id),
     );
 
-  const audio = conversion?.status === 'SUCCEEDED' ? conversion.audio : null;
   const mp3Name = mp3FileName(video.filename);
   const headingId = `video-${video.id}`;
+  const status = conversion?.status;
   return (
-    <li class="video-card" aria-labelledby={headingId}>
-      <h3 id={headingId}>{video.filename}</h3>
+    <li class="video-card" aria-labelledby={headingId} data-audio-id={audio?.id}>
+      <h3 id={headingId} ref={heading} tabIndex={-1}>
+        {video.filename}
+      </h3>
       <p class="hint">
         {formatBytes(video.bytes)}, uploaded {new Date(video.uploadedAt).toLocaleString()}
       </p>
-      <p class="status" aria-live="polite" data-status={conversion?.status ?? 'NONE'}>
-        <span class={`badge ${conversion?.status.toLowerCase() ?? 'none'}`}>
-          {conversion ? STATUS_WORDS[conversion.status] : 'Starting'}
+      <p class="status" data-status={status ?? 'NONE'}>
+        {/* Only the status is a live region: the percentage would be read out at every step. */}
+        <span class={`badge ${status?.toLowerCase() ?? 'none'}`} aria-live="polite">
+          {status ? STATUS_WORDS[status] : 'Starting'}
         </span>
-        {conversion?.status === 'RUNNING' && conversion.progress !== null && (
-          <span> {Math.floor(conversion.progress * 100)}%</span>
+        {status === 'RUNNING' && conversion?.progress !== null && (
+          <span> {Math.floor((conversion?.progress ?? 0) * 100)}%</span>
         )}
-        {conversion?.error && conversion.status !== 'SUCCEEDED' && (
+        {conversion?.error && status !== 'SUCCEEDED' && (
           <span class="problem"> {describeError({ code: conversion.error.code })}</span>
         )}
       </p>
-      {conversion?.status === 'RUNNING' && (
+      {status === 'RUNNING' && (
         <progress
           aria-label={`Conversion progress of ${video.filename}`}
           max={1}
-          value={conversion.progress ?? 0}
+          value={conversion?.progress ?? 0}
         />
       )}
-      {audio && (
+      {audio && newestLink && (
         <div class="result">
           <audio
             controls
             preload="metadata"
-            src={sameOriginPath(audio.downloadUrl)}
+            src={player?.audioId === audio.id ? player.src : newestLink}
             aria-label={`MP3 of ${video.filename}`}
-            onError={() => {
-              if (askedForFreshLink.current) return;
-              askedForFreshLink.current = true;
-              onLinkExpired();
-            }}
+            onError={playerError}
           />
           <p>
-            <a href={sameOriginPath(audio.downloadUrl)} download={mp3Name}>
+            <a href={newestLink} download={mp3Name}>
               Download {mp3Name}
             </a>{' '}
             <span class="hint">
@@ -170,13 +198,13 @@ export function VideoCard({
           {problem}
         </p>
       )}
-      {reconverting && (
+      {choosing && (
         <form
           class="reconvert"
-          aria-label={`Convert ${video.filename} again`}
+          aria-label={`Convert ${video.filename}`}
           onSubmit={(event) => {
             event.preventDefault();
-            void convertAgain();
+            void convert();
           }}
         >
           <Mp3OptionsFields value={choice} onChange={setChoice} />
@@ -184,26 +212,35 @@ export function VideoCard({
             <button type="submit" disabled={busy}>
               Convert
             </button>
-            <button type="button" class="secondary" onClick={() => setReconverting(false)}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => {
+                setChoosing(false);
+                heading.current?.focus();
+              }}
+            >
               Close options
             </button>
           </div>
         </form>
       )}
       <div class="actions">
-        {watchedId && (
+        {conversion && watching && (
           <button type="button" class="secondary" disabled={busy} onClick={() => void cancel()}>
             Cancel conversion
           </button>
         )}
-        {!watching && !reconverting && (
-          <button type="button" class="secondary" onClick={() => setReconverting(true)}>
-            Convert again
+        {/* Also with no conversion at all: one that was never made can be asked for. */}
+        {(!conversion || !watching) && !choosing && (
+          <button type="button" class="secondary" onClick={() => setChoosing(true)}>
+            {conversion ? 'Convert again' : 'Convert'}
           </button>
         )}
         {confirmingDelete ? (
           <>
             <button
+              key="confirm-delete"
               ref={confirmButton}
               type="button"
               class="danger"
@@ -212,12 +249,18 @@ export function VideoCard({
             >
               Yes, delete {video.filename}
             </button>
-            <button type="button" class="secondary" onClick={() => setConfirmingDelete(false)}>
+            <button
+              key="keep"
+              type="button"
+              class="secondary"
+              onClick={() => setConfirmingDelete(false)}
+            >
               Keep it
             </button>
           </>
         ) : (
           <button
+            key="delete"
             ref={deleteButton}
             type="button"
             class="secondary"

@@ -4,8 +4,7 @@ import {
   type ConversionFieldsFragment,
   type VideoFieldsFragment,
 } from '../../../sdk/generated/graphql.js';
-import { problemOf, type Api } from '../api/createApi.js';
-import { describeError } from '../api/describeError.js';
+import { describeApiError, type Api } from '../api/createApi.js';
 import { UploadForm } from './UploadForm.js';
 import { VideoCard, type ListedVideo } from './VideoCard.js';
 
@@ -16,24 +15,28 @@ const MAX_PAGE_SIZE = 100;
 const REFRESH_MS = 10 * 60_000;
 
 /** The logged-in page: the upload form and "Your videos", newest first. */
-export function Workspace({ api, onSessionEnded }: { api: Api; onSessionEnded: () => void }) {
+export function Workspace({ api }: { api: Api }) {
   const [videos, setVideos] = useState<ListedVideo[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [problem, setProblem] = useState<string>();
   const shown = useRef(0);
   shown.current = videos.length;
+  // Each change to the list bumps this; an answer to a request made before it is stale (it
+  // would drop a video uploaded meanwhile, or mix two pages), and is ignored.
+  const generation = useRef(0);
+  const heading = useRef<HTMLHeadingElement>(null);
 
   const load = useCallback(
     async (after: string | null) => {
+      const asked = ++generation.current;
       const first = after ? PAGE_SIZE : Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, shown.current));
       setLoading(true);
       const result = await api.client.query(VideosDocument, { first, after }).toPromise();
+      if (asked !== generation.current) return;
       setLoading(false);
       if (result.error) {
-        const facts = problemOf(result.error);
-        if (facts.code === 'UNAUTHENTICATED') onSessionEnded();
-        else setProblem(describeError(facts));
+        setProblem(describeApiError(result.error));
         return;
       }
       if (!result.data) return;
@@ -45,7 +48,7 @@ export function Workspace({ api, onSessionEnded }: { api: Api; onSessionEnded: (
       );
       setNext(pageInfo.hasNextPage ? pageInfo.endCursor : null);
     },
-    [api, onSessionEnded],
+    [api],
   );
 
   // The first page now, again after the WebSocket comes back (what changed meanwhile), and
@@ -61,6 +64,8 @@ export function Workspace({ api, onSessionEnded }: { api: Api; onSessionEnded: (
   }, [api, load]);
 
   const onUploaded = useCallback((video: VideoFieldsFragment) => {
+    generation.current++;
+    setLoading(false);
     setVideos((current) => [
       { ...video, latestConversion: null },
       ...current.filter((v) => v.id !== video.id),
@@ -76,15 +81,21 @@ export function Workspace({ api, onSessionEnded }: { api: Api; onSessionEnded: (
     );
   }, []);
   const onDeleted = useCallback((videoId: string) => {
+    generation.current++;
+    setLoading(false);
     setVideos((current) => current.filter((video) => video.id !== videoId));
+    // The card, and the focus with it, is gone: go on from the list's heading.
+    heading.current?.focus();
   }, []);
-  const onLinkExpired = useCallback(() => void load(null), [load]);
+  const reload = useCallback(() => void load(null), [load]);
 
   return (
     <>
       <UploadForm api={api} onUploaded={onUploaded} />
       <section class="panel" aria-labelledby="videos-heading">
-        <h2 id="videos-heading">Your videos</h2>
+        <h2 id="videos-heading" ref={heading} tabIndex={-1}>
+          Your videos
+        </h2>
         {problem && (
           <p class="problem" role="alert">
             {problem}
@@ -101,7 +112,7 @@ export function Workspace({ api, onSessionEnded }: { api: Api; onSessionEnded: (
               video={video}
               onConversion={onConversion}
               onDeleted={onDeleted}
-              onLinkExpired={onLinkExpired}
+              onStale={reload}
             />
           ))}
         </ul>

@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
-import { parseMp3Options } from '../lib/contracts/mp3Options.js';
-import { ClientErrorCode, describeError } from '../web/src/api/describeError.js';
-import { DEFAULT_MP3_CHOICE, toMp3Options } from '../web/src/mp3Choice.js';
+import { SdkErrorCode } from '../sdk/ReelfluxError.js';
+import { describeError } from '../web/src/api/describeError.js';
 
-describe('web app: error sentences', () => {
+describe('describeError (web page)', () => {
   const generic = describeError({ code: ErrorCode.INTERNAL_SERVER_ERROR });
 
   it('has a sentence of its own for every code a client can see', () => {
     const codes = [
       ...Object.values(ErrorCode),
       ...Object.values(ConversionErrorCode),
-      ...Object.values(ClientErrorCode),
+      ...Object.values(SdkErrorCode),
     ].filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR);
     for (const code of codes) {
       const sentence = describeError({ code });
@@ -47,47 +46,5 @@ describe('web app: error sentences', () => {
   it('falls back to the generic sentence for a code it does not know', () => {
     expect(describeError({ code: 'SOMETHING_NEW' })).toBe(generic);
     expect(describeError({ code: undefined })).toBe(generic);
-  });
-});
-
-describe('web app: MP3 options from the form', () => {
-  it('sends nothing for the defaults', () => {
-    expect(toMp3Options(DEFAULT_MP3_CHOICE)).toEqual({});
-  });
-
-  it('sends constant bitrate or VBR quality, never both, and only fields that were filled in', () => {
-    const options = toMp3Options({
-      ...DEFAULT_MP3_CHOICE,
-      bitrateKbps: '128',
-      mono: true,
-      sampleRateHz: '44100',
-      startSeconds: '1.5',
-      endSeconds: ' ',
-      title: '  Holiday ',
-    });
-    expect(options).toEqual({
-      bitrateKbps: 128,
-      channels: 1,
-      sampleRateHz: 44100,
-      startSeconds: 1.5,
-      title: 'Holiday',
-    });
-    expect(toMp3Options({ ...DEFAULT_MP3_CHOICE, mode: 'variable', vbrQuality: '0' })).toEqual({
-      vbrQuality: 0,
-    });
-  });
-
-  it('makes options the server accepts, checked by the server’s own parser', () => {
-    const options = toMp3Options({
-      ...DEFAULT_MP3_CHOICE,
-      mode: 'variable',
-      vbrQuality: '4',
-      mono: true,
-      sampleRateHz: '22050',
-      startSeconds: '2',
-      endSeconds: '9.5',
-      artist: 'Someone',
-    });
-    expect(parseMp3Options(options)).toEqual(options);
   });
 });
