@@ -3,7 +3,10 @@ import { buildSchema } from 'graphql';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/server/createGraphQLHandler.js';
 import { createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
 import { createOperationGuardPlugin } from '../lib/server/createOperationGuardPlugin.js';
@@ -70,7 +73,11 @@ export async function createRouterServer(
     plugins: [
       createOperationGuardPlugin(config.operationLimits, { refuseSubscriptions: true }),
       ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
+      // token: served only where introspection is on (development), never in production.
+      config.introspection
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();

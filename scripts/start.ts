@@ -45,8 +45,10 @@ try {
 
   await stack.ready();
   const url = `http://127.0.0.1:${processPort(env, 'router')}`;
-  say(`ready: ${url}/graphql (open it in a browser for Apollo Sandbox)`);
-  say('try:');
+  say(`ready: open ${url}/ in a browser to convert a video`);
+  say(
+    `GraphQL: ${url}/graphql (Apollo Sandbox there, where the browser reaches Apollo's CDN); try:`,
+  );
   say(`  curl -s ${url}/graphql -H 'content-type: application/json' \\`);
   say(
     `    -d '{"query":"mutation { signUp(email: \\"me@example.com\\", password: \\"correct horse battery\\") { token } }"}'`,

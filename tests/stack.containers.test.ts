@@ -160,6 +160,9 @@ describe('the stack in containers', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('cache-control')).toContain('immutable');
     expect((await asset.text()).length).toBeGreaterThan(10_000);
+    // NODE_ENV=production: no Sandbox, whose page would run Apollo's CDN script on this origin.
+    const sandbox = await fetch(`${stack.routerUrl}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await sandbox.text()).not.toMatch(/sandbox|apollographql\.com/i);
   });
 
   it('restarts a killed worker container, and its job ends SUCCEEDED once', async () => {
