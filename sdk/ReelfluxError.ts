@@ -1,14 +1,7 @@
-import { ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
+import { ClientErrorCode, ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
 
 /** The SDK's own codes, for failures that never reached the server's answer. */
-export const SdkErrorCode = {
-  /** The server could not be reached, or answered something that is not GraphQL. */
-  NETWORK_ERROR: 'NETWORK_ERROR',
-  /** The caller aborted (the conversion is cancelled on the server too). */
-  CANCELLED: 'CANCELLED',
-  /** The subscription socket was refused or lost for good. */
-  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
-} as const;
+export const SdkErrorCode = ClientErrorCode;
 
 /** What Apollo Server itself answers for a request it cannot run. */
 const ApolloErrorCode = {

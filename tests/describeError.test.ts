@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
-import { SdkErrorCode } from '../sdk/ReelfluxError.js';
+import { ClientErrorCode, ConversionErrorCode, ErrorCode } from '../lib/contracts/errorCodes.js';
 import { describeError } from '../web/src/api/describeError.js';
 
 describe('describeError (web page)', () => {
@@ -10,7 +9,7 @@ describe('describeError (web page)', () => {
     const codes = [
       ...Object.values(ErrorCode),
       ...Object.values(ConversionErrorCode),
-      ...Object.values(SdkErrorCode),
+      ...Object.values(ClientErrorCode),
     ].filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR);
     for (const code of codes) {
       const sentence = describeError({ code });

@@ -14,6 +14,7 @@ import { PASSWORD } from './helpers/authOperations.js';
 import { launchTestBrowser, type TestBrowser } from './helpers/browser.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
+import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -342,6 +343,37 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
         return videos.body.data?.videos.edges.length;
       })
       .toBe(0);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('cancels a running conversion, and lists videos newest first, ten at a time', async () => {
+    const page = await openPage();
+    await signUp(page);
+    await page
+      .getByLabel('Video', { exact: true })
+      .setInputFiles(fixture('long.mp4', makeLongAudio(infra.ffmpegPath, 1800)));
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+    const long = card(page, 'long.mp4');
+    await expect.poll(() => statusOf(long), { timeout: 30_000 }).toBe('RUNNING');
+    await long.getByRole('button', { name: 'Cancel conversion' }).click();
+    await expect.poll(() => statusOf(long)).toBe('CANCELLED');
+    expect(await long.locator('audio').count()).toBe(0);
+    expect(await long.getByRole('button', { name: 'Convert again' }).count()).toBe(1);
+
+    // Ten more, sent by the API; the page shows ten, newest first, then the eleventh.
+    const token = await tokenOf(page);
+    const clip = makeLongAudio(infra.ffmpegPath, 1);
+    for (let n = 1; n <= 10; n++) {
+      await uploadVideoId(stack.graphqlUrl, clip, { token, filename: `clip-${n}.mp4` });
+    }
+    await page.reload();
+    const headings = () => page.getByRole('list').getByRole('heading').allTextContents();
+    await expect.poll(headings).toEqual(Array.from({ length: 10 }, (_, i) => `clip-${10 - i}.mp4`));
+    await page.getByRole('button', { name: 'Show older videos' }).click();
+    await expect.poll(async () => (await headings()).length).toBe(11);
+    expect((await headings()).at(-1)).toBe('long.mp4');
+    expect(await page.getByRole('button', { name: 'Show older videos' }).count()).toBe(0);
     expect(consoleErrors).toEqual([]);
     await page.close();
   });

@@ -63,3 +63,17 @@ export const ConversionErrorCode = {
   RETRYING: 'RETRYING',
 } as const;
 export type ConversionErrorCode = (typeof ConversionErrorCode)[keyof typeof ConversionErrorCode];
+
+/**
+ * Codes a client gives a failure that never reached the server's answer: the SDK's
+ * (`SdkErrorCode`) and the web page's.
+ */
+export const ClientErrorCode = {
+  /** The server could not be reached, or answered something that is not GraphQL. */
+  NETWORK_ERROR: 'NETWORK_ERROR',
+  /** The caller aborted (the conversion is cancelled on the server too). */
+  CANCELLED: 'CANCELLED',
+  /** The subscription socket was refused or lost for good. */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

@@ -7,8 +7,7 @@ import {
   type ExecutionResult,
 } from '@urql/core';
 import { CloseCode, createClient as createWebSocketClient } from 'graphql-ws';
-import { ErrorCode } from '../../../lib/contracts/errorCodes.js';
-import { SdkErrorCode } from '../../../sdk/ReelfluxError.js';
+import { ClientErrorCode, ErrorCode } from '../../../lib/contracts/errorCodes.js';
 import { describeError, type ProblemFacts } from './describeError.js';
 
 /** The page's way to the API: one urql client over HTTP, with subscriptions over graphql-ws. */
@@ -137,10 +136,10 @@ export function problemOf(error: CombinedError): ProblemFacts {
       limit: number('limit'),
     };
   }
-  if (error.networkError?.name === 'AbortError') return { code: SdkErrorCode.CANCELLED };
+  if (error.networkError?.name === 'AbortError') return { code: ClientErrorCode.CANCELLED };
   const status = (error.response as { status?: unknown } | undefined)?.status;
   const byStatus = typeof status === 'number' ? CODES_BY_STATUS[status] : undefined;
-  return { code: byStatus ?? SdkErrorCode.NETWORK_ERROR };
+  return { code: byStatus ?? ClientErrorCode.NETWORK_ERROR };
 }
 
 /** The sentence for an urql error. */

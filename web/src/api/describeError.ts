@@ -1,5 +1,8 @@
-import { ConversionErrorCode, ErrorCode } from '../../../lib/contracts/errorCodes.js';
-import { SdkErrorCode } from '../../../sdk/ReelfluxError.js';
+import {
+  ClientErrorCode,
+  ConversionErrorCode,
+  ErrorCode,
+} from '../../../lib/contracts/errorCodes.js';
 
 /** What went wrong, as the server or the browser put it: a code and the extensions beside it. */
 export interface ProblemFacts {
@@ -11,8 +14,8 @@ export interface ProblemFacts {
   limit?: number | undefined;
 }
 
-/** The server's codes, and the SDK's for a request that never got an answer. */
-type KnownCode = ErrorCode | ConversionErrorCode | (typeof SdkErrorCode)[keyof typeof SdkErrorCode];
+/** The server's codes, and the page's for a request that never got an answer. */
+type KnownCode = ErrorCode | ConversionErrorCode | ClientErrorCode;
 
 // A Record over every code, so a code added to lib/contracts/errorCodes.ts fails the type
 // check here until it has a sentence.
