@@ -18,9 +18,12 @@ const ANNOUNCE_STEP = 25;
 export function UploadForm({
   api,
   onUploaded,
+  onCancelled,
 }: {
   api: Api;
   onUploaded: (video: VideoFieldsFragment) => void;
+  /** An upload was cancelled; the server may have had every byte already and kept it. */
+  onCancelled: () => void;
 }) {
   const [file, setFile] = useState<File>();
   const [choice, setChoice] = useState<Mp3Choice>(DEFAULT_MP3_CHOICE);
@@ -31,6 +34,7 @@ export function UploadForm({
   const heading = useRef<HTMLHeadingElement>(null);
   const cancelButton = useRef<HTMLButtonElement>(null);
   const noticeLine = useRef<HTMLParagraphElement>(null);
+  const progressLine = useRef<HTMLParagraphElement>(null);
   const problemLine = useRef<HTMLParagraphElement>(null);
   const running = useRef<{ unsubscribe: () => void } | undefined>(undefined);
 
@@ -99,15 +103,21 @@ export function UploadForm({
     requestAnimationFrame(() => cancelButton.current?.focus());
   };
   // Ending urql's operation aborts its request, so the server sees the upload cut off and
-  // keeps nothing of it.
+  // keeps nothing of it, unless the bytes had all left already (the network's buffers hold
+  // a few megabytes): then the video is stored, and the list shows it.
   const cancel = () => {
     running.current?.unsubscribe();
     finish({ text: 'The upload was cancelled.', problem: false });
+    onCancelled();
   };
 
   const percent = uploading ? Math.floor((uploading.sent / Math.max(uploading.total, 1)) * 100) : 0;
   const sentAll =
     uploading !== undefined && uploading.total > 0 && uploading.sent >= uploading.total;
+  // "Cancel upload" goes once every byte is sent: focus moves to the line saying so.
+  useEffect(() => {
+    if (sentAll && document.activeElement === document.body) progressLine.current?.focus();
+  }, [sentAll]);
   return (
     <form
       class={`panel upload-form${dragging ? ' dragging' : ''}`}
@@ -142,7 +152,7 @@ export function UploadForm({
       {uploading ? (
         <div key="uploading" class="upload-progress">
           <progress aria-label="Upload progress" max={100} value={percent} />
-          <p>
+          <p ref={progressLine} tabIndex={-1}>
             {sentAll
               ? 'Sent; the server is finishing the upload…'
               : `Uploading: ${formatBytes(uploading.sent)} of ${formatBytes(uploading.total)} (${percent}%)`}

@@ -29,6 +29,8 @@ const STATUS_WORDS: Record<ConversionFieldsFragment['status'], string> = {
 
 /** A failed player asks for new links at most this often (they are signed for 15 minutes). */
 const LINK_RETRY_MS = 60_000;
+/** How long a watch that failed waits before it starts again. */
+const WATCH_RETRY_MS = 3_000;
 
 /**
  * One video and its latest conversion, watched live until it ends: player, download link,
@@ -60,23 +62,33 @@ export function VideoCard({
   // its first event brings it) or it has not ended. The server answers with the state now,
   // so a watch resumed after a dropped socket shows the present; it ends the watch itself
   // when the conversion ends.
+  // A watch that fails (the server refused it, say while a subgraph restarts) starts again
+  // after a pause, and the list is reloaded meanwhile: a deleted video leaves it then.
   const watching = !conversion || !isFinalStatus(conversion.status);
+  const [watchRound, setWatchRound] = useState(0);
+  const [watchProblem, setWatchProblem] = useState<string>();
   useEffect(() => {
     if (!watching) return;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     const subscription = api.client
       .subscription(ConversionUpdatedDocument, { videoId: video.id })
       .subscribe((result) => {
         // urql keeps the last data beside a later error: the error comes first.
         if (result.error) {
-          setProblem(describeApiError(result.error));
+          setWatchProblem(describeApiError(result.error));
           onStale();
+          retry = setTimeout(() => setWatchRound((round) => round + 1), WATCH_RETRY_MS);
         } else if (result.data) {
+          setWatchProblem(undefined);
           onConversion(video.id, result.data.conversionUpdated);
         }
       });
-    return () => subscription.unsubscribe();
+    return () => {
+      clearTimeout(retry);
+      subscription.unsubscribe();
+    };
     // The callbacks are left out: they are the list's, the same for the card's life.
-  }, [api, video.id, watching]);
+  }, [api, video.id, watching, watchRound]);
 
   // The player keeps its link while it plays: each reload signs new links, and a new `src`
   // would start the MP3 over. It takes the newest link for a new MP3, or after failing.
@@ -110,6 +122,7 @@ export function VideoCard({
   const act = async <T,>(
     run: () => Promise<{ data?: T; error?: Parameters<typeof describeApiError>[0] }>,
     then: (data: T) => void,
+    options: { refocus: boolean } = { refocus: true },
   ) => {
     setBusy(true);
     setProblem(undefined);
@@ -118,7 +131,7 @@ export function VideoCard({
     if (result.data) then(result.data);
     else if (result.error) setProblem(describeApiError(result.error));
     // The button pressed may be gone (Cancel once cancelled, the options once converting).
-    heading.current?.focus();
+    if (options.refocus || result.error) heading.current?.focus();
   };
   const cancel = () =>
     conversion &&
@@ -140,7 +153,9 @@ export function VideoCard({
   const remove = () =>
     act(
       () => api.client.mutation(DeleteVideoDocument, { id: video.id }).toPromise(),
+      // The card goes: the list moves focus to its own heading.
       () => onDeleted(video.id),
+      { refocus: false },
     );
 
   const mp3Name = mp3FileName(video.filename);
@@ -193,9 +208,9 @@ export function VideoCard({
           </p>
         </div>
       )}
-      {problem && (
+      {(problem ?? watchProblem) && (
         <p class="problem" role="alert">
-          {problem}
+          {problem ?? watchProblem}
         </p>
       )}
       {choosing && (

@@ -11,6 +11,8 @@ import { VideoCard, type ListedVideo } from './VideoCard.js';
 const PAGE_SIZE = 10;
 /** The API's largest page: a reload asks for everything shown in one go, up to this. */
 const MAX_PAGE_SIZE = 100;
+/** How long after a cancelled upload the list is reloaded. */
+const CANCEL_SETTLE_MS = 3_000;
 /** Shorter than the download links' life (15 minutes by default), so shown links still work. */
 const REFRESH_MS = 10 * 60_000;
 
@@ -88,10 +90,17 @@ export function Workspace({ api }: { api: Api }) {
     heading.current?.focus();
   }, []);
   const reload = useCallback(() => void load(null), [load]);
+  // A cancelled upload the server had whole is finished there after a moment; show it then.
+  const settleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const afterCancel = useCallback(() => {
+    clearTimeout(settleTimer.current);
+    settleTimer.current = setTimeout(() => void load(null), CANCEL_SETTLE_MS);
+  }, [load]);
+  useEffect(() => () => clearTimeout(settleTimer.current), []);
 
   return (
     <>
-      <UploadForm api={api} onUploaded={onUploaded} />
+      <UploadForm api={api} onUploaded={onUploaded} onCancelled={afterCancel} />
       <section class="panel" aria-labelledby="videos-heading">
         <h2 id="videos-heading" ref={heading} tabIndex={-1}>
           Your videos
