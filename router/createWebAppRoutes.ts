@@ -45,7 +45,7 @@ interface WebFile {
  * GET `/` and `/assets/*`: the web app Vite built into `webRoot` (dist/web), read once at
  * start (tens of kB, fixed while the router runs). Assets carry a content hash in their name
  * and are cached for a year; `index.html` is revalidated on every load (`no-cache` with an
- * ETag), so a new build reaches browsers at once. Without a build, `/` answers NOT_FOUND and
+ * ETag), so a new build reaches browsers at their next load after the router restarts. Without a build, `/` answers NOT_FOUND and
  * says how to make one; GraphQL and the rest of the router work the same.
  */
 export function createWebAppRoutes(webRoot: string): Route[] {

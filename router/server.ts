@@ -74,7 +74,7 @@ export async function createRouterServer(
       createOperationGuardPlugin(config.operationLimits, { refuseSubscriptions: true }),
       ApolloServerPluginUsageReportingDisabled(),
       // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
-      // token: served only where introspection is on (development), never in production.
+      // token: served only where introspection is on (development; off by default in production).
       config.introspection
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),

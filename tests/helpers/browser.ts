@@ -10,8 +10,8 @@ export interface TestBrowser {
 }
 
 /**
- * Debian's Chromium, headless, in a profile folder of its own, told not to reach out: this
- * machine has no outside network, and Chromium's background fetches (updates, sync, safe
+ * Debian's Chromium, headless, in a profile folder of its own, told not to reach out: test
+ * machines may have no outside network, and Chromium's background fetches (updates, sync, safe
  * browsing, QUIC probes) would fail by the dozen at every start.
  */
 export async function launchTestBrowser(): Promise<TestBrowser> {
