@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { fromRoot } from '../lib/platform/projectRoot.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { PASSWORD } from './helpers/authOperations.js';
 import { launchTestBrowser, type TestBrowser } from './helpers/browser.js';
-import { makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
+import { makeImage, makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
@@ -99,6 +98,23 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
       violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
     ).toEqual([]);
   };
+  /** Chromium's upload throttling on `page`; returns what lifts it. */
+  const throttleUploads = async (page: Page, bytesPerSecond: number) => {
+    const cdp = await browser.context.newCDPSession(page);
+    const limit = (uploadThroughput: number) =>
+      cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput,
+      });
+    await cdp.send('Network.enable');
+    await limit(bytesPerSecond);
+    return async () => {
+      await limit(-1);
+      await cdp.detach();
+    };
+  };
   const screenshot = (page: Page, name: string) =>
     page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
@@ -156,14 +172,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     // 60 s of video, with Chromium's upload throttling at 200 kB/s: the progress events
     // come slowly enough to watch the bar move (on loopback the bytes may go faster).
     const clip = makeVideo(infra.ffmpegPath, 60);
-    const cdp = await browser.context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 200_000,
-    });
+    const unthrottle = await throttleUploads(page, 200_000);
     await page.getByLabel('Video', { exact: true }).setInputFiles(fixture('holiday.mp4', clip));
     await page.getByLabel('Bitrate').selectOption('128');
     await page.getByLabel('Mono').check();
@@ -174,16 +183,13 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     const bar = page.getByRole('progressbar', { name: 'Upload progress' });
     await bar.waitFor();
     while ((await bar.count()) > 0) {
-      const value = Number(await bar.getAttribute('value').catch(() => null));
-      if (Number.isFinite(value) && value !== seen.at(-1)) seen.push(value);
+      // The bar may go between the two calls: then there is no value (not a 0), at once.
+      const raw = await bar.getAttribute('value', { timeout: 200 }).catch(() => null);
+      const value = raw === null ? undefined : Number(raw);
+      if (value !== undefined && value !== seen.at(-1)) seen.push(value);
       await page.waitForTimeout(100);
     }
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
+    await unthrottle();
     expect(seen.length).toBeGreaterThanOrEqual(4);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(seen.some((v) => v > 0 && v < 100)).toBe(true);
@@ -265,19 +271,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
   it('says in words that an image is not a video, and that a password is wrong', async () => {
     const page = await openPage();
     const email = await signUp(page);
-    const png = join(fixtures, 'photo.png');
-    execFileSync(infra.ffmpegPath, [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'color=c=red:s=64x64',
-      '-frames:v',
-      '1',
-      png,
-    ]);
+    const png = fixture('photo.png', makeImage(infra.ffmpegPath));
     // Dropped on the page rather than chosen: the drop works like the picker.
     const dataTransfer = await page.evaluateHandle((base64) => {
       const transfer = new DataTransfer();
@@ -313,14 +307,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
   it('cancels an upload midway, and nothing of it is kept', async () => {
     const page = await openPage();
     await signUp(page);
-    const cdp = await browser.context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 100_000,
-    });
+    const unthrottle = await throttleUploads(page, 100_000);
     await page
       .getByLabel('Video', { exact: true })
       // Big enough that the socket's buffers cannot hold it whole: bytes already handed to
@@ -336,7 +323,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
       .poll(() => page.getByRole('status').first().textContent())
       .toBe('The upload was cancelled.');
     expect(await bar.count()).toBe(0);
-    await cdp.detach();
+    await unthrottle();
 
     // The server saw the request end early: no video, then or after a reload.
     const token = await tokenOf(page);

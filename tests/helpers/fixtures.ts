@@ -79,6 +79,14 @@ export function writeTone(
   ]);
 }
 
+/** A small PNG (a red square): a file people upload by mistake. */
+export function makeImage(ffmpegPath: string): Buffer {
+  return execFileSync(ffmpegPath, [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=64x64'],
+    ...['-frames:v', '1', '-c:v', 'png', '-f', 'image2pipe', 'pipe:1'],
+  ]);
+}
+
 /** Audio only, long and cheap to make: for jobs that must still be running a few seconds in. */
 export function makeLongAudio(ffmpegPath: string, seconds: number): Buffer {
   const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), 'long.mp4');
