@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode } from '../lib/contracts/errorCodes.js';
-import { sendError, type Route, type RouteHandler } from '../lib/server/http.js';
+import { requestPath, sendError, type Route, type RouteHandler } from '../lib/server/http.js';
 
 /**
  * The page may load and connect to nothing but this router: its own scripts, styles and
@@ -51,7 +51,7 @@ interface WebFile {
 export function createWebAppRoutes(webRoot: string): Route[] {
   const files = readWebFiles(webRoot);
   const serve: RouteHandler = (req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const path = requestPath(req);
     const file = files.get(path);
     if (!file) {
       sendError(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contentDisposition, mp3Name, parseRange } from '../subgraphs/media/httpRange.js';
+import { mp3Name } from '../lib/contracts/filenameParameters.js';
+import { contentDisposition, parseRange } from '../subgraphs/media/httpRange.js';
 import { cleanFilename } from '../subgraphs/media/cleanFilename.js';
 
 describe('parseRange', () => {

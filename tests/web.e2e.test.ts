@@ -98,6 +98,15 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
       violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
     ).toEqual([]);
   };
+  /** The user's videos as the API lists them (first page). */
+  const listedVideos = async (token: string) =>
+    (
+      await postGraphQL<{ videos: { edges: unknown[] } }>(
+        stack.graphqlUrl,
+        '{ videos { edges { node { id } } } }',
+        { token },
+      )
+    ).body.data?.videos.edges;
   /** Chromium's upload throttling on `page`; returns what lifts it. */
   const throttleUploads = async (page: Page, bytesPerSecond: number) => {
     const cdp = await browser.context.newCDPSession(page);
@@ -258,12 +267,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     await item.getByRole('button', { name: 'Delete holiday.mp4' }).click();
     await item.getByRole('button', { name: 'Yes, delete holiday.mp4' }).click();
     await expect.poll(() => item.count()).toBe(0);
-    const left = await postGraphQL<{ videos: { edges: unknown[] } }>(
-      stack.graphqlUrl,
-      '{ videos { edges { node { id } } } }',
-      { token },
-    );
-    expect(left.body.data?.videos.edges).toEqual([]);
+    expect(await listedVideos(token)).toEqual([]);
     expect(consoleErrors).toEqual([]);
     await page.close();
   });
@@ -329,16 +333,7 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     const token = await tokenOf(page);
     await page.reload();
     await expect.poll(() => page.getByText('Nothing here yet').count()).toBe(1);
-    await expect
-      .poll(async () => {
-        const videos = await postGraphQL<{ videos: { edges: unknown[] } }>(
-          stack.graphqlUrl,
-          '{ videos { edges { node { id } } } }',
-          { token },
-        );
-        return videos.body.data?.videos.edges.length;
-      })
-      .toBe(0);
+    await expect.poll(async () => (await listedVideos(token))?.length).toBe(0);
     // Nor anything stored on the way: this stack's earlier tests deleted or were refused
     // theirs, so every count is 0 once the cut-off upload is cleaned up.
     const media = mongo.db(`${prefix}media`);

@@ -1,7 +1,7 @@
 /*
  * File names in Content-Disposition, for everything that writes one: media's downloads, the
- * router's re-sent uploads, the SDK's uploads, the test client. No dependencies, so the SDK can
- * use it too.
+ * router's re-sent uploads, the SDK's uploads, the test client, the web page's download links.
+ * No dependencies, so the SDK and the page can use it too.
  */
 
 /**
@@ -22,4 +22,10 @@ export function encodeExtValue(value: string): string {
 export function filenameParameters(name: string): string {
   const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `filename="${fallback}"; filename*=UTF-8''${encodeExtValue(name)}`;
+}
+
+/** The MP3's name for a video's, as downloads give it: `movie.final.mov` → `movie.final.mp3`. */
+export function mp3Name(videoFilename: string): string {
+  const dot = videoFilename.lastIndexOf('.');
+  return `${dot > 0 ? videoFilename.slice(0, dot) : videoFilename}.mp3`;
 }

@@ -59,7 +59,7 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
 
   return (req, res) => {
     const started = process.hrtime.bigint();
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const path = requestPath(req);
     const route = routes.find((r) =>
       r.path.endsWith('/*') ? path.startsWith(r.path.slice(0, -1)) : r.path === path,
     );
@@ -88,6 +88,11 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
         else res.destroy();
       });
   };
+}
+
+/** The request's path, without its query string. */
+export function requestPath(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?', 1)[0] ?? '/';
 }
 
 async function checkReadiness(checks: readonly ReadinessCheck[]): Promise<string[]> {

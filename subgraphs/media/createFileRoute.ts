@@ -6,7 +6,8 @@ import { sendError, type Route } from '../../lib/server/http.js';
 import type { DownloadTokens, FileBucket } from './createDownloadTokens.js';
 import { VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { VideoStore } from './createVideoStore.js';
-import { contentDisposition, mp3Name, parseRange } from './httpRange.js';
+import { mp3Name } from '../../lib/contracts/filenameParameters.js';
+import { contentDisposition, parseRange } from './httpRange.js';
 
 /**
  * `GET`/`HEAD /files/videos/<id>` and `/files/audio/<id>`: a bearer token of the owner, or a

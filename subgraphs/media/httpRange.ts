@@ -33,9 +33,3 @@ export function parseRange(header: string | undefined, size: number): RangeReque
 export function contentDisposition(filename: string): string {
   return `attachment; ${filenameParameters(filename)}`;
 }
-
-/** `movie.final.mov` → `movie.final.mp3`. */
-export function mp3Name(videoFilename: string): string {
-  const dot = videoFilename.lastIndexOf('.');
-  return `${dot > 0 ? videoFilename.slice(0, dot) : videoFilename}.mp3`;
-}

@@ -14,9 +14,3 @@ export function formatDuration(totalSeconds: number): string {
   const s = String(seconds % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
-
-/** The MP3's file name for a video's: its extension swapped for `.mp3`. */
-export function mp3FileName(videoFilename: string): string {
-  const base = videoFilename.replace(/\.[^./\\]{1,8}$/, '').trim();
-  return `${base || 'audio'}.mp3`;
-}

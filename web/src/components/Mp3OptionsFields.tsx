@@ -5,6 +5,18 @@ import type { Mp3Choice } from '../mp3Choice.js';
 const BITRATES = [64, 96, 128, 160, 192, 256, 320];
 const VBR_QUALITIES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
+type TextKey = 'startSeconds' | 'endSeconds' | 'title' | 'artist';
+type InputAttributes =
+  | { type: 'number'; min: number; step: string; inputMode: 'decimal' }
+  | { type: 'text'; maxLength: number; placeholder?: string };
+const SECONDS_INPUT: InputAttributes = {
+  type: 'number',
+  min: 0,
+  step: 'any',
+  inputMode: 'decimal',
+};
+const TAG_INPUT = { type: 'text', maxLength: MP3_MAX_TAG_LENGTH } as const;
+
 /** The MP3 options, as a fieldset for the upload form and for "Convert again". */
 export function Mp3OptionsFields({
   value,
@@ -18,6 +30,18 @@ export function Mp3OptionsFields({
   // Several of these forms can be on the page at once (upload, each "Convert again").
   const id = useId();
   const idOf = (key: keyof Mp3Choice) => `${id}-${key}`;
+  /** A labelled input for one of the choice's text fields (trim times, ID3 tags). */
+  const textField = (key: TextKey, label: string, attributes: InputAttributes) => (
+    <div class="field">
+      <label for={idOf(key)}>{label}</label>
+      <input
+        id={idOf(key)}
+        {...attributes}
+        value={value[key]}
+        onInput={(event) => set(key, event.currentTarget.value)}
+      />
+    </div>
+  );
   return (
     <fieldset class="mp3-options">
       <legend>MP3 options</legend>
@@ -90,53 +114,12 @@ export function Mp3OptionsFields({
         </label>
       </div>
       <div class="field-row">
-        <div class="field">
-          <label for={idOf('startSeconds')}>Trim start (seconds)</label>
-          <input
-            id={idOf('startSeconds')}
-            type="number"
-            min={0}
-            step="any"
-            inputMode="decimal"
-            value={value.startSeconds}
-            onInput={(event) => set('startSeconds', event.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for={idOf('endSeconds')}>Trim end (seconds)</label>
-          <input
-            id={idOf('endSeconds')}
-            type="number"
-            min={0}
-            step="any"
-            inputMode="decimal"
-            value={value.endSeconds}
-            onInput={(event) => set('endSeconds', event.currentTarget.value)}
-          />
-        </div>
+        {textField('startSeconds', 'Trim start (seconds)', SECONDS_INPUT)}
+        {textField('endSeconds', 'Trim end (seconds)', SECONDS_INPUT)}
       </div>
       <div class="field-row">
-        <div class="field">
-          <label for={idOf('title')}>Title</label>
-          <input
-            id={idOf('title')}
-            type="text"
-            maxLength={MP3_MAX_TAG_LENGTH}
-            placeholder="The video's name"
-            value={value.title}
-            onInput={(event) => set('title', event.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for={idOf('artist')}>Artist</label>
-          <input
-            id={idOf('artist')}
-            type="text"
-            maxLength={MP3_MAX_TAG_LENGTH}
-            value={value.artist}
-            onInput={(event) => set('artist', event.currentTarget.value)}
-          />
-        </div>
+        {textField('title', 'Title', { ...TAG_INPUT, placeholder: "The video's name" })}
+        {textField('artist', 'Artist', TAG_INPUT)}
       </div>
     </fieldset>
   );

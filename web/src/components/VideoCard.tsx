@@ -11,7 +11,8 @@ import {
 import { describeApiError, type Api } from '../api/createApi.js';
 import { describeError } from '../api/describeError.js';
 import { sameOriginPath } from '../api/sameOriginPath.js';
-import { formatBytes, formatDuration, mp3FileName } from '../formatting.js';
+import { mp3Name } from '../../../lib/contracts/filenameParameters.js';
+import { formatBytes, formatDuration } from '../formatting.js';
 import { DEFAULT_MP3_CHOICE, toMp3Options, type Mp3Choice } from '../mp3Choice.js';
 import { Mp3OptionsFields } from './Mp3OptionsFields.js';
 
@@ -158,7 +159,8 @@ export function VideoCard({
       { refocus: false },
     );
 
-  const mp3Name = mp3FileName(video.filename);
+  // The name the server's Content-Disposition gives the download, which wins over `download`.
+  const mp3 = mp3Name(video.filename);
   const headingId = `video-${video.id}`;
   const status = conversion?.status;
   return (
@@ -198,8 +200,8 @@ export function VideoCard({
             onError={playerError}
           />
           <p>
-            <a href={newestLink} download={mp3Name}>
-              Download {mp3Name}
+            <a href={newestLink} download={mp3}>
+              Download {mp3}
             </a>{' '}
             <span class="hint">
               {formatDuration(audio.durationSeconds)}, {audio.bitrateKbps} kbps,{' '}
