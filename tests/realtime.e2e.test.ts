@@ -32,13 +32,17 @@ interface RunningRecord {
   progress: number | null;
 }
 
-/** `file` sent at `bytesPerSecond`, in 16 KiB pieces; it fails after `failAfter` bytes. */
-function throttled(file: Buffer, bytesPerSecond: number, failAfter = Infinity): Readable {
+/** `file` sent at `bytesPerSecond`, in 16 KiB pieces; it fails before the piece at which `failAt` says so. */
+function throttled(
+  file: Buffer,
+  bytesPerSecond: number,
+  failAt: (offset: number) => boolean = () => false,
+): Readable {
   const piece = 16_384;
   return Readable.from(
     (async function* () {
       for (let offset = 0; offset < file.length; offset += piece) {
-        if (offset >= failAfter) throw new Error('the client went away');
+        if (failAt(offset)) throw new Error('the client went away');
         yield file.subarray(offset, offset + piece);
         await sleep((piece / bytesPerSecond) * 1000);
       }
@@ -232,7 +236,9 @@ describe('realtime conversion', () => {
   it('an upload cut off mid-stream leaves no MP3, no conversion and nothing for fsck', async () => {
     let seen: ObjectId | undefined;
     const { result, running } = await uploadWatching(
-      throttled(streamable, 300_000, 700_000),
+      // Cut once 700 kB are sent and the conversion is seen running, however long that takes
+      // on a busy machine.
+      throttled(streamable, 300_000, (offset) => offset >= 700_000 && seen !== undefined),
       'cut-off.mp4',
       { onRunning: (record) => (seen = record._id) },
     );
