@@ -451,13 +451,14 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
           '',
       );
     // Tab to the file picker and open it from the keyboard.
+    // Listening first: Playwright intercepts the chooser only once it has been told to, and
+    // a key pressed before that opens the (headless, invisible) native one instead.
+    const choosing = page.waitForEvent('filechooser');
     const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
     for (let i = 0; i < 5 && (await focused()) !== 'video'; i++) await page.keyboard.press('Tab');
     expect(await focused()).toBe('video');
-    const [chooser] = await Promise.all([
-      page.waitForEvent('filechooser'),
-      page.keyboard.press('Space'),
-    ]);
+    await page.keyboard.press('Space');
+    const chooser = await choosing;
     await chooser.setFiles(fixture('phone.mp4', makeVideo(infra.ffmpegPath, 4)));
     for (let i = 0; i < 25 && (await label()) !== 'Upload and convert'; i++)
       await page.keyboard.press('Tab');
