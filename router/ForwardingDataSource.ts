@@ -1,6 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import type { Fetcher } from '@apollo/utils.fetcher';
+import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
+import { GraphQLError } from 'graphql';
 import { GraphQLDataSourceRequestKind } from './gatewayInternals.js';
 import type { RouterContext } from './RouterContext.js';
 import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
@@ -51,6 +52,29 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext>
       uploads,
       maxFileBytes: this.maxFileBytes,
     });
+  }
+
+  /**
+   * A subgraph that refuses a request whole (HTTP 4xx with GraphQL errors: a variable of the
+   * wrong type, say) is the client's fault: its first error goes to the client with its code
+   * and status, instead of a bare "400: Bad Request" that the router would mask as its own.
+   */
+  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
+    const error = await super.errorFromResponse(response);
+    const { body } = (error.extensions.response ?? {}) as { body?: unknown };
+    const first = (body as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] })
+      ?.errors?.[0];
+    if (
+      response.status >= 400 &&
+      response.status < 500 &&
+      typeof first?.message === 'string' &&
+      typeof first.extensions?.code === 'string'
+    ) {
+      return new GraphQLError(first.message, {
+        extensions: { code: first.extensions.code, http: { status: response.status } },
+      });
+    }
+    return error;
   }
 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<RouterContext>): void {

@@ -64,7 +64,7 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
       let answer: IncomingMessage;
       try {
         answer = await new Promise<IncomingMessage>((resolve, reject) => {
-          upstream.once('response', resolve).once('error', reject).end();
+          upstream.once('response', resolve).on('error', reject).end();
         });
       } catch {
         if (!res.headersSent)

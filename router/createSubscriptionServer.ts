@@ -102,7 +102,12 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
   return {
     attach(server) {
       wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxMessageBytes });
-      wss.on('connection', () => sockets.inc());
+      wss.on('connection', (socket) => {
+        sockets.inc();
+        // graphql-ws listens for a socket's first error only; a client's bad frames must never
+        // reach an emitter with no listener.
+        socket.on('error', (error) => log.debug({ err: error }, 'websocket client error'));
+      });
       wss.on('error', (error) => log.warn({ err: error }, 'websocket server error'));
       useServer<Record<string, unknown> | undefined>(
         {

@@ -16,7 +16,7 @@ export function findUploads(variables: Record<string, unknown> | undefined): [st
 /**
  * Sends one subgraph operation as a GraphQL multipart request, re-streaming the client's file
  * part as it arrives: `source.pipe(upstream)` gives backpressure end to end, so neither memory
- * nor disk holds the file. The router enforces the upload limit too (graphql-upload-minimal
+ * nor disk holds the file. The router enforces the upload limit too (busboy
  * only truncates an over-limit file), and a file that fails midway aborts the subgraph request
  * so the subgraph discards what it stored.
  */
@@ -67,14 +67,18 @@ export async function sendMultipartUpload(options: {
       graphqlError(
         ErrorCode.PAYLOAD_TOO_LARGE,
         `The file is larger than the ${options.maxFileBytes}-byte limit`,
+        {},
+        { httpStatus: true },
       ),
     ),
   );
-  source.once('error', (error: Error) =>
+  source.on('error', (error: Error) =>
     fail(
       graphqlError(
         ErrorCode.BAD_REQUEST,
         `The upload was interrupted before the file ended: ${error.message}`,
+        {},
+        { httpStatus: true },
       ),
     ),
   );

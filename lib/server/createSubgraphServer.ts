@@ -116,15 +116,6 @@ export function maskInternalError(
     extensions: { code },
     ...(formatted.path ? { path: formatted.path } : {}),
   });
-  // graphql-upload-minimal rejects a file it cannot find in a malformed multipart request with
-  // an http-errors 4xx: the client's fault, with a message meant for it.
-  const { status, expose } = (original ?? {}) as { status?: unknown; expose?: unknown };
-  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
-    return coded(
-      status === 413 ? ErrorCode.PAYLOAD_TOO_LARGE : ErrorCode.BAD_REQUEST,
-      (original as Error).message,
-    );
-  }
   if (isDatabaseUnavailable(original)) {
     log.warn({ err: original }, 'database unavailable');
     return coded(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; try again shortly');

@@ -57,7 +57,7 @@ export async function storeUpload(
       metadata: { owner: options.ownerId },
     },
   );
-  // graphql-upload-minimal only truncates an over-limit file (and unpipes it): make it fail.
+  // busboy only truncates an over-limit file and signals `limit`: make it fail.
   const onLimit = () => source.destroy(overLimit());
   source.once('limit', onLimit);
   try {
@@ -128,7 +128,7 @@ function translate(error: unknown, overLimit: () => GraphQLError): unknown {
   if (error instanceof Error && /limit/i.test(error.message)) return overLimit();
   if (
     error instanceof Error &&
-    /Unexpected end of form|aborted|ECONNRESET|premature/i.test(error.message)
+    /Unexpected end of (form|file)|Malformed|aborted|ECONNRESET|premature/i.test(error.message)
   ) {
     return graphqlError(ErrorCode.BAD_REQUEST, 'The upload was interrupted before the file ended');
   }
