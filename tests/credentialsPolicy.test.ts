@@ -24,6 +24,12 @@ describe('credentials policy', () => {
     expect(normalizeEmail(`${'a'.repeat(250)}@example.com`)).toBeNull();
   });
 
+  it('refuses control characters in an email, which the store could not keep', () => {
+    expect(normalizeEmail('a\u0000b@example.com')).toBeNull();
+    expect(normalizeEmail('a@exa\u0007mple.com')).toBeNull();
+    expect(normalizeEmail('a@example.c\u007fom')).toBeNull();
+  });
+
   it('accepts a long enough password that is not the email', () => {
     expect(reasonOf(() => assertAcceptableCredentials('a@example.com', 'correct horse'))).toBe(
       'accepted',

@@ -41,6 +41,10 @@ describe('download names', () => {
     ['../../etc/passwd', 'passwd'],
     ['C:\\Users\\me\\clip.mp4', 'clip.mp4'],
     ['evil\r\nSet-Cookie: x.mp4', 'evilSet-Cookie: x.mp4'],
+    ['a\u0000b.mp4', 'ab.mp4'],
+    // Bidi formatting would display this as "evilmp4.png".
+    ['evil\u202Egnp.mp4', 'evilgnp.mp4'],
+    ['\u2067x\u2069\u200F\u061C.mp4', 'x.mp4'],
     ['', 'video'],
     ['..', 'video'],
     ['é'.repeat(300), 'é'.repeat(255)],

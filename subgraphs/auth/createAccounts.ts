@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import {
@@ -64,7 +64,10 @@ export async function createAccounts(deps: {
 
     async logIn(emailInput, password, client) {
       // A malformed email still counts against the client, and answers like a wrong password.
-      const email = normalizeEmail(emailInput) ?? `invalid:${emailInput.slice(0, 64)}`;
+      // It is keyed by its hash: as given it may hold what the store cannot keep (a NUL).
+      const email =
+        normalizeEmail(emailInput) ??
+        `invalid:${createHash('sha256').update(emailInput).digest('base64url')}`;
       const admission = await limiter.admit(email, client);
       if (!admission.admitted) {
         const wait = admission.retryAfterSeconds;
