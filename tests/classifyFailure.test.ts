@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { BadInputError } from '../worker/BadInputError.js';
-import { AbortReason, UPLOAD_WAIT_RETRY_MS, classifyFailure } from '../worker/classifyFailure.js';
+import {
+  AbortReason,
+  FFMPEG_UNDECODABLE_EXIT,
+  UPLOAD_WAIT_RETRY_MS,
+  classifyFailure,
+} from '../worker/classifyFailure.js';
 import { RunLostError } from '../worker/tailAudioIntoGridFs.js';
 import { UploadOutlastedJobError } from '../worker/UploadOutlastedJobError.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';
@@ -27,6 +32,21 @@ describe('classifyFailure: what a failed attempt leads to', () => {
       kind: 'later',
       delayMs: UPLOAD_WAIT_RETRY_MS,
       message: new UploadOutlastedJobError().message,
+    });
+  });
+
+  it('fails a file ffmpeg mostly could not decode at once, as unsupported media', () => {
+    const damaged = new FfmpegFailedError(
+      'ffmpeg exited 69: [h264] Invalid NAL unit size (0 > 8).',
+      FFMPEG_UNDECODABLE_EXIT,
+    );
+    expect(classifyFailure(damaged, 1, policy)).toMatchObject({
+      kind: 'fail',
+      code: 'UNSUPPORTED_MEDIA',
+    });
+    // Any other exit may be the machine's fault: retried.
+    expect(classifyFailure(new FfmpegFailedError('ffmpeg exited 1', 1), 1, policy)).toMatchObject({
+      kind: 'retry',
     });
   });
 
@@ -72,7 +92,7 @@ describe('classifyFailure: what a failed attempt leads to', () => {
   });
 
   it('retries a transient fault with a doubling delay, jittered between half and all of it', () => {
-    const crash = new FfmpegFailedError('ffmpeg exited with code 1');
+    const crash = new FfmpegFailedError('ffmpeg exited with code 1', 1);
     const delays = (attempts: number) =>
       [0, 0.5, 0.999].map((r) => {
         const decision = classifyFailure(crash, attempts, policy, () => r);
@@ -94,7 +114,10 @@ describe('classifyFailure: what a failed attempt leads to', () => {
     });
     const full = Object.assign(new Error('write failed'), { code: 'ENOSPC' });
     expect(classifyFailure(full, 3, policy)).toMatchObject({ code: 'DISK_FULL' });
-    const ffmpegFull = new FfmpegFailedError('av_interleaved_write_frame: No space left on device');
+    const ffmpegFull = new FfmpegFailedError(
+      'av_interleaved_write_frame: No space left on device',
+      1,
+    );
     expect(classifyFailure(ffmpegFull, 3, policy)).toMatchObject({ code: 'DISK_FULL' });
     expect(classifyFailure(full, 2, policy)).toMatchObject({ kind: 'retry' });
   });

@@ -3,11 +3,18 @@ import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 import { UploadOutlastedJobError } from './UploadOutlastedJobError.js';
-import { FfmpegAbortedError, FfmpegTimeoutError } from './runFfmpeg.js';
+import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from './runFfmpeg.js';
 import { RunLostError } from './tailAudioIntoGridFs.js';
 
 /** How long a job whose upload outlasted it waits before it is taken again. */
 export const UPLOAD_WAIT_RETRY_MS = 5_000;
+
+/**
+ * ffmpeg's exit status when more than `-max_error_rate` (two thirds by default) of the frames
+ * it read failed to decode: the file is damaged (a valid header over zeros, say), and another
+ * attempt would read the same bytes.
+ */
+export const FFMPEG_UNDECODABLE_EXIT = 69;
 
 /** Why a running job was stopped from outside. */
 export const AbortReason = {
@@ -67,6 +74,13 @@ export function classifyFailure(
   // Media sends video.deleted for it, which removes the conversion; until then it says why.
   if (error instanceof UploadFailedError) {
     return { kind: 'fail', code: ConversionErrorCode.UPLOAD_FAILED, message: error.message };
+  }
+  if (error instanceof FfmpegFailedError && error.exitCode === FFMPEG_UNDECODABLE_EXIT) {
+    return {
+      kind: 'fail',
+      code: ConversionErrorCode.UNSUPPORTED_MEDIA,
+      message: `Most of the media could not be decoded: ${error.message}`,
+    };
   }
   if (error instanceof FfmpegTimeoutError) {
     return {

@@ -15,6 +15,13 @@ export class FfmpegTimeoutError extends Error {
 }
 export class FfmpegFailedError extends Error {
   override name = 'FfmpegFailedError';
+  constructor(
+    message: string,
+    /** ffmpeg's exit status (null when a signal ended it). */
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -83,6 +90,7 @@ export function runFfmpeg(
         reject(
           new FfmpegFailedError(
             `ffmpeg exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            code,
           ),
         );
     });
