@@ -18,6 +18,11 @@ export interface RunningStack {
   launcher: ChildProcess;
   /** Everything the launcher printed so far. */
   output: () => string;
+  /**
+   * How many times the launcher restarted a process that died: none, in any suite that does
+   * not kill one on purpose, since no request may end a process.
+   */
+  restarts: () => number;
   /** SIGINT to the launcher (as Ctrl-C), then drops this stack's databases. */
   stop: () => Promise<number | null>;
 }
@@ -94,6 +99,7 @@ export async function spawnStack(
     env,
     launcher,
     output: () => output,
+    restarts: () => output.match(/\| exited \([^)]*\); restarting in/g)?.length ?? 0,
     async stop() {
       if (launcher.exitCode === null) launcher.kill('SIGINT');
       const code = await exited;

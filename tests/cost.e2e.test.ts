@@ -446,7 +446,9 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     );
   }, 120_000);
 
-  it('SECURITY.md states exactly what happened, and nothing was left behind', async () => {
+  it('SECURITY.md states exactly what happened, nothing restarted, and nothing was left behind', async () => {
+    // No request may end a process: the launcher restarted none.
+    expect(stack.restarts(), stack.output()).toBe(0);
     const documented = securityTable('Cost and trust: what we tried, what happened');
     for (const [id, observed] of outcomes) {
       expect.soft(documented.get(id), `SECURITY.md row ${id}`).toBe(observed);
