@@ -71,7 +71,10 @@ export async function createRouterServer(
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskInternalError(formatted, error, log),
     plugins: [
-      createOperationGuardPlugin(config.operationLimits, { refuseSubscriptions: true }),
+      createOperationGuardPlugin(config.operationLimits, {
+        refuseSubscriptions: true,
+        introspection: config.introspection,
+      }),
       ApolloServerPluginUsageReportingDisabled(),
       // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
       // token: served only where introspection is on (development; off by default in production).
