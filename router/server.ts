@@ -28,6 +28,7 @@ import type { RouterContext } from './RouterContext.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
 import { ForwardingDataSource } from './ForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
+import { createLocalIntrospectionPlugin } from './createLocalIntrospectionPlugin.js';
 import { createConversionEvents } from './createConversionEvents.js';
 import { createProxyRoute } from './createProxyRoute.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
@@ -75,6 +76,7 @@ export async function createRouterServer(
         refuseSubscriptions: true,
         introspection: config.introspection,
       }),
+      ...(config.introspection ? [createLocalIntrospectionPlugin()] : []),
       ApolloServerPluginUsageReportingDisabled(),
       // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
       // token: served only where introspection is on (development; off by default in production).
