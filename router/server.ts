@@ -117,6 +117,7 @@ export async function createRouterServer(
   const subscriptions = createSubscriptionServer({
     apollo,
     schema: buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8')),
+    introspection: config.introspection,
     verifyToken,
     events: createConversionEvents(broker, log),
     trustedProxyHops: config.trustedProxyHops,
