@@ -12,6 +12,7 @@ import {
   type FormattedExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  type ValidationRule,
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -34,6 +35,11 @@ export interface SubscriptionServerOptions {
   apollo: ApolloServer<RouterContext>;
   /** The public API schema, to validate subscriptions against. */
   schema: GraphQLSchema;
+  /**
+   * As the router's Apollo Server is configured. Off, introspection is refused here too, and
+   * validation errors carry no "Did you mean …?" hints, which would spell the schema out.
+   */
+  introspection: boolean;
   verifyToken: TokenVerifier;
   events: ConversionEvents;
   trustedProxyHops: number;
@@ -65,6 +71,8 @@ interface Session {
  */
 export function createSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
   const { apollo, schema, log } = options;
+  const hideSuggestions = !options.introspection;
+  const rules = options.introspection ? specifiedRules : [...specifiedRules, NoIntrospectionRule];
   const sessions = new WeakMap<WebSocket, Session>();
   const active = new Gauge({
     name: 'graphql_subscriptions_active',
@@ -156,7 +164,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
             } catch (error) {
               return [graphqlError(ErrorCode.BAD_REQUEST, (error as Error).message)];
             }
-            const invalid = validate(schema, document, specifiedRules);
+            const invalid = validate(schema, document, rules, { hideSuggestions });
             if (invalid.length > 0) return invalid.map(withValidationCode);
             const operation = document.definitions.find(
               (d) =>
@@ -169,6 +177,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
                 ? (operation.variableDefinitions ?? [])
                 : [],
               payload.variables ?? {},
+              { hideSuggestions },
             );
             if (coerced.errors) return coerced.errors.map(withBadInputCode);
 
@@ -265,6 +274,21 @@ function toGraphQLError(error: GraphQLFormattedError): GraphQLError {
     ...(error.extensions ? { extensions: error.extensions } : {}),
   });
 }
+
+/**
+ * Introspection refused as Apollo Server refuses it over HTTP: once per `__schema` or `__type`
+ * (graphql-js's NoSchemaIntrospectionCustomRule would also name every field below them).
+ */
+const NoIntrospectionRule: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value !== '__schema' && node.name.value !== '__type') return;
+    context.reportError(
+      new GraphQLError('Introspection is off: the operation selects __schema or __type', {
+        nodes: node,
+      }),
+    );
+  },
+});
 
 /** The code Apollo gives the same errors over HTTP, so clients handle both alike. */
 function withValidationCode(error: GraphQLError): GraphQLError {

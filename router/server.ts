@@ -28,6 +28,7 @@ import type { RouterContext } from './RouterContext.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
 import { ForwardingDataSource } from './ForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
+import { createLocalIntrospectionPlugin } from './createLocalIntrospectionPlugin.js';
 import { createConversionEvents } from './createConversionEvents.js';
 import { createProxyRoute } from './createProxyRoute.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
@@ -71,7 +72,11 @@ export async function createRouterServer(
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskInternalError(formatted, error, log),
     plugins: [
-      createOperationGuardPlugin(config.operationLimits, { refuseSubscriptions: true }),
+      createOperationGuardPlugin(config.operationLimits, {
+        refuseSubscriptions: true,
+        introspection: config.introspection,
+      }),
+      ...(config.introspection ? [createLocalIntrospectionPlugin()] : []),
       ApolloServerPluginUsageReportingDisabled(),
       // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
       // token: served only where introspection is on (development; off by default in production).
@@ -112,6 +117,7 @@ export async function createRouterServer(
   const subscriptions = createSubscriptionServer({
     apollo,
     schema: buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8')),
+    introspection: config.introspection,
     verifyToken,
     events: createConversionEvents(broker, log),
     trustedProxyHops: config.trustedProxyHops,

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GraphQLFormattedError } from 'graphql';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/platform/projectRoot.js';
@@ -18,9 +19,10 @@ import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js
 import { sendFuzzCase } from './helpers/multipartFuzz.js';
 import { childPids } from './helpers/processes.js';
 import { fsckFindings } from './helpers/fsck.js';
+import { NESTED_INTROSPECTION, STANDARD_INTROSPECTION } from './helpers/introspection.js';
 import { securityTable } from './helpers/securityTable.js';
 import { uniqueName } from './helpers/uniqueName.js';
-import { closeCodeFor } from './helpers/watch.js';
+import { closeCodeFor, watch } from './helpers/watch.js';
 
 /**
  * Every attack in SECURITY.md's table, run against a stack in production settings
@@ -61,6 +63,20 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
   };
   const httpOutcome = (result: { status: number; body: UploadResult['body'] }) =>
     `HTTP ${result.status} ${errorCodes(result).join(', ')}`.trim();
+  /** Subscribes over graphql-ws and returns the `error` the router answered with. */
+  const refusalOverWebSocket = async (query: string) => {
+    const watched = watch(stack.graphqlUrl, token, query, {});
+    const error = await watched.finished.then(
+      () => [],
+      (e: unknown) => e,
+    );
+    await watched.client.dispose();
+    const errors = Array.isArray(error) ? (error as GraphQLFormattedError[]) : [];
+    return {
+      codes: errors.map((e) => String(e.extensions?.code)),
+      messages: errors.map((e) => e.message),
+    };
+  };
 
   beforeAll(async () => {
     trap = createServer((socket) => {
@@ -448,6 +464,21 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
       token,
     });
     outcomes.set('graphql.introspection', httpOutcome(introspection));
+    for (const [id, query] of [
+      ['introspectionFull', STANDARD_INTROSPECTION.full],
+      ['introspectionDeep', NESTED_INTROSPECTION],
+    ] as const) {
+      outcomes.set(
+        `graphql.${id}`,
+        httpOutcome(await postGraphQL(stack.graphqlUrl, query, { token })),
+      );
+      outcomes.set(`ws.${id}`, `error: ${(await refusalOverWebSocket(query)).codes.join(', ')}`);
+    }
+    const typo = await refusalOverWebSocket('subscription { conversionUpdatd(id: "x") { id } }');
+    outcomes.set(
+      'ws.suggestions',
+      /did you mean/i.test(typo.messages.join('\n')) ? 'suggests "conversionUpdated"' : 'no hint',
+    );
   });
 
   it('SECURITY.md states exactly what happened, and the other user’s work went on', async () => {

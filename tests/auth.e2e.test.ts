@@ -1,8 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { generate } from '@graphql-codegen/cli';
+import {
+  buildClientSchema,
+  buildSchema,
+  lexicographicSortSchema,
+  printSchema,
+  type GraphQLSchema,
+  type IntrospectionQuery,
+} from 'graphql';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
 import { forgeTokens, generateEd25519Pem } from './helpers/forgeTokens.js';
 import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { NESTED_INTROSPECTION, STANDARD_INTROSPECTION } from './helpers/introspection.js';
 import { routerHopHeaders } from './helpers/routerHop.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -136,12 +148,60 @@ describe('auth end to end through the router', () => {
   });
 
   it('refuses queries deeper than the limit with QUERY_TOO_DEEP', async () => {
-    const deep = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
+    const deep = '{ videos { edges { node { conversions { edges { node { id } } } } } } }';
     const response = await postGraphQL(stack.graphqlUrl, deep);
     expect(response.status).toBe(400);
     expect(errorCodes(response)).toEqual(['QUERY_TOO_DEEP']);
-    const shallow = await postGraphQL(stack.graphqlUrl, '{ __schema { types { name } } }');
-    expect(shallow.body.errors).toBeUndefined();
+    const shallow = await postGraphQL(stack.graphqlUrl, '{ me { id } }');
+    expect(shallow.body).toEqual({ data: { me: null } });
+  });
+
+  describe('introspection, on in development', () => {
+    const printSorted = (schema: GraphQLSchema) => printSchema(lexicographicSortSchema(schema));
+    const api = printSorted(buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8')));
+
+    it.each([
+      ['without options', STANDARD_INTROSPECTION.plain],
+      ['with every option', STANDARD_INTROSPECTION.full],
+    ])('answers the standard query %s with schema/api.graphql', async (_, query) => {
+      const response = await postGraphQL<IntrospectionQuery>(stack.graphqlUrl, query);
+      expect(response.status).toBe(200);
+      expect(response.body.errors).toBeUndefined();
+      expect(printSorted(buildClientSchema(response.body.data as IntrospectionQuery))).toBe(api);
+    });
+
+    it('lets graphql-codegen load the schema from the router', async () => {
+      const [output] = (await generate(
+        {
+          schema: stack.graphqlUrl,
+          generates: { 'schema.graphql': { plugins: ['schema-ast'] } },
+          silent: true,
+        },
+        false,
+      )) as { content: string }[];
+      expect(printSorted(buildSchema(output?.content ?? ''))).toBe(api);
+    });
+
+    it('refuses introspection nested three lists deep with QUERY_TOO_DEEP', async () => {
+      const response = await postGraphQL(stack.graphqlUrl, NESTED_INTROSPECTION);
+      expect(response.status).toBe(400);
+      expect(errorCodes(response)).toEqual(['QUERY_TOO_DEEP']);
+      expect(response.body.data).toBeUndefined();
+    });
+
+    it('holds the rest of a mixed operation to MAX_QUERY_DEPTH (6) as if alone', async () => {
+      const types = '__schema { types { fields { type { ofType { ofType { name } } } } } }';
+      const shallow = await postGraphQL(stack.graphqlUrl, `{ ${types} me { id } }`);
+      expect(shallow.body.errors).toBeUndefined();
+      expect(shallow.body.data?.me).toBeNull();
+      const deep = await postGraphQL(
+        stack.graphqlUrl,
+        `{ ${types} videos { edges { node { conversions { edges { node { id } } } } } } }`,
+      );
+      expect(deep.status).toBe(400);
+      expect(errorCodes(deep)).toEqual(['QUERY_TOO_DEEP']);
+      expect(deep.body.errors?.[0]?.message).toBe('Query depth 7 exceeds the limit of 6');
+    });
   });
 
   it('refuses bodies over the limit with 413 PAYLOAD_TOO_LARGE, and malformed JSON with 400', async () => {

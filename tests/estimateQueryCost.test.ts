@@ -13,6 +13,13 @@ describe('estimateQueryCost', () => {
     expect(cost('{ me { id email } }')).toBe(1);
     expect(cost('{ __schema { types { name fields { name } } } }')).toBe(0);
     expect(
+      cost('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }'),
+    ).toBe(0);
+    // Beside introspection, the ordinary part is priced as if alone.
+    expect(cost('{ __schema { types { name } } videos(first: 5) { edges { node { id } } } }')).toBe(
+      1 + 5 * 2,
+    );
+    expect(
       cost('{ video(id: "x") { id owner { id } latestConversion { id audio { id } } } }'),
     ).toBe(4);
   });
