@@ -72,6 +72,7 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
       heartbeatAt: Date | null;
       jobSentAt: Date | null;
       queuedAt: Date;
+      awaitingUpload?: boolean;
     }>('conversions')
     .find(
       {},
@@ -83,6 +84,7 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
           heartbeatAt: 1,
           jobSentAt: 1,
           queuedAt: 1,
+          awaitingUpload: 1,
         },
       },
     )
@@ -132,12 +134,19 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
         `conversion ${id}: RUNNING with no worker heartbeat for ${Math.round((now - (c.heartbeatAt?.getTime() ?? 0)) / 1000)} s`,
       );
     }
+    // Set aside by a worker until its upload ends: waiting is right while the upload streams.
+    const waitsForUpload = c.awaitingUpload === true && streaming.has(c.videoId);
     if (
       c.status === 'QUEUED' &&
       !c.jobSentAt &&
+      !waitsForUpload &&
       now - c.queuedAt.getTime() > options.stuckAfterMs
     ) {
-      findings.push(`conversion ${id}: QUEUED but its job was never sent`);
+      findings.push(
+        c.awaitingUpload
+          ? `conversion ${id}: QUEUED waiting for an upload that has ended`
+          : `conversion ${id}: QUEUED but its job was never sent`,
+      );
     }
   }
 

@@ -6,11 +6,11 @@ import { BadInputError } from '../worker/BadInputError.js';
 import {
   AbortReason,
   FFMPEG_UNDECODABLE_EXIT,
-  UPLOAD_WAIT_RETRY_MS,
   classifyFailure,
 } from '../worker/classifyFailure.js';
 import { RunLostError } from '../worker/tailAudioIntoGridFs.js';
 import { UploadOutlastedJobError } from '../worker/UploadOutlastedJobError.js';
+import { UploadStalledError } from '../worker/UploadStalledError.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from '../worker/runFfmpeg.js';
 
 const policy = { maxAttempts: 3, retryBaseMs: 2000, jobTimeoutMs: 1_500_000 };
@@ -27,11 +27,14 @@ describe('classifyFailure: what a failed attempt leads to', () => {
     expect(classifyFailure(new RunLostError('taken over'), 1, policy)).toEqual({ kind: 'drop' });
   });
 
-  it('runs a job whose upload outlasted it later, its attempt given back, even on the last attempt', () => {
+  it('sets a job whose upload outlasted it or stalled aside until the upload ends, even on the last attempt', () => {
     expect(classifyFailure(new UploadOutlastedJobError(), 3, policy)).toEqual({
-      kind: 'later',
-      delayMs: UPLOAD_WAIT_RETRY_MS,
+      kind: 'awaitUpload',
       message: new UploadOutlastedJobError().message,
+    });
+    expect(classifyFailure(new UploadStalledError(5000), 3, policy)).toEqual({
+      kind: 'awaitUpload',
+      message: new UploadStalledError(5000).message,
     });
   });
 

@@ -84,6 +84,10 @@ describe('realtime conversion', () => {
       LOG_LEVEL: 'info',
       MAX_RUNNING_CONVERSIONS_PER_USER: '8',
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+      // Realtime begins after the first GridFS chunk rather than the first MiB, so that each
+      // test's cut or stall (at 700 kB, two thirds, 1.2 MB of a 1.5 MB file) falls mid-stream.
+      REALTIME_MIN_BYTES: String(256 * 1024),
+      WORKER_UPLOAD_STALL_SECONDS: '2',
     });
     mongo = new MongoClient(infra.mongodbUri);
     token = await signUpToken(stack.graphqlUrl);
@@ -246,6 +250,45 @@ describe('realtime conversion', () => {
     // The realtime conversion was under way when the client went.
     expect(running).not.toBeNull();
     await expectNothingLeftOf('cut-off.mp4', seen);
+  });
+
+  it('an upload that stalls mid-stream gives its worker back, then is converted once it ends', async () => {
+    // 1.2 MB at 300 kB/s, then nothing until the conversion is seen set aside, then the rest.
+    let resume: () => void = () => undefined;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const stalling = Readable.from(
+      (async function* () {
+        const stallAt = 1_200_000;
+        yield* throttled(streamable.subarray(0, stallAt), 300_000);
+        await resumed;
+        yield streamable.subarray(stallAt);
+      })(),
+    );
+    let setAside: RunningRecord | null = null;
+    const watching = (async () => {
+      for (;;) {
+        setAside = await conversions().findOne({
+          filename: { $in: ['stalled.mp4', 'stalled'] },
+          status: 'QUEUED',
+          attempts: 0,
+          awaitingUpload: true,
+        });
+        if (setAside) return resume();
+        await sleep(100);
+      }
+    })();
+    const { result, running } = await uploadWatching(stalling, 'stalled.mp4', {
+      minProgress: -1,
+    });
+    await watching;
+    // It ran while the bytes came, and gave its place back without spending the attempt.
+    expect(running).not.toBeNull();
+    expect(setAside).not.toBeNull();
+    const done = await finished(idOf(result));
+    expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1, error: null });
+    expect(Math.abs((done.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.1);
+    expect(stack.output()).toMatch(/sent nothing for 2 s/);
+    expect(await fsckFindings({ ...infra, prefix })).toEqual([]);
   });
 
   it('an upload over the size limit is refused, and its realtime conversion leaves nothing', async () => {

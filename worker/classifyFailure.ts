@@ -3,11 +3,9 @@ import { UploadFailedError } from '../lib/stores/gridfs.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 import { UploadOutlastedJobError } from './UploadOutlastedJobError.js';
+import { UploadStalledError } from './UploadStalledError.js';
 import { FfmpegAbortedError, FfmpegFailedError, FfmpegTimeoutError } from './runFfmpeg.js';
 import { RunLostError } from './tailAudioIntoGridFs.js';
-
-/** How long a job whose upload outlasted it waits before it is taken again. */
-export const UPLOAD_WAIT_RETRY_MS = 5_000;
 
 /**
  * ffmpeg's exit status when more than `-max_error_rate` (two thirds by default) of the frames
@@ -44,8 +42,11 @@ export type FailureDecision =
   | { kind: 'fail'; code: ConversionErrorCode; message: string }
   /** QUEUED again (error RETRYING), its job through the retry queue after `delayMs`. */
   | { kind: 'retry'; delayMs: number; message: string }
-  /** As retry, but with its attempt given back: nothing failed, it only has to wait. */
-  | { kind: 'later'; delayMs: number; message: string }
+  /**
+   * QUEUED, its attempt given back and no job out, until its upload ends: nothing failed, but
+   * the upload is too slow to convert as it arrives, and waiting for it would hold a worker.
+   */
+  | { kind: 'awaitUpload'; message: string }
   /** FAILED for good, and the job parked in the dead-letter queue. */
   | { kind: 'giveUp'; code: ConversionErrorCode; message: string };
 
@@ -65,8 +66,8 @@ export function classifyFailure(
     return error.reason === AbortReason.SHUTDOWN ? { kind: 'handBack' } : { kind: 'drop' };
   }
   if (error instanceof RunLostError) return { kind: 'drop' };
-  if (error instanceof UploadOutlastedJobError) {
-    return { kind: 'later', delayMs: UPLOAD_WAIT_RETRY_MS, message: error.message };
+  if (error instanceof UploadOutlastedJobError || error instanceof UploadStalledError) {
+    return { kind: 'awaitUpload', message: error.message };
   }
   if (error instanceof BadInputError) {
     return { kind: 'fail', code: error.code, message: error.message };

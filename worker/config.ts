@@ -23,6 +23,11 @@ export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSet
   /** Convert an upload while it still streams, where its container allows (realtime). */
   realtime: boolean;
   /**
+   * How long a job following an upload as it streams waits for its next piece before it gives
+   * its place back and waits, set aside, for the upload to end.
+   */
+  uploadStallMs: number;
+  /**
    * Media's upload time limit (the same variable): an upload marked as streaming for longer
    * than this has lost its media process, and a worker following it stops waiting.
    */
@@ -45,6 +50,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     maxMediaSeconds: env.int('MAX_MEDIA_SECONDS', 4 * 3600, { min: 1 }),
     drainMs: env.int('WORKER_DRAIN_SECONDS', 60, { min: 0 }) * 1000,
     realtime: env.bool('WORKER_REALTIME', true),
+    uploadStallMs: 1000 * env.int('WORKER_UPLOAD_STALL_SECONDS', 5, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
   };
 }

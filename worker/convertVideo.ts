@@ -25,6 +25,7 @@ import { probeMedia, type ProbeResult } from './probeMedia.js';
 import { MAX_HEAD_BYTES, readStreamability, type Streamability } from './readStreamability.js';
 import { FfmpegAbortedError, FfmpegTimeoutError, runFfmpeg } from './runFfmpeg.js';
 import { tailAudioIntoGridFs, type AudioTail } from './tailAudioIntoGridFs.js';
+import { createUploadStallWatch } from './createUploadStallWatch.js';
 import { UploadOutlastedJobError } from './UploadOutlastedJobError.js';
 
 /**
@@ -99,6 +100,10 @@ export async function convertVideo(
   }
   if (state.kind === 'complete') await expectFreeSpace(config.tempDir, state.file.length);
   const streaming = state.kind === 'streaming';
+  // Following an upload that stops sending would hold this worker for nothing.
+  const stall = streaming
+    ? createUploadStallWatch({ stallMs: config.uploadStallMs, stillStreaming })
+    : undefined;
   // What earlier runs, killed mid-way, left of their MP3s.
   await removeMp3sOf(mediaDb, id);
   let tail: AudioTail | undefined;
@@ -114,6 +119,9 @@ export async function convertVideo(
   const stopReading = new AbortController();
   const stopRead = () => stopReading.abort(signal.reason);
   signal.addEventListener('abort', stopRead, { once: true });
+  stall?.signal.addEventListener('abort', () => stopReading.abort(stall.signal.reason), {
+    once: true,
+  });
   try {
     const realtime: { plan?: FfmpegPlan; reason: string } =
       streaming && config.realtime
@@ -126,7 +134,7 @@ export async function convertVideo(
     stage('headMs');
 
     const feed = realtime.plan ? new PassThrough() : undefined;
-    const copy = new CopyAndFeed(feed);
+    const copy = new CopyAndFeed(feed, () => stall?.saw());
     const copying = pipeline(
       followVideoUpload(mediaDb, videoId, { staleAfterMs, signal: stopReading.signal }),
       copy,
@@ -136,6 +144,9 @@ export async function convertVideo(
     const ffmpegStop = new AbortController();
     const stopFfmpeg = () => ffmpegStop.abort(signal.reason);
     signal.addEventListener('abort', stopFfmpeg, { once: true });
+    stall?.signal.addEventListener('abort', () => ffmpegStop.abort(stall.signal.reason), {
+      once: true,
+    });
     copying.catch((error: unknown) => {
       feed?.destroy();
       ffmpegStop.abort(error);
@@ -236,8 +247,11 @@ export async function convertVideo(
     if (signal.aborted && !(error instanceof FfmpegAbortedError)) {
       throw new FfmpegAbortedError(signal.reason);
     }
+    // Whatever waited on the stalled upload failed because the watch stopped it.
+    if (stall?.signal.aborted) throw stall.signal.reason;
     throw error;
   } finally {
+    stall?.stop();
     signal.removeEventListener('abort', stopRead);
     stopReading.abort();
     await tail?.discard().catch(() => undefined);
@@ -254,6 +268,7 @@ export async function convertVideo(
       videoId,
       staleAfterMs,
       stopReading.signal,
+      () => stall?.saw(),
     );
     if (streamability.kind !== 'stream') {
       return {
@@ -313,9 +328,11 @@ async function readHead(
   videoId: ObjectId,
   staleAfterMs: number,
   signal: AbortSignal,
+  onPiece: () => void,
 ): Promise<{ streamability: Streamability; head: Buffer }> {
   let head = Buffer.alloc(0);
   for await (const piece of followVideoUpload(db, videoId, { staleAfterMs, signal })) {
+    onPiece();
     head = Buffer.concat([head, piece as Buffer]);
     const streamability = readStreamability(head, false);
     if (streamability.kind !== 'more') return { streamability, head };
@@ -369,7 +386,11 @@ class CopyAndFeed extends Transform {
   private readonly hash = createHash('sha256');
   private digest: string | undefined;
 
-  constructor(private feed: PassThrough | undefined) {
+  constructor(
+    private feed: PassThrough | undefined,
+    /** Told of each piece as it passes (the stall watch). */
+    private readonly onPiece: () => void,
+  ) {
     super();
   }
 
@@ -379,6 +400,7 @@ class CopyAndFeed extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.onPiece();
     this.hash.update(chunk);
     this.bytes += chunk.length;
     const feed = this.feed;

@@ -8,7 +8,7 @@ import {
   type Conversions,
 } from '../lib/stores/conversions.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
-import { removeMp3sOf } from '../lib/stores/gridfs.js';
+import { removeMp3sOf, videoUploadState } from '../lib/stores/gridfs.js';
 import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,
@@ -145,12 +145,24 @@ export function createJobHandler(deps: JobHandlerDeps) {
         log1.info({ code: decision.code }, 'conversion failed: bad input');
         return;
       }
-      case 'retry':
-      case 'later': {
+      case 'awaitUpload': {
+        log1.info({ reason: decision.message }, 'conversion set aside until its upload ends');
+        const parked = await conversions.awaitUpload(id, runId, decision.message);
+        if (!parked) return;
+        await announce(parked);
+        // The upload may have ended between the worker's last look and the record's change,
+        // its video.uploaded finding nothing set aside: then it is dispatched again now.
+        const state = await videoUploadState(
+          mediaDb,
+          new ObjectId(record.videoId),
+          2 * config.uploadTimeoutMs,
+        );
+        if (state.kind !== 'streaming') await conversions.uploadEnded(record.videoId);
+        return;
+      }
+      case 'retry': {
         log1.warn({ err: error, delayMs: decision.delayMs }, 'conversion attempt failed');
-        const back = await conversions.requeue(id, runId, decision.message, {
-          giveAttemptBack: decision.kind === 'later',
-        });
+        const back = await conversions.requeue(id, runId, decision.message);
         if (!back) return;
         await broker.sendToQueue(broker.topology.queues.jobsRetry, job, {
           expiration: String(decision.delayMs),

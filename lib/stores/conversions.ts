@@ -28,6 +28,12 @@ export interface ConversionRecord {
   runId: string | null;
   /** Last sign of life from its worker while RUNNING. */
   heartbeatAt: Date | null;
+  /**
+   * QUEUED and set aside until its upload ends (`video.uploaded`): a worker found the upload
+   * stalled or slower than the job's time limit, and gave its place back rather than wait.
+   * Absent on records made before it existed, which is the same as false.
+   */
+  awaitingUpload?: boolean;
 }
 
 /** The `conversion.updated` event that tells subscribers about this state of a conversion. */
@@ -93,6 +99,8 @@ export interface Conversions {
     message: string,
     options?: { giveAttemptBack?: boolean },
   ): Promise<ConversionRecord | null>;
+  awaitUpload(id: ObjectId, runId: string, message: string): Promise<ConversionRecord | null>;
+  uploadEnded(videoId: string): Promise<string[]>;
   reclaimSilent(cutoff: Date): Promise<ConversionRecord | null>;
   undispatched(owner: string, limit: number): Promise<ConversionRecord[]>;
   ownersWaiting(): Promise<string[]>;
@@ -259,6 +267,37 @@ export async function openConversions(db: Db): Promise<Conversions> {
         { returnDocument: 'after' },
       ),
     /**
+     * Back to QUEUED, its attempt given back and no job out, set aside until its upload ends: the
+     * worker gives its place to jobs it can convert now instead of waiting on a stalled or slow
+     * upload. Not dispatched again until `uploadEnded`.
+     */
+    awaitUpload: (id: ObjectId, runId: string, message: string) =>
+      conversions.findOneAndUpdate(
+        { _id: id, runId, status: 'RUNNING' },
+        {
+          $set: {
+            status: 'QUEUED',
+            progress: null,
+            runId: null,
+            jobSentAt: null,
+            awaitingUpload: true,
+            error: { code: ConversionErrorCode.RETRYING, message },
+          },
+          $inc: { attempts: -1 },
+        },
+        { returnDocument: 'after' },
+      ),
+    /**
+     * The video's upload ended (stored, or gone): its conversions set aside for it may be
+     * dispatched again. Returns their owners, whose turns the caller dispatches.
+     */
+    async uploadEnded(videoId: string): Promise<string[]> {
+      const waiting = { videoId, status: 'QUEUED' as const, awaitingUpload: true };
+      const owners = await conversions.distinct('owner', waiting);
+      await conversions.updateMany(waiting, { $set: { awaitingUpload: false } });
+      return owners;
+    },
+    /**
      * Takes back one RUNNING conversion whose worker went silent before `cutoff`, as QUEUED with
      * no job sent, so the caller sends it again. Null when there is none (or another sweeper
      * took it first: the heartbeat it saw is part of the condition).
@@ -293,16 +332,21 @@ export async function openConversions(db: Db): Promise<Conversions> {
     },
     /**
      * QUEUED with no job sent, oldest first: waiting for their owner's turn (or their sender
-     * failed between saving and sending).
+     * failed between saving and sending); not those set aside until their upload ends.
      */
     undispatched: (owner: string, limit: number) =>
       conversions
-        .find({ owner, status: 'QUEUED', jobSentAt: null })
+        .find({ owner, status: 'QUEUED', jobSentAt: null, awaitingUpload: { $ne: true } })
         .sort({ queuedAt: 1, _id: 1 })
         .limit(limit)
         .toArray(),
     /** Owners with a conversion waiting for its job to be sent. */
-    ownersWaiting: () => conversions.distinct('owner', { status: 'QUEUED', jobSentAt: null }),
+    ownersWaiting: () =>
+      conversions.distinct('owner', {
+        status: 'QUEUED',
+        jobSentAt: null,
+        awaitingUpload: { $ne: true },
+      }),
     /** QUEUED with a job sent before `cutoff`: long enough ago that it may have been lost. */
     sentBefore: (cutoff: Date) =>
       conversions

@@ -210,8 +210,13 @@ export async function videoUploadState(
   return { kind: 'gone' };
 }
 
-/** How long a reader following an upload waits before it looks for the next chunk again. */
+/**
+ * How long a reader following an upload waits before it looks for the next chunk again: 25 ms
+ * while chunks come, doubling while none does, up to 400 ms. A stalled upload then costs the
+ * store a few lookups a second per reader rather than dozens.
+ */
 const FOLLOW_POLL_MS = 25;
+const FOLLOW_POLL_MAX_MS = 400;
 /** Polls for the next chunk between two looks at the upload's state (about 100 ms). */
 const POLLS_PER_STATE_CHECK = 4;
 
@@ -260,8 +265,12 @@ export function followVideoUpload(
       }
       // Caught up with the upload (the lookups behind this one are misses too), or it ended.
       inFlight = [];
+      const wait = Math.min(
+        FOLLOW_POLL_MAX_MS,
+        FOLLOW_POLL_MS * 2 ** Math.floor(misses / POLLS_PER_STATE_CHECK),
+      );
       if (length === undefined && misses++ % POLLS_PER_STATE_CHECK !== 0) {
-        await sleep(FOLLOW_POLL_MS, undefined, { signal });
+        await sleep(wait, undefined, { signal });
         continue;
       }
       const state = await videoUploadState(db, fileId, options.staleAfterMs);
@@ -274,7 +283,7 @@ export function followVideoUpload(
         chunkSize = state.file.chunkSize;
         continue;
       }
-      await sleep(FOLLOW_POLL_MS, undefined, { signal });
+      await sleep(wait, undefined, { signal });
     }
   }
   const stream = Readable.from(generate(), { objectMode: false });

@@ -205,6 +205,8 @@ export async function createConversionService(deps: {
     }
     // The upload's own conversion shares the video's id: a redelivered event cannot add one.
     await create(new ObjectId(event.videoId), video, event.mp3);
+    // Conversions a worker set aside while the upload streamed too slowly may run now.
+    if (event.type === 'video.uploaded') await conversions.uploadEnded(event.videoId);
     await dispatchFor(video.owner);
   };
 

@@ -16,6 +16,12 @@ export interface MediaConfig extends ServiceBasics, BrokerSettings {
    * streaming from one abandoned by a crash: nothing unfinished can be older than this.
    */
   uploadTimeoutMs: number;
+  /**
+   * Bytes an upload must have sent before its conversion may begin while it still streams
+   * (realtime conversion). A worker can read nothing of an upload until whole GridFS chunks
+   * are in, and an upload that sends a head and then trickles would hold a worker waiting.
+   */
+  realtimeMinBytes: number;
   /** The router's public base URL, for download links. */
   publicUrl: string;
   downloads: { secret: Uint8Array; ttlSeconds: number };
@@ -39,6 +45,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     tokens: readTokenVerification(env),
     maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
+    realtimeMinBytes: env.int('REALTIME_MIN_BYTES', 2 ** 20, { min: 0 }),
     publicUrl: env.url('PUBLIC_URL', `http://127.0.0.1:${DEFAULT_PORTS.router}`).replace(/\/$/, ''),
     quotas: {
       maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),

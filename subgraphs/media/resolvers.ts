@@ -27,6 +27,8 @@ export interface MediaDeps {
   downloads: DownloadTokens;
   publicUrl: string;
   maxUploadBytes: number;
+  /** See MediaConfig.realtimeMinBytes. */
+  realtimeMinBytes: number;
   quotas: MediaQuotas;
   rates: RateWindows;
 }
@@ -85,6 +87,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
           ownerId: owner,
           maxBytes: Math.min(deps.maxUploadBytes, room),
           ...(room < deps.maxUploadBytes ? { overLimit: overQuota } : {}),
+          acceptedAfterBytes: deps.realtimeMinBytes,
           onAccepted: () => {
             started = broker
               .publishEvent({

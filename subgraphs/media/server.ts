@@ -52,6 +52,7 @@ export async function createMediaServer(
       downloads,
       publicUrl: config.publicUrl,
       maxUploadBytes: config.maxUploadBytes,
+      realtimeMinBytes: config.realtimeMinBytes,
       quotas: config.quotas,
       rates: createRateWindows(db),
     }),

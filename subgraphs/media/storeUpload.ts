@@ -36,8 +36,13 @@ export async function storeUpload(
     maxBytes: number;
     /** The error for a file over `maxBytes`, when that is not the plain size limit (a quota). */
     overLimit?: () => GraphQLError;
-    /** Called once the first bytes are known to be media, while the rest still streams. */
+    /**
+     * Called once the first bytes are known to be media and `acceptedAfterBytes` have arrived,
+     * while the rest still streams; never for an upload that ends before that.
+     */
     onAccepted?: () => void;
+    /** @default 0 */
+    acceptedAfterBytes?: number;
     /**
      * Called when an accepted upload fails, before its chunks are removed. If it throws, the
      * marker stays (dated to the epoch) and the janitor sends `video.deleted` for it.
@@ -49,7 +54,12 @@ export async function storeUpload(
   const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
   await inProgress.insertOne({ _id: fileId, startedAt: new Date(), owner: options.ownerId });
   const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
-  const inspector = new UploadInspector(options.maxBytes, overLimit, options.onAccepted);
+  const inspector = new UploadInspector(
+    options.maxBytes,
+    overLimit,
+    options.onAccepted,
+    options.acceptedAfterBytes ?? 0,
+  );
   const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
     fileId,
     options.filename,
@@ -144,12 +154,22 @@ class UploadInspector extends Transform {
   private head: Buffer[] = [];
   private headBytes = 0;
 
+  private told = false;
+
   constructor(
     private readonly maxBytes: number,
     private readonly overLimit: () => GraphQLError,
     private readonly onAccepted: (() => void) | undefined,
+    private readonly acceptedAfterBytes: number,
   ) {
     super();
+  }
+
+  /** Tells onAccepted once, when the file is media and long enough. */
+  private tellAccepted(): void {
+    if (this.told || !this.sniffed || this.bytes < this.acceptedAfterBytes) return;
+    this.told = true;
+    this.onAccepted?.();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -161,6 +181,7 @@ class UploadInspector extends Transform {
     }
     this.hash.update(chunk);
     if (this.sniffed) {
+      this.tellAccepted();
       done(null, chunk);
       return;
     }
@@ -188,7 +209,7 @@ class UploadInspector extends Transform {
       return;
     }
     this.sniffed = sniffed;
-    this.onAccepted?.();
+    this.tellAccepted();
     done(null, head);
   }
 }
