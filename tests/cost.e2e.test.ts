@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { request } from 'node:http';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -319,6 +324,57 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       );
     }
   });
+
+  it('trickled uploads: thirty uploads that send a head and then a byte every 5 s take no worker from others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reelflux-trickle-'));
+    const webm = join(dir, 'head.webm');
+    execFileSync(infra.ffmpegPath, [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=10'],
+      ...['-f', 'lavfi', '-i', 'sine=duration=10', '-c:v', 'libvpx', '-deadline', 'realtime'],
+      ...['-cpu-used', '8', '-b:v', '800k', '-c:a', 'libopus', webm],
+    ]);
+    const head = readFileSync(webm).subarray(0, 64 * 1024);
+    // Ten free accounts, three uploads each: 64 KiB of a real WebM, then a byte every 5 s.
+    const feeds: PassThrough[] = [];
+    const trickles: Promise<unknown>[] = [];
+    for (let account = 0; account < 10; account++) {
+      const { token } = await signUp();
+      for (let n = 0; n < 3; n++) {
+        const feed = new PassThrough();
+        feed.write(head);
+        feeds.push(feed);
+        trickles.push(multipartUpload(stack.graphqlUrl, feed, { token, filename: 'slow.webm' }));
+      }
+    }
+    const drip = setInterval(() => {
+      for (const feed of feeds) feed.write(Buffer.from([0]));
+    }, 5_000);
+    try {
+      // What a worker would have taken by now, it has.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      const other = await signUp();
+      const started = performance.now();
+      const videoId = await uploadVideoId(stack.graphqlUrl, makeVideo(infra.ffmpegPath, 10), {
+        token: other.token,
+      });
+      const done = await conversionUntil(stack.graphqlUrl, other.token, videoId, {
+        timeoutMs: 30_000,
+        done: (state) => state.status !== 'QUEUED' && state.status !== 'RUNNING',
+      }).catch(() => null);
+      const seconds = (performance.now() - started) / 1000;
+      outcomes.set(
+        'cost.trickledUploads',
+        done?.status === 'SUCCEEDED' && seconds <= 5
+          ? "other user's 10 s clip SUCCEEDED within 5 s"
+          : `other user's 10 s clip ${done?.status ?? 'still waiting'} after ${seconds.toFixed(1)} s`,
+      );
+    } finally {
+      clearInterval(drip);
+      // The clients give up: each upload is cut off, and media removes what it stored.
+      for (const feed of feeds) feed.destroy(new Error('gave up'));
+      await Promise.all(trickles);
+    }
+  }, 120_000);
 
   it('media bounds: a source over MAX_MEDIA_SECONDS fails before it is converted', async () => {
     const user = await signUp();
