@@ -434,6 +434,49 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     await conversionUntil(stack.graphqlUrl, attacker.token, long, { timeoutMs: 120_000 });
   });
 
+  it('trust: an upload event naming another owner cannot move a video to them', async () => {
+    const victim = await signUp();
+    const victimVideo = await uploadVideoId(stack.graphqlUrl, makeVideo(infra.ffmpegPath, 2), {
+      token: victim.token,
+    });
+    await conversionUntil(stack.graphqlUrl, victim.token, victimVideo);
+    const attacker = await signUp();
+    // Published to the events exchange as media would, by anyone holding a broker credential.
+    const connection = await amqp.connect(infra.amqpUrl);
+    const channel = await connection.createConfirmChannel();
+    const forged = {
+      type: 'video.uploading',
+      version: 1,
+      videoId: victimVideo,
+      ownerId: attacker.id,
+      filename: 'mine.mp4',
+      mp3: {},
+    };
+    channel.publish(
+      `${prefix}reelflux.events`,
+      'video.uploading',
+      Buffer.from(JSON.stringify(forged)),
+      { persistent: true, type: 'video.uploading' },
+    );
+    await channel.waitForConfirms();
+    await connection.close();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const taken = await postGraphQL<{ convertVideo: { id: string } }>(
+      stack.graphqlUrl,
+      'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
+      { token: attacker.token, variables: { v: victimVideo } },
+    );
+    const mine = await postGraphQL<{ convertVideo: { id: string } }>(
+      stack.graphqlUrl,
+      'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
+      { token: victim.token, variables: { v: victimVideo } },
+    );
+    outcomes.set(
+      'trust.forgedUploading',
+      `attacker's convertVideo: ${codeOf(taken)}; owner's: ${mine.body.data?.convertVideo.id ? 'converts' : codeOf(mine)}`,
+    );
+  });
+
   it('edges: path tricks, id spellings, schema hints and slow bodies', async () => {
     // Sent as written: fetch() would resolve the dots itself before sending.
     const traversal = await new Promise<number>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { Counter, type Registry } from 'prom-client';
 import { ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
 import { createRateWindows, spendOrRefuse } from '../../lib/stores/createRateWindows.js';
@@ -72,9 +73,17 @@ export async function createConversionService(deps: {
   log: Logger;
   /** See ConversionConfig.staleAfterMs. */
   staleAfterMs: number;
+  /** Where the dropped-forgery counter goes (the process's /metrics). */
+  registry: Registry;
   limits: ConversionLimits;
 }): Promise<ConversionService> {
   const { conversions, broker, log, limits } = deps;
+  const forgedEvents = new Counter({
+    name: 'conversion_forged_events_total',
+    help: 'Upload events dropped because they named another owner than the video has',
+    labelNames: ['type'] as const,
+    registers: [deps.registry],
+  });
   const rates = createRateWindows(deps.db);
   const videos = deps.db.collection<VideoProjection>('videos');
   await videos.createIndex({ owner: 1 }, { name: 'by_owner' });
@@ -192,16 +201,28 @@ export async function createConversionService(deps: {
    */
   const onUploadEvent = async (event: VideoUploading | VideoUploaded) => {
     const video = { _id: event.videoId, owner: event.ownerId, filename: event.filename };
+    let known: VideoProjection | null;
     try {
-      // Matches nothing once tombstoned, so the upsert's insert collides on _id: deleted.
-      await videos.updateOne(
+      // Matches nothing once tombstoned, so the upsert's insert collides on _id: deleted. The
+      // owner and name are the first event's: a later event cannot move a video to another
+      // owner.
+      known = await videos.findOneAndUpdate(
         { _id: video._id, deleted: { $ne: true } },
-        { $set: video },
-        { upsert: true },
+        { $setOnInsert: { owner: video.owner, filename: video.filename } },
+        { upsert: true, returnDocument: 'after' },
       );
     } catch (error) {
       if (isDuplicateKeyError(error)) return;
       throw error;
+    }
+    if (known?.owner !== video.owner) {
+      // Media never sends this: whoever can publish to the exchange is trying to take the video.
+      forgedEvents.inc({ type: event.type });
+      log.warn(
+        { videoId: video._id, owner: known?.owner, claimed: video.owner, type: event.type },
+        'upload event naming another owner dropped',
+      );
+      return;
     }
     // The upload's own conversion shares the video's id: a redelivered event cannot add one.
     await create(new ObjectId(event.videoId), video, event.mp3);

@@ -23,6 +23,7 @@ export async function createConversionServer(
   const db = mongo.database('conversion');
   const conversions = await openConversions(db);
   const broker = createBroker(config, 'conversion', log);
+  const metrics = createMetrics('conversion');
   const service = await createConversionService({
     db,
     conversions,
@@ -30,6 +31,7 @@ export async function createConversionServer(
     log,
     staleAfterMs: config.staleAfterMs,
     limits: config.limits,
+    registry: metrics.registry,
   });
   service.start();
 
@@ -50,7 +52,7 @@ export async function createConversionServer(
   return {
     listener: createHttpApp({
       log,
-      metrics: createMetrics('conversion'),
+      metrics,
       readiness: [
         ['mongodb', () => pingDatabase(db)],
         ['rabbitmq', () => broker.check()],
