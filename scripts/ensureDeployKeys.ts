@@ -83,6 +83,12 @@ export function brokerDefinitions(vhost: string, exchange: string, users: readon
 
 /** Everything may be done by `admin`: the operator's user, for fsck and the management UI. */
 const EVERYTHING: BrokerPermissions = { configure: '.*', write: '.*', read: '.*' };
+/**
+ * Nothing on the vhost's queues and exchanges: `keda`, tagged `monitoring`, reads queue depths
+ * through the management API and can neither publish nor consume. The management API lists a
+ * vhost's queues only to users with an entry on it, hence an entry that grants nothing.
+ */
+const NOTHING: BrokerPermissions = { configure: '^$', write: '^$', read: '^$' };
 
 /**
  * Makes what compose and Kubernetes mount, once: the JWT key, the two HMAC secrets, a password
@@ -122,6 +128,12 @@ export function ensureDeployKeys(
       password: keep(keyFiles.rabbitmqPassword('admin'), password),
       permissions: EVERYTHING,
       tags: ['administrator'],
+    },
+    {
+      name: 'keda',
+      password: keep(keyFiles.rabbitmqPassword('keda'), password),
+      permissions: NOTHING,
+      tags: ['monitoring'],
     },
     ...BROKER_ROLES.map((role) => ({
       name: role,

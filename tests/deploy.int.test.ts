@@ -807,10 +807,18 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
       expect(readdirSync(dir)).toContain(password?.key);
       const definitions = JSON.parse(
         readFileSync(join(dir, keyFiles.rabbitmqDefinitions), 'utf8'),
-      ) as { users: { name: string; tags: string[] }[] };
+      ) as { users: { name: string; tags: string[] }[]; permissions: Record<string, string>[] };
       rmSync(dir, { recursive: true });
       const tags = definitions.users.find((u) => u.name === username)?.tags ?? [];
-      expect(tags.some((tag) => ['administrator', 'monitoring'].includes(tag))).toBe(true);
+      // Monitoring only: whoever holds KEDA's login can publish and consume nothing.
+      expect(tags).toEqual(['monitoring']);
+      expect(definitions.permissions.find((p) => p.user === username)).toEqual({
+        user: username,
+        vhost: '/',
+        configure: '^$',
+        write: '^$',
+        read: '^$',
+      });
     });
   });
 
@@ -903,7 +911,7 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
       permissions: Record<string, string>[];
       topic_permissions: Record<string, string>[];
     };
-    expect(definitions.users.map((u) => u.name)).toEqual(['admin', ...BROKER_ROLES]);
+    expect(definitions.users.map((u) => u.name)).toEqual(['admin', 'keda', ...BROKER_ROLES]);
     const permissions = brokerPermissions(topologyNames());
     for (const role of BROKER_ROLES) {
       const { configure, write, read, publishes } = permissions[role];
