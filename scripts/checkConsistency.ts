@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import { ObjectId, type MongoClient } from 'mongodb';
 import {
@@ -16,16 +17,37 @@ export interface ConsistencyOptions {
   amqpNamePrefix: string;
   /** A RUNNING conversion silent this long, or a QUEUED one never sent, counts as stuck. */
   stuckAfterMs: number;
+  /**
+   * A live system is inconsistent for a moment while it works: a deleted video's conversions
+   * go when its event arrives, an MP3 finished as its video was deleted goes once its worker
+   * looks. When the first look finds anything, a second look this much later decides: only
+   * what both find is reported. 0 reports the first look as it is. @default 0
+   */
+  settleMs?: number;
 }
 
 /**
  * Walks media's and conversion's databases and the dead-letter queues, and returns one line
- * per inconsistency (none when all is well): files without records and records without files,
+ * per inconsistency (none when all is well); see scanOnce for what it looks at, and settleMs
+ * for how a running system's work in progress is told from what is lost.
+ */
+export async function checkConsistency(options: ConsistencyOptions): Promise<string[]> {
+  const first = await scanOnce(options);
+  if (first.length === 0 || !options.settleMs) return first;
+  await sleep(options.settleMs);
+  const again = new Set(await scanOnce(options));
+  return first.filter((finding) => again.has(finding));
+}
+
+/**
+ * One look at media's and conversion's databases and the dead-letter queues: a line per
+ * inconsistency, each the same from one look to the next while it lasts (no ages in them):
+ * files without records and records without files,
  * chunks without a file (but for an upload still streaming, or an MP3 its worker is storing),
  * uploads or removals left half-done, MP3s without a successful conversion, conversions stuck
  * with nothing behind them, and messages parked in dead-letter queues.
  */
-export async function checkConsistency(options: ConsistencyOptions): Promise<string[]> {
+async function scanOnce(options: ConsistencyOptions): Promise<string[]> {
   const media = options.mongo.db(serviceDatabaseName(options.dbPrefix, 'media'));
   const conversion = options.mongo.db(serviceDatabaseName(options.dbPrefix, 'conversion'));
   const findings: string[] = [];
@@ -131,7 +153,7 @@ export async function checkConsistency(options: ConsistencyOptions): Promise<str
     }
     if (c.status === 'RUNNING' && now - (c.heartbeatAt?.getTime() ?? 0) > options.stuckAfterMs) {
       findings.push(
-        `conversion ${id}: RUNNING with no worker heartbeat for ${Math.round((now - (c.heartbeatAt?.getTime() ?? 0)) / 1000)} s`,
+        `conversion ${id}: RUNNING with no worker heartbeat since ${c.heartbeatAt?.toISOString() ?? 'it began'}`,
       );
     }
     // Set aside by a worker until its upload ends: waiting is right while the upload streams.

@@ -14,6 +14,7 @@ try {
     amqpUrl: infra.amqpUrl,
     amqpNamePrefix: env.string('AMQP_NAME_PREFIX', ''),
     stuckAfterMs: env.int('STUCK_AFTER_SECONDS', 120, { min: 1 }) * 1000,
+    settleMs: env.int('FSCK_SETTLE_SECONDS', 5, { min: 0 }) * 1000,
   });
   for (const finding of findings) process.stdout.write(`${finding}\n`);
   process.stdout.write(

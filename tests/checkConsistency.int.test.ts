@@ -74,6 +74,35 @@ describe('checkConsistency (npm run fsck) against the real database and broker',
     expect(await check()).toEqual([]);
   });
 
+  it('tells a deletion being collected from one that was lost, by looking twice', async () => {
+    // A deleted video: its record, file and MP3 are gone, its SUCCEEDED conversion not yet (it
+    // goes when video.deleted arrives at the conversion service).
+    const deleted = new ObjectId();
+    await conversions().insertOne(
+      conversion(deleted, deleted, 'SUCCEEDED', { audioId: new ObjectId().toHexString() }),
+    );
+    const settled = (removeAfterMs?: number) => {
+      if (removeAfterMs !== undefined)
+        setTimeout(() => void conversions().deleteOne({ _id: deleted }), removeAfterMs);
+      return checkConsistency({
+        mongo,
+        dbPrefix: prefix,
+        amqpUrl: infra.amqpUrl,
+        amqpNamePrefix: prefix,
+        stuckAfterMs: 60_000,
+        settleMs: 1_500,
+      });
+    };
+    // Lost: still there at the second look.
+    expect(await settled()).toEqual([
+      `conversion ${deleted.toHexString()}: its video ${deleted.toHexString()} is gone`,
+      `conversion ${deleted.toHexString()}: SUCCEEDED without its MP3`,
+    ]);
+    // Being collected: gone by the second look, so no finding; a single look would report it.
+    expect(await settled(300)).toEqual([]);
+    expect(await check()).toEqual([]);
+  });
+
   it('reports each kind of inconsistency', async () => {
     const orphanFile = new ObjectId();
     await store('videos', orphanFile);

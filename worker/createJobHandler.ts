@@ -100,6 +100,15 @@ export function createJobHandler(deps: JobHandlerDeps) {
       // Cancelled (or deleted) while it was made, the MP3 must not outlive its conversion;
       // made, it is the one kept, and what killed runs left beside it goes.
       await removeOutputUnlessReclaimed(id, runId);
+      // Its video deleted meanwhile: media removed the MP3s it found, but this one may have
+      // been made whole after that (media marks the removal first, so this look sees it).
+      // The conversion goes with video.deleted.
+      const video = await videoUploadState(
+        mediaDb,
+        new ObjectId(record.videoId),
+        2 * config.uploadTimeoutMs,
+      );
+      if (video.kind === 'gone') await removeMp3sOf(mediaDb, id);
       if (done) {
         await announce(done);
         log1.info('conversion succeeded');

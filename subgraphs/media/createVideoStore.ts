@@ -11,7 +11,7 @@ import {
   type UploadInProgress,
   type AudioMetadata,
 } from '../../lib/stores/gridfs.js';
-import { removeVideoFile } from './storeUpload.js';
+import { markVideoRemoval, removeVideoFile } from './storeUpload.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */
@@ -161,6 +161,9 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
 
     /** Removes a video's MP3s, its file and its record; safe to repeat. */
     async remove(record, options = {}) {
+      // Marked before the MP3s go: a worker that makes an MP3 whole after the mark finds the
+      // video gone and removes that MP3 itself; one made whole before is removed here.
+      await markVideoRemoval(db, record._id, record.owner);
       const mp3s = await audioFiles
         .find({ 'metadata.videoId': record._id.toHexString() })
         .project<{ _id: ObjectId }>({ _id: 1 })

@@ -116,14 +116,25 @@ export async function removeVideoFile(
   fileId: ObjectId,
   options: { keepMarker?: boolean; owner?: string } = {},
 ): Promise<void> {
-  const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
-  await inProgress.updateOne(
-    { _id: fileId },
-    { $set: { startedAt: new Date(0), ...(options.owner ? { owner: options.owner } : {}) } },
-    { upsert: true },
-  );
+  await markVideoRemoval(db, fileId, options.owner);
   await removeGridFsFile(db, bucketName, fileId);
-  if (!options.keepMarker) await inProgress.deleteOne({ _id: fileId });
+  if (!options.keepMarker) {
+    await db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS).deleteOne({ _id: fileId });
+  }
+}
+
+/**
+ * Marks a video as being removed (its marker dated to the epoch): from here on a worker
+ * following it, or finishing its MP3, finds it gone. Idempotent.
+ */
+export async function markVideoRemoval(db: Db, fileId: ObjectId, owner?: string): Promise<void> {
+  await db
+    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
+    .updateOne(
+      { _id: fileId },
+      { $set: { startedAt: new Date(0), ...(owner ? { owner } : {}) } },
+      { upsert: true },
+    );
 }
 
 function tooLarge(maxBytes: number) {

@@ -18,6 +18,7 @@ export async function fsckFindings(options: {
       amqpUrl: options.amqpUrl,
       amqpNamePrefix: options.prefix,
       stuckAfterMs: 30_000,
+      settleMs: 2_000,
     });
   } finally {
     await mongo.close();
