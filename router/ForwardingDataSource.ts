@@ -2,6 +2,7 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
+import { CLIENT_REQUEST_BYTES_HEADER } from '../lib/server/createSubgraphServer.js';
 import { GraphQLDataSourceRequestKind } from './gatewayInternals.js';
 import type { RouterContext } from './RouterContext.js';
 import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
@@ -41,6 +42,8 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext>
     };
     if (options.context.authorization !== undefined)
       headers.authorization = options.context.authorization;
+    if (options.context.requestBytes !== undefined)
+      headers[CLIENT_REQUEST_BYTES_HEADER] = String(options.context.requestBytes);
     return sendMultipartUpload({
       url: this.url ?? '',
       headers,

@@ -4,4 +4,6 @@ export interface RouterContext {
   authorization: string | undefined;
   userId: string | undefined;
   clientAddress: string;
+  /** The request's Content-Length, where the client sent one (an upload's file is no larger). */
+  requestBytes?: number;
 }

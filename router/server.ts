@@ -108,6 +108,9 @@ export async function createRouterServer(
         authorization: verified ? authorization : undefined,
         userId: verified?.userId,
         clientAddress: clientAddress(req, config.trustedProxyHops),
+        ...(req.headers['content-length']
+          ? { requestBytes: Number(req.headers['content-length']) }
+          : {}),
       };
     },
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Mp3Options } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from '../worker/BadInputError.js';
-import { buildFfmpegArgs } from '../worker/buildFfmpegArgs.js';
+import { buildFfmpegArgs, mp3CeilingKbps } from '../worker/buildFfmpegArgs.js';
 import { parseFfmpegProgress } from '../worker/parseFfmpegProgress.js';
 import type { ProbeResult } from '../worker/probeMedia.js';
 
@@ -133,5 +133,20 @@ describe('parseFfmpegProgress: the fraction done from `-progress` lines', () => 
     ['out_time_us=15000000', 0],
   ])('ignores %s (expecting %d s)', (line, expected) => {
     expect(parseFfmpegProgress(line, expected)).toBeNull();
+  });
+});
+
+describe('mp3CeilingKbps: the most an MP3 can take per second, by sample rate', () => {
+  it.each([
+    [48_000, 320],
+    [44_100, 320],
+    [32_000, 320],
+    [24_000, 160],
+    [16_000, 160],
+    [11_025, 64],
+    [8_000, 64],
+    [0, 320],
+  ])('%i Hz: %i kbps', (rate, kbps) => {
+    expect(mp3CeilingKbps(rate)).toBe(kbps);
   });
 });

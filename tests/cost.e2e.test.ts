@@ -225,10 +225,11 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     );
 
     // One request with 30 aliases of convertVideo, while the upload's own conversion (20 min
-    // of audio) runs: with it, 3 may be active.
+    // of audio, at 32 kbps so that its MP3 fits the 20 MB quota) runs: with it, 3 may be active.
     const busy = await signUp();
     const videoId = await uploadVideoId(stack.graphqlUrl, makeLongAudio(infra.ffmpegPath, 1200), {
       token: busy.token,
+      mp3: { bitrateKbps: 32 },
     });
     await conversionUntil(stack.graphqlUrl, busy.token, videoId, {
       done: (state) => state.status !== 'QUEUED',
@@ -280,6 +281,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     const racer = await signUp();
     const raced = await uploadVideoId(stack.graphqlUrl, makeLongAudio(infra.ffmpegPath, 1200), {
       token: racer.token,
+      mp3: { bitrateKbps: 32 },
     });
     await conversionUntil(stack.graphqlUrl, racer.token, raced, {
       done: (state) => state.status !== 'QUEUED',
@@ -375,6 +377,53 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       await Promise.all(trickles);
     }
   }, 120_000);
+
+  it('quotas: MP3s and uploads in flight count against the storage quota', async () => {
+    // 1,400 s of silence at 44.1 kHz as FLAC, well under 1 MB; at 320 kbps its MP3 would be
+    // 56 MB, almost three times the 20 MB quota.
+    const dir = mkdtempSync(join(tmpdir(), 'reelflux-quota-'));
+    const flac = join(dir, 'quiet.flac');
+    execFileSync(infra.ffmpegPath, [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=mono', '-t', '1400'],
+      ...['-c:a', 'flac', flac],
+    ]);
+    const grower = await signUp();
+    const videoId = await uploadVideoId(stack.graphqlUrl, readFileSync(flac), {
+      token: grower.token,
+      filename: 'quiet.flac',
+      mp3: { bitrateKbps: 320 },
+    });
+    const done = await conversionUntil(stack.graphqlUrl, grower.token, videoId, {
+      timeoutMs: 120_000,
+    });
+    const stored = await postGraphQL<{
+      videos: { edges: { node: { bytes: number; latestConversion: { audio: unknown } } }[] };
+    }>(
+      stack.graphqlUrl,
+      '{ videos { edges { node { bytes latestConversion { audio { bytes } } } } } }',
+      {
+        token: grower.token,
+      },
+    );
+    const bytes = (stored.body.data?.videos.edges ?? []).reduce(
+      (sum, { node }) =>
+        sum + node.bytes + ((node.latestConversion.audio as { bytes?: number } | null)?.bytes ?? 0),
+      0,
+    );
+    outcomes.set(
+      'quota.mp3Bytes',
+      `converted: ${done.status} ${done.error?.code ?? ''}; ${bytes <= 20_000_000 ? 'within' : 'over'} the quota`,
+    );
+
+    // Two 12 MB uploads at once into an empty 20 MB quota: each holds its room while it streams.
+    const parallel = await signUp();
+    const results = await Promise.all(
+      [1, 2].map(() =>
+        multipartUpload(stack.graphqlUrl, mp4Shaped(12_000_000), { token: parallel.token }),
+      ),
+    );
+    outcomes.set('quota.parallelUploads', tally(results.map(codeOf)));
+  }, 180_000);
 
   it('media bounds: a source over MAX_MEDIA_SECONDS fails before it is converted', async () => {
     const user = await signUp();

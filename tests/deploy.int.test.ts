@@ -1,3 +1,4 @@
+import { STORAGE_RESERVATIONS } from '../lib/stores/storageQuota.js';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -967,11 +968,13 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         `${db('media')}.${VIDEO_BUCKET}.files`,
         `${db('media')}.${UPLOADS_IN_PROGRESS}`,
         `${db('media')}.${VIDEO_RECORDS}`,
+        `${db('media')}.${STORAGE_RESERVATIONS}`,
       ].sort(),
     );
     for (const { resource, actions } of privileges) {
       // What it reads of media's uploads, it may only read.
-      if (!resource.collection.startsWith(AUDIO_BUCKET) && resource.collection !== 'conversions') {
+      const writes = [AUDIO_BUCKET, 'conversions', STORAGE_RESERVATIONS];
+      if (!writes.some((name) => resource.collection.startsWith(name))) {
         expect(actions).toEqual(['find']);
       }
       expect(actions).not.toContain('dropCollection');

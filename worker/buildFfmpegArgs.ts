@@ -70,8 +70,12 @@ export function buildFfmpegArgs(input: {
             : []),
       ];
   const expectedSeconds = Math.min(end, probe.durationSeconds) - start;
-  // A copied stream or VBR may reach MP3's ceiling, 320 kbps; ID3 tags and padding on top.
-  const ceilingKbps = copy ? 320 : (options.bitrateKbps ?? 320);
+  // A copied stream or VBR may reach MP3's ceiling for its sample rate (320 kbps from 32 kHz up);
+  // ID3 tags and padding on top. This bounds the room the MP3 holds in its owner's quota.
+  const ceilingKbps = Math.min(
+    copy ? 320 : (options.bitrateKbps ?? 320),
+    mp3CeilingKbps(options.sampleRateHz ?? probe.audio.sampleRateHz),
+  );
   const maxOutputBytes = Math.ceil(
     ((expectedSeconds + DURATION_SLACK) * ceilingKbps * 1000) / 8 + 1_048_576,
   );
@@ -118,4 +122,13 @@ export function buildFfmpegArgs(input: {
     input.output,
   ];
   return { args, copy, expectedSeconds, maxOutputBytes };
+}
+
+/**
+ * The highest bitrate an MP3 can have at a sample rate: MPEG-1 Layer III (32–48 kHz) 320 kbps,
+ * MPEG-2 (16–24 kHz) 160, MPEG-2.5 (8–12 kHz) 64. An unknown rate (0) gets the highest.
+ */
+export function mp3CeilingKbps(sampleRateHz: number): number {
+  if (sampleRateHz <= 0 || sampleRateHz >= 32_000) return 320;
+  return sampleRateHz >= 16_000 ? 160 : 64;
 }

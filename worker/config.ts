@@ -27,6 +27,8 @@ export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSet
    * its place back and waits, set aside, for the upload to end.
    */
   uploadStallMs: number;
+  /** Media's storage quota (the same variable), which the MP3s a worker makes count against. */
+  maxStoredBytesPerUser: number;
   /**
    * Media's upload time limit (the same variable): an upload marked as streaming for longer
    * than this has lost its media process, and a worker following it stops waiting.
@@ -52,5 +54,6 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     realtime: env.bool('WORKER_REALTIME', true),
     uploadStallMs: 1000 * env.int('WORKER_UPLOAD_STALL_SECONDS', 5, { min: 1 }),
     uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
+    maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),
   };
 }

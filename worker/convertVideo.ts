@@ -10,6 +10,7 @@ import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionRecord } from '../lib/stores/conversions.js';
+import type { StorageQuota } from '../lib/stores/storageQuota.js';
 import {
   UploadFailedError,
   VIDEO_RECORDS,
@@ -66,12 +67,12 @@ const ANNOUNCE_WAIT_MS = 60_000;
  * Bad input ends in BadInputError, an upload that ended without a file in UploadFailedError.
  */
 export async function convertVideo(
-  deps: { config: WorkerConfig; mediaDb: Db; log: Logger },
+  deps: { config: WorkerConfig; mediaDb: Db; quota: StorageQuota; log: Logger },
   record: ConversionRecord,
   run: { stillOwned: () => Promise<boolean>; signal: AbortSignal },
   onProgress: (fraction: number) => void,
 ): Promise<ConvertedAudio> {
-  const { config, mediaDb, log } = deps;
+  const { config, mediaDb, quota, log } = deps;
   const { signal } = run;
   const id = record._id;
   const conversionId = id.toHexString();
@@ -91,6 +92,24 @@ export async function convertVideo(
   };
 
   const audioId = new ObjectId();
+  /**
+   * Holds `bytes` of the owner's storage for this MP3 (the most it could take, then what it
+   * took), or fails the conversion: an MP3 counts against MAX_STORED_BYTES_PER_USER like the
+   * video it is made of.
+   */
+  const holdRoom = async (bytes: number) => {
+    const held = await quota.reserve(
+      `mp3:${conversionId}`,
+      record.owner,
+      bytes,
+      config.jobTimeoutMs + 60_000,
+    );
+    if (held) return;
+    throw new BadInputError(
+      ConversionErrorCode.QUOTA_EXCEEDED,
+      `The MP3 (up to ${bytes} bytes) would take your storage past its ${quota.maxBytes} bytes; delete videos to make room`,
+    );
+  };
   const stillStreaming = async () =>
     (await videoUploadState(mediaDb, videoId, staleAfterMs)).kind === 'streaming';
   const state = await videoUploadState(mediaDb, videoId, staleAfterMs);
@@ -159,6 +178,8 @@ export async function convertVideo(
     let plan: FfmpegPlan | undefined;
     if (realtime.plan && feed) {
       plan = realtime.plan;
+      // No room held ahead here: the upload still holds its own, up to all the owner has left,
+      // while it streams. What the MP3 took is held below, once the upload is stored.
       await startTail();
       const ran = await runFfmpeg(config.ffmpegPath, plan.args, {
         input: feed,
@@ -203,6 +224,7 @@ export async function convertVideo(
       const probe = await probeMedia(config.ffprobePath, input);
       stage('probeMs');
       plan = planFor(probe, input, output);
+      await holdRoom(plan.maxOutputBytes);
       await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
       await startTail();
       await runFfmpeg(config.ffmpegPath, plan.args, {
@@ -231,6 +253,8 @@ export async function convertVideo(
 
     await expectAnnounced(mediaDb, videoId, copy, staleAfterMs, signal);
     stage('announceWaitMs');
+    // What it took, in place of what it might have: the room the MP3 really needs.
+    await holdRoom((await stat(output)).size);
     const options = effectiveMp3Options(record.options, record.filename);
     await finishing.finish(`${options.title ?? 'audio'}.mp3`, {
       owner: record.owner,
@@ -251,6 +275,8 @@ export async function convertVideo(
     if (stall?.signal.aborted) throw stall.signal.reason;
     throw error;
   } finally {
+    // Made whole, the MP3 counts itself; not made, it needs no room.
+    await quota.release(`mp3:${conversionId}`).catch(() => undefined);
     stall?.stop();
     signal.removeEventListener('abort', stopRead);
     stopReading.abort();

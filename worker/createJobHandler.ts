@@ -1,3 +1,4 @@
+import type { StorageQuota } from '../lib/stores/storageQuota.js';
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId, type Db } from 'mongodb';
@@ -31,6 +32,8 @@ export interface JobHandlerDeps {
   conversions: Conversions;
   /** Media's database: videos are read from it, MP3s written to it. */
   mediaDb: Db;
+  /** Each MP3 holds its room in its owner's storage while it is made. */
+  quota: StorageQuota;
   broker: Broker;
   log: Logger;
   /** Told of each MP3 made, and the path that made it (the worker's metrics count them). */
@@ -45,7 +48,7 @@ export interface JobHandlerDeps {
  * names the one MP3 that counts.
  */
 export function createJobHandler(deps: JobHandlerDeps) {
-  const { config, conversions, mediaDb, broker, log } = deps;
+  const { config, conversions, mediaDb, quota, broker, log } = deps;
   const running = new Map<string, AbortController>();
   let heartbeatFailures = 0;
 
@@ -258,7 +261,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         return now?.status === 'RUNNING' && now.runId === runId;
       };
       const done = await convertVideo(
-        { config, mediaDb, log },
+        { config, mediaDb, quota, log },
         record,
         { stillOwned, signal },
         (fraction) => {

@@ -1,3 +1,4 @@
+import { createStorageQuota } from '../lib/stores/storageQuota.js';
 import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { openConversions } from '../lib/stores/conversions.js';
@@ -39,6 +40,7 @@ export async function createWorker(
     config,
     conversions,
     mediaDb,
+    quota: await createStorageQuota(mediaDb, config.maxStoredBytesPerUser),
     broker,
     log,
     onConverted: (path) => converted.inc({ path }),

@@ -18,7 +18,8 @@ for (const service of ['auth', 'media', 'conversion']) {
 }
 
 // The worker updates conversion records, reads a video's GridFS file (following it while it is
-// uploaded: the upload's marker, then the record with its size and sha256) and writes its MP3's.
+// uploaded: the upload's marker, then the record with its size and sha256), writes its MP3's,
+// and holds room for an MP3 in the making against its owner's storage quota.
 const on = (service, collection, actions) => ({
   resource: { db: `${prefix}${service}`, collection },
   actions,
@@ -34,6 +35,7 @@ admin.createRole({
     on('media', 'videos', ['find']),
     on('media', 'audio.files', writeFiles),
     on('media', 'audio.chunks', writeFiles),
+    on('media', 'storage_reservations', [...writeFiles, 'update']),
   ],
   roles: [],
 });

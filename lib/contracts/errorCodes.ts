@@ -59,6 +59,8 @@ export const ConversionErrorCode = {
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** Retries used up, the last for want of space on the worker's disk (an operator's matter). */
   DISK_FULL: 'DISK_FULL',
+  /** The MP3 would take its owner's storage past MAX_STORED_BYTES_PER_USER. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /** Not a failure: back in the queue after a transient fault, `message` says which. */
   RETRYING: 'RETRYING',
 } as const;

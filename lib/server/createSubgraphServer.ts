@@ -26,8 +26,16 @@ export interface SubgraphContext {
   userId: string | undefined;
   /** The end client's address as the router saw it. */
   clientAddress: string;
+  /**
+   * The size of the client's whole request as the router received it (CLIENT_REQUEST_BYTES_HEADER),
+   * where it declared one: an upload's file is no larger.
+   */
+  clientRequestBytes?: number;
   log: Logger;
 }
+
+/** The header in which the router passes on the size of a client's upload request. */
+export const CLIENT_REQUEST_BYTES_HEADER = 'x-client-request-bytes';
 
 export type SubgraphResolvers = GraphQLResolverMap<SubgraphContext>;
 
@@ -69,12 +77,18 @@ export async function createSubgraphServer(
   const handler = createGraphQLHandler(apollo, {
     maxBodyBytes: options.maxBodyBytes,
     ...(options.parseBody ? { parseBody: options.parseBody } : {}),
-    context: async (req) => ({
-      userId: (await authenticateHeader(options.verifyToken, req.headers.authorization))?.userId,
-      // routerOnly lets only the router's signed requests this far: its X-Forwarded-For holds.
-      clientAddress: clientAddress(req, 1),
-      log,
-    }),
+    context: async (req) => {
+      const declared = Number(req.headers[CLIENT_REQUEST_BYTES_HEADER]);
+      return {
+        userId: (await authenticateHeader(options.verifyToken, req.headers.authorization))?.userId,
+        // routerOnly lets only the router's signed requests this far: its headers hold.
+        clientAddress: clientAddress(req, 1),
+        ...(Number.isSafeInteger(declared) && declared >= 0
+          ? { clientRequestBytes: declared }
+          : {}),
+        log,
+      };
+    },
   });
   return {
     apollo,

@@ -30,7 +30,10 @@ export interface MediaConfig extends ServiceBasics, BrokerSettings {
 
 /** What one user may store and send. */
 export interface MediaQuotas {
-  /** Bytes of videos and MP3s one user may keep; an upload that would pass it is refused. */
+  /**
+   * Bytes of videos and MP3s one user may keep, counting what uploads in flight and MP3s being
+   * made hold (lib/stores/storageQuota.ts); an upload or MP3 that would pass it is refused.
+   */
   maxStoredBytesPerUser: number;
   uploadsPerMinute: number;
   /** deleteVideo calls per user per minute. */

@@ -58,8 +58,6 @@ export interface VideoStore {
   findOwned(id: string, owner: string): Promise<VideoRecord | null>;
   /** Newest first; `after` is the id of the last video of the previous page. */
   page(owner: string, first: number, after: string | undefined): Promise<VideoPage>;
-  /** Bytes the owner keeps: their videos and every MP3 made of them. */
-  bytesStored(owner: string): Promise<number>;
   findAudioOwned(id: string, owner: string): Promise<AudioFile | null>;
   findFile(bucket: string, id: string): Promise<StoredFile | null>;
   openDownload(bucket: string, file: StoredFile, range?: { start: number; end: number }): Readable;
@@ -121,24 +119,6 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
         .limit(first + 1)
         .toArray();
       return { videos: found.slice(0, first), hasNextPage: found.length > first };
-    },
-
-    /** Bytes the owner keeps: their videos and every MP3 made of them. */
-    async bytesStored(owner: string): Promise<number> {
-      const total = async (collection: string, ownerField: string, bytesField: string) => {
-        const [sum] = await db
-          .collection(collection)
-          .aggregate<{ bytes: number }>([
-            { $match: { [ownerField]: owner } },
-            { $group: { _id: null, bytes: { $sum: `$${bytesField}` } } },
-          ])
-          .toArray();
-        return sum?.bytes ?? 0;
-      };
-      return (
-        (await total('videos', 'owner', 'bytes')) +
-        (await total(`${AUDIO_BUCKET}.files`, 'metadata.owner', 'length'))
-      );
     },
 
     async findAudioOwned(id: string, owner: string): Promise<AudioFile | null> {

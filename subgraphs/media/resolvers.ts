@@ -9,7 +9,9 @@ import {
   type SubgraphResolvers,
 } from '../../lib/server/createSubgraphServer.js';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
-import { parseMp3Options } from '../../lib/contracts/mp3Options.js';
+import { parseMp3Options, type Mp3Options } from '../../lib/contracts/mp3Options.js';
+import type { GraphQLError } from 'graphql';
+import type { ReservationKey, StorageQuota } from '../../lib/stores/storageQuota.js';
 import { readPageSize } from '../../lib/contracts/pagination.js';
 import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { MediaQuotas } from './config.js';
@@ -30,13 +32,17 @@ export interface MediaDeps {
   /** See MediaConfig.realtimeMinBytes. */
   realtimeMinBytes: number;
   quotas: MediaQuotas;
+  /** MAX_STORED_BYTES_PER_USER, with what is stored and held. */
+  quota: StorageQuota;
+  /** See MediaConfig.uploadTimeoutMs: how long an upload's room is held at most. */
+  uploadTimeoutMs: number;
   rates: RateWindows;
 }
 
 const notFound = (what: string) => graphqlError(ErrorCode.NOT_FOUND, `${what} not found`);
 
 export function createResolvers(deps: MediaDeps): SubgraphResolvers {
-  const { store, broker, quotas, rates } = deps;
+  const { store, broker, quotas, quota, rates } = deps;
   const perMinute = (max: number) => ({ max, windowSeconds: 60 });
 
   return {
@@ -66,99 +72,34 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
           perMinute(quotas.uploadsPerMinute),
           'uploads',
         );
-        const room = quotas.maxStoredBytesPerUser - (await store.bytesStored(owner));
+        const room = quota.maxBytes - (await quota.bytesUsed(owner));
         const overQuota = () =>
           graphqlError(
             ErrorCode.QUOTA_EXCEEDED,
-            `This upload would take your storage past its ${quotas.maxStoredBytesPerUser} bytes; delete videos to make room`,
-            { reason: 'STORED_BYTES', limit: quotas.maxStoredBytesPerUser },
+            `This upload would take your storage past its ${quota.maxBytes} bytes; delete videos to make room`,
+            { reason: 'STORED_BYTES', limit: quota.maxBytes },
           );
         if (room <= 0) throw overQuota();
-        const upload = await args.file;
-        const filename = cleanFilename(upload.filename);
         const fileId = new ObjectId();
-        const videoId = fileId.toHexString();
-        // Realtime conversion: the conversion begins while the file still streams in. A lost
-        // announcement costs only that: the conversion then starts on video.uploaded.
-        let started: Promise<void> | undefined;
-        const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
-          fileId,
-          filename,
-          ownerId: owner,
-          maxBytes: Math.min(deps.maxUploadBytes, room),
-          ...(room < deps.maxUploadBytes ? { overLimit: overQuota } : {}),
-          acceptedAfterBytes: deps.realtimeMinBytes,
-          onAccepted: () => {
-            started = broker
-              .publishEvent({
-                type: 'video.uploading',
-                version: 1,
-                videoId,
-                ownerId: owner,
-                filename,
-                mp3,
-              })
-              .catch((error: unknown) =>
-                ctx.log.warn({ err: error, videoId }, 'video.uploading not published'),
-              );
-          },
-          onFailedAfterAccepted: async () => {
-            // Even an unconfirmed video.uploading may have reached the queue.
-            if (started === undefined) return;
-            await started;
-            await broker.publishEvent({
-              type: 'video.deleted',
-              version: 1,
-              videoId,
-              ownerId: owner,
-            });
-          },
-        });
-        const record: VideoRecord = {
-          _id: stored.fileId,
-          owner,
-          filename,
-          contentType: stored.contentType,
-          bytes: stored.bytes,
-          sha256: stored.sha256,
-          uploadedAt: new Date(),
-          mp3,
-          announced: false,
-        };
-        let announced = false;
+        // While it streams, the upload holds the room it could fill (at most the client's whole
+        // request, as the router measured it), so parallel uploads cannot together pass the
+        // quota; once stored, its record counts its bytes instead.
+        const hold = Math.min(deps.maxUploadBytes, room, ctx.clientRequestBytes ?? Infinity);
+        const key = `upload:${fileId.toHexString()}` as const;
+        if (!(await quota.reserve(key, owner, hold, 2 * deps.uploadTimeoutMs))) throw overQuota();
         try {
-          await store.insert(record);
-          await broker.publishEvent({
-            type: 'video.uploaded',
-            version: 1,
-            videoId: record._id.toHexString(),
-            ownerId: owner,
-            filename,
-            bytes: record.bytes,
+          return await receiveUpload(deps, ctx, {
+            owner,
             mp3,
+            file: args.file,
+            fileId,
+            maxBytes: hold,
+            reservation: key,
+            ...(room < deps.maxUploadBytes ? { overLimit: overQuota } : {}),
           });
-          announced = true;
-          await store.markAnnounced(record._id);
-        } catch (error) {
-          // The client is told the upload failed, so nothing of it may stay: no event, no
-          // video. What cannot be removed now (database down) the janitor removes later.
-          await withdrawVideo(deps, record, announced || started !== undefined).catch(
-            (cleanup: unknown) =>
-              ctx.log.warn(
-                { err: cleanup, videoId: record._id.toHexString() },
-                'left to the janitor',
-              ),
-          );
-          if (error instanceof BrokerUnavailableError) {
-            throw graphqlError(
-              ErrorCode.SERVICE_UNAVAILABLE,
-              'The upload could not be queued; try again shortly',
-            );
-          }
-          throw error;
+        } finally {
+          await quota.release(key).catch(() => undefined);
         }
-        ctx.log.info({ videoId: record._id.toHexString(), bytes: record.bytes }, 'video uploaded');
-        return record;
       },
       deleteVideo: async (_: unknown, args: { id: string }, ctx) => {
         const owner = requireUser(ctx);
@@ -214,4 +155,107 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         ctx.userId ? store.findAudioOwned(ref.id, ctx.userId) : null,
     },
   };
+}
+
+/** Stores one upload within `maxBytes`, records and announces it; the caller holds its room. */
+async function receiveUpload(
+  deps: MediaDeps,
+  ctx: SubgraphContext,
+  options: {
+    owner: string;
+    mp3: Mp3Options;
+    file: Promise<FileUpload>;
+    fileId: ObjectId;
+    maxBytes: number;
+    overLimit?: () => GraphQLError;
+    /** The room the upload holds while it streams, released once its record counts it. */
+    reservation: ReservationKey;
+  },
+): Promise<VideoRecord> {
+  const { broker, store } = deps;
+  const { owner, mp3, fileId } = options;
+  const upload = await options.file;
+  const filename = cleanFilename(upload.filename);
+  const videoId = fileId.toHexString();
+  // Realtime conversion: the conversion begins while the file still streams in. A lost
+  // announcement costs only that: the conversion then starts on video.uploaded.
+  let started: Promise<void> | undefined;
+  const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
+    fileId,
+    filename,
+    ownerId: owner,
+    maxBytes: options.maxBytes,
+    ...(options.overLimit ? { overLimit: options.overLimit } : {}),
+    acceptedAfterBytes: deps.realtimeMinBytes,
+    onAccepted: () => {
+      started = broker
+        .publishEvent({
+          type: 'video.uploading',
+          version: 1,
+          videoId,
+          ownerId: owner,
+          filename,
+          mp3,
+        })
+        .catch((error: unknown) =>
+          ctx.log.warn({ err: error, videoId }, 'video.uploading not published'),
+        );
+    },
+    onFailedAfterAccepted: async () => {
+      // Even an unconfirmed video.uploading may have reached the queue.
+      if (started === undefined) return;
+      await started;
+      await broker.publishEvent({
+        type: 'video.deleted',
+        version: 1,
+        videoId,
+        ownerId: owner,
+      });
+    },
+  });
+  const record: VideoRecord = {
+    _id: stored.fileId,
+    owner,
+    filename,
+    contentType: stored.contentType,
+    bytes: stored.bytes,
+    sha256: stored.sha256,
+    uploadedAt: new Date(),
+    mp3,
+    announced: false,
+  };
+  let announced = false;
+  try {
+    await store.insert(record);
+    // The record counts the bytes now: the room the upload held goes back before it is
+    // announced, so the MP3 made of it can hold what it needs.
+    await deps.quota.release(options.reservation);
+    await broker.publishEvent({
+      type: 'video.uploaded',
+      version: 1,
+      videoId: record._id.toHexString(),
+      ownerId: owner,
+      filename,
+      bytes: record.bytes,
+      mp3,
+    });
+    announced = true;
+    await store.markAnnounced(record._id);
+  } catch (error) {
+    // The client is told the upload failed, so nothing of it may stay: no event, no
+    // video. What cannot be removed now (database down) the janitor removes later.
+    await withdrawVideo(deps, record, announced || started !== undefined).catch(
+      (cleanup: unknown) =>
+        ctx.log.warn({ err: cleanup, videoId: record._id.toHexString() }, 'left to the janitor'),
+    );
+    if (error instanceof BrokerUnavailableError) {
+      throw graphqlError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        'The upload could not be queued; try again shortly',
+      );
+    }
+    throw error;
+  }
+  ctx.log.info({ videoId: record._id.toHexString(), bytes: record.bytes }, 'video uploaded');
+  return record;
 }

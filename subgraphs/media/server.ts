@@ -1,6 +1,7 @@
 import { createBroker } from '../../lib/broker/createBroker.js';
 import { createMultipartParser } from '../../lib/server/createMultipartParser.js';
 import { createRateWindows } from '../../lib/stores/createRateWindows.js';
+import { createStorageQuota } from '../../lib/stores/storageQuota.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
@@ -54,6 +55,8 @@ export async function createMediaServer(
       maxUploadBytes: config.maxUploadBytes,
       realtimeMinBytes: config.realtimeMinBytes,
       quotas: config.quotas,
+      quota: await createStorageQuota(db, config.quotas.maxStoredBytesPerUser),
+      uploadTimeoutMs: config.uploadTimeoutMs,
       rates: createRateWindows(db),
     }),
     verifyToken,

@@ -69,37 +69,48 @@ export function multipartUpload(
     let aborting = false;
     req.on('error', (error) => (aborting ? resolve({ status: 0, body: {} }) : reject(error)));
 
+    // A whole body in memory goes out with its Content-Length, as browsers, curl and the SDK
+    // send files; a stream goes out chunked.
+    const sendWhole = (pieces: (string | Buffer)[]) => {
+      const body = Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+      req.setHeader('content-length', body.length);
+      req.end(body);
+    };
     if (options.rawParts) {
-      for (const raw of options.rawParts) {
-        req.write(
+      sendWhole([
+        ...options.rawParts.flatMap((raw) => [
           part(raw.name, '', raw.filename, raw.filename ? 'application/octet-stream' : undefined),
-        );
-        req.write(raw.value);
-        req.write('\r\n');
-      }
-      req.end(`--${boundary}--\r\n`);
+          raw.value,
+          '\r\n',
+        ]),
+        `--${boundary}--\r\n`,
+      ]);
       return;
     }
     const operations = JSON.stringify({
       query: UPLOAD(options.selection ?? 'id filename contentType bytes sha256'),
       variables: { file: null, mp3: options.mp3 ?? null },
     });
-    req.write(part('operations', operations) + '\r\n');
-    req.write(part('map', JSON.stringify({ 0: ['variables.file'] })) + '\r\n');
-    req.write(part('0', '', options.filename ?? 'clip.mp4', options.mimetype ?? 'video/mp4'));
+    const head =
+      part('operations', operations) +
+      '\r\n' +
+      part('map', JSON.stringify({ 0: ['variables.file'] })) +
+      '\r\n' +
+      part('0', '', options.filename ?? 'clip.mp4', options.mimetype ?? 'video/mp4');
+    if (Buffer.isBuffer(file) && options.abortAfterBytes === undefined) {
+      sendWhole([head, file, `\r\n--${boundary}--\r\n`]);
+      return;
+    }
+    req.write(head);
     if (Buffer.isBuffer(file)) {
-      if (options.abortAfterBytes !== undefined) {
-        aborting = true;
-        req.write(file.subarray(0, options.abortAfterBytes), () =>
-          setTimeout(() => {
-            req.destroy();
-            resolve({ status: 0, body: {} });
-          }, 300),
-        );
-        return;
-      }
-      req.write(file);
-      req.end(`\r\n--${boundary}--\r\n`);
+      // The client goes away after abortAfterBytes of the file.
+      aborting = true;
+      req.write(file.subarray(0, options.abortAfterBytes), () =>
+        setTimeout(() => {
+          req.destroy();
+          resolve({ status: 0, body: {} });
+        }, 300),
+      );
     } else {
       file.pipe(req, { end: false });
       file.on('end', () => req.end(`\r\n--${boundary}--\r\n`));
