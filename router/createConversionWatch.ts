@@ -1,5 +1,6 @@
 import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
+import { ErrorCode } from '../lib/contracts/errors.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { STATUS_ALIAS, type ConversionWatchPlan } from './planConversionWatch.js';
 
@@ -8,6 +9,12 @@ export type RunQuery = (
   query: string,
   variables: Record<string, unknown>,
 ) => Promise<FormattedExecutionResult>;
+
+/** An answer with no conversion and no error says nothing any event could change. */
+const NOTHING_ANSWERED: GraphQLFormattedError = {
+  message: 'The subscription found nothing to follow',
+  extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+};
 
 /** What the first query found: something to send, nothing yet, or an error to refuse with. */
 export type FirstLook =
@@ -25,7 +32,8 @@ export interface ConversionWatch extends AsyncIterableIterator<FormattedExecutio
  * event (or the start) makes the state worth asking for, runs the query, and skips a result
  * identical to the last one sent. Events that arrive while a query runs collapse into one more
  * query, so a slow client or a burst of progress costs one query, not a backlog; the final
- * state is never skipped. After a final status, or an error without data, it completes.
+ * state is never skipped. It completes after a final status, or an error without data, or an
+ * answer where no event could bring a conversion.
  * `return()` (client gone, `complete` sent, socket closed) stops listening at once, even while
  * a `next()` is waiting.
  */
@@ -57,14 +65,14 @@ export function createConversionWatch(options: {
   const look = async (): Promise<FormattedExecutionResult | undefined> => {
     stale = false;
     const result = await options.run(plan.query, plan.variables);
-    const conversion = result.data ? plan.pick(result.data) : null;
-    if (!conversion) {
+    const found = result.data ? plan.find(result.data) : ({ kind: 'missing' } as const);
+    if (found.kind !== 'found') {
       // A video whose conversion is not created yet: its first event will bring it.
-      if (!result.errors?.length) return undefined;
+      if (found.kind === 'notYet' && !result.errors?.length) return undefined;
       finished = true;
-      return { errors: result.errors };
+      return { errors: result.errors?.length ? result.errors : [NOTHING_ANSWERED] };
     }
-    const { [STATUS_ALIAS]: status, ...selected } = conversion;
+    const { [STATUS_ALIAS]: status, ...selected } = found.conversion;
     if (typeof status === 'string' && isFinalStatus(status)) finished = true;
     const value: FormattedExecutionResult = {
       data: { [plan.responseKey]: selected },

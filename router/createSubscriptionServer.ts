@@ -3,6 +3,7 @@ import type { ApolloServer } from '@apollo/server';
 import {
   GraphQLError,
   Kind,
+  getOperationAST,
   getVariableValues,
   parse,
   specifiedRules,
@@ -27,7 +28,7 @@ import { clientAddress } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionEvents } from './createConversionEvents.js';
 import { createConversionWatch, type RunQuery } from './createConversionWatch.js';
-import { planConversionWatch } from './planConversionWatch.js';
+import { planConversionWatch, refuseConditionalRoot } from './planConversionWatch.js';
 import type { RouterContext } from './RouterContext.js';
 
 export interface SubscriptionServerOptions {
@@ -156,7 +157,15 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
             } catch (error) {
               return [graphqlError(ErrorCode.BAD_REQUEST, (error as Error).message)];
             }
-            const invalid = validate(schema, document, specifiedRules);
+            let invalid: readonly GraphQLError[];
+            try {
+              refuseConditionalRoot(getOperationAST(document, payload.operationName));
+              invalid = validate(schema, document, specifiedRules);
+            } catch (error) {
+              // A rule that throws (graphql-js 16's single-field rule can) must not end the socket.
+              if (!(error instanceof GraphQLError)) throw error;
+              return [error.extensions.code ? error : withValidationCode(error)];
+            }
             if (invalid.length > 0) return invalid.map(withValidationCode);
             const operation = document.definitions.find(
               (d) =>

@@ -4,13 +4,22 @@ import type { ConversionEvents } from '../router/createConversionEvents.js';
 import { createConversionWatch } from '../router/createConversionWatch.js';
 import { STATUS_ALIAS, type ConversionWatchPlan } from '../router/planConversionWatch.js';
 
-/** A plan for `conversionUpdated(id: "c1") { status progress }`, as planConversionWatch makes it. */
+/**
+ * A plan for `conversionUpdated(id: "c1") { status progress }`, as planConversionWatch makes
+ * it, except that `conversion: null` stands for a video whose conversion is not made yet (the
+ * real plan says so of `video { latestConversion: null }`).
+ */
 const plan: ConversionWatchPlan = {
   responseKey: 'conversionUpdated',
   target: { conversionId: 'c1' },
   query: 'query ($id: ID!) { conversion(id: $id) { status progress _reelfluxStatus: status } }',
   variables: { id: 'c1' },
-  pick: (data) => (data.conversion as Record<string, unknown> | null) ?? null,
+  find: (data) => {
+    if (data.conversion) {
+      return { kind: 'found', conversion: data.conversion as Record<string, unknown> };
+    }
+    return data.conversion === null ? { kind: 'notYet' } : { kind: 'missing' };
+  },
 };
 
 const state = (status: string, progress: number | null = null): FormattedExecutionResult => ({
@@ -144,5 +153,26 @@ describe('createConversionWatch: one subscriber following one conversion', () =>
     expect(h.closed).toBe(1);
     h.event();
     expect(h.runs).toBe(1);
+  });
+
+  it('ends with an error when an answer holds neither the conversion nor an error', async () => {
+    // What a root field skipped by @skip answered: `data: {}`, and no event would change it.
+    const atStart = harness([{ data: {} }]);
+    expect(await atStart.watch.start()).toEqual({
+      kind: 'refused',
+      errors: [expect.objectContaining({ extensions: { code: 'INTERNAL_SERVER_ERROR' } })],
+    });
+    expect(atStart.closed).toBe(1);
+
+    const later = harness([state('RUNNING', 0.2), { data: {} }]);
+    await later.watch.start();
+    await later.watch.next();
+    later.event();
+    expect(await later.watch.next()).toEqual({
+      done: false,
+      value: { errors: [expect.objectContaining({ message: expect.any(String) })] },
+    });
+    expect(await later.watch.next()).toEqual({ done: true, value: undefined });
+    expect(later.listening).toBe(false);
   });
 });
