@@ -181,6 +181,8 @@ try {
   for (const [index, users] of ROUNDS.entries()) {
     const stack = await spawnStack(infra, `load${Date.now().toString(36)}r${index}_`, {
       LOG_LEVEL: 'warn',
+      // Each user watches each of its uploads from 4 sockets: 20, twice the default.
+      MAX_WEBSOCKETS_PER_USER: String(PER_USER * WATCHERS_PER_UPLOAD),
     });
     const r = await round(stack, users).finally(() => stack.stop());
     rounds.push(r);

@@ -168,8 +168,12 @@ async function startRouter(running: RunningStack): Promise<{ url: string; pid: n
       AUTH_URL: running.subgraphUrls.auth,
       MEDIA_URL: running.subgraphUrls.media,
       CONVERSION_URL: running.subgraphUrls.conversion,
-      // The benchmark opens far more sockets per client than a user would.
+      // The benchmark's one user stands for a thousand subscribers: the per-user limits are
+      // lifted here (spawnStack lifts those per address), so what is measured is the router.
       MAX_SUBSCRIPTIONS_PER_CONNECTION: '100',
+      MAX_WEBSOCKETS_PER_USER: String(SUBSCRIPTIONS + 10),
+      MAX_SUBSCRIPTIONS_PER_USER: String(SUBSCRIPTIONS + 10),
+      SUBSCRIPTION_QUERIES_PER_USER_PER_SECOND: '100000',
     },
     stdio: 'inherit',
   });

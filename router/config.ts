@@ -9,6 +9,7 @@ import {
 } from '../lib/server/readTokenVerification.js';
 import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
+import type { SubscriptionLimits } from './createSubscriptionServer.js';
 
 export interface RouterConfig extends ProcessBasics, BrokerSettings {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
@@ -29,8 +30,7 @@ export interface RouterConfig extends ProcessBasics, BrokerSettings {
   /** Proxies in front of the router whose X-Forwarded-For can be believed (0 locally). */
   trustedProxyHops: number;
   introspection: boolean;
-  /** Open subscriptions one WebSocket may hold. */
-  maxSubscriptionsPerConnection: number;
+  subscriptionLimits: SubscriptionLimits;
   /** Ping interval on subscription sockets; a client that misses a pong is dropped. */
   keepAliveMs: number;
 }
@@ -62,7 +62,17 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
       'INTROSPECTION',
       env.string('NODE_ENV', 'development') !== 'production',
     ),
-    maxSubscriptionsPerConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
+    subscriptionLimits: {
+      perConnection: env.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
+      socketsPerUser: env.int('MAX_WEBSOCKETS_PER_USER', 10, { min: 1 }),
+      // Many users can share an address (an office, a carrier's NAT): larger than per user.
+      socketsPerAddress: env.int('MAX_WEBSOCKETS_PER_ADDRESS', 100, { min: 1 }),
+      subscriptionsPerUser: env.int('MAX_SUBSCRIPTIONS_PER_USER', 100, { min: 1 }),
+      subscriptionsPerAddress: env.int('MAX_SUBSCRIPTIONS_PER_ADDRESS', 1000, { min: 1 }),
+      queriesPerUserPerSecond: env.int('SUBSCRIPTION_QUERIES_PER_USER_PER_SECOND', 10, {
+        min: 1,
+      }),
+    },
     keepAliveMs: env.int('WS_KEEPALIVE_MS', 12_000, { min: 1_000 }),
   };
 }

@@ -1,4 +1,5 @@
 import type { Broker } from '../lib/broker/createBroker.js';
+import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,
@@ -8,17 +9,20 @@ import {
 
 export type WatchTarget = { conversionId: string } | { videoId: string };
 
+/** Wakes a watch; `final` when the event announced a final status (worth fetching first). */
+export type Wake = (final: boolean) => void;
+
 export interface ConversionEvents {
   /**
    * Calls `wake` for every `conversion.updated` about `target` owned by `ownerId`, and after
    * each broker reconnect (events may have been missed). Returns the function that stops it.
    */
-  watch(target: WatchTarget, ownerId: string, wake: () => void): () => void;
+  watch(target: WatchTarget, ownerId: string, wake: Wake): () => void;
 }
 
 interface Listener {
   ownerId: string;
-  wake: () => void;
+  wake: Wake;
 }
 
 /**
@@ -30,9 +34,9 @@ export function createConversionEvents(broker: Broker, log: Logger): ConversionE
   const byConversion = new Map<string, Set<Listener>>();
   const byVideo = new Map<string, Set<Listener>>();
 
-  const wakeAll = (listeners: Set<Listener> | undefined, ownerId: string) => {
+  const wakeAll = (listeners: Set<Listener> | undefined, ownerId: string, final: boolean) => {
     // The owner check is a second fence: the query the wake-up triggers checks ownership too.
-    for (const listener of listeners ?? []) if (listener.ownerId === ownerId) listener.wake();
+    for (const listener of listeners ?? []) if (listener.ownerId === ownerId) listener.wake(final);
   };
 
   broker.subscribeEvents(
@@ -40,8 +44,9 @@ export function createConversionEvents(broker: Broker, log: Logger): ConversionE
     (content) => {
       try {
         const event = parseConversionUpdated(parseJsonMessage(content));
-        wakeAll(byConversion.get(event.conversionId), event.ownerId);
-        wakeAll(byVideo.get(event.videoId), event.ownerId);
+        const final = isFinalStatus(event.status);
+        wakeAll(byConversion.get(event.conversionId), event.ownerId, final);
+        wakeAll(byVideo.get(event.videoId), event.ownerId, final);
       } catch (error) {
         // A live feed: nothing to redeliver, and the publisher's own tests pin the format.
         if (!(error instanceof InvalidMessageError)) throw error;
@@ -50,7 +55,7 @@ export function createConversionEvents(broker: Broker, log: Logger): ConversionE
     },
     () => {
       for (const listeners of [...byConversion.values(), ...byVideo.values()]) {
-        for (const listener of listeners) listener.wake();
+        for (const listener of listeners) listener.wake(false);
       }
     },
   );

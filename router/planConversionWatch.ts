@@ -17,6 +17,16 @@ import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
 /** Asked for with the subscriber's fields, and removed before they see the result. */
 export const STATUS_ALIAS = '_reelfluxStatus';
 const TARGET_VARIABLE = '_reelfluxTarget';
+const CONDITIONAL_DIRECTIVES: ReadonlySet<string> = new Set(['skip', 'include']);
+
+/** What one answer of the plan's query says about the conversion. */
+export type FoundConversion =
+  /** Its fields, with the status under STATUS_ALIAS. */
+  | { kind: 'found'; conversion: Record<string, unknown> }
+  /** A video whose conversion is not created yet: an event will bring it. */
+  | { kind: 'notYet' }
+  /** Nothing where the conversion should be: no event will change that. */
+  | { kind: 'missing' };
 
 /**
  * How the router answers one `conversionUpdated` subscription: the query it runs through the
@@ -29,8 +39,8 @@ export interface ConversionWatchPlan {
   target: { conversionId: string } | { videoId: string };
   query: string;
   variables: Record<string, unknown>;
-  /** Finds the conversion in the query's `data`; null while a video has none yet. */
-  pick: (data: Record<string, unknown>) => Record<string, unknown> | null;
+  /** Finds the conversion in the query's `data`. */
+  find: (data: Record<string, unknown>) => FoundConversion;
 }
 
 /**
@@ -56,6 +66,7 @@ export function planConversionWatch(
   if (!root || others.length > 0 || root.kind !== Kind.FIELD) {
     throw graphqlError(ErrorCode.BAD_REQUEST, 'Select exactly one subscription field');
   }
+  refuseConditionalRoot(operation);
   const fieldDef = schema.getSubscriptionType()?.getFields()[root.name.value];
   if (!fieldDef || root.name.value !== 'conversionUpdated' || !root.selectionSet) {
     throw graphqlError(ErrorCode.BAD_REQUEST, `Unknown subscription ${root.name.value}`);
@@ -94,7 +105,7 @@ export function planConversionWatch(
     directives: [],
     selectionSet: {
       kind: Kind.SELECTION_SET,
-      // The subscriber's directives (@include/@skip) stay on the field they wrote them on.
+      // The subscriber's other directives stay on the field they wrote them on.
       selections: [{ ...topField, directives: root.directives ?? [] }],
     },
     variableDefinitions: [],
@@ -124,13 +135,36 @@ export function planConversionWatch(
     target: id !== undefined ? { conversionId: id } : { videoId: videoId as string },
     query: print(query),
     variables,
-    pick: (data) => {
+    find: (data) => {
       const top = data[topField.name.value] as Record<string, unknown> | null | undefined;
-      if (!top) return null;
-      if (id !== undefined) return top;
-      return (top.latestConversion as Record<string, unknown> | null | undefined) ?? null;
+      if (!top) return { kind: 'missing' };
+      if (id !== undefined) return { kind: 'found', conversion: top };
+      const latest = top.latestConversion as Record<string, unknown> | null | undefined;
+      if (latest) return { kind: 'found', conversion: latest };
+      return latest === null ? { kind: 'notYet' } : { kind: 'missing' };
     },
   };
+}
+
+/**
+ * Refuses `@skip` and `@include` on the subscription's root selections, as the
+ * specification's draft does (graphql-spec#860, and so graphql-js 17 and Apollo's router).
+ * graphql-js 16 counts the fields left once they are applied: a skipped root passes its
+ * single-field rule with none, and the query made from it would ask for nothing, so the watch
+ * would wait for ever; one that reads a variable makes that rule throw instead of reporting.
+ * So the router calls this before validating, and the planner again for itself.
+ */
+export function refuseConditionalRoot(operation: OperationDefinitionNode | null | undefined): void {
+  if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return;
+  for (const selection of operation.selectionSet.selections) {
+    const conditional = selection.directives?.find((d) => CONDITIONAL_DIRECTIVES.has(d.name.value));
+    if (conditional) {
+      throw graphqlError(
+        ErrorCode.BAD_REQUEST,
+        `@${conditional.name.value} is not allowed on the subscription field: decide before subscribing`,
+      );
+    }
+  }
 }
 
 function field(name: string, selectionSet: SelectionSetNode): FieldNode {

@@ -124,7 +124,7 @@ export async function createRouterServer(
     verifyToken,
     events: createConversionEvents(broker, log),
     trustedProxyHops: config.trustedProxyHops,
-    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    limits: config.subscriptionLimits,
     maxMessageBytes: 65_536,
     keepAliveMs: config.keepAliveMs,
     registry: metrics.registry,

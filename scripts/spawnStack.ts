@@ -51,11 +51,13 @@ export async function spawnStack(
     WORKER_PORT: String(workerPort),
     LOG_LEVEL: 'warn',
     // Every test client is 127.0.0.1 and signs up and uploads far faster than a person: the
-    // per-client and per-minute budgets are raised here, and the suite that tests them
-    // (cost.e2e) sets them back to what it checks.
+    // per-client and per-minute budgets are raised here, and the suites that test them
+    // (cost.e2e, subscriptionAbuse.e2e) set them back to what they check.
     SIGNUPS_PER_CLIENT_PER_HOUR: '10000',
     UPLOADS_PER_MINUTE: '10000',
     MUTATIONS_PER_MINUTE: '10000',
+    MAX_WEBSOCKETS_PER_ADDRESS: '10000',
+    MAX_SUBSCRIPTIONS_PER_ADDRESS: '100000',
     ...extraEnv,
   };
   const subgraphUrls: Record<string, string> = {};

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { InvalidTokenError, type TokenVerifier } from '../lib/server/createTokenVerifier.js';
 import { createAccountCheck, type AccountLookup } from '../router/createAccountCheck.js';
 
+const EXPIRES_AT = new Date('2030-01-01T00:00:00Z');
+
 /** Tokens are "token-<userId>"; "bad" fails its signature. */
 const verify: TokenVerifier = (token) =>
   token === 'bad'
     ? Promise.reject(new InvalidTokenError('signature verification failed'))
-    : Promise.resolve({ userId: token.replace(/^token-/, '') });
+    : Promise.resolve({ userId: token.replace(/^token-/, ''), expiresAt: EXPIRES_AT });
 
 function setup(live: Set<string>) {
   let clock = 0;
@@ -32,9 +34,9 @@ function setup(live: Set<string>) {
 describe('createAccountCheck', () => {
   it('passes a live account and asks auth once per period, with the caller’s own token', async () => {
     const { check, asked, advance } = setup(new Set(['alice']));
-    expect(await check('token-alice')).toEqual({ userId: 'alice' });
+    expect(await check('token-alice')).toEqual({ userId: 'alice', expiresAt: EXPIRES_AT });
     advance(29_999);
-    expect(await check('token-alice')).toEqual({ userId: 'alice' });
+    expect(await check('token-alice')).toEqual({ userId: 'alice', expiresAt: EXPIRES_AT });
     expect(asked).toEqual(['alice Bearer token-alice']);
   });
 
@@ -44,7 +46,7 @@ describe('createAccountCheck', () => {
     await check('token-bob');
     live.delete('bob');
     // Still believed until the answer ages out: the documented window.
-    await expect(check('token-bob')).resolves.toEqual({ userId: 'bob' });
+    await expect(check('token-bob')).resolves.toEqual({ userId: 'bob', expiresAt: EXPIRES_AT });
     advance(30_000);
     await expect(check('token-bob')).rejects.toThrow(InvalidTokenError);
     await expect(check('token-bob')).rejects.toThrow('the account no longer exists');
@@ -61,7 +63,7 @@ describe('createAccountCheck', () => {
     const { check, asked, failOnce } = setup(new Set(['dave']));
     failOnce();
     await expect(check('token-dave')).rejects.toThrow('auth unreachable');
-    await expect(check('token-dave')).resolves.toEqual({ userId: 'dave' });
+    await expect(check('token-dave')).resolves.toEqual({ userId: 'dave', expiresAt: EXPIRES_AT });
     expect(asked).toHaveLength(2);
   });
 

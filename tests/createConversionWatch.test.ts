@@ -1,16 +1,25 @@
 import type { FormattedExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import type { ConversionEvents } from '../router/createConversionEvents.js';
+import type { ConversionEvents, Wake } from '../router/createConversionEvents.js';
 import { createConversionWatch } from '../router/createConversionWatch.js';
 import { STATUS_ALIAS, type ConversionWatchPlan } from '../router/planConversionWatch.js';
 
-/** A plan for `conversionUpdated(id: "c1") { status progress }`, as planConversionWatch makes it. */
+/**
+ * A plan for `conversionUpdated(id: "c1") { status progress }`, as planConversionWatch makes
+ * it, except that `conversion: null` stands for a video whose conversion is not made yet (the
+ * real plan says so of `video { latestConversion: null }`).
+ */
 const plan: ConversionWatchPlan = {
   responseKey: 'conversionUpdated',
   target: { conversionId: 'c1' },
   query: 'query ($id: ID!) { conversion(id: $id) { status progress _reelfluxStatus: status } }',
   variables: { id: 'c1' },
-  pick: (data) => (data.conversion as Record<string, unknown> | null) ?? null,
+  find: (data) => {
+    if (data.conversion) {
+      return { kind: 'found', conversion: data.conversion as Record<string, unknown> };
+    }
+    return data.conversion === null ? { kind: 'notYet' } : { kind: 'missing' };
+  },
 };
 
 const state = (status: string, progress: number | null = null): FormattedExecutionResult => ({
@@ -26,12 +35,14 @@ const sent = (status: string, progress: number | null = null) => ({
  * queued by the test, counted). Pure logic: the real gateway and broker are in the e2e suite.
  */
 function harness(answers: FormattedExecutionResult[]) {
-  let wake: (() => void) | undefined;
+  let wake: Wake | undefined;
   let listening = false;
   let closed = 0;
   let runs = 0;
+  const urgent: boolean[] = [];
   let release: (() => void) | undefined;
   let holdNext = false;
+  let gaveUp = false;
   const events: ConversionEvents = {
     watch(_target, ownerId, onEvent) {
       expect(ownerId).toBe('owner-1');
@@ -47,11 +58,19 @@ function harness(answers: FormattedExecutionResult[]) {
     ownerId: 'owner-1',
     events,
     onClose: () => closed++,
-    run: async () => {
+    run: async (_query, _variables, options) => {
       runs++;
+      urgent.push(options.urgent);
       if (holdNext) {
         holdNext = false;
-        await new Promise<void>((resolve) => (release = resolve));
+        // As a query waiting for its user's budget: it gives up when the signal aborts.
+        await new Promise<void>((resolve, reject) => {
+          release = resolve;
+          options.signal.addEventListener('abort', () => {
+            gaveUp = true;
+            reject(new Error('given up'));
+          });
+        });
       }
       const answer = answers.shift();
       if (!answer) throw new Error('no answer queued');
@@ -60,12 +79,17 @@ function harness(answers: FormattedExecutionResult[]) {
   });
   return {
     watch,
-    event: () => wake?.(),
+    event: (final = false) => wake?.(final),
     /** The next query waits until `release()`, to send events while it runs. */
     hold: () => (holdNext = true),
     release: () => release?.(),
     get runs() {
       return runs;
+    },
+    /** Whether each query was run as urgent (a final state to fetch). */
+    urgent,
+    get gaveUp() {
+      return gaveUp;
     },
     get listening() {
       return listening;
@@ -144,5 +168,51 @@ describe('createConversionWatch: one subscriber following one conversion', () =>
     expect(h.closed).toBe(1);
     h.event();
     expect(h.runs).toBe(1);
+  });
+
+  it('ends with an error when an answer holds neither the conversion nor an error', async () => {
+    // What a root field skipped by @skip answered: `data: {}`, and no event would change it.
+    const atStart = harness([{ data: {} }]);
+    expect(await atStart.watch.start()).toEqual({
+      kind: 'refused',
+      errors: [expect.objectContaining({ extensions: { code: 'INTERNAL_SERVER_ERROR' } })],
+    });
+    expect(atStart.closed).toBe(1);
+
+    const later = harness([state('RUNNING', 0.2), { data: {} }]);
+    await later.watch.start();
+    await later.watch.next();
+    later.event();
+    expect(await later.watch.next()).toEqual({
+      done: false,
+      value: { errors: [expect.objectContaining({ message: expect.any(String) })] },
+    });
+    expect(await later.watch.next()).toEqual({ done: true, value: undefined });
+    expect(later.listening).toBe(false);
+  });
+
+  it('runs the query after a final event as urgent, and the others not', async () => {
+    const h = harness([state('RUNNING', 0.1), state('RUNNING', 0.2), state('CANCELLED', 0.2)]);
+    await h.watch.start();
+    await h.watch.next();
+    h.event();
+    await h.watch.next();
+    h.event(true);
+    expect(await h.watch.next()).toEqual(sent('CANCELLED', 0.2));
+    expect(h.urgent).toEqual([false, false, true]);
+  });
+
+  it('gives up a query still waiting its turn when the subscriber goes', async () => {
+    const h = harness([state('RUNNING', 0.1)]);
+    await h.watch.start();
+    await h.watch.next();
+    h.hold();
+    const waiting = h.watch.next();
+    h.event();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await h.watch.return?.();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(h.gaveUp).toBe(true);
+    expect(h.closed).toBe(1);
   });
 });

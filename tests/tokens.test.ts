@@ -20,7 +20,7 @@ describe('token issuing and verification', async () => {
     const [header] = token.split('.');
     const decoded = JSON.parse(Buffer.from(header ?? '', 'base64url').toString());
     expect(decoded).toMatchObject({ alg: 'EdDSA', kid: issuer.jwks.keys[0]?.kid });
-    expect(await verify(token)).toEqual({ userId });
+    expect(await verify(token)).toEqual({ userId, expiresAt });
     expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(3590_000);
   });
 
@@ -37,7 +37,8 @@ describe('token issuing and verification', async () => {
       .toString();
     const es = await createTokenIssuer({ ...setup, privateKeyPem: pem, ttlSeconds: 60 });
     const esVerify = createTokenVerifier({ ...setup, keys: createLocalJWKSet(es.jwks) });
-    expect(await esVerify((await es.issue(userId)).token)).toEqual({ userId });
+    const esIssued = await es.issue(userId);
+    expect(await esVerify(esIssued.token)).toEqual({ userId, expiresAt: esIssued.expiresAt });
   });
 
   it('refuses RSA keys, which would allow a weaker setup than we promise', async () => {
@@ -54,7 +55,7 @@ describe('token issuing and verification', async () => {
     const shortLived = await createTokenIssuer({ ...setup, ttlSeconds: 30 });
     const verifyShort = createTokenVerifier({ ...setup, keys: createLocalJWKSet(shortLived.jwks) });
     const issued = await shortLived.issue(userId);
-    expect(await verifyShort(issued.token)).toEqual({ userId }); // now cached
+    expect(await verifyShort(issued.token)).toEqual({ userId, expiresAt: issued.expiresAt }); // now cached
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(issued.expiresAt.getTime() + 1_000);
     await expect(verifyShort(issued.token)).rejects.toThrow(/exp/);

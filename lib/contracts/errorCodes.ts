@@ -25,6 +25,19 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * WebSocket close codes the router sends beyond graphql-ws's own (`CloseCode`: 4401 without a
+ * token, 4403 for a refused or expired one).
+ */
+export const SocketCloseCode = {
+  /**
+   * Too many sockets open for the user or the client address. graphql-ws uses the same code
+   * for a second `connection_init`, and its clients do not retry after it.
+   */
+  TOO_MANY_SOCKETS: 4429,
+} as const;
+export type SocketCloseCode = (typeof SocketCloseCode)[keyof typeof SocketCloseCode];
+
 /** HTTP status that goes with each code when the error ends a whole request. */
 export const httpStatusFor: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode, httpStatusFor } from './errorCodes.js';
+import { ErrorCode, httpStatusFor, SocketCloseCode } from './errorCodes.js';
 
-export { ErrorCode, httpStatusFor };
+export { ErrorCode, httpStatusFor, SocketCloseCode };
 
 export interface ErrorDetails {
   /** The input field at fault, for BAD_USER_INPUT. */
@@ -12,7 +12,7 @@ export interface ErrorDetails {
   /** For QUERY_TOO_COSTLY: what the operation could cost, and the limit. */
   cost?: number;
   maxCost?: number;
-  /** For QUOTA_EXCEEDED: the limit that was reached, and what it is. */
+  /** For QUOTA_EXCEEDED and the subscription caps (RATE_LIMITED): the limit that was reached. */
   limit?: number;
 }
 

@@ -19,6 +19,8 @@ export interface TokenVerifierOptions {
 
 export interface VerifiedToken {
   userId: string;
+  /** The token's `exp`: a subscription socket opened with it is closed then. */
+  expiresAt: Date;
 }
 
 export class InvalidTokenError extends Error {
@@ -50,8 +52,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (typeof payload.sub !== 'string' || payload.sub === '') {
         throw new InvalidTokenError('token has no subject');
       }
-      const result = { userId: payload.sub };
-      verified.set(token, result, Math.min((payload.exp ?? 0) * 1000, Date.now() + 60_000));
+      // `exp` is a required claim, so jose has checked that it is there and in the future.
+      const expiresAtMs = (payload.exp ?? 0) * 1000;
+      const result = { userId: payload.sub, expiresAt: new Date(expiresAtMs) };
+      verified.set(token, result, Math.min(expiresAtMs, Date.now() + 60_000));
       return result;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;

@@ -63,3 +63,21 @@ export async function forgeTokens(real: SigningSetup, userId: string, validToken
     tamperedPayload: `${header}.${encode({ ...payload, sub: '000000000000000000000000' })}.${signature}`,
   };
 }
+
+/** A valid token signed with the real key, as auth would issue it, expiring at `exp` (seconds). */
+export async function signRealToken(
+  real: SigningSetup,
+  userId: string,
+  exp: number,
+): Promise<string> {
+  const privateKey = createPrivateKey(real.privateKeyPem);
+  const kid = await calculateJwkThumbprint(await exportJWK(createPublicKey(privateKey)));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'EdDSA', kid })
+    .setSubject(userId)
+    .setIssuer(real.issuer)
+    .setAudience(real.audience)
+    .setIssuedAt(Math.floor(Date.now() / 1000))
+    .setExpirationTime(exp)
+    .sign(privateKey);
+}
