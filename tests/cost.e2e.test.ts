@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'node:http';
-import amqp from 'amqplib';
+import amqp, { type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { LOG_IN, PASSWORD, SIGN_UP, signUpUser } from './helpers/authOperations.js';
@@ -51,6 +51,15 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([code, n]) => `${n} × ${code}`)
       .join(', ');
+  };
+
+  /** Publishes as anyone holding a broker credential could: straight to RabbitMQ, confirmed. */
+  const publishRaw = async (publish: (channel: ConfirmChannel) => void) => {
+    const connection = await amqp.connect(infra.amqpUrl);
+    const channel = await connection.createConfirmChannel();
+    publish(channel);
+    await channel.waitForConfirms();
+    await connection.close();
   };
 
   beforeAll(async () => {
@@ -452,8 +461,6 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       done: (state) => state.status !== 'RUNNING',
     });
     expect(waiting.status).toBe('QUEUED');
-    const connection = await amqp.connect(infra.amqpUrl);
-    const channel = await connection.createConfirmChannel();
     const forged = {
       type: 'conversion.job',
       version: 1,
@@ -463,11 +470,11 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       filename: 'stolen.mp4',
       options: {},
     };
-    channel.sendToQueue(`${prefix}conversion.jobs`, Buffer.from(JSON.stringify(forged)), {
-      persistent: true,
-    });
-    await channel.waitForConfirms();
-    await connection.close();
+    await publishRaw((channel) =>
+      channel.sendToQueue(`${prefix}conversion.jobs`, Buffer.from(JSON.stringify(forged)), {
+        persistent: true,
+      }),
+    );
     const done = await conversionUntil<{
       status: string;
       audio: { durationSeconds: number } | null;
@@ -491,8 +498,6 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     await conversionUntil(stack.graphqlUrl, victim.token, victimVideo);
     const attacker = await signUp();
     // Published to the events exchange as media would, by anyone holding a broker credential.
-    const connection = await amqp.connect(infra.amqpUrl);
-    const channel = await connection.createConfirmChannel();
     const forged = {
       type: 'video.uploading',
       version: 1,
@@ -501,14 +506,14 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       filename: 'mine.mp4',
       mp3: {},
     };
-    channel.publish(
-      `${prefix}reelflux.events`,
-      'video.uploading',
-      Buffer.from(JSON.stringify(forged)),
-      { persistent: true, type: 'video.uploading' },
+    await publishRaw((channel) =>
+      channel.publish(
+        `${prefix}reelflux.events`,
+        'video.uploading',
+        Buffer.from(JSON.stringify(forged)),
+        { persistent: true, type: 'video.uploading' },
+      ),
     );
-    await channel.waitForConfirms();
-    await connection.close();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const taken = await postGraphQL<{ convertVideo: { id: string } }>(
       stack.graphqlUrl,

@@ -130,6 +130,29 @@ export async function openConversions(db: Db): Promise<Conversions> {
       : null;
   };
 
+  /** This run's RUNNING conversion back to QUEUED, with RETRYING and why: requeue, awaitUpload. */
+  const backToQueued = (
+    id: ObjectId,
+    runId: string,
+    message: string,
+    fields: Pick<Partial<ConversionRecord>, 'jobSentAt' | 'awaitingUpload'>,
+    giveAttemptBack: boolean,
+  ) =>
+    conversions.findOneAndUpdate(
+      { _id: id, runId, status: 'RUNNING' },
+      {
+        $set: {
+          status: 'QUEUED',
+          progress: null,
+          runId: null,
+          error: { code: ConversionErrorCode.RETRYING, message },
+          ...fields,
+        },
+        ...(giveAttemptBack ? { $inc: { attempts: -1 } } : {}),
+      },
+      { returnDocument: 'after' },
+    );
+
   const api: Conversions = {
     async create(fields) {
       const record: ConversionRecord = {
@@ -251,42 +274,15 @@ export async function openConversions(db: Db): Promise<Conversions> {
       message: string,
       options: { giveAttemptBack?: boolean } = {},
     ) =>
-      conversions.findOneAndUpdate(
-        { _id: id, runId, status: 'RUNNING' },
-        {
-          $set: {
-            status: 'QUEUED',
-            progress: null,
-            runId: null,
-            error: { code: ConversionErrorCode.RETRYING, message },
-            // Its job goes back out now (retry queue or requeue), not when first sent.
-            jobSentAt: new Date(),
-          },
-          ...(options.giveAttemptBack ? { $inc: { attempts: -1 } } : {}),
-        },
-        { returnDocument: 'after' },
-      ),
+      // Its job goes back out now (retry queue or requeue), not when first sent.
+      backToQueued(id, runId, message, { jobSentAt: new Date() }, options.giveAttemptBack === true),
     /**
      * Back to QUEUED, its attempt given back and no job out, set aside until its upload ends: the
      * worker gives its place to jobs it can convert now instead of waiting on a stalled or slow
      * upload. Not dispatched again until `uploadEnded`.
      */
     awaitUpload: (id: ObjectId, runId: string, message: string) =>
-      conversions.findOneAndUpdate(
-        { _id: id, runId, status: 'RUNNING' },
-        {
-          $set: {
-            status: 'QUEUED',
-            progress: null,
-            runId: null,
-            jobSentAt: null,
-            awaitingUpload: true,
-            error: { code: ConversionErrorCode.RETRYING, message },
-          },
-          $inc: { attempts: -1 },
-        },
-        { returnDocument: 'after' },
-      ),
+      backToQueued(id, runId, message, { jobSentAt: null, awaitingUpload: true }, true),
     /**
      * The video's upload ended (stored, or gone): its conversions set aside for it may be
      * dispatched again. Returns their owners, whose turns the caller dispatches.
