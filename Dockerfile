@@ -67,7 +67,9 @@ COPY subgraphs/conversion/conversion.graphql subgraphs/conversion/conversion.gra
 COPY scripts/container-entrypoint.sh /usr/local/bin/reelflux
 # The base image's unprivileged user (uid 1000); Kubernetes pins the same uid.
 USER node
-EXPOSE 4000 4001 4002 4003 4010
+# Public ports (router 4000, auth 4001, media 4002, conversion 4003), then each process's internal
+# port for /healthz, /readyz and /metrics (9400-9403, worker 9410): publish only the router's 4000.
+EXPOSE 4000 4001 4002 4003 9400 9401 9402 9403 9410
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "dist/scripts/healthcheck.js"]
 ENTRYPOINT ["tini", "--", "reelflux"]

@@ -74,7 +74,7 @@ const startWorker = async (realtime: boolean) => {
   const child = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
     env: {
       ...stack.env,
-      WORKER_PORT: String(port),
+      WORKER_INTERNAL_PORT: String(port),
       WORKER_CONCURRENCY: '2',
       WORKER_REALTIME: String(realtime),
       LOG_LEVEL: 'info',

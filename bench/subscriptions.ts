@@ -161,10 +161,12 @@ try {
 
 async function startRouter(running: RunningStack): Promise<{ url: string; pid: number }> {
   const port = await freePort();
+  const internalPort = await freePort();
   const child = spawn(process.execPath, [fromRoot('dist', 'router', 'main.js')], {
     env: {
       ...running.env,
       ROUTER_PORT: String(port),
+      ROUTER_INTERNAL_PORT: String(internalPort),
       AUTH_URL: running.subgraphUrls.auth,
       MEDIA_URL: running.subgraphUrls.media,
       CONVERSION_URL: running.subgraphUrls.conversion,
@@ -180,7 +182,7 @@ async function startRouter(running: RunningStack): Promise<{ url: string; pid: n
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   for (let tries = 0; ; tries += 1) {
-    const status = await fetch(`${url}/readyz`).then(
+    const status = await fetch(`http://127.0.0.1:${internalPort}/readyz`).then(
       (r) => r.status,
       () => 0,
     );

@@ -7,11 +7,11 @@ import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../lib/server/readTokenVerification.js';
-import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
+import { readServingBasics, type ServingBasics } from '../lib/platform/processPorts.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 import type { SubscriptionLimits } from './createSubscriptionServer.js';
 
-export interface RouterConfig extends ProcessBasics, BrokerSettings {
+export interface RouterConfig extends ServingBasics, BrokerSettings {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
   subgraphUrls: Record<SubgraphName, string>;
   tokens: TokenVerificationConfig;
@@ -45,7 +45,7 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     ]),
   ) as Record<SubgraphName, string>;
   return {
-    ...readProcessBasics(source, 'router'),
+    ...readServingBasics(source, 'router'),
     ...readBrokerSettings(source),
     subgraphUrls,
     tokens: readTokenVerification(env),

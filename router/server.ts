@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSchema } from 'graphql';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import type { Fetcher } from '@apollo/utils.fetcher';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import {
   ApolloServerPluginLandingPageDisabled,
@@ -17,7 +18,12 @@ import {
   createTokenVerifier,
   remoteKeySet,
 } from '../lib/server/createTokenVerifier.js';
-import { clientAddress, createHttpApp, type ReadinessCheck } from '../lib/server/http.js';
+import {
+  clientAddress,
+  createHttpApp,
+  createInternalApp,
+  type ReadinessCheck,
+} from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { createMetrics } from '../lib/platform/metrics.js';
@@ -44,7 +50,9 @@ import { fromRoot } from '../lib/platform/projectRoot.js';
 export async function createRouterServer(
   config: RouterConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop' | 'onListening' | 'beforeDrain'>> {
+): Promise<
+  Pick<RunningService, 'listener' | 'internalListener' | 'stop' | 'onListening' | 'beforeDrain'>
+> {
   const hop = createInternalHop(config.internalHopSecret);
   const signed = () => ({ [HOP_HEADER]: hop.sign() });
   const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, headers: signed });
@@ -134,16 +142,16 @@ export async function createRouterServer(
   const readiness: ReadinessCheck[] = [
     ...SUBGRAPHS.map(({ name }): ReadinessCheck => [
       name,
-      () => expectOk(`${config.subgraphUrls[name]}/readyz`),
+      () => expectAnswer(fetcher, `${config.subgraphUrls[name]}/graphql`),
     ]),
     ['rabbitmq', () => broker.check()],
   ];
 
   return {
+    internalListener: createInternalApp({ log, metrics, readiness }),
     listener: createHttpApp({
       log,
       metrics,
-      readiness,
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
         ...createWebAppRoutes(fromRoot('dist', 'web')),
@@ -201,7 +209,18 @@ function isSubgraphName(name: string): name is SubgraphName {
   return SUBGRAPHS.some((subgraph) => subgraph.name === name);
 }
 
-async function expectOk(url: string): Promise<void> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+/**
+ * The subgraph answers the router: a signed `{ __typename }` on its public port, which also
+ * proves that both hold the same INTERNAL_HOP_SECRET. The subgraph's own readiness (its
+ * database, its broker) is on its internal port, out of the router's reach; in Kubernetes a
+ * replica that is not ready is out of its Service already.
+ */
+async function expectAnswer(fetcher: Fetcher, url: string): Promise<void> {
+  const response = await fetcher(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ __typename }' }),
+    signal: AbortSignal.timeout(2_000),
+  });
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
 }

@@ -1,11 +1,12 @@
-// The image's HEALTHCHECK: the container's REELFLUX process answers /healthz on its port. Which
+// The image's HEALTHCHECK: the container's REELFLUX process answers /healthz on its internal
+// port (<NAME>_INTERNAL_PORT; the public port serves clients only). Which
 // process that is comes from PID 1's command line (`tini -- reelflux <process>`): on a host's
 // network several containers share 127.0.0.1, so another container's port proves nothing.
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PORTS, processPort, type ProcessName } from '../lib/platform/processPorts.js';
+import { internalPort, PROCESS_NAMES, type ProcessName } from '../lib/platform/processPorts.js';
 
 const isProcess = (name: string | undefined): name is ProcessName =>
-  name !== undefined && name in DEFAULT_PORTS;
+  PROCESS_NAMES.some((known) => known === name);
 
 function containerProcess(): ProcessName | undefined {
   try {
@@ -18,10 +19,10 @@ function containerProcess(): ProcessName | undefined {
 
 // Unknown (the image run some other way): any of the five answering will do.
 const known = containerProcess();
-const names = known ? [known] : (Object.keys(DEFAULT_PORTS) as ProcessName[]);
+const names = known ? [known] : PROCESS_NAMES;
 const answers = await Promise.all(
   names.map((name) =>
-    fetch(`http://127.0.0.1:${processPort(process.env, name)}/healthz`, {
+    fetch(`http://127.0.0.1:${internalPort(process.env, name)}/healthz`, {
       signal: AbortSignal.timeout(2_000),
     }).then(
       (response) => response.ok,

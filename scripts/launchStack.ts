@@ -2,14 +2,14 @@ import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_p
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { processPort } from '../lib/platform/processPorts.js';
+import { internalPort } from '../lib/platform/processPorts.js';
 import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 
 export interface ProcessSpec {
   name: string;
   /** Compiled entry point under dist/. */
   entry: string;
-  /** Polled until it answers 200; the stack is ready when every process's is. */
+  /** Polled until it answers 200 (on the internal port); the stack is ready when every process's is. */
   readyUrl: string;
 }
 
@@ -19,17 +19,17 @@ export function stackProcesses(env: NodeJS.ProcessEnv): ProcessSpec[] {
     ...SUBGRAPHS.map(({ name }) => ({
       name,
       entry: fromRoot('dist', 'subgraphs', name, 'main.js'),
-      readyUrl: `http://127.0.0.1:${processPort(env, name)}/readyz`,
+      readyUrl: `http://127.0.0.1:${internalPort(env, name)}/readyz`,
     })),
     {
       name: 'worker',
       entry: fromRoot('dist', 'worker', 'main.js'),
-      readyUrl: `http://127.0.0.1:${processPort(env, 'worker')}/readyz`,
+      readyUrl: `http://127.0.0.1:${internalPort(env, 'worker')}/readyz`,
     },
     {
       name: 'router',
       entry: fromRoot('dist', 'router', 'main.js'),
-      readyUrl: `http://127.0.0.1:${processPort(env, 'router')}/readyz`,
+      readyUrl: `http://127.0.0.1:${internalPort(env, 'router')}/readyz`,
     },
   ];
 }

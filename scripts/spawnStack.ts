@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { PROCESS_NAMES, type ProcessName } from '../lib/platform/processPorts.js';
 import { infrastructureEnv, type Infrastructure } from './ensureInfrastructure.js';
 
 export interface RunningStack {
@@ -11,8 +12,8 @@ export interface RunningStack {
   graphqlUrl: string;
   /** Base URL of each subgraph process, for tests that go around the router on purpose. */
   subgraphUrls: Record<string, string>;
-  /** The worker's health and metrics server. */
-  workerUrl: string;
+  /** Each process's internal port (/healthz, /readyz, /metrics), by process name. */
+  internalUrls: Record<ProcessName, string>;
   /** The environment the stack's processes got, for a test that starts one more. */
   env: NodeJS.ProcessEnv;
   launcher: ChildProcess;
@@ -30,7 +31,8 @@ export interface RunningStack {
 /**
  * Starts the whole stack as a child with the launcher users run (`dist/scripts/start.js`),
  * on free ports and with databases of its own (`dbPrefix`), and waits until it says it is
- * ready. For end-to-end tests and benchmarks.
+ * ready. For end-to-end tests and benchmarks. A port `extraEnv` names (`AUTH_PORT`, say, for
+ * a test that puts something in front of auth) is kept; the others are picked free.
  */
 export async function spawnStack(
   infra: Omit<Infrastructure, 'stop'>,
@@ -39,8 +41,8 @@ export async function spawnStack(
 ): Promise<RunningStack> {
   const launcherPath = fromRoot('dist', 'scripts', 'start.js');
   if (!existsSync(launcherPath)) throw new Error('dist/ is missing: run `npm run build` first');
-  const routerPort = await freePort();
-  const workerPort = await freePort();
+  const portOf = async (variable: string) => Number(extraEnv[variable] ?? (await freePort()));
+  const routerPort = await portOf('ROUTER_PORT');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...infrastructureEnv(infra),
@@ -48,12 +50,12 @@ export async function spawnStack(
     // Its own queues too: stacks share one broker.
     AMQP_NAME_PREFIX: dbPrefix,
     ROUTER_PORT: String(routerPort),
-    WORKER_PORT: String(workerPort),
     LOG_LEVEL: 'warn',
     // Every test client is 127.0.0.1 and signs up and uploads far faster than a person: the
     // per-client and per-minute budgets are raised here, and the suites that test them
     // (cost.e2e, subscriptionAbuse.e2e) set them back to what they check.
     SIGNUPS_PER_CLIENT_PER_HOUR: '10000',
+    SIGNUPS_PER_HOUR: '100000',
     UPLOADS_PER_MINUTE: '10000',
     MUTATIONS_PER_MINUTE: '10000',
     MAX_WEBSOCKETS_PER_ADDRESS: '10000',
@@ -62,9 +64,15 @@ export async function spawnStack(
   };
   const subgraphUrls: Record<string, string> = {};
   for (const { name } of SUBGRAPHS) {
-    const port = await freePort();
+    const port = await portOf(`${name.toUpperCase()}_PORT`);
     env[`${name.toUpperCase()}_PORT`] = String(port);
     subgraphUrls[name] = `http://127.0.0.1:${port}`;
+  }
+  const internalUrls = {} as Record<ProcessName, string>;
+  for (const name of PROCESS_NAMES) {
+    const port = await portOf(`${name.toUpperCase()}_INTERNAL_PORT`);
+    env[`${name.toUpperCase()}_INTERNAL_PORT`] = String(port);
+    internalUrls[name] = `http://127.0.0.1:${port}`;
   }
 
   const launcher = spawn(process.execPath, [launcherPath], {
@@ -97,7 +105,7 @@ export async function spawnStack(
     routerUrl,
     graphqlUrl: `${routerUrl}/graphql`,
     subgraphUrls,
-    workerUrl: `http://127.0.0.1:${workerPort}`,
+    internalUrls,
     env,
     launcher,
     output: () => output,

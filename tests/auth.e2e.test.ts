@@ -246,21 +246,25 @@ describe('auth end to end through the router', () => {
     expect(await page.text()).toMatch(/sandbox/i);
   });
 
-  it('exposes health, readiness and Prometheus metrics', async () => {
-    expect((await fetch(`${stack.routerUrl}/healthz`)).status).toBe(200);
-    const wrongMethod = await fetch(`${stack.routerUrl}/healthz`, { method: 'DELETE' });
+  it('exposes health, readiness and Prometheus metrics on its internal port only', async () => {
+    const internal = stack.internalUrls.router;
+    expect((await fetch(`${internal}/healthz`)).status).toBe(200);
+    const wrongMethod = await fetch(`${internal}/healthz`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
     expect(
       ((await wrongMethod.json()) as { errors: { extensions: { code: string } }[] }).errors[0]
         ?.extensions.code,
     ).toBe('METHOD_NOT_ALLOWED');
-    expect(await (await fetch(`${stack.routerUrl}/readyz`)).json()).toEqual({ status: 'ready' });
-    const metrics = await (await fetch(`${stack.routerUrl}/metrics`)).text();
+    expect(await (await fetch(`${internal}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${internal}/metrics`)).text();
     expect(metrics).toMatch(
       /http_requests_total\{route="\/graphql",method="POST",status="200",service="router"\} \d+/,
     );
     expect(metrics).toMatch(/process_resident_memory_bytes\{service="router"\}/);
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      expect((await fetch(`${stack.routerUrl}${path}`)).status, path).toBe(404);
+    }
   });
 
   it('stops every process cleanly on Ctrl-C', async () => {
@@ -269,7 +273,8 @@ describe('auth end to end through the router', () => {
     // Each exited by itself after draining: code 0, not SIGKILL after the grace period.
     expect(stack.output()).toMatch(/router +\| stopped \(code 0\)/);
     expect(stack.output()).toMatch(/auth +\| stopped \(code 0\)/);
-    await expect(fetch(`${stack.routerUrl}/healthz`)).rejects.toThrow();
-    await expect(fetch(`${stack.subgraphUrls.auth}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${stack.routerUrl}/graphql`)).rejects.toThrow();
+    await expect(fetch(`${stack.internalUrls.router}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${stack.internalUrls.auth}/healthz`)).rejects.toThrow();
   });
 });

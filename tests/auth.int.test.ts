@@ -19,6 +19,7 @@ describe('auth subgraph against the real database', () => {
   let server: Server;
   let stop: () => Promise<void>;
   let base: string;
+  let internalBase: string;
   let graphql: string;
   let mongo: MongoClient;
   const hopSecret = randomBytes(32).toString('hex');
@@ -47,18 +48,25 @@ describe('auth subgraph against the real database', () => {
     });
     const app = await createAuthServer(config, createLogger('auth', 'silent'));
     const listening = createServer(app.listener);
-    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const internal = createServer(app.internalListener);
+    for (const server of [listening, internal])
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return {
       server: listening,
-      stop: app.stop,
-      base: `http://127.0.0.1:${(listening.address() as AddressInfo).port}`,
+      stop: async () => {
+        await new Promise((resolve) => internal.close(resolve));
+        await app.stop();
+      },
+      base: url(listening),
+      internalBase: url(internal),
     };
   }
   let longWindow: Awaited<ReturnType<typeof startAuth>>;
 
   beforeAll(async () => {
     const auth = await startAuth(2);
-    ({ server, stop, base } = auth);
+    ({ server, stop, base, internalBase } = auth);
     graphql = `${base}/graphql`;
     longWindow = await startAuth(60);
     mongo = new MongoClient(infra.mongodbUri);
@@ -270,6 +278,7 @@ describe('auth subgraph against the real database', () => {
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(jwks.keys[0]).not.toHaveProperty('d');
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${internalBase}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(404);
   });
 });

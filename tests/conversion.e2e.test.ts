@@ -315,7 +315,12 @@ describe('conversion end to end', () => {
   it('lets two workers drain 20 jobs with none done twice', async () => {
     const port = await freePort();
     const second: ChildProcess = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
-      env: { ...stack.env, WORKER_PORT: String(port), WORKER_CONCURRENCY: '2', LOG_LEVEL: 'info' },
+      env: {
+        ...stack.env,
+        WORKER_INTERNAL_PORT: String(port),
+        WORKER_CONCURRENCY: '2',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let log = '';

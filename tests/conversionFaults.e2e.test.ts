@@ -90,7 +90,7 @@ describe('conversion when ffmpeg keeps crashing', () => {
     } finally {
       await connection.close();
     }
-    expect((await fetch(`${stack.workerUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${stack.internalUrls.worker}/readyz`)).status).toBe(200);
   });
 });
 

@@ -60,13 +60,16 @@ const VALIDATORS: Record<string, (object: K8sObject) => void> = {
   'keda.sh/v1alpha1/TriggerAuthentication': (o) => new TriggerAuthentication(o as never).validate(),
 };
 
-/** Each process, the config module that must accept its environment, and where it listens. */
+/**
+ * Each process, the config module that must accept its environment, and where it listens: its
+ * public port (none for the worker) and its internal one (health, readiness, metrics).
+ */
 const PROCESSES = {
-  router: { load: loadRouterConfig, port: 4000 },
-  auth: { load: loadAuthConfig, port: 4001 },
-  media: { load: loadMediaConfig, port: 4002 },
-  conversion: { load: loadConversionConfig, port: 4003 },
-  worker: { load: loadWorkerConfig, port: 4010 },
+  router: { load: loadRouterConfig, port: 4000, internalPort: 9400 },
+  auth: { load: loadAuthConfig, port: 4001, internalPort: 9401 },
+  media: { load: loadMediaConfig, port: 4002, internalPort: 9402 },
+  conversion: { load: loadConversionConfig, port: 4003, internalPort: 9403 },
+  worker: { load: loadWorkerConfig, port: undefined, internalPort: 9410 },
 } as const;
 type ProcessName = keyof typeof PROCESSES;
 const isProcess = (name: string): name is ProcessName => name in PROCESSES;
@@ -455,10 +458,24 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
           ).toContain(key);
         }
         expect(() => loadWith(name, env), where).not.toThrow(ConfigError);
-        const config = loadWith(name, env) as { port: number };
+        const config = loadWith(name, env) as { port?: number; internalPort: number };
         expectOwnUsers(where, name, config);
-        expect(container.ports?.[0], where).toEqual({ name: 'http', containerPort: config.port });
         expect(config.port, where).toBe(PROCESSES[name].port);
+        expect(config.internalPort, where).toBe(PROCESSES[name].internalPort);
+        // The public port (none for the worker), then the internal one, which the probes ask.
+        expect(container.ports, where).toEqual([
+          ...(config.port === undefined ? [] : [{ name: 'http', containerPort: config.port }]),
+          { name: 'internal', containerPort: config.internalPort },
+        ]);
+        expect(container.readinessProbe?.httpGet, where).toEqual({
+          path: '/readyz',
+          port: 'internal',
+        });
+        expect(container.livenessProbe?.httpGet, where).toEqual({
+          path: '/healthz',
+          port: 'internal',
+        });
+        // A Service for what clients call, and nothing else: never the internal port.
         const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
           | (K8sObject & {
               spec: {
@@ -467,15 +484,29 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
               };
             })
           | undefined;
+        if (config.port === undefined) {
+          expect(service, `${where} service`).toBeUndefined();
+          continue;
+        }
         expect(service?.spec.selector, `${where} service`).toEqual({
           'app.kubernetes.io/name': name,
         });
-        expect(service?.spec.ports[0], `${where} service`).toMatchObject({
-          port: config.port,
-          targetPort: 'http',
-        });
-        expect(container.readinessProbe?.httpGet, where).toEqual({ path: '/readyz', port: 'http' });
-        expect(container.livenessProbe?.httpGet, where).toEqual({ path: '/healthz', port: 'http' });
+        // One port (a NodePort in minikube may add its node port).
+        expect(service?.spec.ports, `${where} service`).toMatchObject([
+          { name: 'http', port: config.port, targetPort: 'http' },
+        ]);
+      }
+      // No Service anywhere reaches a process's internal port.
+      for (const service of objects.filter((o) => o.kind === 'Service') as ServiceObject[]) {
+        const ports = service.spec.ports as { port: number; targetPort?: string | number }[];
+        for (const port of ports) {
+          const where = `${overlay}: Service ${service.metadata.name}`;
+          expect(port.targetPort, where).not.toBe('internal');
+          expect(
+            Object.values(PROCESSES).map((p) => p.internalPort as number),
+            where,
+          ).not.toContain(port.targetPort ?? port.port);
+        }
       }
 
       // Each <NAME>_URL names a Service of that subgraph on its port.
@@ -850,6 +881,10 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
       expect(compose.services[infra]?.healthcheck).toBeDefined();
     expect(compose.services.worker?.deploy?.replicas).toBe(2);
     expect(compose.services.router?.ports).toContain('4000:4000');
+    // Only the router's public port is published; no internal port (health, metrics) is.
+    const published = Object.values(compose.services).flatMap((service) => service.ports ?? []);
+    for (const { internalPort } of Object.values(PROCESSES))
+      expect(published.join(' '), String(internalPort)).not.toContain(String(internalPort));
     for (const name of Object.keys(PROCESSES)) {
       if (!isProcess(name)) continue;
       const service = compose.services[name];
@@ -997,7 +1032,7 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(' ').map(Number);
     expect(exposed?.sort()).toEqual(
       Object.values(PROCESSES)
-        .map((p) => p.port)
+        .flatMap((p) => (p.port === undefined ? [p.internalPort] : [p.port, p.internalPort]))
         .sort(),
     );
     for (const name of Object.keys(PROCESSES))

@@ -155,7 +155,7 @@ describe(
         process.execPath,
         [fromRoot('dist', 'worker', 'main.js')],
         {
-          env: { ...stack.env, WORKER_PORT: String(port) },
+          env: { ...stack.env, WORKER_INTERNAL_PORT: String(port) },
           stdio: 'ignore',
         },
       );
@@ -322,7 +322,7 @@ describe('faults: the worker runs out of disk', { timeout: 120_000 }, () => {
       attempts: 3,
       error: { code: 'DISK_FULL' },
     });
-    expect((await fetch(`${stack.workerUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${stack.internalUrls.worker}/readyz`)).status).toBe(200);
     expect(readdirSync(tempDir)).toEqual([]);
 
     // The job is parked for an operator; fsck names exactly that, and is clean once it is read.

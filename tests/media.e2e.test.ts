@@ -553,11 +553,11 @@ describe('media when RabbitMQ goes away', () => {
     const refused = await multipartUpload(stack.graphqlUrl, clip, { token });
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
     expect(await counts()).toEqual(before);
-    expect((await fetch(`${stack.subgraphUrls.media}/readyz`)).status).toBe(503);
+    expect((await fetch(`${stack.internalUrls.media}/readyz`)).status).toBe(503);
 
     proxy.restore();
     await expect
-      .poll(async () => (await fetch(`${stack.subgraphUrls.media}/readyz`)).status, {
+      .poll(async () => (await fetch(`${stack.internalUrls.media}/readyz`)).status, {
         timeout: 20_000,
         interval: 500,
       })

@@ -6,6 +6,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
+import type { ProcessName } from '../lib/platform/processPorts.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
@@ -51,8 +52,8 @@ function throttled(
 }
 
 /** A worker's `worker_conversions_total` by path. */
-async function conversionPaths(workerUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${workerUrl}/metrics`)).text();
+async function conversionPaths(workerInternalUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${workerInternalUrl}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const [, path, value] of text.matchAll(
     /^worker_conversions_total\{[^}]*path="(\w+)"[^}]*\} (\d+)/gm,
@@ -180,7 +181,7 @@ describe('realtime conversion', () => {
   }
 
   it('converts a streamable upload while it arrives: the MP3 is whole, checked and counted', async () => {
-    const before = await conversionPaths(stack.workerUrl);
+    const before = await conversionPaths(stack.internalUrls.worker);
     const { result, running } = await uploadWatching(throttled(streamable, 300_000), 'live.mp4');
     const id = idOf(result);
     // Converting had begun, by media time, before the upload was answered.
@@ -197,7 +198,7 @@ describe('realtime conversion', () => {
       .findOne({ 'metadata.conversionId': id });
     expect(mp3.length).toBe(stored?.length);
     expect(createHash('sha256').update(mp3).digest('hex')).toBe(stored?.metadata.sha256);
-    const after = await conversionPaths(stack.workerUrl);
+    const after = await conversionPaths(stack.internalUrls.worker);
     expect((after.realtime ?? 0) - (before.realtime ?? 0)).toBe(1);
     expect(stack.output()).toMatch(
       new RegExp(`"conversionId":"${id}".*"path":"realtime".*"conversion stages"`),
@@ -206,14 +207,14 @@ describe('realtime conversion', () => {
 
   it('falls back to the stored file for an MP4 with its index last, with the right duration', async () => {
     const indexLast = makeVideo(infra.ffmpegPath, 60);
-    const before = await conversionPaths(stack.workerUrl);
+    const before = await conversionPaths(stack.internalUrls.worker);
     const { result } = await uploadWatching(throttled(indexLast, 300_000), 'index-last.mp4');
     const id = idOf(result);
     const done = await finished(id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
     const facts = probeMp3(infra.ffprobePath, await mp3Of(done));
     expect(Math.abs(facts.durationSeconds - 60)).toBeLessThanOrEqual(0.1);
-    const after = await conversionPaths(stack.workerUrl);
+    const after = await conversionPaths(stack.internalUrls.worker);
     expect((after.fallback ?? 0) - (before.fallback ?? 0)).toBe(1);
     expect(stack.output()).toMatch(
       new RegExp(`"conversionId":"${id}".*"path":"fallback".*moov\\) after the media data`),
@@ -363,34 +364,39 @@ describe('realtime conversion', () => {
     let secondWorker: string;
     let secondMediaLog = '';
 
-    /** One more process of the stack, on its own port, waited for until ready. */
-    async function startProcess(main: string[], env: NodeJS.ProcessEnv, url: string) {
+    /**
+     * One more process of the stack, on ports of its own, waited for until ready; resolves
+     * with its internal URL (health, readiness, metrics).
+     */
+    async function startProcess(main: string[], env: NodeJS.ProcessEnv, name: ProcessName) {
+      const internalUrl = `http://127.0.0.1:${await freePort()}`;
       const child = spawn(process.execPath, [fromRoot('dist', ...main)], {
-        env: { ...stack.env, LOG_LEVEL: 'info', ...env },
+        env: {
+          ...stack.env,
+          LOG_LEVEL: 'info',
+          [`${name.toUpperCase()}_INTERNAL_PORT`]: new URL(internalUrl).port,
+          ...env,
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       extra.push(child);
       const deadline = Date.now() + 30_000;
-      while ((await fetch(`${url}/readyz`).catch(() => null))?.status !== 200) {
+      while ((await fetch(`${internalUrl}/readyz`).catch(() => null))?.status !== 200) {
         if (Date.now() > deadline) throw new Error(`${main.join('/')} never became ready`);
         await sleep(200);
       }
-      return child;
+      return { child, internalUrl };
     }
 
     beforeAll(async () => {
-      const [mediaPort, routerPort, workerPort] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-      ];
+      const [mediaPort, routerPort] = [await freePort(), await freePort()];
       const secondMedia = `http://127.0.0.1:${mediaPort}`;
       const media2 = await startProcess(
         ['subgraphs', 'media', 'main.js'],
         { MEDIA_PORT: String(mediaPort), AUTH_URL: stack.subgraphUrls.auth },
-        secondMedia,
+        'media',
       );
-      media2.stdout?.on('data', (chunk: Buffer) => (secondMediaLog += chunk.toString()));
+      media2.child.stdout?.on('data', (chunk: Buffer) => (secondMediaLog += chunk.toString()));
       secondRouter = `http://127.0.0.1:${routerPort}`;
       await startProcess(
         ['router', 'main.js'],
@@ -400,10 +406,9 @@ describe('realtime conversion', () => {
           MEDIA_URL: secondMedia,
           CONVERSION_URL: stack.subgraphUrls.conversion,
         },
-        secondRouter,
+        'router',
       );
-      secondWorker = `http://127.0.0.1:${workerPort}`;
-      await startProcess(['worker', 'main.js'], { WORKER_PORT: String(workerPort) }, secondWorker);
+      secondWorker = (await startProcess(['worker', 'main.js'], {}, 'worker')).internalUrl;
     });
     afterAll(() => {
       for (const child of extra) child.kill('SIGTERM');
@@ -411,7 +416,7 @@ describe('realtime conversion', () => {
 
     it('converts uploads to either media process in realtime, on either worker', async () => {
       const realtimeCount = async () =>
-        ((await conversionPaths(stack.workerUrl)).realtime ?? 0) +
+        ((await conversionPaths(stack.internalUrls.worker)).realtime ?? 0) +
         ((await conversionPaths(secondWorker)).realtime ?? 0);
       const before = await realtimeCount();
       const [first, second] = await Promise.all([

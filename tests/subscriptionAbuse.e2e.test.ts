@@ -324,7 +324,7 @@ describe('subscription abuse (SECURITY.md)', { timeout: 120_000 }, () => {
   });
 
   async function subgraphQueries(): Promise<number> {
-    const metrics = await (await fetch(`${stack.subgraphUrls.conversion}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.internalUrls.conversion}/metrics`)).text();
     let total = 0;
     for (const [, count] of metrics.matchAll(
       /^http_requests_total\{[^}]*route="\/graphql"[^}]*\} (\d+)/gm,
@@ -335,7 +335,7 @@ describe('subscription abuse (SECURITY.md)', { timeout: 120_000 }, () => {
   }
 
   async function routerGauge(name: string): Promise<number> {
-    const metrics = await (await fetch(`${stack.routerUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.internalUrls.router}/metrics`)).text();
     return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(metrics)?.[1]);
   }
 });

@@ -70,8 +70,9 @@ describe('conversionUpdated over graphql-ws', () => {
   const signUp = () => signUpToken(stack.graphqlUrl);
   const upload = (file: Buffer, filename: string, token = alice) =>
     uploadVideoId(stack.graphqlUrl, file, { token, filename });
-  const activeSubscriptions = async (routerUrl = stack.routerUrl) => {
-    const metrics = await (await fetch(`${routerUrl}/metrics`)).text();
+  /** What a router's metrics say, read on its internal port. */
+  const activeSubscriptions = async (internalUrl = stack.internalUrls.router) => {
+    const metrics = await (await fetch(`${internalUrl}/metrics`)).text();
     return Number(/^graphql_subscriptions_active\{[^}]*\} (\d+)/m.exec(metrics)?.[1]);
   };
 
@@ -189,7 +190,9 @@ describe('conversionUpdated over graphql-ws', () => {
   describe('with a second router on the same broker', () => {
     let second: ChildProcess | undefined;
     let secondUrl: string;
+    let secondInternalUrl: string;
     let port: number;
+    let internalPort: number;
 
     /** A router process of its own (not the launcher's), so the test can stop and restart it. */
     async function startSecondRouter(): Promise<void> {
@@ -197,6 +200,7 @@ describe('conversionUpdated over graphql-ws', () => {
         env: {
           ...stack.env,
           ROUTER_PORT: String(port),
+          ROUTER_INTERNAL_PORT: String(internalPort),
           AUTH_URL: stack.subgraphUrls.auth,
           MEDIA_URL: stack.subgraphUrls.media,
           CONVERSION_URL: stack.subgraphUrls.conversion,
@@ -207,7 +211,7 @@ describe('conversionUpdated over graphql-ws', () => {
       second.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
       const deadline = Date.now() + 30_000;
       while (
-        (await fetch(`${secondUrl}/readyz`).then(
+        (await fetch(`${secondInternalUrl}/readyz`).then(
           (r) => r.status,
           () => 0,
         )) !== 200
@@ -220,7 +224,9 @@ describe('conversionUpdated over graphql-ws', () => {
 
     beforeAll(async () => {
       port = await freePort();
+      internalPort = await freePort();
       secondUrl = `http://127.0.0.1:${port}`;
+      secondInternalUrl = `http://127.0.0.1:${internalPort}`;
       await startSecondRouter();
     });
     afterAll(() => {
@@ -239,7 +245,7 @@ describe('conversionUpdated over graphql-ws', () => {
       for (const watched of [one, two]) {
         expect(watched.results.at(-1)?.data?.conversionUpdated.status).toBe('SUCCEEDED');
       }
-      expect(await activeSubscriptions(secondUrl)).toBe(0);
+      expect(await activeSubscriptions(secondInternalUrl)).toBe(0);
     });
 
     it('lets an SDK client ride out a router restart and get the current state again', async () => {

@@ -4,7 +4,7 @@ import { readDatabaseSettings, type DatabaseSettings } from '../lib/platform/mon
 import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
 import { readEnv } from '../lib/platform/readEnv.js';
 
-/** `port` serves health and metrics only. */
+/** A worker has no clients: its internal port (health, readiness, metrics) is all it serves. */
 export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSettings {
   ffmpegPath: string;
   ffprobePath: string;

@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { openConversions } from '../lib/stores/conversions.js';
 import { ensureMp3Indexes } from '../lib/stores/gridfs.js';
-import { createHttpApp } from '../lib/server/http.js';
+import { createInternalApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createMetrics } from '../lib/platform/metrics.js';
 import { connectDatabases, pingDatabase } from '../lib/platform/mongo.js';
@@ -13,13 +13,13 @@ import { createJobHandler } from './createJobHandler.js';
 
 /**
  * A worker process: takes up to WORKER_CONCURRENCY jobs at once from the shared queue and
- * serves only /healthz, /readyz and /metrics. On SIGTERM it stops taking jobs, lets running
+ * serves only /healthz, /readyz and /metrics, on its internal port. On SIGTERM it stops taking jobs, lets running
  * ones finish for WORKER_DRAIN_SECONDS, then kills what is left and hands it back.
  */
 export async function createWorker(
   config: WorkerConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop' | 'shutdownGraceMs'>> {
+): Promise<Pick<RunningService, 'internalListener' | 'stop' | 'shutdownGraceMs'>> {
   const mongo = await connectDatabases(config, 'worker');
   const conversionDb = mongo.database('conversion');
   const mediaDb = mongo.database('media');
@@ -59,14 +59,13 @@ export async function createWorker(
   });
 
   return {
-    listener: createHttpApp({
+    internalListener: createInternalApp({
       log,
       metrics,
       readiness: [
         ['mongodb', () => pingDatabase(conversionDb)],
         ['rabbitmq', () => broker.check()],
       ],
-      routes: [],
     }),
     shutdownGraceMs: 2_000,
     stop: async () => {

@@ -7,8 +7,12 @@ import type { ProcessBasics, ProcessName } from './processPorts.js';
 export interface RunningService {
   log: Logger;
   host: string;
-  port: number;
-  listener: RequestListener;
+  /** The public port and what it serves; neither for a process without clients (the worker). */
+  port?: number;
+  listener?: RequestListener;
+  /** The internal port and what it serves: /healthz, /readyz and /metrics, for probes only. */
+  internalPort: number;
+  internalListener: RequestListener;
   /** Releases what the service holds (database, broker, Apollo) after HTTP has drained. */
   stop: () => Promise<void>;
   /** How long in-flight requests get to finish on SIGTERM before their sockets are cut. */
@@ -29,6 +33,8 @@ export interface RunningService {
 
 /** What runService needs of a process's config. */
 export interface ServiceConfig extends ProcessBasics {
+  /** The public port, for processes that serve clients. */
+  port?: number;
   /** Set by processes that take uploads: how long one request may take (requestTimeoutMs). */
   uploadTimeoutMs?: number;
 }
@@ -43,7 +49,7 @@ export function runService<Config extends ServiceConfig>(
   create: (
     config: Config,
     log: Logger,
-  ) => Promise<Omit<RunningService, 'log' | 'host' | 'port' | 'requestTimeoutMs'>>,
+  ) => Promise<Omit<RunningService, 'log' | 'host' | 'port' | 'internalPort' | 'requestTimeoutMs'>>,
 ): void {
   runMain(service, async () => {
     const config = load();
@@ -51,7 +57,8 @@ export function runService<Config extends ServiceConfig>(
     return {
       log,
       host: config.host,
-      port: config.port,
+      ...(config.port === undefined ? {} : { port: config.port }),
+      internalPort: config.internalPort,
       ...(config.uploadTimeoutMs === undefined ? {} : { requestTimeoutMs: config.uploadTimeoutMs }),
       ...(await create(config, log)),
     };
@@ -81,38 +88,47 @@ export function runMain(service: string, start: () => Promise<RunningService>): 
 
 function listen(service: string, running: RunningService): void {
   const { log } = running;
-  const requestTimeout = running.requestTimeoutMs ?? 300_000;
-  const server = createServer(
-    // Node checks for overdue requests on this interval: a tenth of the limit keeps the cut
-    // close to the limit without scanning sockets often.
-    { requestTimeout, connectionsCheckingInterval: Math.min(30_000, requestTimeout / 10) },
-    running.listener,
-  );
-  // Longer than typical load-balancer idle timeouts, so they close first and never race us.
-  server.keepAliveTimeout = 65_000;
-  // Headers are small and come first: a client that trickles them is cut soon, whatever the
-  // body limit. Never above requestTimeout: Node then enforces neither before the headers
-  // timeout runs out (measured: a 5 s request limit cut a never-ending body only after 66 s).
-  server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, requestTimeout);
-  server.listen(running.port, running.host, () => {
-    const { port } = server.address() as AddressInfo;
-    log.info({ host: running.host, port }, `${service} listening`);
-    running.onListening?.(server);
-  });
-  server.on('error', (error) => {
-    log.fatal({ err: error }, 'http server error');
-    process.exit(1);
-  });
-
   let stopping = false;
+  const internal = createServer(running.internalListener);
+  internal.headersTimeout = HEADERS_TIMEOUT_MS;
+  bind(internal, running.internalPort, running.host, log, `${service} internal port listening`);
+
+  let server: Server | undefined;
+  if (running.listener !== undefined && running.port !== undefined) {
+    const requestTimeout = running.requestTimeoutMs ?? 300_000;
+    server = createServer(
+      // Node checks for overdue requests on this interval: a tenth of the limit keeps the cut
+      // close to the limit without scanning sockets often.
+      { requestTimeout, connectionsCheckingInterval: Math.min(30_000, requestTimeout / 10) },
+      running.listener,
+    );
+    // Longer than typical load-balancer idle timeouts, so they close first and never race us.
+    server.keepAliveTimeout = 65_000;
+    // Headers are small and come first: a client that trickles them is cut soon, whatever the
+    // body limit. Never above requestTimeout: Node then enforces neither before the headers
+    // timeout runs out (measured: a 5 s request limit cut a never-ending body only after 66 s).
+    server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, requestTimeout);
+    const bound = server;
+    bind(bound, running.port, running.host, log, `${service} listening`, () =>
+      running.onListening?.(bound),
+    );
+  }
+
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const grace = setTimeout(() => server.closeAllConnections(), running.shutdownGraceMs ?? 10_000);
+    const grace = setTimeout(
+      () => server?.closeAllConnections(),
+      running.shutdownGraceMs ?? 10_000,
+    );
     grace.unref();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // The internal port stays open until the process exits: probes and scrapers still get
+    // answers while in-flight work drains.
+    const closed = new Promise<void>((resolve) =>
+      server ? server.close(() => resolve()) : resolve(),
+    );
+    server?.closeIdleConnections();
     Promise.resolve(running.beforeDrain?.())
       .then(() => closed)
       .then(() => running.stop())
@@ -134,4 +150,24 @@ function listen(service: string, running: RunningService): void {
     process.channel.unref();
     process.once('disconnect', () => shutdown('launcher gone'));
   }
+}
+
+/** Listens on `port`, logging once bound; a port that cannot be bound ends the process. */
+function bind(
+  server: Server,
+  port: number,
+  host: string,
+  log: Logger,
+  message: string,
+  onListening?: () => void,
+): void {
+  server.listen(port, host, () => {
+    const { port: bound } = server.address() as AddressInfo;
+    log.info({ host, port: bound }, message);
+    onListening?.();
+  });
+  server.on('error', (error) => {
+    log.fatal({ err: error }, 'http server error');
+    process.exit(1);
+  });
 }

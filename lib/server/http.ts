@@ -19,44 +19,65 @@ export type ReadinessCheck = readonly [name: string, check: () => Promise<void>]
 
 export interface HttpAppOptions {
   routes: readonly Route[];
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface InternalAppOptions {
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
   log: Logger;
 }
 
 /**
- * The request listener every process serves: its own routes plus /healthz (alive), /readyz
- * (every dependency reachable) and /metrics (Prometheus). Unhandled handler errors become a
- * 500 with a code, never a hung socket.
+ * The request listener of a process's public port: its own routes and nothing else (health,
+ * readiness and metrics are on the internal port, see createInternalApp). Unhandled handler
+ * errors become a 500 with a code, never a hung socket.
  */
 export function createHttpApp(options: HttpAppOptions): RequestListener {
-  const { metrics, log } = options;
-  const routes: Route[] = [
-    {
-      methods: ['GET', 'HEAD'],
-      path: '/healthz',
-      handler: (_req, res) => sendJson(res, 200, { status: 'ok' }),
-    },
-    {
-      methods: ['GET', 'HEAD'],
-      path: '/readyz',
-      handler: async (_req, res) => {
-        const failures = await checkReadiness(options.readiness);
-        if (failures.length === 0) sendJson(res, 200, { status: 'ready' });
-        else sendJson(res, 503, { status: 'not ready', failures });
-      },
-    },
-    {
-      methods: ['GET'],
-      path: '/metrics',
-      handler: async (_req, res) => {
-        const body = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
-      },
-    },
-    ...options.routes,
-  ];
+  return dispatch(options.routes, options.metrics, options.log);
+}
 
+/**
+ * The request listener of a process's internal port, for probes and scrapers, never for
+ * clients: /healthz (alive), /readyz (every dependency reachable) and /metrics (Prometheus).
+ * Kept off the public port so that nobody outside learns the process's state or load, and
+ * no path trick on a public route can reach them.
+ */
+export function createInternalApp(options: InternalAppOptions): RequestListener {
+  const { metrics } = options;
+  return dispatch(
+    [
+      {
+        methods: ['GET', 'HEAD'],
+        path: '/healthz',
+        handler: (_req, res) => sendJson(res, 200, { status: 'ok' }),
+      },
+      {
+        methods: ['GET', 'HEAD'],
+        path: '/readyz',
+        handler: async (_req, res) => {
+          const failures = await checkReadiness(options.readiness);
+          if (failures.length === 0) sendJson(res, 200, { status: 'ready' });
+          else sendJson(res, 503, { status: 'not ready', failures });
+        },
+      },
+      {
+        methods: ['GET'],
+        path: '/metrics',
+        handler: async (_req, res) => {
+          const body = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+        },
+      },
+    ],
+    metrics,
+    options.log,
+  );
+}
+
+/** Routes a request to the first route that matches its path, counting it in the metrics. */
+function dispatch(routes: readonly Route[], metrics: Metrics, log: Logger): RequestListener {
   return (req, res) => {
     const started = process.hrtime.bigint();
     const path = requestPath(req);

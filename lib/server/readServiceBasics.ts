@@ -3,11 +3,11 @@ import type { EnvReader } from '../platform/readEnv.js';
 import { readOperationLimits } from './readOperationLimits.js';
 import { readSecret } from '../platform/readSecret.js';
 import { readDatabaseSettings, type DatabaseSettings } from '../platform/mongo.js';
-import { readProcessBasics, type ProcessBasics } from '../platform/processPorts.js';
+import { readServingBasics, type ServingBasics } from '../platform/processPorts.js';
 import { type SubgraphName } from '../contracts/subgraphs.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
-export interface ServiceBasics extends ProcessBasics, DatabaseSettings {
+export interface ServiceBasics extends ServingBasics, DatabaseSettings {
   /** Largest JSON request body accepted, in bytes. */
   maxBodyBytes: number;
   /** The same limits the router applies, for callers that reach a subgraph directly. */
@@ -22,7 +22,7 @@ export function readServiceBasics(
   source: NodeJS.ProcessEnv,
 ): ServiceBasics {
   return {
-    ...readProcessBasics(source, service),
+    ...readServingBasics(source, service),
     ...readDatabaseSettings(source),
     maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
     operationLimits: readOperationLimits(env),

@@ -2,7 +2,7 @@ import { createLocalJWKSet } from 'jose';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier } from '../../lib/server/createTokenVerifier.js';
-import { createHttpApp, sendJson } from '../../lib/server/http.js';
+import { createHttpApp, createInternalApp, sendJson } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
@@ -21,7 +21,7 @@ import { createResolvers } from './resolvers.js';
 export async function createAuthServer(
   config: AuthConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'auth');
   const db = mongo.database('auth');
@@ -52,10 +52,10 @@ export async function createAuthServer(
     hop,
   });
 
+  const metrics = createMetrics('auth');
   const listener = createHttpApp({
     log,
-    metrics: createMetrics('auth'),
-    readiness: [['mongodb', () => pingDatabase(db)]],
+    metrics,
     routes: [
       route,
       createBasicLoginRoute(accounts, hop),
@@ -72,6 +72,11 @@ export async function createAuthServer(
 
   return {
     listener,
+    internalListener: createInternalApp({
+      log,
+      metrics,
+      readiness: [['mongodb', () => pingDatabase(db)]],
+    }),
     stop: async () => {
       await apollo.stop();
       await mongo.client.close();

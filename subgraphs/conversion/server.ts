@@ -3,7 +3,7 @@ import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
 import { openConversions } from '../../lib/stores/conversions.js';
-import { createHttpApp } from '../../lib/server/http.js';
+import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
@@ -17,7 +17,7 @@ import { createResolvers } from './resolvers.js';
 export async function createConversionServer(
   config: ConversionConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'conversion');
   const db = mongo.database('conversion');
@@ -50,14 +50,14 @@ export async function createConversionServer(
   });
 
   return {
-    listener: createHttpApp({
+    listener: createHttpApp({ log, metrics, routes: [route] }),
+    internalListener: createInternalApp({
       log,
       metrics,
       readiness: [
         ['mongodb', () => pingDatabase(db)],
         ['rabbitmq', () => broker.check()],
       ],
-      routes: [route],
     }),
     stop: async () => {
       await broker.stopConsuming();

@@ -5,7 +5,7 @@ import { createStorageQuota } from '../../lib/stores/storageQuota.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
-import { createHttpApp } from '../../lib/server/http.js';
+import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
 import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
@@ -22,7 +22,7 @@ import { createResolvers } from './resolvers.js';
 export async function createMediaServer(
   config: MediaConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'stop'>> {
+): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'media');
   const db = mongo.database('media');
@@ -67,15 +67,20 @@ export async function createMediaServer(
     parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),
   });
 
+  const metrics = createMetrics('media');
   return {
     listener: createHttpApp({
       log,
-      metrics: createMetrics('media'),
+      metrics,
+      routes: [route, createFileRoute({ store, downloads, verifyToken })],
+    }),
+    internalListener: createInternalApp({
+      log,
+      metrics,
       readiness: [
         ['mongodb', () => pingDatabase(db)],
         ['rabbitmq', () => broker.check()],
       ],
-      routes: [route, createFileRoute({ store, downloads, verifyToken })],
     }),
     stop: async () => {
       await janitor.stop();
