@@ -12,8 +12,10 @@ export interface AuthConfig extends ServiceBasics {
     ttlSeconds: number;
   };
   login: LoginLimits;
-  /** Sign-ups one client address may make per hour. */
+  /** Sign-ups one client address (an IPv6 /64 counts as one) may make per hour. */
   signUpsPerClientPerHour: number;
+  /** Sign-ups the whole service takes per hour, whatever the addresses. */
+  signUpsPerHour: number;
 }
 
 export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthConfig {
@@ -38,6 +40,7 @@ export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env): AuthCon
       knownClientDays: env.int('LOGIN_KNOWN_CLIENT_DAYS', 30, { min: 1, max: 365 }),
     },
     signUpsPerClientPerHour: env.int('SIGNUPS_PER_CLIENT_PER_HOUR', 10, { min: 1 }),
+    signUpsPerHour: env.int('SIGNUPS_PER_HOUR', 1000, { min: 1 }),
   };
 }
 

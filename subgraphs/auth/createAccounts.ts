@@ -1,16 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import { addressBlock } from '../../lib/server/addressBlock.js';
 import {
   assertAcceptableCredentials,
   MAX_PASSWORD_LENGTH,
   normalizeEmail,
 } from './credentialsPolicy.js';
-import {
-  spendOrRefuse,
-  type RateBudget,
-  type RateWindows,
-} from '../../lib/stores/createRateWindows.js';
+import { type RateBudget, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { LoginLimiter } from './createLoginLimiter.js';
 import type { IssuedToken, TokenIssuer } from './createTokenIssuer.js';
 import { EmailTakenError, type UserRecord, type UserStore } from './createUserStore.js';
@@ -28,16 +25,28 @@ export interface SignedIn extends IssuedToken {
 }
 
 export interface Accounts {
+  /** `client` is the caller's address; limits count it by its block (see addressBlock). */
   signUp(email: string, password: string, client: string): Promise<SignedIn>;
   logIn(email: string, password: string, client: string): Promise<SignedIn>;
 }
+
+/** What sign-ups may cost: each is an argon2 hash and an answer about an email. */
+export interface SignUpBudgets {
+  windows: RateWindows;
+  /** Per client address (an IPv6 /64 counts as one). */
+  perClient: RateBudget;
+  /** For the whole service, whatever the addresses: what a spread of addresses cannot pass. */
+  total: RateBudget;
+}
+
+/** The window key of the whole service's sign-up budget. */
+const ALL_SIGNUPS = 'signup-all';
 
 /** Sign-up and log-in, shared by the GraphQL mutations and the HTTP Basic endpoint. */
 export async function createAccounts(deps: {
   users: UserStore;
   limiter: LoginLimiter;
-  /** Sign-ups per client address, each an argon2 hash and an answer about an email. */
-  signUps: { windows: RateWindows; budget: RateBudget };
+  signUps: SignUpBudgets;
   tokens: TokenIssuer;
 }): Promise<Accounts> {
   const { users, limiter, tokens, signUps } = deps;
@@ -47,7 +56,7 @@ export async function createAccounts(deps: {
   return {
     async signUp(emailInput, password, client) {
       const email = assertAcceptableCredentials(normalizeEmail(emailInput), password);
-      await spendOrRefuse(signUps.windows, `signup:${client}`, signUps.budget, 'sign-ups');
+      await takeSignUp(signUps, addressBlock(client));
       // Hashed before the email is looked at, so a taken email answers no faster.
       const hash = await argon2.hash(password, ARGON2_OPTIONS);
       try {
@@ -68,7 +77,7 @@ export async function createAccounts(deps: {
       const email =
         normalizeEmail(emailInput) ??
         `invalid:${createHash('sha256').update(emailInput).digest('base64url')}`;
-      const admission = await limiter.admit(email, client);
+      const admission = await limiter.admit(email, addressBlock(client));
       if (!admission.admitted) {
         const wait = admission.retryAfterSeconds;
         throw graphqlError(ErrorCode.RATE_LIMITED, `Too many failed logins; retry in ${wait} s`, {
@@ -86,4 +95,24 @@ export async function createAccounts(deps: {
       return { user, ...(await tokens.issue(user._id.toHexString())) };
     },
   };
+}
+
+/**
+ * Takes a sign-up from the client's budget, then from the service's; a refusal by the second
+ * gives the first its unit back, so a full service does not use up anyone's own budget.
+ */
+async function takeSignUp(budgets: SignUpBudgets, block: string): Promise<void> {
+  const { windows } = budgets;
+  const refuse = (wait: number, message: string) =>
+    graphqlError(ErrorCode.RATE_LIMITED, `${message}; retry in ${wait} s`, {
+      retryAfterSeconds: wait,
+    });
+  const clientKey = `signup:${block}`;
+  const clientWait = await windows.take(clientKey, budgets.perClient);
+  if (clientWait > 0) throw refuse(clientWait, 'Too many sign-ups from this address');
+  const totalWait = await windows.take(ALL_SIGNUPS, budgets.total);
+  if (totalWait > 0) {
+    await windows.giveBack(clientKey);
+    throw refuse(totalWait, 'Too many sign-ups on this service for now');
+  }
 }

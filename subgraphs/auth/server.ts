@@ -34,7 +34,8 @@ export async function createAuthServer(
     limiter: createLoginLimiter(db, config.login),
     signUps: {
       windows: createRateWindows(db),
-      budget: { max: config.signUpsPerClientPerHour, windowSeconds: 3600 },
+      perClient: { max: config.signUpsPerClientPerHour, windowSeconds: 3600 },
+      total: { max: config.signUpsPerHour, windowSeconds: 3600 },
     },
   });
   const { apollo, route } = await createSubgraphServer({
