@@ -2,7 +2,7 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
-import { CLIENT_REQUEST_BYTES_HEADER } from '../lib/server/createSubgraphServer.js';
+import { CLIENT_REQUEST_BYTES_HEADER, type HopSigner } from '../lib/server/createInternalHop.js';
 import { GraphQLDataSourceRequestKind } from './gatewayInternals.js';
 import type { RouterContext } from './RouterContext.js';
 import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
@@ -14,19 +14,19 @@ import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
  */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext> {
   private readonly maxFileBytes: number;
-  private readonly signedHeaders: () => Record<string, string>;
+  private readonly sign: HopSigner;
 
   constructor(options: {
     url: string;
     /** Signs what it sends (JSON requests are signed by the fetcher itself). */
     fetcher: Fetcher;
     maxFileBytes: number;
-    /** The same signature, for the multipart requests that go around the fetcher. */
-    signedHeaders: () => Record<string, string>;
+    /** The same signer, for the multipart requests that go around the fetcher. */
+    sign: HopSigner;
   }) {
     super({ url: options.url, fetcher: options.fetcher });
     this.maxFileBytes = options.maxFileBytes;
-    this.signedHeaders = options.signedHeaders;
+    this.sign = options.sign;
   }
 
   override async process(
@@ -38,7 +38,6 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext>
     }
     const headers: Record<string, string> = {
       'x-forwarded-for': options.context.clientAddress,
-      ...this.signedHeaders(),
     };
     if (options.context.authorization !== undefined)
       headers.authorization = options.context.authorization;
@@ -47,6 +46,7 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<RouterContext>
     return sendMultipartUpload({
       url: this.url ?? '',
       headers,
+      sign: this.sign,
       operation: {
         query: options.request.query ?? '',
         operationName: options.request.operationName,

@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
+import { bodyDigest, type HopSigner } from '../lib/server/createInternalHop.js';
 
 /**
  * The gateway's subgraph fetcher: plain `http.request` over keep-alive agents, the body read
@@ -10,8 +11,8 @@ import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
  */
 export function createKeepAliveFetcher(options: {
   timeoutMs: number;
-  /** Headers added to every request (the router's signature for the subgraphs). */
-  headers: () => Record<string, string>;
+  /** Signs each request for the subgraphs: its method, target, headers and body. */
+  sign: HopSigner;
 }): Fetcher {
   const agents = {
     'http:': new Agent({ keepAlive: true, maxSockets: 256 }),
@@ -21,11 +22,21 @@ export function createKeepAliveFetcher(options: {
     new Promise<FetcherResponse>((resolve, reject) => {
       const target = new URL(url);
       const send = target.protocol === 'https:' ? httpsRequest : request;
+      const method = init.method ?? 'GET';
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(init.headers ?? {}))
+        headers[name.toLowerCase()] = value;
+      const signature = options.sign({
+        method,
+        target: `${target.pathname}${target.search}`,
+        headers,
+        body: bodyDigest(init.body),
+      });
       const req = send(
         target,
         {
-          method: init.method ?? 'GET',
-          headers: { ...init.headers, ...options.headers() },
+          method,
+          headers: { ...headers, ...signature },
           agent: agents[target.protocol === 'https:' ? 'https:' : 'http:'],
           timeout: options.timeoutMs,
           ...(init.signal ? { signal: init.signal as AbortSignal } : {}),

@@ -1,6 +1,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode } from '../lib/contracts/errors.js';
+import { bodyDigest, type HopSigner } from '../lib/server/createInternalHop.js';
 import { clientAddress, sendError, type Route } from '../lib/server/http.js';
 
 export interface ProxyRouteOptions {
@@ -19,8 +20,8 @@ export interface ProxyRouteOptions {
   /** Response headers passed back. */
   responseHeaders: readonly string[];
   trustedProxyHops: number;
-  /** Headers that prove the request comes from the router (see createInternalHop). */
-  signedHeaders: () => Record<string, string>;
+  /** Signs each relayed request for the subgraph (see createInternalHop). */
+  sign: HopSigner;
   /** Idle time, not total time: a 2 GB download may take long but never stalls this long. */
   idleTimeoutMs: number;
 }
@@ -39,7 +40,6 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
     async handler(req, res) {
       const headers: Record<string, string> = {
         'x-forwarded-for': clientAddress(req, options.trustedProxyHops),
-        ...options.signedHeaders(),
       };
       for (const name of options.requestHeaders) {
         const value = req.headers[name];
@@ -51,9 +51,18 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
         sendError(res, ErrorCode.NOT_FOUND, `No route for ${asked.pathname}`);
         return;
       }
-      const upstream = request(new URL(`${path}${asked.search}`, options.target), {
-        method: req.method ?? 'GET',
-        headers: { ...headers, 'content-length': '0' },
+      const target = new URL(`${path}${asked.search}`, options.target);
+      const method = req.method ?? 'GET';
+      // Relayed without a body: the signature says so, with the rest of the request.
+      const signature = options.sign({
+        method,
+        target: `${target.pathname}${target.search}`,
+        headers,
+        body: bodyDigest(''),
+      });
+      const upstream = request(target, {
+        method,
+        headers: { ...headers, ...signature, 'content-length': '0' },
         agent,
         timeout: options.idleTimeoutMs,
       });

@@ -3,6 +3,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Upload } from 'graphql-upload-minimal';
 import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
 import { graphqlMultipart } from '../lib/contracts/graphqlMultipart.js';
+import type { HopSigner } from '../lib/server/createInternalHop.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -18,11 +19,15 @@ export function findUploads(variables: Record<string, unknown> | undefined): [st
  * part as it arrives: `source.pipe(upstream)` gives backpressure end to end, so neither memory
  * nor disk holds the file. The router enforces the upload limit too (busboy
  * only truncates an over-limit file), and a file that fails midway aborts the subgraph request
- * so the subgraph discards what it stored.
+ * so the subgraph discards what it stored. The file's bytes cannot be hashed before they are
+ * sent, so the signature covers the multipart Content-Type (its boundary included) as a
+ * streamed upload, with the method, path, client address and token (see HopBody).
  */
 export async function sendMultipartUpload(options: {
   url: string;
+  /** X-Forwarded-For, Authorization and the client's request size, lower case. */
   headers: Record<string, string>;
+  sign: HopSigner;
   operation: {
     query: string;
     operationName?: string | undefined;
@@ -46,11 +51,18 @@ export async function sendMultipartUpload(options: {
     fileType: file.mimetype,
   });
 
-  const upstream = request(options.url, {
+  const target = new URL(options.url);
+  const upstream = request(target, {
     method: 'POST',
     agent,
     headers: {
       ...options.headers,
+      ...options.sign({
+        method: 'POST',
+        target: `${target.pathname}${target.search}`,
+        headers: options.headers,
+        body: { streamedUpload: contentType },
+      }),
       'content-type': contentType,
       'apollo-require-preflight': 'true',
     },

@@ -9,7 +9,7 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/server/createGraphQLHandler.js';
-import { createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
+import { createInternalHop, HOP_HEADER, type HopSigner } from '../lib/server/createInternalHop.js';
 import { createOperationGuardPlugin } from '../lib/server/createOperationGuardPlugin.js';
 import { createMultipartParser } from '../lib/server/createMultipartParser.js';
 import { maskInternalError } from '../lib/server/createSubgraphServer.js';
@@ -54,8 +54,9 @@ export async function createRouterServer(
   Pick<RunningService, 'listener' | 'internalListener' | 'stop' | 'onListening' | 'beforeDrain'>
 > {
   const hop = createInternalHop(config.internalHopSecret);
-  const signed = () => ({ [HOP_HEADER]: hop.sign() });
-  const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, headers: signed });
+  // Each request to a subgraph is signed as it goes out, for itself alone (createInternalHop).
+  const sign: HopSigner = (request) => ({ [HOP_HEADER]: hop.sign(request) });
+  const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, sign });
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(SCHEMA_PATHS.supergraph, 'utf8'),
     // Subgraph URLs come from configuration, not from the composed file, so one supergraph
@@ -66,7 +67,7 @@ export async function createRouterServer(
         url: `${config.subgraphUrls[name]}/graphql`,
         fetcher,
         maxFileBytes: config.maxUploadBytes,
-        signedHeaders: signed,
+        sign,
       });
     },
   });
@@ -169,7 +170,7 @@ export async function createRouterServer(
             'cache-control',
           ],
           trustedProxyHops: config.trustedProxyHops,
-          signedHeaders: signed,
+          sign,
           idleTimeoutMs: 10_000,
         }),
         createProxyRoute({
@@ -191,7 +192,7 @@ export async function createRouterServer(
             'cache-control',
           ],
           trustedProxyHops: config.trustedProxyHops,
-          signedHeaders: signed,
+          sign,
           idleTimeoutMs: 30_000,
         }),
       ],

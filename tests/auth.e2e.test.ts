@@ -15,7 +15,7 @@ import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { NESTED_INTROSPECTION, STANDARD_INTROSPECTION } from './helpers/introspection.js';
-import { routerHopHeaders } from './helpers/routerHop.js';
+import { postGraphQLAsRouter } from './helpers/routerHop.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 interface Payload {
@@ -53,10 +53,9 @@ describe('auth end to end through the router', () => {
     });
   // Straight at auth, as the router would call it (signed), so only the token is at fault.
   const me = (token: string, url = stack.graphqlUrl) =>
-    postGraphQL(url, '{ me { id email } }', {
-      token,
-      ...(url === stack.graphqlUrl ? {} : { headers: routerHopHeaders(stack.env) }),
-    });
+    url === stack.graphqlUrl
+      ? postGraphQL(url, '{ me { id email } }', { token })
+      : postGraphQLAsRouter(stack.env, url, '{ me { id email } }', { token });
 
   it('signs up, logs in by mutation and by HTTP Basic, and answers me for each token', async () => {
     const email = `${uniqueName('flow')}@example.com`;

@@ -2,14 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
+import { bodyDigest, createInternalHop, HOP_HEADER } from '../lib/server/createInternalHop.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../lib/platform/logger.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { createAuthServer } from '../subgraphs/auth/server.js';
 import { generateEd25519Pem } from './helpers/forgeTokens.js';
 import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
-import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { errorCodes } from './helpers/graphql.js';
+import { postGraphQLAsRouter, routerHopHeaders } from './helpers/routerHop.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -23,10 +24,8 @@ describe('auth subgraph against the real database', () => {
   let graphql: string;
   let mongo: MongoClient;
   const hopSecret = randomBytes(32).toString('hex');
-  /** Signed as the router signs: auth answers only the router, and believes only its address. */
-  const signed = () => ({
-    [HOP_HEADER]: createInternalHop(new TextEncoder().encode(hopSecret)).sign(),
-  });
+  /** Where routerHop's helpers find the secret: requests are signed as the router signs them. */
+  const hopEnv = { INTERNAL_HOP_SECRET: hopSecret };
 
   /**
    * An auth server on a free port. Its login window is short where a test waits for it to
@@ -83,18 +82,16 @@ describe('auth subgraph against the real database', () => {
   });
 
   const signUp = (email: string, password = PASSWORD, headers: Record<string, string> = {}) =>
-    postGraphQL<{ signUp: { token: string; user: { id: string; email: string } } }>(
+    postGraphQLAsRouter<{ signUp: { token: string; user: { id: string; email: string } } }>(
+      hopEnv,
       graphql,
       SIGN_UP,
-      {
-        variables: { email, password },
-        headers: { ...signed(), ...headers },
-      },
+      { variables: { email, password }, headers },
     );
   const logIn = (email: string, password: string, client = '192.0.2.1', url = graphql) =>
-    postGraphQL<{ logIn: { token: string; user: { id: string } } }>(url, LOG_IN, {
+    postGraphQLAsRouter<{ logIn: { token: string; user: { id: string } } }>(hopEnv, url, LOG_IN, {
       variables: { email, password },
-      headers: { ...signed(), 'x-forwarded-for': client },
+      headers: { 'x-forwarded-for': client },
     });
   /** A login to the long-window server. */
   const logInLong = (email: string, password: string, client: string) =>
@@ -114,9 +111,8 @@ describe('auth subgraph against the real database', () => {
     expect(stored?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
 
-    const me = await postGraphQL(graphql, '{ me { id email } }', {
+    const me = await postGraphQLAsRouter(hopEnv, graphql, '{ me { id email } }', {
       token: payload?.token ?? '',
-      headers: signed(),
     });
     expect(me.body.data).toEqual({ me: { id: payload?.user.id, email: email.toLowerCase() } });
   });
@@ -218,15 +214,17 @@ describe('auth subgraph against the real database', () => {
   it('logs in with HTTP Basic, and challenges bad credentials', async () => {
     const email = `${uniqueName('basic')}@example.com`;
     await signUp(email);
-    const basic = (user: string, pass: string) =>
-      fetch(`${base}/auth/login`, {
+    const basic = (user: string, pass: string) => {
+      const headers = {
+        authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
+        'x-forwarded-for': '192.0.2.77',
+      };
+      const url = `${base}/auth/login`;
+      return fetch(url, {
         method: 'POST',
-        headers: {
-          ...signed(),
-          authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
-          'x-forwarded-for': '192.0.2.77',
-        },
+        headers: { ...headers, ...routerHopHeaders(hopEnv, { url, headers }) },
       });
+    };
     const ok = await basic(email, PASSWORD);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('cache-control')).toBe('no-store');
@@ -237,7 +235,10 @@ describe('auth subgraph against the real database', () => {
     const bad = await basic(email, 'wrong password');
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/^Basic realm="reelflux"/);
-    const none = await fetch(`${base}/auth/login`, { method: 'POST', headers: signed() });
+    const none = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: routerHopHeaders(hopEnv, { url: `${base}/auth/login` }),
+    });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
   });
@@ -252,18 +253,45 @@ describe('auth subgraph against the real database', () => {
     expect(await unsigned.json()).toMatchObject({
       errors: [{ extensions: { code: 'FORBIDDEN' } }],
     });
-    const stale = await postGraphQL(graphql, '{ me { id } }', {
-      headers: {
-        [HOP_HEADER]: createInternalHop(new TextEncoder().encode(hopSecret)).sign(
-          new Date(Date.now() - 600_000),
-        ),
-      },
+    // What the router signs for `{ me { id } }` from 192.0.2.9, with a key and a time.
+    const body = JSON.stringify({ query: '{ me { id } }' });
+    const signature = (key: Uint8Array, at = new Date()) =>
+      createInternalHop(key).sign(
+        {
+          method: 'POST',
+          target: '/graphql',
+          headers: { 'x-forwarded-for': '192.0.2.9' },
+          body: bodyDigest(body),
+        },
+        at,
+      );
+    const send = (hop: string, headers: Record<string, string> = {}, sent = body) =>
+      fetch(graphql, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-forwarded-for': '192.0.2.9',
+          [HOP_HEADER]: hop,
+          ...headers,
+        },
+        body: sent,
+      });
+    const key = new TextEncoder().encode(hopSecret);
+    expect((await send(signature(key))).status).toBe(200);
+    // Older than the window, made with another key, or sent with another address, token,
+    // request size, body or path than it was made for: refused.
+    expect((await send(signature(key, new Date(Date.now() - 60_000)))).status).toBe(403);
+    expect((await send(signature(randomBytes(32)))).status).toBe(403);
+    expect((await send(signature(key), { 'x-forwarded-for': '192.0.2.10' })).status).toBe(403);
+    expect((await send(signature(key), { authorization: 'Bearer x.y.z' })).status).toBe(403);
+    expect((await send(signature(key), { 'x-client-request-bytes': '5' })).status).toBe(403);
+    const otherBody = JSON.stringify({ query: '{ me { email } }' });
+    expect((await send(signature(key), {}, otherBody)).status).toBe(403);
+    const otherPath = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '192.0.2.9', [HOP_HEADER]: signature(key) },
     });
-    expect(stale.status).toBe(403);
-    const otherKey = await postGraphQL(graphql, '{ me { id } }', {
-      headers: { [HOP_HEADER]: createInternalHop(randomBytes(32)).sign() },
-    });
-    expect(otherKey.status).toBe(403);
+    expect(otherPath.status).toBe(403);
     const login = await fetch(`${base}/auth/login`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from('a@example.com:x').toString('base64')}` },

@@ -14,7 +14,7 @@ import { makeLongAudio, makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { errorCodes, postGraphQL, type GraphQLResponse } from './helpers/graphql.js';
 import { multipartUpload, uploadVideoId } from './helpers/multipartUpload.js';
-import { routerHopHeaders } from './helpers/routerHop.js';
+import { postGraphQLAsRouter } from './helpers/routerHop.js';
 import { securityTable } from './helpers/securityTable.js';
 import { uniqueName } from './helpers/uniqueName.js';
 import { watch } from './helpers/watch.js';
@@ -124,15 +124,19 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
 
     // Around the router, straight at the conversion subgraph: refused unless signed as the
     // router signs, and then held to the same limit.
-    const direct = (headers: Record<string, string>) =>
-      postGraphQL(
-        `${stack.subgraphUrls.conversion}/graphql`,
-        `query ($v: ID!) { conversion(id: $v) { video { ${level(level('id'))} } } }`,
-        { token: user.token, variables: { v: videoId }, headers },
-      );
-    const unsigned = await direct({ 'x-forwarded-for': '203.0.113.9' });
+    const directQuery = `query ($v: ID!) { conversion(id: $v) { video { ${level(level('id'))} } } }`;
+    const unsigned = await postGraphQL(`${stack.subgraphUrls.conversion}/graphql`, directQuery, {
+      token: user.token,
+      variables: { v: videoId },
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     outcomes.set('trust.unsignedSubgraph', `HTTP ${unsigned.status} ${codeOf(unsigned)}`);
-    const signed = await direct(routerHopHeaders(stack.env));
+    const signed = await postGraphQLAsRouter(
+      stack.env,
+      `${stack.subgraphUrls.conversion}/graphql`,
+      directQuery,
+      { token: user.token, variables: { v: videoId } },
+    );
     outcomes.set('cost.subgraphDirect', `HTTP ${signed.status} ${codeOf(signed)}`);
   });
 

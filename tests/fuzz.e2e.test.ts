@@ -54,15 +54,20 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
   });
 
   /** Runs the cases one after another, each answered as it must be. */
-  const fuzz = async (url: string, runs: number, headers: () => Record<string, string>) => {
+  const fuzz = async (
+    url: string,
+    runs: number,
+    sign: (fuzzCase: FuzzCase, headers: Record<string, string>) => Record<string, string>,
+  ) => {
     let answered = 0;
     /** How the cases ended, printed so a run shows which paths it reached. */
     const tally = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(fuzzCaseArb(video), async (fuzzCase) => {
+        const headers = fuzzCase.signedIn ? { authorization: `Bearer ${fuzzer.token}` } : {};
         const answer = await sendFuzzCase(url, fuzzCase, {
-          ...headers(),
-          ...(fuzzCase.signedIn ? { authorization: `Bearer ${fuzzer.token}` } : {}),
+          ...headers,
+          ...sign(fuzzCase, headers),
         });
         const outcome = expectAnswered(fuzzCase, answer);
         tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
@@ -133,8 +138,10 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
   });
 
   it(`answers ${MEDIA_RUNS} mutated uploads sent to media directly, with the router's signed hop`, async () => {
-    const answered = await fuzz(`${stack.subgraphUrls.media}/graphql`, MEDIA_RUNS, () =>
-      routerHopHeaders(stack.env),
+    // Signed as the router signs a streamed upload: the case's Content-Type, boundary and all.
+    const url = `${stack.subgraphUrls.media}/graphql`;
+    const answered = await fuzz(url, MEDIA_RUNS, (fuzzCase, headers) =>
+      routerHopHeaders(stack.env, { url, headers, streamedUpload: fuzzCase.contentType }),
     );
     expect(answered).toBeGreaterThan(MEDIA_RUNS / 2);
   });

@@ -12,7 +12,7 @@ import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
-import { routerHopHeaders } from './helpers/routerHop.js';
+import { postGraphQLAsRouter } from './helpers/routerHop.js';
 import { signUpToken, signUpUser } from './helpers/authOperations.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
@@ -286,7 +286,7 @@ describe('media end to end through the router', () => {
         .on('finish', resolve)
         .on('error', reject),
     );
-    const entities = await postGraphQL<{
+    const entities = await postGraphQLAsRouter<{
       _entities: {
         id: string;
         bytes: number;
@@ -295,12 +295,12 @@ describe('media end to end through the router', () => {
         downloadUrl: string;
       }[];
     }>(
+      stack.env,
       `${stack.subgraphUrls.media}/graphql`,
       'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Audio { id bytes durationSeconds bitrateKbps downloadUrl } } }',
       {
         token: alice.token,
         variables: { r: [{ __typename: 'Audio', id: audioId.toHexString() }] },
-        headers: routerHopHeaders(stack.env),
       },
     );
     const audio = entities.body.data?._entities[0];

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { ErrorCode } from '../contracts/errors.js';
 import {
-  BodyTimeoutError,
-  BodyTooLargeError,
+  answerBodyError,
   closeAfterAnswer,
   readBody,
   sendError,
@@ -45,17 +44,7 @@ export function createGraphQLHandler<TContext extends BaseContext>(
         try {
           body = parseJson(await readBody(req, options.maxBodyBytes), headers);
         } catch (error) {
-          if (error instanceof BodyTooLargeError) {
-            // The rest of an oversized body is not worth reading.
-            closeAfterAnswer(req, res);
-            sendError(res, ErrorCode.PAYLOAD_TOO_LARGE, error.message);
-            return;
-          }
-          if (error instanceof BodyTimeoutError) {
-            closeAfterAnswer(req, res);
-            sendError(res, ErrorCode.REQUEST_TIMEOUT, error.message);
-            return;
-          }
+          if (answerBodyError(req, res, error)) return;
           if (error instanceof SyntaxError) {
             sendError(res, ErrorCode.BAD_REQUEST, `Malformed JSON body: ${error.message}`);
             return;

@@ -16,6 +16,12 @@ export interface MultipartLimits {
    * the server's request time limit instead, since a large upload takes long. @default 20_000
    */
   headTimeoutMs?: number;
+  /**
+   * Refuse a multipart request whose map names no file. Media sets it: a multipart request
+   * there is the router's streamed upload, whose signature does not cover the bytes, and must
+   * be an upload indeed. @default false
+   */
+  requireFile?: boolean;
 }
 
 /** graphql-upload-minimal's Upload as its JavaScript has it: its typings leave these two out. */
@@ -168,9 +174,14 @@ export function readGraphQLMultipart(
         return;
       }
       if (name === 'map' && operations !== undefined && mapped === undefined) {
-        const problem = applyMap(operations, parseJsonField(value), (field, upload) => {
-          mapped = { field, upload };
-        });
+        const problem = applyMap(
+          operations,
+          parseJsonField(value),
+          limits.requireFile ?? false,
+          (field, upload) => {
+            mapped = { field, upload };
+          },
+        );
         if (problem) return malformed(problem);
         clearTimeout(headTimer);
         resolved = true;
@@ -249,11 +260,13 @@ export function readGraphQLMultipart(
 function applyMap(
   operations: Record<string, unknown>,
   map: unknown,
+  requireFile: boolean,
   place: (field: string, upload: PendingUpload) => void,
 ): string | undefined {
   if (!isRecord(map)) return "The 'map' field is not a JSON object";
   const entries = Object.entries(map);
-  if (entries.length === 0) return undefined;
+  if (entries.length === 0)
+    return requireFile ? 'A multipart request here must carry one file' : undefined;
   const [entry, ...more] = entries;
   if (!entry || more.length > 0) return 'Exactly one file can be uploaded per request';
   const [field, paths] = entry;

@@ -9,10 +9,12 @@ import { createGraphQLHandler } from './createGraphQLHandler.js';
 import { createOperationGuardPlugin, type OperationLimits } from './createOperationGuardPlugin.js';
 import { authenticateHeader, type TokenVerifier } from './createTokenVerifier.js';
 import { ErrorCode, graphqlError } from '../contracts/errors.js';
-import type { InternalHop } from './createInternalHop.js';
+import { bodyDigest, CLIENT_REQUEST_BYTES_HEADER, type InternalHop } from './createInternalHop.js';
 import {
+  answerBodyError,
   clientAddress,
   closeAfterAnswer,
+  readBody,
   sendError,
   type Route,
   type RouteHandler,
@@ -34,9 +36,6 @@ export interface SubgraphContext {
   log: Logger;
 }
 
-/** The header in which the router passes on the size of a client's upload request. */
-export const CLIENT_REQUEST_BYTES_HEADER = 'x-client-request-bytes';
-
 export type SubgraphResolvers = GraphQLResolverMap<SubgraphContext>;
 
 export interface SubgraphServerOptions {
@@ -48,7 +47,10 @@ export interface SubgraphServerOptions {
   operationLimits: OperationLimits;
   /** Only the router's signed requests are answered, and only they name a client address. */
   hop: InternalHop;
-  /** Takes multipart requests (uploads) before JSON parsing; see createGraphQLHandler. */
+  /**
+   * Takes multipart requests (uploads) before JSON parsing; see createGraphQLHandler. Given,
+   * the route also accepts the router's signature of a streamed upload (see HopBody).
+   */
   parseBody?: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
 }
 
@@ -95,23 +97,58 @@ export async function createSubgraphServer(
     route: {
       methods: ['GET', 'POST'],
       path: '/graphql',
-      handler: routerOnly(options.hop, handler),
+      handler: routerOnly(options.hop, handler, {
+        maxBodyBytes: options.maxBodyBytes,
+        streamedUploads: options.parseBody !== undefined,
+      }),
     },
   };
 }
 
+export interface RouterOnlyOptions {
+  /** Largest body read to check its digest against the signature (413 beyond). */
+  maxBodyBytes: number;
+  /**
+   * Whether a multipart request may come signed as a streamed upload, its bytes unsigned
+   * (media's GraphQL route; the parser then insists on one file). Elsewhere every body is
+   * read and checked whole.
+   */
+  streamedUploads?: boolean;
+}
+
 /**
- * A handler for the router's signed requests only; anyone else gets 403 FORBIDDEN. Only behind
- * it may `clientAddress(req, 1)` believe the router's X-Forwarded-For.
+ * A handler for the router's signed requests only; anyone else gets 403 FORBIDDEN. The
+ * signature must be recent and fit this very request: method, path and query, the headers it
+ * believes (SIGNED_HEADERS), and the body's SHA-256, read here (the handler reads the same
+ * bytes again), or for a streamed upload its Content-Type. Only behind it may
+ * `clientAddress(req, 1)` believe the router's X-Forwarded-For.
  */
-export function routerOnly(hop: InternalHop, handler: RouteHandler): RouteHandler {
-  return (req, res) => {
-    if (!hop.isFromRouter(req)) {
-      // Answered before any body is read (an upload, say): close in stages, as for any such.
-      if (!req.complete) closeAfterAnswer(req, res);
-      sendError(res, ErrorCode.FORBIDDEN, 'This service answers the router only');
-      return;
+export function routerOnly(
+  hop: InternalHop,
+  handler: RouteHandler,
+  options: RouterOnlyOptions,
+): RouteHandler {
+  const refuse: RouteHandler = (req, res) => {
+    // Answered before its body was read (an upload, say): close in stages, as for any such.
+    if (!req.complete) closeAfterAnswer(req, res);
+    sendError(res, ErrorCode.FORBIDDEN, 'This service answers the router only');
+  };
+  return async (req, res) => {
+    // A missing, malformed or stale signature is refused before any body is read.
+    if (!hop.isRecent(req)) return refuse(req, res);
+    const contentType = req.headers['content-type'] ?? '';
+    if (options.streamedUploads && /^multipart\/form-data\b/i.test(contentType)) {
+      if (!hop.verify(req, { streamedUpload: contentType })) return refuse(req, res);
+      return handler(req, res);
     }
+    let body: Buffer;
+    try {
+      body = await readBody(req, options.maxBodyBytes);
+    } catch (error) {
+      if (answerBodyError(req, res, error)) return;
+      throw error;
+    }
+    if (!hop.verify(req, bodyDigest(body))) return refuse(req, res);
     return handler(req, res);
   };
 }

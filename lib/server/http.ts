@@ -197,16 +197,29 @@ export class BodyTimeoutError extends Error {
   override name = 'BodyTimeoutError';
 }
 
+const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
 /**
  * Reads a request body into memory, refusing more than `limit` bytes or a body still
  * arriving after `timeoutMs` (a small body that trickles in holds a connection for nothing;
  * uploads, which take long, are streamed elsewhere and never read here). Rejects early on a
- * declared Content-Length over the limit so a large body is never read at all.
+ * declared Content-Length over the limit so a large body is never read at all. Reading the
+ * same request again gives the same bytes, or the same error: a check in front of a handler
+ * (the subgraphs' check of the router's signature) reads it first.
  */
-export async function readBody(
+export function readBody(req: IncomingMessage, limit: number, timeoutMs = 20_000): Promise<Buffer> {
+  let body = bodies.get(req);
+  if (body === undefined) {
+    body = readBodyOnce(req, limit, timeoutMs);
+    bodies.set(req, body);
+  }
+  return body;
+}
+
+async function readBodyOnce(
   req: IncomingMessage,
   limit: number,
-  timeoutMs = 20_000,
+  timeoutMs: number,
 ): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw new BodyTooLargeError(`Request body over ${limit} bytes`);
@@ -234,6 +247,28 @@ export async function readBody(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Answers a request whose body readBody refused (413 too large, 408 too slow), closing the
+ * connection in stages since the rest will not be read; false for any other error.
+ */
+export function answerBodyError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+): boolean {
+  if (error instanceof BodyTooLargeError) {
+    closeAfterAnswer(req, res);
+    sendError(res, ErrorCode.PAYLOAD_TOO_LARGE, error.message);
+    return true;
+  }
+  if (error instanceof BodyTimeoutError) {
+    closeAfterAnswer(req, res);
+    sendError(res, ErrorCode.REQUEST_TIMEOUT, error.message);
+    return true;
+  }
+  return false;
 }
 
 /**

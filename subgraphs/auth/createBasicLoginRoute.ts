@@ -2,7 +2,13 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../../lib/contracts/errors.js';
 import type { InternalHop } from '../../lib/server/createInternalHop.js';
 import { routerOnly } from '../../lib/server/createSubgraphServer.js';
-import { clientAddress, sendError, sendJson, type Route } from '../../lib/server/http.js';
+import {
+  clientAddress,
+  sendError,
+  sendJson,
+  type Route,
+  type RouteHandler,
+} from '../../lib/server/http.js';
 import type { Accounts } from './createAccounts.js';
 
 const CHALLENGE = 'Basic realm="reelflux", charset="UTF-8"';
@@ -16,39 +22,44 @@ export function createBasicLoginRoute(accounts: Accounts, hop: InternalHop): Rou
   return {
     methods: ['POST'],
     path: '/auth/login',
-    handler: routerOnly(hop, async (req, res) => {
-      const credentials = parseBasic(req.headers.authorization);
-      if (!credentials) {
-        sendError(res, ErrorCode.UNAUTHENTICATED, 'Send HTTP Basic credentials', {
+    // The router relays the login with no body: one here is refused (413) before the check.
+    handler: routerOnly(hop, loginHandler(accounts), { maxBodyBytes: 0 }),
+  };
+}
+
+function loginHandler(accounts: Accounts): RouteHandler {
+  return async (req, res) => {
+    const credentials = parseBasic(req.headers.authorization);
+    if (!credentials) {
+      sendError(res, ErrorCode.UNAUTHENTICATED, 'Send HTTP Basic credentials', {
+        'www-authenticate': CHALLENGE,
+      });
+      return;
+    }
+    try {
+      const { token, expiresAt } = await accounts.logIn(
+        credentials.email,
+        credentials.password,
+        // Signed by the router (routerOnly): its X-Forwarded-For holds.
+        clientAddress(req, 1),
+      );
+      res.setHeader('cache-control', 'no-store');
+      sendJson(res, 200, { token, expiresAt: expiresAt.toISOString() });
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      const { code, retryAfterSeconds } = error.extensions;
+      if (code === ErrorCode.RATE_LIMITED) {
+        sendError(res, ErrorCode.RATE_LIMITED, error.message, {
+          'retry-after': String(retryAfterSeconds),
+        });
+      } else if (code === ErrorCode.UNAUTHENTICATED) {
+        sendError(res, ErrorCode.UNAUTHENTICATED, error.message, {
           'www-authenticate': CHALLENGE,
         });
-        return;
+      } else {
+        throw error;
       }
-      try {
-        const { token, expiresAt } = await accounts.logIn(
-          credentials.email,
-          credentials.password,
-          // Signed by the router (routerOnly): its X-Forwarded-For holds.
-          clientAddress(req, 1),
-        );
-        res.setHeader('cache-control', 'no-store');
-        sendJson(res, 200, { token, expiresAt: expiresAt.toISOString() });
-      } catch (error) {
-        if (!(error instanceof GraphQLError)) throw error;
-        const { code, retryAfterSeconds } = error.extensions;
-        if (code === ErrorCode.RATE_LIMITED) {
-          sendError(res, ErrorCode.RATE_LIMITED, error.message, {
-            'retry-after': String(retryAfterSeconds),
-          });
-        } else if (code === ErrorCode.UNAUTHENTICATED) {
-          sendError(res, ErrorCode.UNAUTHENTICATED, error.message, {
-            'www-authenticate': CHALLENGE,
-          });
-        } else {
-          throw error;
-        }
-      }
-    }),
+    }
   };
 }
 

@@ -64,7 +64,7 @@ export async function createMediaServer(
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,
     hop,
-    parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),
+    parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes, requireFile: true }),
   });
 
   const metrics = createMetrics('media');
