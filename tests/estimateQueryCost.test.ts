@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import { buildSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { estimateQueryCost } from '../lib/server/estimateQueryCost.js';
-import { SCHEMA_PATHS } from '../lib/contracts/subgraphs.js';
+import { SCHEMA_PATHS, subgraphSdlPath } from '../lib/contracts/subgraphs.js';
 
 const schema = buildSchema(readFileSync(SCHEMA_PATHS.api, 'utf8'));
 const cost = (query: string, variables?: Record<string, unknown>) =>
@@ -52,5 +53,26 @@ describe('estimateQueryCost', () => {
       ),
     ).toBe(1 + 10 * 2);
     expect(cost('{ me { ... on User { id } } }')).toBe(1);
+  });
+
+  it("prices federation's _entities by its representations, each at least 1", () => {
+    const media = buildSubgraphSchema([
+      { typeDefs: parse(readFileSync(subgraphSdlPath('media'), 'utf8')) },
+    ]);
+    const entities = (selection: string, count: number) =>
+      estimateQueryCost(
+        media,
+        parse(`query ($r: [_Any!]!) { _entities(representations: $r) { ${selection} } }`),
+        undefined,
+        { r: Array.from({ length: count }, (_, i) => ({ __typename: 'Video', id: String(i) })) },
+        { defaultListSize: 20 },
+      );
+    // Only scalars below: still one read per representation.
+    expect(entities('... on Video { id filename }', 3)).toBe(3);
+    expect(entities('... on Video { id }', 5001)).toBe(5001);
+    // What is below each representation multiplies as under any list.
+    expect(entities('... on Video { owner { id } }', 10)).toBe(10);
+    expect(entities('... on Video { owner { id } } ... on Audio { id }', 10)).toBe(10);
+    expect(entities('... on Video { owner { id } a: owner { id } }', 10)).toBe(20);
   });
 });

@@ -28,6 +28,9 @@ const isComposite = (type: Composite | null | undefined): type is Composite =>
   !!type && (typeof type.getFields === 'function' || typeof type.getTypes === 'function');
 const isList = (type: GraphQLOutputType) => String(type).startsWith('[');
 
+/** Federation's entry point for the router's entity fetches (`_entities(representations:)`). */
+const ENTITIES = '_entities';
+
 export interface QueryCostOptions {
   /** Items assumed for a list whose size the query does not say (no `first`, no list argument). */
   defaultListSize: number;
@@ -39,7 +42,10 @@ export interface QueryCostOptions {
  * is its `first` argument (or that argument's default), else the length of a list argument
  * (`_entities(representations: …)`), else `defaultListSize`; the `edges` of a connection are
  * already counted by the connection's `first`. Scalars cost nothing (the field count limits
- * those), and so does introspection, which is bounded by the schema. Expects a validated
+ * those), and so does introspection, which is bounded by the schema. Federation's
+ * `_entities` costs its number of representations times what is selected below, at least 1
+ * each: every representation is a reference to resolve, a read, even when only scalars of it
+ * are asked for (otherwise 10,000 representations would cost 1). Expects a validated
  * document whose field count is already bounded, so fragments are simply followed.
  */
 export function estimateQueryCost(
@@ -108,7 +114,10 @@ export function estimateQueryCost(
           (selection.arguments ?? []).map((arg) => [arg.name.value, valueOf(arg.value)]),
         );
         const below = selection.selectionSet ? costOf(selection.selectionSet, type, visiting) : 0;
-        total += 1 + listSize(parent, field, args) * below;
+        total +=
+          field.name === ENTITIES
+            ? listSize(parent, field, args) * Math.max(1, below)
+            : 1 + listSize(parent, field, args) * below;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition
           ? compositeNamed(schema, selection.typeCondition.name.value)
