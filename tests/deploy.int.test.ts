@@ -88,6 +88,124 @@ interface Container {
   resources?: { requests?: Record<string, string> };
 }
 
+/**
+ * The environment Kubernetes would give a container: the ConfigMaps it names, then `env` with
+ * $(VAR) references expanded; values from secrets get a stand-in.
+ */
+function containerEnv(objects: K8sObject[], container: Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const name = source.configMapRef?.name ?? '';
+    Object.assign(
+      env,
+      getObject<{ data: Record<string, string> }>(objects, 'ConfigMap', name).data,
+    );
+  }
+  for (const variable of container.env ?? []) {
+    env[variable.name] =
+      variable.value?.replace(/\$\((\w+)\)/g, (_, ref: string) => env[ref] ?? '') ??
+      'stand-in-secret';
+  }
+  return env;
+}
+
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string };
+}
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+type NetworkPolicyObject = K8sObject & {
+  spec: {
+    podSelector: LabelSelector;
+    policyTypes: string[];
+    ingress?: { from?: PolicyPeer[]; ports?: { port: number | string; protocol?: string }[] }[];
+    egress?: { to?: PolicyPeer[]; ports?: { port: number | string; protocol?: string }[] }[];
+  };
+};
+
+/** Whether a label selector (matchLabels, and matchExpressions with In) selects `labels`. */
+function selects(selector: LabelSelector, labels: Record<string, string>): boolean {
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every((e) => {
+    if (e.operator !== 'In') throw new Error(`selector operator ${e.operator} not checked here`);
+    return e.values?.includes(labels[e.key] ?? '') ?? false;
+  });
+  return byLabels && byExpressions;
+}
+
+/** The NetworkPolicies of an overlay that apply to pods with `labels`, for `type`. */
+function policiesFor(
+  objects: K8sObject[],
+  labels: Record<string, string>,
+  type: 'Ingress' | 'Egress',
+): NetworkPolicyObject[] {
+  return (objects.filter((o) => o.kind === 'NetworkPolicy') as NetworkPolicyObject[]).filter(
+    (p) => p.spec.policyTypes.includes(type) && selects(p.spec.podSelector, labels),
+  );
+}
+
+/**
+ * Where pods with `labels` may connect, as `<app>:<port>` for pods of this namespace by their
+ * `app.kubernetes.io/name`, `dns` for the cluster's DNS, or `anywhere`/`ip:<cidr>`.
+ */
+function egressOf(objects: K8sObject[], labels: Record<string, string>): string[] {
+  const allowed = new Set<string>();
+  for (const policy of policiesFor(objects, labels, 'Egress')) {
+    for (const rule of policy.spec.egress ?? []) {
+      const ports = (rule.ports ?? []).map((p) => String(p.port));
+      for (const peer of rule.to ?? [{}]) {
+        if (peer.ipBlock) allowed.add(`ip:${peer.ipBlock.cidr}`);
+        else if (peer.namespaceSelector) {
+          const dns =
+            peer.namespaceSelector.matchLabels?.['kubernetes.io/metadata.name'] === 'kube-system' &&
+            peer.podSelector?.matchLabels?.['k8s-app'] === 'kube-dns' &&
+            ports.every((port) => port === '53');
+          allowed.add(dns ? 'dns' : `namespace:${JSON.stringify(peer.namespaceSelector)}`);
+        } else if (peer.podSelector?.matchLabels?.['app.kubernetes.io/name']) {
+          const app = peer.podSelector.matchLabels['app.kubernetes.io/name'];
+          for (const port of ports.length > 0 ? ports : ['any']) allowed.add(`${app}:${port}`);
+        } else allowed.add('anywhere');
+      }
+    }
+  }
+  return [...allowed].sort();
+}
+
+/**
+ * What a process's configuration makes it connect to, as egressOf names it: each host of its
+ * broker, database, JWKS and subgraph URLs, by the Service it names (`auth`, or `mongodb` in
+ * `mongodb-0.mongodb.reelflux.svc…`) and that Service's pods.
+ */
+function destinationsOf(objects: K8sObject[], config: unknown): string[] {
+  const { amqpUrl, mongodbUri, tokens, subgraphUrls } = config as {
+    amqpUrl?: string;
+    mongodbUri?: string;
+    tokens?: { jwksUrl: string };
+    subgraphUrls?: Record<string, string>;
+  };
+  const urls = [amqpUrl, mongodbUri, tokens?.jwksUrl, ...Object.values(subgraphUrls ?? {})];
+  const found = new Set<string>(['dns']);
+  for (const url of urls) {
+    if (url === undefined) continue;
+    const hosts = /^\w+:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url)?.[1]?.split(',') ?? [];
+    for (const host of hosts) {
+      const [name = '', port = ''] = host.split(':');
+      const labels = name.split('.');
+      const service = objects.find(
+        (o) => o.kind === 'Service' && labels.slice(0, 2).includes(o.metadata.name),
+      ) as ServiceObject | undefined;
+      const app = service?.spec.selector['app.kubernetes.io/name'];
+      if (!app) throw new Error(`${url}: no Service for ${host}`);
+      found.add(`${app}:${port}`);
+    }
+  }
+  return [...found].sort();
+}
+
 /** Stand-ins for the secrets, so config modules can read real files of the right shape. */
 const secretsDir = mkdtempSync(join(tmpdir(), 'reelflux-deploy-'));
 const fakeKey = join(secretsDir, 'jwt-private-key');
@@ -434,18 +552,9 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
         expect(container.image, where).toBe('reelflux:latest');
         expect(container.args, where).toEqual([name]);
 
-        // The environment Kubernetes would give the container: the ConfigMap, then `env`
-        // with $(VAR) references expanded; secrets get stand-in values.
-        const env: Record<string, string> = {};
-        for (const source of container.envFrom ?? []) {
+        for (const source of container.envFrom ?? [])
           expect(source.configMapRef?.name, where).toBe(configMap?.metadata.name);
-          Object.assign(env, configMap?.data);
-        }
-        for (const variable of container.env ?? []) {
-          env[variable.name] =
-            variable.value?.replace(/\$\((\w+)\)/g, (_, ref: string) => env[ref] ?? '') ??
-            'stand-in-secret';
-        }
+        const env = containerEnv(objects, container);
         // *_FILE paths must be inside a mounted secret that holds that key.
         for (const [variable, path] of Object.entries(env)) {
           if (!variable.endsWith('_FILE')) continue;
@@ -521,6 +630,84 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
       // MongoDB and RabbitMQ as the variables name them.
       const hosts = objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name);
       expect(hosts, overlay).toEqual(expect.arrayContaining(['mongodb', 'rabbitmq', 'router']));
+    }
+  });
+
+  it('mounts no service-account token in any pod: no process talks to the Kubernetes API', () => {
+    for (const [overlay, objects] of rendered) {
+      const workloads = objects.filter(
+        (o): o is Workload => o.kind === 'Deployment' || o.kind === 'StatefulSet',
+      );
+      expect(workloads.length, overlay).toBe(Object.keys(PROCESSES).length + 2);
+      for (const workload of workloads) {
+        const spec = workload.spec.template.spec as { automountServiceAccountToken?: boolean };
+        expect(spec.automountServiceAccountToken, `${overlay}: ${workload.metadata.name}`).toBe(
+          false,
+        );
+      }
+    }
+  });
+
+  it('lets only the ingress controller reach the router, wherever the router believes a proxy', () => {
+    for (const [overlay, objects] of rendered) {
+      const router = getObject<Workload>(objects, 'Deployment', 'router');
+      const labels = router.spec.template.metadata.labels;
+      const hops = containerEnv(objects, containerOf(router, 'router')).TRUSTED_PROXY_HOPS;
+      const rules = policiesFor(objects, labels, 'Ingress').flatMap((p) => p.spec.ingress ?? []);
+      // Whoever reaches the router names its client address in X-Forwarded-For: that is the
+      // ingress controller alone. Where it believes none (minikube's NodePort), anyone may.
+      if (hops === '0') {
+        expect(overlay).toBe('overlays/minikube');
+        continue;
+      }
+      expect(hops, overlay).toBe('1');
+      expect(rules.length, overlay).toBeGreaterThan(0);
+      for (const rule of rules) {
+        // The internal port is for Prometheus (internal-from-monitoring).
+        if (rule.ports?.every((p) => p.port === 'internal')) continue;
+        expect(rule.ports, overlay).toEqual([{ port: 4000 }]);
+        expect(rule.from, overlay).toEqual([
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+          },
+        ]);
+      }
+    }
+  });
+
+  it('lets each process reach DNS and what its configuration names, and nothing else', () => {
+    for (const [overlay, objects] of rendered) {
+      // Nothing leaves a pod of the namespace unless a policy says so.
+      const denyAll = objects.find(
+        (o) =>
+          o.kind === 'NetworkPolicy' &&
+          JSON.stringify((o as NetworkPolicyObject).spec) ===
+            JSON.stringify({ podSelector: {}, policyTypes: ['Egress'] }),
+      );
+      expect(denyAll, overlay).toBeDefined();
+      for (const name of Object.keys(PROCESSES)) {
+        if (!isProcess(name)) continue;
+        const deployment = getObject<Workload>(objects, 'Deployment', name);
+        const config = loadWith(name, containerEnv(objects, containerOf(deployment, name)));
+        expect(
+          egressOf(objects, deployment.spec.template.metadata.labels),
+          `${overlay}: ${name}`,
+        ).toEqual(destinationsOf(objects, config));
+      }
+      // MongoDB and RabbitMQ reach their own members only, in production.
+      const replicated = overlay.startsWith('overlays/production');
+      const members = {
+        mongodb: replicated ? ['dns', 'mongodb:27017'] : ['dns'],
+        rabbitmq: replicated ? ['dns', 'rabbitmq:25672', 'rabbitmq:4369'] : ['dns'],
+      };
+      for (const [name, expected] of Object.entries(members)) {
+        const statefulSet = getObject<Workload>(objects, 'StatefulSet', name);
+        expect(
+          egressOf(objects, statefulSet.spec.template.metadata.labels),
+          `${overlay}: ${name}`,
+        ).toEqual(expected);
+      }
     }
   });
 
@@ -723,6 +910,31 @@ describe('shipping: Kubernetes manifests, docker-compose and the Dockerfile', ()
           // A cluster IP spreads connections over the ready nodes.
           expect(service.spec.clusterIP, url.href).toBeUndefined();
         }
+      }
+    });
+
+    it('serve HTTPS at the ingress, with download links to match', () => {
+      for (const [overlay, objects] of production()) {
+        const ingress = getObject<{
+          metadata: { annotations?: Record<string, string> };
+          spec: { rules: { host: string }[]; tls?: { hosts: string[]; secretName: string }[] };
+        }>(objects, 'Ingress', 'router');
+        const hosts = ingress.spec.rules.map((rule) => rule.host);
+        expect(hosts, overlay).toEqual(['reelflux.example.com']);
+        // Every host has a certificate, from the Secret cert-manager keeps.
+        for (const host of hosts) {
+          const tls = ingress.spec.tls?.find((entry) => entry.hosts.includes(host));
+          expect(tls?.secretName, `${overlay}: ${host}`).toBe('reelflux-tls');
+        }
+        expect(ingress.metadata.annotations?.['cert-manager.io/cluster-issuer'], overlay).toBe(
+          'letsencrypt',
+        );
+        // Media builds download links on PUBLIC_URL: https, on that host.
+        const media = getObject<Workload>(objects, 'Deployment', 'media');
+        const config = loadWith('media', containerEnv(objects, containerOf(media, 'media'))) as {
+          publicUrl: string;
+        };
+        expect(config.publicUrl, overlay).toBe(`https://${hosts[0]}`);
       }
     });
 
