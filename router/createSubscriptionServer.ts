@@ -25,6 +25,7 @@ import {
   type TokenVerifier,
   type VerifiedToken,
 } from '../lib/server/createTokenVerifier.js';
+import { addressBlock } from '../lib/server/addressBlock.js';
 import { clientAddress } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionEvents } from './createConversionEvents.js';
@@ -178,8 +179,10 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
         // reach an emitter with no listener.
         socket.on('error', (error) => log.debug({ err: error }, 'websocket client error'));
         // Counted before any token is read: anonymous sockets take places too, for the 5 s
-        // they have to send connection_init.
-        const release = socketsPerAddress.take(clientAddress(request, options.trustedProxyHops));
+        // they have to send connection_init. By address block: an IPv6 /64 is one client.
+        const release = socketsPerAddress.take(
+          addressBlock(clientAddress(request, options.trustedProxyHops)),
+        );
         if (!release) return refuseSocket(socket, 'SOCKETS_PER_ADDRESS', socketsPerAddress.limit);
         socket.once('close', release);
       });
@@ -241,7 +244,9 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
             if (!releaseUser) {
               return refuseSubscription('SUBSCRIPTIONS_PER_USER', subscriptionsPerUser.limit);
             }
-            const releaseAddress = subscriptionsPerAddress.take(session.clientAddress);
+            const releaseAddress = subscriptionsPerAddress.take(
+              addressBlock(session.clientAddress),
+            );
             if (!releaseAddress) {
               releaseUser();
               return refuseSubscription('SUBSCRIPTIONS_PER_ADDRESS', subscriptionsPerAddress.limit);

@@ -10,12 +10,14 @@ import {
   type RecordingProxy,
 } from './helpers/recordingProxy.js';
 import { postGraphQLAsRouter } from './helpers/routerHop.js';
+import { openSocket } from './helpers/watch.js';
 import { securityTable } from './helpers/securityTable.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
 /** What the stack allows, small enough to reach here (SECURITY.md names the same). */
 const SIGNUPS_PER_CLIENT_PER_HOUR = 3;
 const SIGNUPS_PER_HOUR = 12;
+const WEBSOCKETS_PER_ADDRESS = 3;
 
 /**
  * The edges of the deployment (SECURITY.md, "Edges"): what the public ports answer, whether a
@@ -104,6 +106,7 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
       INTROSPECTION: 'false',
       SIGNUPS_PER_CLIENT_PER_HOUR: String(SIGNUPS_PER_CLIENT_PER_HOUR),
       SIGNUPS_PER_HOUR: String(SIGNUPS_PER_HOUR),
+      MAX_WEBSOCKETS_PER_ADDRESS: String(WEBSOCKETS_PER_ADDRESS),
       AUTH_PORT: String(authPort),
       AUTH_URL: proxy.url,
     });
@@ -211,6 +214,17 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
       logins.push(codeOf(response.body));
     }
     outcomes.set('edge.ipv6Slash64Logins', tally(logins));
+
+    // Subscription sockets from four addresses of one /64: three are allowed per address.
+    const sockets = ['2001:db8:e:f::1', '2001:db8:e:f::2', '2001:db8:e:f:1::3', '2001:db8:e:f::4']
+      .slice(0, WEBSOCKETS_PER_ADDRESS + 1)
+      .map((address) => openSocket(stack.graphqlUrl, target.token, { address }));
+    const opened = await Promise.all(sockets.map((socket) => socket.opened));
+    outcomes.set(
+      'edge.ipv6Slash64Sockets',
+      tally(opened.map((answer) => (answer === 'ack' ? 'open' : `close ${answer}`))),
+    );
+    for (const socket of sockets) socket.close();
   });
 
   it('prices _entities by its representations, even when only scalars are asked', async () => {
