@@ -71,7 +71,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       MUTATIONS_PER_MINUTE: '60',
       MAX_ACTIVE_CONVERSIONS_PER_USER: '3',
       MAX_RUNNING_CONVERSIONS_PER_USER: '1',
-      MAX_STORED_BYTES_PER_USER: String(20_000_000),
+      MAX_STORED_BYTES_PER_USER: String(40_000_000),
       MAX_MEDIA_SECONDS: '1500',
       WORKER_CONCURRENCY: '2',
     });
@@ -220,11 +220,11 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     outcomes.set('quota.uploadsPerMinute', tally(codes));
 
     const hoarder = await signUp();
-    const first = await multipartUpload(stack.graphqlUrl, mp4Shaped(12_000_000), {
+    const first = await multipartUpload(stack.graphqlUrl, mp4Shaped(24_000_000), {
       token: hoarder.token,
     });
     expect(errorCodes(first)).toEqual([]);
-    const second = await multipartUpload(stack.graphqlUrl, mp4Shaped(12_000_000), {
+    const second = await multipartUpload(stack.graphqlUrl, mp4Shaped(24_000_000), {
       token: hoarder.token,
     });
     const listed = await postGraphQL<{ videos: { edges: unknown[] } }>(
@@ -238,11 +238,10 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     );
 
     // One request with 30 aliases of convertVideo, while the upload's own conversion (20 min
-    // of audio, at 32 kbps so that its MP3 fits the 20 MB quota) runs: with it, 3 may be active.
+    // of audio) runs: with it, 3 may be active.
     const busy = await signUp();
     const videoId = await uploadVideoId(stack.graphqlUrl, makeLongAudio(infra.ffmpegPath, 1200), {
       token: busy.token,
-      mp3: { bitrateKbps: 32 },
     });
     await conversionUntil(stack.graphqlUrl, busy.token, videoId, {
       done: (state) => state.status !== 'QUEUED',
@@ -294,7 +293,6 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     const racer = await signUp();
     const raced = await uploadVideoId(stack.graphqlUrl, makeLongAudio(infra.ffmpegPath, 1200), {
       token: racer.token,
-      mp3: { bitrateKbps: 32 },
     });
     await conversionUntil(stack.graphqlUrl, racer.token, raced, {
       done: (state) => state.status !== 'QUEUED',
@@ -393,7 +391,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
 
   it('quotas: MP3s and uploads in flight count against the storage quota', async () => {
     // 1,400 s of silence at 44.1 kHz as FLAC, well under 1 MB; at 320 kbps its MP3 would be
-    // 56 MB, almost three times the 20 MB quota.
+    // 56 MB, well over the 40 MB quota.
     const dir = mkdtempSync(join(tmpdir(), 'reelflux-quota-'));
     const flac = join(dir, 'quiet.flac');
     execFileSync(infra.ffmpegPath, [
@@ -425,14 +423,14 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     );
     outcomes.set(
       'quota.mp3Bytes',
-      `converted: ${done.status} ${done.error?.code ?? ''}; ${bytes <= 20_000_000 ? 'within' : 'over'} the quota`,
+      `converted: ${done.status} ${done.error?.code ?? ''}; ${bytes <= 40_000_000 ? 'within' : 'over'} the quota`,
     );
 
-    // Two 12 MB uploads at once into an empty 20 MB quota: each holds its room while it streams.
+    // Two 24 MB uploads at once into an empty 40 MB quota: each holds its room while it streams.
     const parallel = await signUp();
     const results = await Promise.all(
       [1, 2].map(() =>
-        multipartUpload(stack.graphqlUrl, mp4Shaped(12_000_000), { token: parallel.token }),
+        multipartUpload(stack.graphqlUrl, mp4Shaped(24_000_000), { token: parallel.token }),
       ),
     );
     outcomes.set('quota.parallelUploads', tally(results.map(codeOf)));
