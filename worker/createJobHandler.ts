@@ -98,7 +98,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     running.set(job.conversionId, abort);
     const log1 = log.child({ conversionId: job.conversionId, attempt: record.attempts });
     try {
-      const audio = await convert(record, runId, abort.signal);
+      const audio = await convert(record, runId, abort);
       const done = await conversions.succeed(id, runId, audio.toHexString());
       // Cancelled (or deleted) while it was made, the MP3 must not outlive its conversion;
       // made, it is the one kept, and what killed runs left beside it goes.
@@ -121,7 +121,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
       await settleFailure(error, job, id, runId, record, log1);
       channel.ack(delivery);
     } finally {
-      running.delete(job.conversionId);
+      // A run that lost its conversion to a new run here must leave the new one's entry.
+      if (running.get(job.conversionId) === abort) running.delete(job.conversionId);
     }
   }
 
@@ -224,7 +225,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
   async function convert(
     record: ConversionRecord,
     runId: string,
-    signal: AbortSignal,
+    /** This run's own: another run of the same conversion here must not be stopped with it. */
+    abort: AbortController,
   ): Promise<ObjectId> {
     const id = record._id;
     const conversionId = id.toHexString();
@@ -241,7 +243,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         .then((owned) => {
           failedBeats = 0;
           if (!owned) {
-            running.get(conversionId)?.abort(AbortReason.LOST);
+            abort.abort(AbortReason.LOST);
           } else if (progress !== lastAnnounced) {
             lastAnnounced = progress;
             void announce({ ...record, status: 'RUNNING', progress });
@@ -263,7 +265,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const done = await convertVideo(
         { config, mediaDb, quota, log },
         record,
-        { stillOwned, signal },
+        { stillOwned, signal: abort.signal },
         (fraction) => {
           lastProgress = fraction;
         },
