@@ -40,16 +40,32 @@ export interface JobHandlerDeps {
   onConverted?: (path: ConversionPath) => void;
 }
 
+/** A conversion this worker is running. */
+interface Run {
+  conversionId: string;
+  /** Stops it: SHUTDOWN hands the job back, LOST drops it (another run or a cancel owns it). */
+  abort: AbortController;
+  /**
+   * Settles once the run has left its conversion in its next state; rejects where the job
+   * must go back to the queue.
+   */
+  ended: Promise<void>;
+}
+
 /**
  * Runs one conversion job from delivery to ack. The job is acked only once the MP3 and the
  * SUCCEEDED record are durable, or once the conversion has failed for good; a crash before
  * that leaves it unacked, RabbitMQ redelivers it, and the rerun removes any partial output
  * (every MP3 chunk names its conversion) before it stores its own; the record's `audioId`
- * names the one MP3 that counts.
+ * names the one MP3 that counts. A job handed back while this worker still runs it (its
+ * channel was lost, the worker was not) joins that run instead of starting over.
  */
 export function createJobHandler(deps: JobHandlerDeps) {
   const { config, conversions, mediaDb, quota, broker, log } = deps;
-  const running = new Map<string, AbortController>();
+  const running = new Set<Run>();
+  /** This worker's live run of a conversion (one that lost it may still be ending beside it). */
+  const runOf = (conversionId: string) =>
+    [...running].find((run) => run.conversionId === conversionId && !run.abort.signal.aborted);
   let heartbeatFailures = 0;
 
   const announce = (
@@ -68,6 +84,16 @@ export function createJobHandler(deps: JobHandlerDeps) {
       if (!(error instanceof InvalidMessageError)) throw error;
       log.warn({ err: error }, 'malformed job dead-lettered');
       channel.nack(delivery, false, false);
+      return;
+    }
+    const current = runOf(job.conversionId);
+    if (current && delivery.fields.redelivered) {
+      // RabbitMQ hands back a job this worker is still running: the channel it came on was lost
+      // (a broker restart or a network blip) and the broker requeued it. Taking it over would
+      // throw the work away and spend an attempt; this delivery ends with the run instead.
+      log.info({ conversionId: job.conversionId }, 'job redelivered while running here; joined');
+      await current.ended;
+      channel.ack(delivery);
       return;
     }
     const id = new ObjectId(job.conversionId);
@@ -93,12 +119,36 @@ export function createJobHandler(deps: JobHandlerDeps) {
       channel.ack(delivery);
       return;
     }
-    await announce(record);
     const abort = new AbortController();
-    running.set(job.conversionId, abort);
-    const log1 = log.child({ conversionId: job.conversionId, attempt: record.attempts });
+    const run: Run = {
+      conversionId: job.conversionId,
+      abort,
+      ended: runJob(job, record, runId, abort),
+    };
+    running.add(run);
     try {
-      const audio = await convert(record, runId, abort.signal);
+      await run.ended;
+    } finally {
+      running.delete(run);
+    }
+    // Once the run is over, not within it: an ack that fails because the channel was lost
+    // meanwhile says nothing about the conversion (RabbitMQ requeued the job, and whoever
+    // takes it finds it ended).
+    channel.ack(delivery);
+  }
+
+  /** Converts a job this worker took and settles it; throws where the job must be requeued. */
+  async function runJob(
+    job: ConversionJob,
+    record: ConversionRecord,
+    runId: string,
+    abort: AbortController,
+  ): Promise<void> {
+    const id = record._id;
+    const log1 = log.child({ conversionId: job.conversionId, attempt: record.attempts });
+    await announce(record);
+    try {
+      const audio = await convert(record, runId, abort);
       const done = await conversions.succeed(id, runId, audio.toHexString());
       // Cancelled (or deleted) while it was made, the MP3 must not outlive its conversion;
       // made, it is the one kept, and what killed runs left beside it goes.
@@ -116,12 +166,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
         await announce(done);
         log1.info('conversion succeeded');
       }
-      channel.ack(delivery);
     } catch (error) {
       await settleFailure(error, job, id, runId, record, log1);
-      channel.ack(delivery);
-    } finally {
-      running.delete(job.conversionId);
     }
   }
 
@@ -224,7 +270,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
   async function convert(
     record: ConversionRecord,
     runId: string,
-    signal: AbortSignal,
+    /** This run's own: another run of the same conversion here must not be stopped with it. */
+    abort: AbortController,
   ): Promise<ObjectId> {
     const id = record._id;
     const conversionId = id.toHexString();
@@ -241,7 +288,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
         .then((owned) => {
           failedBeats = 0;
           if (!owned) {
-            running.get(conversionId)?.abort(AbortReason.LOST);
+            abort.abort(AbortReason.LOST);
           } else if (progress !== lastAnnounced) {
             lastAnnounced = progress;
             void announce({ ...record, status: 'RUNNING', progress });
@@ -263,7 +310,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
       const done = await convertVideo(
         { config, mediaDb, quota, log },
         record,
-        { stillOwned, signal },
+        { stillOwned, signal: abort.signal },
         (fraction) => {
           lastProgress = fraction;
         },
@@ -285,7 +332,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
     inFlight: () => running.size,
     /** SIGTERM after the drain period: kill ffmpeg and hand the jobs back. */
     abortAll: () => {
-      for (const controller of running.values()) controller.abort(AbortReason.SHUTDOWN);
+      for (const run of running) run.abort.abort(AbortReason.SHUTDOWN);
     },
     /** Heartbeats that could not be saved since start (the database was slow or away). */
     heartbeatFailures: () => heartbeatFailures,

@@ -18,6 +18,12 @@ import {
   type Topology,
 } from './topology.js';
 
+/**
+ * The longest wait between two connection attempts: how late, at most, a process notices that
+ * RabbitMQ is back. Each attempt at a broker that is down costs it one refused connection.
+ */
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
 export class BrokerUnavailableError extends Error {
   override name = 'BrokerUnavailableError';
 }
@@ -74,7 +80,7 @@ interface Consumer {
 
 /**
  * One RabbitMQ connection, kept alive across broker restarts: on loss it reconnects with
- * backoff (0.5 s doubling to 10 s), declares the topology again, and resubscribes every
+ * backoff (0.5 s doubling to 2 s), declares the topology again, and resubscribes every
  * consumer before anything is published. Every connection and channel has an error listener,
  * so a broker going away is a log line, never a crash.
  */
@@ -205,7 +211,7 @@ export function createBroker(
   const schedule = () => {
     if (closing) return;
     setTimeout(() => void connect(), delay).unref();
-    delay = Math.min(delay * 2, 10_000);
+    delay = Math.min(delay * 2, MAX_RECONNECT_DELAY_MS);
   };
   void connect();
 
