@@ -12,7 +12,7 @@ import { LOG_IN, PASSWORD, SIGN_UP, signUpUser } from './helpers/authOperations.
 import { conversionState, conversionUntil } from './helpers/conversionState.js';
 import { makeLongAudio, makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { fsckFindings } from './helpers/fsck.js';
-import { errorCodes, postGraphQL, type GraphQLResponse } from './helpers/graphql.js';
+import { errorCodes, postGraphQL, type GraphQLResponse, tallyCodes } from './helpers/graphql.js';
 import { multipartUpload, uploadVideoId } from './helpers/multipartUpload.js';
 import { postGraphQLAsRouter } from './helpers/routerHop.js';
 import { securityTable } from './helpers/securityTable.js';
@@ -43,14 +43,6 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
   const codeOf = (response: Pick<GraphQLResponse<unknown>, 'body'>) => {
     const code = errorCodes(response)[0];
     return typeof code === 'string' ? code : 'none';
-  };
-  const tally = (codes: string[]) => {
-    const counts = new Map<string, number>();
-    for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
-    return [...counts]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([code, n]) => `${n} × ${code}`)
-      .join(', ');
   };
 
   /** Publishes as anyone holding a broker credential could: straight to RabbitMQ, confirmed. */
@@ -146,7 +138,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     const burst = await Promise.all(
       Array.from({ length: 60 }, (_, i) => logIn(target.email, `guess ${i}`, attacker)),
     );
-    outcomes.set('login.burst', tally(burst.map(codeOf)));
+    outcomes.set('login.burst', tallyCodes(burst.map(codeOf)));
     const after = await logIn(target.email, PASSWORD, attacker);
     expect(codeOf(after)).toBe('RATE_LIMITED');
 
@@ -175,7 +167,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       if (i === 3)
         expect(response.body.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
     }
-    outcomes.set('signup.perClient', tally(codes));
+    outcomes.set('signup.perClient', tallyCodes(codes));
 
     const taken = (await signUp()).email;
     /** One sign-up from an address of its own: its time, and its code. */
@@ -217,7 +209,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
       });
       codes.push(codeOf(result));
     }
-    outcomes.set('quota.uploadsPerMinute', tally(codes));
+    outcomes.set('quota.uploadsPerMinute', tallyCodes(codes));
 
     const hoarder = await signUp();
     const first = await multipartUpload(stack.graphqlUrl, mp4Shaped(24_000_000), {
@@ -270,7 +262,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
     const queued = conversions.filter((id) => id !== videoId);
     outcomes.set(
       'quota.aliasedConversions',
-      `${tally(errorCodes(many).map(String))}; the video has ${conversions.length} conversions`,
+      `${tallyCodes(errorCodes(many).map(String))}; the video has ${conversions.length} conversions`,
     );
 
     // Fair turns: that backlog runs one at a time, and another user's clip does not wait for it.
@@ -433,7 +425,7 @@ describe('cost and trust (SECURITY.md)', { timeout: 300_000 }, () => {
         multipartUpload(stack.graphqlUrl, mp4Shaped(24_000_000), { token: parallel.token }),
       ),
     );
-    outcomes.set('quota.parallelUploads', tally(results.map(codeOf)));
+    outcomes.set('quota.parallelUploads', tallyCodes(results.map(codeOf)));
   }, 180_000);
 
   it('media bounds: a source over MAX_MEDIA_SECONDS fails before it is converted', async () => {

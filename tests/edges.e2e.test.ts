@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HOP_MAX_AGE_SECONDS } from '../lib/server/createInternalHop.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { LOG_IN, PASSWORD, SIGN_UP } from './helpers/authOperations.js';
-import { errorCodes, postGraphQL, type GraphQLResponse } from './helpers/graphql.js';
+import { errorCodes, postGraphQL, type GraphQLResponse, tallyCodes } from './helpers/graphql.js';
 import {
   startRecordingProxy,
   type RecordedRequest,
@@ -42,14 +42,6 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
   const codeOf = (body: unknown) => {
     const code = errorCodes({ body: body as GraphQLResponse['body'] })[0];
     return typeof code === 'string' ? code : 'none';
-  };
-  const tally = (codes: string[]) => {
-    const counts = new Map<string, number>();
-    for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
-    return [...counts]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([code, n]) => `${n} × ${code}`)
-      .join(', ');
   };
   /** A new account, signed up through the router as the client at `address`. */
   const signUpFrom = async (address: string) => {
@@ -195,12 +187,12 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
     ];
     const sixes: string[] = [];
     for (const address of slash64) sixes.push((await signUpFrom(address)).code);
-    outcomes.set('edge.ipv6Slash64Signups', tally(sixes));
+    outcomes.set('edge.ipv6Slash64Signups', tallyCodes(sixes));
 
     const mapped = ['203.0.113.20', '::ffff:203.0.113.20', '::ffff:cb00:7114', '203.0.113.20'];
     const fours: string[] = [];
     for (const address of mapped) fours.push((await signUpFrom(address)).code);
-    outcomes.set('edge.ipv4MappedSignups', tally(fours));
+    outcomes.set('edge.ipv4MappedSignups', tallyCodes(fours));
 
     // Wrong passwords for one account from six addresses of another /64: five per email and
     // client address are allowed in the window.
@@ -213,7 +205,7 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
       });
       logins.push(codeOf(response.body));
     }
-    outcomes.set('edge.ipv6Slash64Logins', tally(logins));
+    outcomes.set('edge.ipv6Slash64Logins', tallyCodes(logins));
 
     // Subscription sockets from four addresses of one /64: three are allowed per address.
     const sockets = ['2001:db8:e:f::1', '2001:db8:e:f::2', '2001:db8:e:f:1::3', '2001:db8:e:f::4']
@@ -222,7 +214,7 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
     const opened = await Promise.all(sockets.map((socket) => socket.opened));
     outcomes.set(
       'edge.ipv6Slash64Sockets',
-      tally(opened.map((answer) => (answer === 'ack' ? 'open' : `close ${answer}`))),
+      tallyCodes(opened.map((answer) => (answer === 'ack' ? 'open' : `close ${answer}`))),
     );
     for (const socket of sockets) socket.close();
   });

@@ -37,3 +37,13 @@ export async function postGraphQL<T = Record<string, unknown>>(
 export function errorCodes(response: Pick<GraphQLResponse<unknown>, 'body'>): unknown[] {
   return (response.body.errors ?? []).map((error) => error.extensions?.code);
 }
+
+/** Codes counted, in words for SECURITY.md's tables: `1 × QUOTA_EXCEEDED, 2 × none`. */
+export function tallyCodes(codes: string[]): string {
+  const counts = new Map<string, number>();
+  for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
+  return [...counts]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([code, n]) => `${n} × ${code}`)
+    .join(', ');
+}
