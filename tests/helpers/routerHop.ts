@@ -5,7 +5,7 @@ import {
   type HopBody,
 } from '../../lib/server/createInternalHop.js';
 import { readSecret } from '../../lib/platform/readSecret.js';
-import type { GraphQLResponse } from './graphql.js';
+import { postGraphQL, type GraphQLResponse } from './graphql.js';
 
 /** A request to a subgraph, as a test sends it around the router. */
 export interface DirectRequest {
@@ -48,7 +48,7 @@ export function routerHopHeaders(
 }
 
 /** postGraphQL straight to a subgraph, signed as the router signs. */
-export async function postGraphQLAsRouter<T = Record<string, unknown>>(
+export function postGraphQLAsRouter<T = Record<string, unknown>>(
   env: NodeJS.ProcessEnv,
   url: string,
   query: string,
@@ -58,20 +58,15 @@ export async function postGraphQLAsRouter<T = Record<string, unknown>>(
     headers?: Record<string, string>;
   } = {},
 ): Promise<GraphQLResponse<T>> {
+  // What postGraphQL sends, so the signature fits that very request.
   const body = JSON.stringify({ query, variables: options.variables });
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
     ...options.headers,
   };
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { ...headers, ...routerHopHeaders(env, { url, headers, body }) },
-    body,
+  return postGraphQL<T>(url, query, {
+    ...options,
+    headers: { ...options.headers, ...routerHopHeaders(env, { url, headers, body }) },
   });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (await response.json()) as GraphQLResponse<T>['body'],
-  };
 }
