@@ -2,6 +2,16 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The store modules (lib/stores/<name>.ts) each process may import; none other. */
+const STORES_BY_PROCESS = {
+  router: [],
+  'subgraphs/auth': ['createRateWindows'],
+  'subgraphs/media': ['createRateWindows', 'storageQuota', 'gridfs', 'uploadFiles', 'audioFiles'],
+  'subgraphs/conversion': ['createRateWindows', 'conversions'],
+  worker: ['conversions', 'storageQuota', 'gridfs', 'followUpload', 'audioFiles'],
+  scripts: ['gridfs', 'uploadFiles'],
+};
+
 export default tseslint.config(
   {
     ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/', 'test-results/'],
@@ -36,45 +46,92 @@ export default tseslint.config(
   // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
   // which use the two below and not each other; lib/ uses nothing of the processes, and no
   // process reaches into another's folder. tests/imports.test.ts also fails on any cycle.
-  ...forbidImports(
-    {
+  ...restrictImports([
+    ...Object.entries({
       'lib/platform': ['../contracts/*', '../broker/*', '../stores/*', '../server/*', '../../*'],
       'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../../*'],
       'lib/broker': ['../stores/*', '../server/*', '../../*'],
       'lib/stores': ['../broker/*', '../server/*', '../../*'],
       'lib/server': ['../broker/*', '../stores/*', '../../*'],
+    }).map(([folder, group]) => ({
+      folder,
+      group,
+      why: 'a lib/ layer imports only the layers below it, and nothing outside lib/',
+    })),
+    ...Object.entries({
+      router: ['subgraphs', 'worker', 'scripts'],
+      'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
+      'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
+      'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
+      worker: ['router', 'subgraphs', 'scripts'],
+    }).map(([folder, others]) => ({
+      folder,
+      group: others.flatMap((other) => [`**/${other}/*`, `**/${other}/**/*`]),
+      why: 'no process imports another process',
+    })),
+    // Which process may use which store module (lib/stores/*): docs/architecture.md has the
+    // collections, buckets and queues behind them. The upload files have two sides: media
+    // writes them (uploadFiles), workers follow them (followUpload); the MP3s (audioFiles) are
+    // written by workers and served and removed by media.
+    ...Object.entries(STORES_BY_PROCESS).map(([folder, allowed]) => ({
+      folder,
+      group: ['**/lib/stores/*', ...allowed.map((store) => `!**/lib/stores/${store}.js`)],
+      why: `uses only the store modules ${allowed.join(', ') || '(none)'}`,
+    })),
+    // The upload-marker protocol is the upload files' own: only their two sides speak it.
+    {
+      folder: 'lib/stores',
+      except: ['lib/stores/uploadFiles.ts', 'lib/stores/followUpload.ts'],
+      group: ['./uploadMarkers.js'],
+      why: 'only uploadFiles and followUpload use the upload markers',
     },
-    'a lib/ layer imports only the layers below it, and nothing outside lib/',
-  ),
-  ...forbidImports(
-    Object.fromEntries(
-      Object.entries({
-        router: ['subgraphs', 'worker', 'scripts'],
-        'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
-        'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
-        'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
-        worker: ['router', 'subgraphs', 'scripts'],
-      }).map(([folder, others]) => [
-        folder,
-        others.flatMap((other) => [`**/${other}/*`, `**/${other}/**/*`]),
-      ]),
-    ),
-    'no process imports another process',
-  ),
+  ]),
 );
 
 /**
- * For each folder, import patterns its files may not use (no-restricted-imports).
- * @param {Record<string, string[]>} patternsByFolder
- * @param {string} why
+ * @typedef {{ folder: string, group: string[], why: string, except?: string[] }} ImportRule
+ * The import patterns (no-restricted-imports) the files of `folder`, but those in `except`,
+ * may not use, and why.
  */
-function forbidImports(patternsByFolder, why) {
-  return Object.entries(patternsByFolder).map(([folder, group]) => ({
-    files: [`${folder}/**/*.ts`],
+
+/**
+ * One config per folder (and per exception), holding every rule that applies to its files:
+ * flat config replaces a rule's options rather than merging them, so a folder with two
+ * configs for no-restricted-imports would keep only the last.
+ * @param {ImportRule[]} rules
+ */
+function restrictImports(rules) {
+  /** @type {Map<string, { files: string[], ignores: string[], rules: ImportRule[] }>} */
+  const configs = new Map();
+  for (const rule of rules) {
+    const key = `${rule.folder}|${(rule.except ?? []).join(',')}`;
+    const config = configs.get(key) ?? {
+      files: [`${rule.folder}/**/*.ts`],
+      ignores: rule.except ?? [],
+      rules: [],
+    };
+    configs.set(key, config);
+  }
+  // A config with exceptions also carries the rules of its whole folder.
+  for (const config of configs.values()) {
+    for (const rule of rules) {
+      const inFolder = config.files[0] === `${rule.folder}/**/*.ts`;
+      const excepted = (rule.except ?? []).every((file) => config.ignores.includes(file));
+      if (inFolder && excepted) config.rules.push(rule);
+    }
+  }
+  return [...configs.values()].map(({ files, ignores, rules: applied }) => ({
+    files,
+    ignores,
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group, message: `${folder}: ${why} (see eslint.config.js)` }] },
+        {
+          patterns: applied.map(({ folder, group, why }) => ({
+            group,
+            message: `${folder}: ${why} (see eslint.config.js)`,
+          })),
+        },
       ],
     },
   }));

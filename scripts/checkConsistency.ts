@@ -1,12 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import { ObjectId, type MongoClient } from 'mongodb';
-import {
-  AUDIO_BUCKET,
-  UPLOADS_IN_PROGRESS,
-  VIDEO_BUCKET,
-  type UploadInProgress,
-} from '../lib/stores/gridfs.js';
+import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import { uploadMarkersNow } from '../lib/stores/uploadFiles.js';
 import { serviceDatabaseName } from '../lib/platform/mongo.js';
 import { topologyNames } from '../lib/broker/topology.js';
 
@@ -73,10 +69,7 @@ async function scanOnce(options: ConsistencyOptions): Promise<string[]> {
 
   // An upload marked less than stuckAfterMs ago is still streaming: its chunks have no file yet.
   const streaming = new Set<string>();
-  for (const marker of await media
-    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
-    .find()
-    .toArray()) {
+  for (const marker of await uploadMarkersNow(media)) {
     if (Date.now() - marker.startedAt.getTime() <= options.stuckAfterMs) {
       streaming.add(marker._id.toHexString());
     } else {
@@ -127,9 +120,9 @@ async function scanOnce(options: ConsistencyOptions): Promise<string[]> {
       if (bucket === VIDEO_BUCKET && streaming.has(id)) continue;
       if (bucket === AUDIO_BUCKET) {
         const chunk = await media
-          .collection<{ conversionId?: string }>(`${bucket}.chunks`)
+          .collection<{ conversionId: string }>(`${bucket}.chunks`)
           .findOne({ files_id: new ObjectId(id) }, { projection: { conversionId: 1 } });
-        if (running.has(chunk?.conversionId ?? id)) continue;
+        if (chunk && running.has(chunk.conversionId)) continue;
       }
       findings.push(`${bucket} chunks of ${id}: no file document (orphan chunks)`);
     }

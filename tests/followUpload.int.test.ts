@@ -5,18 +5,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Binary, MongoClient, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AudioMetadata } from '../lib/stores/audioFiles.js';
+import { UploadFailedError, followVideoUpload } from '../lib/stores/followUpload.js';
 import {
   AUDIO_BUCKET,
   GRIDFS_CHUNK_SIZE,
   UPLOADS_IN_PROGRESS,
-  UploadFailedError,
   VIDEO_BUCKET,
   ensureGridFsIndexes,
-  followVideoUpload,
   readGridFsFile,
-  type AudioMetadata,
-  type UploadInProgress,
 } from '../lib/stores/gridfs.js';
+import type { UploadInProgress } from '../lib/stores/uploadFiles.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { tailAudioIntoGridFs } from '../worker/tailAudioIntoGridFs.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -86,7 +85,7 @@ describe('following an upload, and storing an MP3 as it grows (real database)', 
     const reader = follow(id);
     await writeChunk(id, 0, randomBytes(CHUNK));
     await expect.poll(reader.bytes, { timeout: 5_000 }).toBe(CHUNK);
-    // What removeVideoFile does: the marker dated to the epoch, then the chunks go.
+    // What removeUploadFile does: the marker dated to the epoch, then the chunks go.
     await markers().updateOne({ _id: id }, { $set: { startedAt: new Date(0) } });
     await expect(reader.done).rejects.toBeInstanceOf(UploadFailedError);
   });

@@ -4,7 +4,8 @@ import { GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Broker } from '../lib/broker/createBroker.js';
 import { createLogger } from '../lib/platform/logger.js';
-import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET, type UploadInProgress } from '../lib/stores/gridfs.js';
+import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import type { UploadInProgress } from '../lib/stores/uploadFiles.js';
 import { dropDatabases } from '../scripts/spawnStack.js';
 import { createJanitor } from '../subgraphs/media/createJanitor.js';
 import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
@@ -119,7 +120,7 @@ describe('media janitor (real database)', () => {
       })(),
     );
     const before = await markers().countDocuments();
-    const storing = storeUpload(db, VIDEO_BUCKET, source, {
+    const storing = storeUpload(db, source, {
       fileId: new ObjectId(),
       filename: 'marked.mp4',
       ownerId: 'someone',

@@ -11,14 +11,12 @@ import { effectiveMp3Options } from '../lib/contracts/mp3Options.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionRecord } from '../lib/stores/conversions.js';
 import type { StorageQuota } from '../lib/stores/storageQuota.js';
+import { removeMp3sOf } from '../lib/stores/audioFiles.js';
 import {
-  UploadFailedError,
-  VIDEO_RECORDS,
+  expectAnnouncedUpload,
   followVideoUpload,
-  removeMp3sOf,
   videoUploadState,
-  type StoredVideo,
-} from '../lib/stores/gridfs.js';
+} from '../lib/stores/followUpload.js';
 import { BadInputError } from './BadInputError.js';
 import { buildFfmpegArgs, type FfmpegPlan } from './buildFfmpegArgs.js';
 import type { WorkerConfig } from './config.js';
@@ -46,9 +44,6 @@ export interface ConvertedAudio {
   /** Milliseconds per stage, for the log. */
   stages: Record<string, number>;
 }
-
-/** How long a finished conversion waits for media to announce its upload, then retries. */
-const ANNOUNCE_WAIT_MS = 60_000;
 
 /**
  * Converts one conversion's video into an MP3 stored under a file id of this run's own (the
@@ -251,7 +246,7 @@ export async function convertVideo(
     if (!plan || !finishing)
       throw new Error('unreachable: a checked MP3 has its plan and its tail');
 
-    await expectAnnounced(mediaDb, videoId, copy, staleAfterMs, signal);
+    await expectAnnouncedUpload(mediaDb, videoId, copy, { staleAfterMs, signal });
     stage('announceWaitMs');
     // What it took, in place of what it might have: the room the MP3 really needs.
     await holdRoom((await stat(output)).size);
@@ -367,39 +362,6 @@ async function readHead(
     }
   }
   return { streamability: readStreamability(head, true), head };
-}
-
-/**
- * Waits for media to announce the upload (the client was told it is stored), then checks it
- * holds exactly the bytes converted. An upload withdrawn meanwhile ends in UploadFailedError;
- * one stored and never announced, in an error that is retried.
- */
-async function expectAnnounced(
-  db: Db,
-  videoId: ObjectId,
-  read: CopyAndFeed,
-  staleAfterMs: number,
-  signal: AbortSignal,
-): Promise<void> {
-  const giveUpAt = Date.now() + ANNOUNCE_WAIT_MS;
-  for (;;) {
-    const video = await db
-      .collection<StoredVideo>(VIDEO_RECORDS)
-      .findOne({ _id: videoId }, { projection: { bytes: 1, sha256: 1, announced: 1 } });
-    if (video && video.announced !== false) {
-      if (video.bytes !== read.bytes || video.sha256 !== read.sha256()) {
-        throw new Error('The bytes converted differ from the stored upload');
-      }
-      return;
-    }
-    if (!video && (await videoUploadState(db, videoId, staleAfterMs)).kind === 'gone') {
-      throw new UploadFailedError('The upload was withdrawn');
-    }
-    if (Date.now() > giveUpAt) {
-      throw new Error(`The upload was stored but not announced within ${ANNOUNCE_WAIT_MS} ms`);
-    }
-    await sleep(25, undefined, { signal });
-  }
 }
 
 /**

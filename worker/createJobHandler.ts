@@ -9,7 +9,8 @@ import {
   type Conversions,
 } from '../lib/stores/conversions.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
-import { removeMp3sOf, videoUploadState } from '../lib/stores/gridfs.js';
+import { removeMp3sOf } from '../lib/stores/audioFiles.js';
+import { videoUploadState } from '../lib/stores/followUpload.js';
 import type { Logger } from '../lib/platform/logger.js';
 import {
   InvalidMessageError,

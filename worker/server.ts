@@ -2,7 +2,7 @@ import { createStorageQuota } from '../lib/stores/storageQuota.js';
 import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { openConversions } from '../lib/stores/conversions.js';
-import { ensureMp3Indexes } from '../lib/stores/gridfs.js';
+import { ensureMp3Indexes } from '../lib/stores/audioFiles.js';
 import { createInternalApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createMetrics } from '../lib/platform/metrics.js';

@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto';
 import { open, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Binary, type Db, type ObjectId } from 'mongodb';
-import {
-  AUDIO_BUCKET,
-  GRIDFS_CHUNK_SIZE,
-  removeGridFsFile,
-  type AudioMetadata,
-  type Mp3Chunk,
-} from '../lib/stores/gridfs.js';
+import type { Db, ObjectId } from 'mongodb';
+import { createMp3Writer, type AudioMetadata } from '../lib/stores/audioFiles.js';
+import { GRIDFS_CHUNK_SIZE } from '../lib/stores/gridfs.js';
 
 /** How often the growing MP3 is looked at for chunks to store. */
 const TAIL_INTERVAL_MS = 100;
@@ -48,7 +43,7 @@ export async function tailAudioIntoGridFs(
   run: { conversionId: string; stillOwned: () => Promise<boolean> },
 ): Promise<AudioTail> {
   await rm(path, { force: true });
-  const chunks = db.collection<Mp3Chunk>(`${AUDIO_BUCKET}.chunks`);
+  const mp3 = createMp3Writer(db, id, run.conversionId);
   const stored = createHash('sha256');
   let next = 1;
   const stop = new AbortController();
@@ -68,8 +63,6 @@ export async function tailAudioIntoGridFs(
       (s) => s.size,
       () => 0,
     );
-  const insertChunk = (n: number, data: Buffer) =>
-    chunks.insertOne({ files_id: id, n, data: new Binary(data), conversionId: run.conversionId });
 
   /** Stores every full chunk past the first (or, `final`, every chunk past it left). */
   const storeReady = async (final: boolean) => {
@@ -77,7 +70,7 @@ export async function tailAudioIntoGridFs(
     while ((next + 1) * GRIDFS_CHUNK_SIZE <= size || (final && next * GRIDFS_CHUNK_SIZE < size)) {
       const offset = next * GRIDFS_CHUNK_SIZE;
       const data = await readAt(offset, Math.min(GRIDFS_CHUNK_SIZE, size - offset));
-      await insertChunk(next, data);
+      await mp3.storeChunk(next, data);
       stored.update(data);
       next++;
     }
@@ -117,12 +110,9 @@ export async function tailAudioIntoGridFs(
       }
       // A lost run makes no MP3 whole; the owner's, under its own id, is untouched either way.
       if (!(await run.stillOwned())) throw new RunLostError('Another run owns the conversion now');
-      await insertChunk(0, first);
-      await db.collection(`${AUDIO_BUCKET}.files`).insertOne({
-        _id: id,
+      await mp3.storeChunk(0, first);
+      await mp3.makeWhole({
         length,
-        chunkSize: GRIDFS_CHUNK_SIZE,
-        uploadDate: new Date(),
         filename,
         metadata: { ...metadata, sha256: whole.digest('hex') },
       });
@@ -130,7 +120,7 @@ export async function tailAudioIntoGridFs(
     async discard() {
       stop.abort();
       await loop.catch(() => undefined);
-      await removeGridFsFile(db, AUDIO_BUCKET, id);
+      await mp3.discard();
     },
   };
 }

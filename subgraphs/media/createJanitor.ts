@@ -1,13 +1,14 @@
 import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
 import {
-  UPLOADS_IN_PROGRESS,
-  VIDEO_BUCKET,
-  type UploadInProgress,
-} from '../../lib/stores/gridfs.js';
+  dropUploadMarker,
+  isUploadStored,
+  removeUploadFile,
+  uploadFilesStoredBetween,
+  uploadsMarkedBefore,
+} from '../../lib/stores/uploadFiles.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { VideoStore } from './createVideoStore.js';
-import { removeVideoFile } from './storeUpload.js';
 import { withdrawVideo } from './withdrawVideo.js';
 
 /**
@@ -16,7 +17,7 @@ import { withdrawVideo } from './withdrawVideo.js';
  * streaming now started less than that ago. Twice the limit leaves room for clocks and restarts.
  *
  * - what an upload that died mid-stream, or a removal cut off half-way, left of a video file
- *   (its marker in UPLOADS_IN_PROGRESS is still there), and the marker;
+ *   (its upload marker is still there), and the marker;
  * - a video file without its record (stored, then the record could not be written);
  * - a record whose upload was never announced (the client was told it failed).
  *
@@ -50,22 +51,23 @@ export function createJanitor(deps: {
       ownerId: owner,
     });
 
+  const hasRecord = async (_id: ObjectId) =>
+    (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } })) !== null;
+
   async function sweep(): Promise<number> {
     const cutoff = new Date(Date.now() - abandonAfterMs);
     const since = new Date(Math.max(0, checkedUpTo.getTime() - abandonAfterMs));
     let removed = 0;
 
-    const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
-    for (const { _id, owner } of await inProgress.find({ startedAt: { $lt: cutoff } }).toArray()) {
+    for (const { _id, owner } of await uploadsMarkedBefore(db, cutoff)) {
       // A whole file with its record is a finished upload whose marker outlived it; anything
       // else marked this long ago is an upload or a removal that died half-way.
-      const whole = await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id });
-      if (whole && (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } }))) {
-        await inProgress.deleteOne({ _id });
+      if ((await isUploadStored(db, _id)) && (await hasRecord(_id))) {
+        await dropUploadMarker(db, _id);
         continue;
       }
       if (owner) await announceGone(_id, owner);
-      await removeVideoFile(db, VIDEO_BUCKET, _id);
+      await removeUploadFile(db, _id);
       log.warn(
         { fileId: _id.toHexString() },
         'janitor: removed what an unfinished upload or removal left',
@@ -73,18 +75,11 @@ export function createJanitor(deps: {
       removed++;
     }
 
-    const files = await db
-      .collection<{ _id: ObjectId; metadata?: { owner?: string } }>(`${VIDEO_BUCKET}.files`)
-      .find(
-        { uploadDate: { $gte: since, $lt: cutoff } },
-        { projection: { _id: 1, 'metadata.owner': 1 } },
-      )
-      .toArray();
-    for (const { _id, metadata } of files) {
-      if (await db.collection('videos').findOne({ _id }, { projection: { _id: 1 } })) continue;
+    for (const { _id, metadata } of await uploadFilesStoredBetween(db, since, cutoff)) {
+      if (await hasRecord(_id)) continue;
       // Its conversion may have begun while it streamed (video.uploading).
       if (metadata?.owner) await announceGone(_id, metadata.owner);
-      await removeVideoFile(db, VIDEO_BUCKET, _id);
+      await removeUploadFile(db, _id);
       log.warn({ fileId: _id.toHexString() }, 'janitor: removed a video file without a record');
       removed++;
     }

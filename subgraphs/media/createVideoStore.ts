@@ -2,16 +2,17 @@ import type { Readable } from 'node:stream';
 import { ObjectId, type Db } from 'mongodb';
 import type { Mp3Options } from '../../lib/contracts/mp3Options.js';
 import {
-  AUDIO_BUCKET,
-  VIDEO_BUCKET,
-  ensureGridFsIndexes,
-  readGridFsFile,
-  removeGridFsFile,
-  UPLOADS_IN_PROGRESS,
-  type UploadInProgress,
-  type AudioMetadata,
-} from '../../lib/stores/gridfs.js';
-import { markVideoRemoval, removeVideoFile } from './storeUpload.js';
+  ensureMp3ServingIndexes,
+  findMp3Owned,
+  removeMp3sOfVideo,
+  type AudioFile,
+} from '../../lib/stores/audioFiles.js';
+import { readGridFsFile } from '../../lib/stores/gridfs.js';
+import {
+  ensureUploadIndexes,
+  markUploadRemoval,
+  removeUploadFile,
+} from '../../lib/stores/uploadFiles.js';
 
 export interface VideoRecord {
   /** The same id as the video's GridFS file. */
@@ -28,12 +29,6 @@ export interface VideoRecord {
    * failed in between, and the client was not told it succeeded) is removed by the janitor.
    */
   announced: boolean;
-}
-
-export interface AudioFile {
-  _id: ObjectId;
-  length: number;
-  metadata: AudioMetadata;
 }
 
 export interface VideoPage {
@@ -74,14 +69,10 @@ export interface VideoStore {
  */
 export async function createVideoStore(db: Db): Promise<VideoStore> {
   const videos = db.collection<VideoRecord>('videos');
-  const audioFiles = db.collection<AudioFile>(`${AUDIO_BUCKET}.files`);
-  for (const bucket of [VIDEO_BUCKET, AUDIO_BUCKET]) await ensureGridFsIndexes(db, bucket);
+  await ensureUploadIndexes(db);
+  await ensureMp3ServingIndexes(db);
   await videos.createIndex({ owner: 1, _id: -1 }, { name: 'owner_newest_first' });
-  await audioFiles.createIndex({ 'metadata.videoId': 1 }, { name: 'by_video' });
   await videos.createIndex({ announced: 1, uploadedAt: 1 }, { name: 'by_announced_age' });
-  await db
-    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
-    .createIndex({ startedAt: 1 }, { name: 'by_age' });
   const toId = (id: string) =>
     ObjectId.isValid(id) && /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null;
 
@@ -103,7 +94,7 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
 
     async findOwned(id: string, owner: string): Promise<VideoRecord | null> {
       const _id = toId(id);
-      return _id ? videos.findOne({ _id, owner, announced: { $ne: false } }) : null;
+      return _id ? videos.findOne({ _id, owner, announced: true }) : null;
     },
 
     /** Newest first; `after` is the id of the last video of the previous page. */
@@ -112,7 +103,7 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
       const found = await videos
         .find({
           owner,
-          announced: { $ne: false },
+          announced: true,
           ...(cursor ? { _id: { $lt: cursor } } : {}),
         })
         .sort({ _id: -1 })
@@ -123,7 +114,7 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
 
     async findAudioOwned(id: string, owner: string): Promise<AudioFile | null> {
       const _id = toId(id);
-      return _id ? audioFiles.findOne({ _id, 'metadata.owner': owner }) : null;
+      return _id ? findMp3Owned(db, _id, owner) : null;
     },
 
     async findFile(bucket: string, id: string): Promise<StoredFile | null> {
@@ -143,13 +134,9 @@ export async function createVideoStore(db: Db): Promise<VideoStore> {
     async remove(record, options = {}) {
       // Marked before the MP3s go: a worker that makes an MP3 whole after the mark finds the
       // video gone and removes that MP3 itself; one made whole before is removed here.
-      await markVideoRemoval(db, record._id, record.owner);
-      const mp3s = await audioFiles
-        .find({ 'metadata.videoId': record._id.toHexString() })
-        .project<{ _id: ObjectId }>({ _id: 1 })
-        .toArray();
-      for (const { _id } of mp3s) await removeGridFsFile(db, AUDIO_BUCKET, _id);
-      await removeVideoFile(db, VIDEO_BUCKET, record._id, {
+      await markUploadRemoval(db, record._id, record.owner);
+      await removeMp3sOfVideo(db, record._id);
+      await removeUploadFile(db, record._id, {
         keepMarker: options.announceLater === true,
         owner: record.owner,
       });

@@ -16,8 +16,9 @@ import { readPageSize } from '../../lib/contracts/pagination.js';
 import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { MediaQuotas } from './config.js';
 import type { DownloadTokens } from './createDownloadTokens.js';
-import { AUDIO_BUCKET, VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
-import type { AudioFile, VideoRecord, VideoStore } from './createVideoStore.js';
+import type { AudioFile } from '../../lib/stores/audioFiles.js';
+import { AUDIO_BUCKET } from '../../lib/stores/gridfs.js';
+import type { VideoRecord, VideoStore } from './createVideoStore.js';
 import { cleanFilename } from './cleanFilename.js';
 import { storeUpload } from './storeUpload.js';
 import { withdrawVideo } from './withdrawVideo.js';
@@ -180,7 +181,7 @@ async function receiveUpload(
   // Realtime conversion: the conversion begins while the file still streams in. A lost
   // announcement costs only that: the conversion then starts on video.uploaded.
   let started: Promise<void> | undefined;
-  const stored = await storeUpload(deps.db, VIDEO_BUCKET, upload.createReadStream(), {
+  const stored = await storeUpload(deps.db, upload.createReadStream(), {
     fileId,
     filename,
     ownerId: owner,

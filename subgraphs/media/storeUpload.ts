@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import type { Db, ObjectId } from 'mongodb';
 import type { GraphQLError } from 'graphql';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import {
-  removeGridFsFile,
-  UPLOADS_IN_PROGRESS,
-  type UploadInProgress,
-} from '../../lib/stores/gridfs.js';
+  dropUploadMarker,
+  openUploadFile,
+  removeUploadFile,
+} from '../../lib/stores/uploadFiles.js';
 import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
 
 export interface StoredFile {
@@ -26,7 +26,6 @@ export interface StoredFile {
  */
 export async function storeUpload(
   db: Db,
-  bucketName: string,
   source: Readable,
   options: {
     /** The new file's id, which is also the video's. */
@@ -51,8 +50,6 @@ export async function storeUpload(
   },
 ): Promise<StoredFile> {
   const { fileId } = options;
-  const inProgress = db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS);
-  await inProgress.insertOne({ _id: fileId, startedAt: new Date(), owner: options.ownerId });
   const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
   const inspector = new UploadInspector(
     options.maxBytes,
@@ -60,13 +57,7 @@ export async function storeUpload(
     options.onAccepted,
     options.acceptedAfterBytes ?? 0,
   );
-  const upload = new GridFSBucket(db, { bucketName }).openUploadStreamWithId(
-    fileId,
-    options.filename,
-    {
-      metadata: { owner: options.ownerId },
-    },
-  );
+  const upload = await openUploadFile(db, fileId, options.filename, options.ownerId);
   // busboy only truncates an over-limit file and signals `limit`: make it fail.
   const onLimit = () => source.destroy(overLimit());
   source.once('limit', onLimit);
@@ -81,7 +72,7 @@ export async function storeUpload(
         () => true,
         () => false,
       )) !== false;
-    await removeVideoFile(db, bucketName, fileId, {
+    await removeUploadFile(db, fileId, {
       keepMarker: !told,
       owner: options.ownerId,
     }).catch(() => undefined);
@@ -90,51 +81,17 @@ export async function storeUpload(
     source.off('limit', onLimit);
   }
   if (!inspector.sniffed) {
-    await removeVideoFile(db, bucketName, fileId);
+    await removeUploadFile(db, fileId);
     throw graphqlError(ErrorCode.UNSUPPORTED_MEDIA, 'The file is empty');
   }
   // Best effort too: a marker left behind is dropped by the janitor, which finds the file whole.
-  await inProgress.deleteOne({ _id: fileId }).catch(() => undefined);
+  await dropUploadMarker(db, fileId).catch(() => undefined);
   return {
     fileId,
     bytes: inspector.bytes,
     sha256: inspector.hash.digest('hex'),
     contentType: inspector.sniffed.contentType,
   };
-}
-
-/**
- * Removes a video file whole or in part (a failed upload, a deleted or withdrawn video) so that a
- * removal cut off half-way is finished later: its marker, dated to the epoch so the janitor's
- * next pass takes it, goes in first and comes out last (or stays, with `keepMarker`, for the
- * janitor to finish what the caller could not: announcing the upload's end). A worker following
- * the upload reads an epoch marker as the upload's end.
- */
-export async function removeVideoFile(
-  db: Db,
-  bucketName: string,
-  fileId: ObjectId,
-  options: { keepMarker?: boolean; owner?: string } = {},
-): Promise<void> {
-  await markVideoRemoval(db, fileId, options.owner);
-  await removeGridFsFile(db, bucketName, fileId);
-  if (!options.keepMarker) {
-    await db.collection<UploadInProgress>(UPLOADS_IN_PROGRESS).deleteOne({ _id: fileId });
-  }
-}
-
-/**
- * Marks a video as being removed (its marker dated to the epoch): from here on a worker
- * following it, or finishing its MP3, finds it gone. Idempotent.
- */
-export async function markVideoRemoval(db: Db, fileId: ObjectId, owner?: string): Promise<void> {
-  await db
-    .collection<UploadInProgress>(UPLOADS_IN_PROGRESS)
-    .updateOne(
-      { _id: fileId },
-      { $set: { startedAt: new Date(0), ...(owner ? { owner } : {}) } },
-      { upsert: true },
-    );
 }
 
 function tooLarge(maxBytes: number) {

@@ -1,0 +1,106 @@
+import { GridFSBucket, type Db, type GridFSBucketWriteStream, type ObjectId } from 'mongodb';
+import { VIDEO_BUCKET, ensureGridFsIndexes, removeGridFsFile } from './gridfs.js';
+import {
+  dropMarker,
+  markRemoval,
+  markUploadStarted,
+  uploadMarkers,
+  type UploadInProgress,
+} from './uploadMarkers.js';
+
+/**
+ * Media's side of the upload files (GridFS bucket `videos` and its markers): it stores
+ * uploads as they stream, marks and performs their removal, and finds what a crash left
+ * half-done. Workers read the same files through followUpload.ts; nothing else writes them.
+ */
+
+export type { UploadInProgress } from './uploadMarkers.js';
+
+/** The indexes uploads and their markers need; media makes sure of them at start. */
+export async function ensureUploadIndexes(db: Db): Promise<void> {
+  await ensureGridFsIndexes(db, VIDEO_BUCKET);
+  await uploadMarkers(db).createIndex({ startedAt: 1 }, { name: 'by_age' });
+}
+
+/**
+ * Opens the upload stream of a new video file, having marked it as streaming first (so a
+ * worker can follow it, and the janitor finds it if this process dies mid-way).
+ */
+export async function openUploadFile(
+  db: Db,
+  fileId: ObjectId,
+  filename: string,
+  owner: string,
+): Promise<GridFSBucketWriteStream> {
+  await markUploadStarted(db, fileId, owner);
+  return new GridFSBucket(db, { bucketName: VIDEO_BUCKET }).openUploadStreamWithId(
+    fileId,
+    filename,
+    { metadata: { owner } },
+  );
+}
+
+/**
+ * Marks a video as being removed: from here on a worker following it, or finishing its MP3,
+ * finds it gone. Idempotent.
+ */
+export async function markUploadRemoval(db: Db, fileId: ObjectId, owner?: string): Promise<void> {
+  await markRemoval(db, fileId, owner);
+}
+
+/**
+ * Removes a video file whole or in part (a failed upload, a deleted or withdrawn video) so that
+ * a removal cut off half-way is finished later: its marker, dated to the epoch so the janitor's
+ * next pass takes it, goes in first and comes out last (or stays, with `keepMarker`, for the
+ * janitor to finish what the caller could not: announcing the upload's end). A worker following
+ * the upload reads that marker as the upload's end.
+ */
+export async function removeUploadFile(
+  db: Db,
+  fileId: ObjectId,
+  options: { keepMarker?: boolean; owner?: string } = {},
+): Promise<void> {
+  await markRemoval(db, fileId, options.owner);
+  await removeGridFsFile(db, VIDEO_BUCKET, fileId);
+  if (!options.keepMarker) await dropMarker(db, fileId);
+}
+
+/** Uploads and removals marked before `cutoff`: finished, or left half-done by a crash. */
+export function uploadsMarkedBefore(db: Db, cutoff: Date): Promise<UploadInProgress[]> {
+  return uploadMarkers(db)
+    .find({ startedAt: { $lt: cutoff } })
+    .toArray();
+}
+
+/** Every marker, for fsck. */
+export function uploadMarkersNow(db: Db): Promise<UploadInProgress[]> {
+  return uploadMarkers(db).find().toArray();
+}
+
+/**
+ * The upload is whole: its marker goes (media, once the file document is written; the janitor,
+ * for an upload whose process died just after).
+ */
+export async function dropUploadMarker(db: Db, fileId: ObjectId): Promise<void> {
+  await dropMarker(db, fileId);
+}
+
+/** Whether the upload's file document is written (the upload ended whole). */
+export async function isUploadStored(db: Db, fileId: ObjectId): Promise<boolean> {
+  return (await db.collection(`${VIDEO_BUCKET}.files`).findOne({ _id: fileId })) !== null;
+}
+
+/** Upload files made whole between `since` and `before`, with their uploader. */
+export function uploadFilesStoredBetween(
+  db: Db,
+  since: Date,
+  before: Date,
+): Promise<{ _id: ObjectId; metadata?: { owner?: string } }[]> {
+  return db
+    .collection<{ _id: ObjectId; metadata?: { owner?: string } }>(`${VIDEO_BUCKET}.files`)
+    .find(
+      { uploadDate: { $gte: since, $lt: before } },
+      { projection: { _id: 1, 'metadata.owner': 1 } },
+    )
+    .toArray();
+}
