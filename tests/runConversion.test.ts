@@ -47,7 +47,7 @@ const record: ConversionRecord = {
   jobSentAt: new Date(),
   runId: 'run',
   heartbeatAt: new Date(),
-} as ConversionRecord;
+};
 
 function stagesFor(source: FakeUpload) {
   const sink = createFakeSink();
