@@ -1,6 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { graphqlMultipart, type GraphQLMultipart } from '../../lib/contracts/graphqlMultipart.js';
 
 /** Bytes of the request body sent so far, and its whole size when known. */
 export type UploadProgress = (sentBytes: number, totalBytes: number | undefined) => void;
@@ -22,16 +21,9 @@ export interface MultipartRequest<TResult, TVariables> {
   signal?: AbortSignal | undefined;
 }
 
-/** The request's framing around the file's bytes (lib/contracts, shared with the router). */
-export function frameMultipart<TResult, TVariables>(
+/** The operation as the multipart request's `operations` field holds it, without the file. */
+export function operationOf<TResult, TVariables>(
   request: MultipartRequest<TResult, TVariables>,
-  filename: string,
-  fileType: string,
-): GraphQLMultipart {
-  return graphqlMultipart({
-    operation: { query: print(request.document), variables: request.variables },
-    fileVariable: request.fileVariable ?? 'file',
-    filename,
-    fileType,
-  });
+): { query: string; variables: Record<string, unknown> } {
+  return { query: print(request.document), variables: { ...request.variables } };
 }

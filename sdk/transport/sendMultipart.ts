@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { bearer } from './postGraphQL.js';
-import { frameMultipart, type MultipartRequest } from './MultipartRequest.js';
+import { graphqlMultipart } from '../../lib/contracts/graphqlMultipart.js';
+import { operationOf, type MultipartRequest } from './MultipartRequest.js';
 import { readGraphQLAnswer, transferFailure } from './readGraphQLAnswer.js';
 
 export interface MultipartFile {
@@ -21,7 +22,12 @@ export function sendMultipart<TResult, TVariables>(
   request: MultipartRequest<TResult, TVariables>,
   file: MultipartFile,
 ): Promise<TResult> {
-  const framing = frameMultipart(request, file.filename, file.contentType);
+  const framing = graphqlMultipart({
+    operation: operationOf(request),
+    fileVariable: request.fileVariable ?? 'file',
+    filename: file.filename,
+    fileType: file.contentType,
+  });
   const head = Buffer.from(framing.head);
   const tail = Buffer.from(framing.tail);
 

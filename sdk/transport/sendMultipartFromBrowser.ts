@@ -1,6 +1,6 @@
 import { ReelfluxError } from '../ReelfluxError.js';
 import { bearer } from './postGraphQL.js';
-import { frameMultipart, type MultipartRequest } from './MultipartRequest.js';
+import { operationOf, type MultipartRequest } from './MultipartRequest.js';
 import { readGraphQLAnswer } from './readGraphQLAnswer.js';
 
 /** What is used of XMLHttpRequest, declared here: the SDK compiles without the DOM's types. */
@@ -16,13 +16,14 @@ interface Xhr {
   open(method: string, url: string): void;
   setRequestHeader(name: string, value: string): void;
   addEventListener(type: 'load' | 'error' | 'abort', listener: () => void): void;
-  send(body: Blob): void;
+  send(body: FormData): void;
   abort(): void;
 }
 
 /**
- * One GraphQL multipart request from a browser, with the same framing as Node's. It goes over
- * XMLHttpRequest: `fetch` has no upload progress (its request streams need HTTP/2 and report
+ * One GraphQL multipart request from a browser. The browser's FormData frames it (the shared
+ * framing draws its boundary with `crypto.randomUUID`, which a page served over plain HTTP
+ * from another host than localhost does not have). It goes over XMLHttpRequest: `fetch` has no upload progress (its request streams need HTTP/2 and report
  * nothing), XMLHttpRequest does. The browser reads the File from disk as it sends; `signal`
  * aborts the request (CANCELLED), a lost connection is NETWORK_ERROR.
  */
@@ -30,7 +31,15 @@ export function sendMultipartFromBrowser<TResult, TVariables>(
   request: MultipartRequest<TResult, TVariables>,
   file: File,
 ): Promise<TResult> {
-  const framing = frameMultipart(request, file.name, file.type);
+  const fileVariable = request.fileVariable ?? 'file';
+  const { query, variables } = operationOf(request);
+  const body = new FormData();
+  body.append(
+    'operations',
+    JSON.stringify({ query, variables: { ...variables, [fileVariable]: null } }),
+  );
+  body.append('map', JSON.stringify({ 0: [`variables.${fileVariable}`] }));
+  body.append('0', file, file.name);
   const { signal } = request;
   return new Promise<TResult>((resolve, reject) => {
     const cancelled = () => new ReelfluxError('CANCELLED', 'upload cancelled');
@@ -45,11 +54,7 @@ export function sendMultipartFromBrowser<TResult, TVariables>(
       outcome();
     };
     xhr.open('POST', request.url);
-    const headers = {
-      ...bearer(request.token),
-      'content-type': framing.contentType,
-      'apollo-require-preflight': 'true',
-    };
+    const headers = { ...bearer(request.token), 'apollo-require-preflight': 'true' };
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', (event) =>
       request.onProgress?.(event.loaded, event.lengthComputable ? event.total : undefined),
@@ -68,6 +73,6 @@ export function sendMultipartFromBrowser<TResult, TVariables>(
     );
     xhr.addEventListener('abort', () => settle(() => reject(cancelled())));
     signal?.addEventListener('abort', abort, { once: true });
-    xhr.send(new Blob([framing.head, file, framing.tail]));
+    xhr.send(body);
   });
 }
