@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   closeSync,
+  createReadStream,
   existsSync,
   mkdirSync,
   openSync,
@@ -10,70 +11,57 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
+import { createReelfluxClient, ReelfluxError, type Mp3Options } from '../sdk/index.js';
 
-/** A fresh account for one benchmark run; returns its token. */
+/** A fresh account for one benchmark run, through the SDK; returns its token. */
 export async function signUpBenchUser(graphqlUrl: string): Promise<string> {
-  const response = await fetch(graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: `mutation { signUp(email: "bench-${randomUUID()}@example.com", password: "benchmark password") { token } }`,
-    }),
-  });
-  const body = (await response.json()) as { data?: { signUp?: { token: string } } };
-  const token = body.data?.signUp?.token;
-  if (!token) throw new Error(`sign-up failed: ${JSON.stringify(body)}`);
+  const reelflux = createReelfluxClient({ url: graphqlUrl });
+  const { token } = await reelflux.signUp(
+    `bench-${randomUUID()}@example.com`,
+    'benchmark password',
+  );
   return token;
 }
 
-/** Uploads a file the way a user would, with curl streaming it from disk; returns the video id. */
-export function curlUpload(
+/**
+ * Uploads a file the way a user would, with the SDK streaming it from disk (multipart);
+ * returns the video id.
+ */
+export async function uploadBenchFile(
   graphqlUrl: string,
   token: string,
   path: string,
-  mp3: Record<string, unknown> = {},
-  /** Bytes per second curl sends at most (`--limit-rate`), as a slower network would. */
+  mp3: Mp3Options = {},
+  /** Bytes per second sent at most, as a slower network would. */
   limitRate?: number,
 ): Promise<string> {
-  const operations = JSON.stringify({
-    query:
-      'mutation ($file: Upload!, $mp3: Mp3Options) { uploadVideo(file: $file, mp3: $mp3) { id } }',
-    variables: { file: null, mp3 },
+  const reelflux = createReelfluxClient({ url: graphqlUrl, token });
+  const video = limitRate
+    ? await reelflux.uploadVideo(readThrottled(path, limitRate), {
+        mp3,
+        filename: basename(path),
+        size: statSync(path).size,
+      })
+    : await reelflux.uploadVideo(path, { mp3 });
+  return video.id;
+}
+
+/** A file read no faster than `bytesPerSecond` on average, in 64 KiB chunks. */
+function readThrottled(path: string, bytesPerSecond: number): Readable {
+  const started = performance.now();
+  let read = 0;
+  const pace = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      read += chunk.length;
+      const due = started + (read / bytesPerSecond) * 1000;
+      setTimeout(() => next(null, chunk), Math.max(0, due - performance.now()));
+    },
   });
-  return new Promise((resolve, reject) => {
-    const curl = spawn('curl', [
-      '-sS',
-      graphqlUrl,
-      '-H',
-      `authorization: Bearer ${token}`,
-      '-H',
-      'apollo-require-preflight: true',
-      '-F',
-      `operations=${operations}`,
-      '-F',
-      'map={"0":["variables.file"]}',
-      '-F',
-      `0=@${path};type=video/mp4`,
-      ...(limitRate ? ['--limit-rate', String(limitRate)] : []),
-    ]);
-    let out = '';
-    curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    curl.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    // 'close', not 'exit': 'exit' can come before the last of stdout has been read, and the
-    // upload then looked failed with an empty reply (seen under 50 parallel uploads).
-    curl.on('close', (code) => {
-      try {
-        const id = (JSON.parse(out) as { data?: { uploadVideo?: { id: string } } }).data
-          ?.uploadVideo?.id;
-        if (id) return resolve(id);
-      } catch {
-        // reported below
-      }
-      reject(new Error(`upload failed (curl exit ${code}): ${out.slice(0, 300)}`));
-    });
-  });
+  return createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(pace);
 }
 
 /**
@@ -165,21 +153,14 @@ export async function waitForMp3(
   id: string,
   intervalMs = 100,
 ): Promise<string> {
+  const reelflux = createReelfluxClient({ url: graphqlUrl, token });
   for (;;) {
-    const response = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({
-        query: 'query ($id: ID!) { conversion(id: $id) { status audio { downloadUrl } } }',
-        variables: { id },
-      }),
+    const conversion = await reelflux.conversion(id).catch((error: unknown) => {
+      if (error instanceof ReelfluxError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
     });
-    const { data } = (await response.json()) as {
-      data: { conversion: { status: string; audio: { downloadUrl: string } | null } | null } | null;
-    };
-    const conversion = data?.conversion;
     if (conversion?.status === 'SUCCEEDED' && conversion.audio) return conversion.audio.downloadUrl;
-    if (conversion && ['FAILED', 'CANCELLED'].includes(conversion.status)) {
+    if (conversion && isFinalStatus(conversion.status)) {
       throw new Error(`conversion ${id} ${conversion.status}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -5,7 +5,7 @@ import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
 import {
   bench720p,
-  curlUpload,
+  uploadBenchFile,
   plainFfmpeg,
   plainTwoAtATime,
   signUpBenchUser,
@@ -43,7 +43,7 @@ try {
 
   // (1b) the whole service
   started = performance.now();
-  const id = await curlUpload(stack.graphqlUrl, token, longVideo);
+  const id = await uploadBenchFile(stack.graphqlUrl, token, longVideo);
   const uploadSeconds = seconds(started);
   const url = await waitForMp3(stack.graphqlUrl, token, id);
   const convertedAt = performance.now();
@@ -67,7 +67,7 @@ try {
   const plainBatch = await plainTwoAtATime(infra.ffmpegPath, shortVideo, work, SHORT_COUNT);
   started = performance.now();
   const ids = await Promise.all(
-    Array.from({ length: SHORT_COUNT }, () => curlUpload(stack.graphqlUrl, token, shortVideo)),
+    Array.from({ length: SHORT_COUNT }, () => uploadBenchFile(stack.graphqlUrl, token, shortVideo)),
   );
   await Promise.all(ids.map((each) => waitForMp3(stack.graphqlUrl, token, each)));
   const serviceBatch = seconds(started);

@@ -1,7 +1,8 @@
 import { cpus, totalmem } from 'node:os';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
-import { benchAudio, benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
+import { createReelfluxClient, ReelfluxError } from '../sdk/index.js';
+import { benchAudio, benchVideo, uploadBenchFile, signUpBenchUser } from './benchClient.js';
 
 /**
  * `npm run bench:fairness`: does one user's backlog hold up another user's job? User B's
@@ -20,23 +21,14 @@ const clip = benchVideo(infra.ffmpegPath, { seconds: 10, size: '320x180', videoK
 // of the queue.
 const long = benchAudio(infra.ffmpegPath, 600);
 
-interface State {
-  status: string;
-  queuedAt: string;
-  startedAt: string | null;
-}
-const state = async (stack: RunningStack, token: string, id: string) => {
-  const response = await fetch(stack.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      query: 'query ($id: ID!) { conversion(id: $id) { status queuedAt startedAt } }',
-      variables: { id },
-    }),
-  });
-  const body = (await response.json()) as { data?: { conversion?: State | null } };
-  return body.data?.conversion ?? undefined;
-};
+/** The conversion's state, or undefined while it is not made yet (its event not consumed). */
+const state = (stack: RunningStack, token: string, id: string) =>
+  createReelfluxClient({ url: stack.graphqlUrl, token })
+    .conversion(id)
+    .catch((error: unknown) => {
+      if (error instanceof ReelfluxError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    });
 const status = async (stack: RunningStack, token: string, id: string) =>
   (await state(stack, token, id))?.status;
 const until = async (stack: RunningStack, token: string, id: string, wanted: string) => {
@@ -56,7 +48,7 @@ const clipSeconds = async (stack: RunningStack, token: string, count: number) =>
   const waits: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    const id = await curlUpload(stack.graphqlUrl, token, clip);
+    const id = await uploadBenchFile(stack.graphqlUrl, token, clip);
     await until(stack, token, id, 'SUCCEEDED');
     times.push((performance.now() - started) / 1000);
     const done = await state(stack, token, id);
@@ -76,7 +68,8 @@ const round = async (name: string, env: Record<string, string>) => {
     const b = await signUpBenchUser(stack.graphqlUrl);
     const idle = await clipSeconds(stack, b, 3);
     const backlog: string[] = [];
-    for (let i = 0; i < BACKLOG; i++) backlog.push(await curlUpload(stack.graphqlUrl, a, long));
+    for (let i = 0; i < BACKLOG; i++)
+      backlog.push(await uploadBenchFile(stack.graphqlUrl, a, long));
     // One clip: behind a first-in-first-out queue, a second would find the backlog gone.
     const loaded = await clipSeconds(stack, b, 1);
     let waiting = 0;

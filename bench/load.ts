@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { createSubscriptionSocket } from '../sdk/transport/createSubscriptionSocket.js';
 import { childPids } from '../tests/helpers/processes.js';
-import { benchVideo, curlUpload, signUpBenchUser } from './benchClient.js';
+import { benchVideo, uploadBenchFile, signUpBenchUser } from './benchClient.js';
 import { percentile } from './measureLatency.js';
 
 /**
@@ -89,14 +90,14 @@ async function round(stack: RunningStack, users: number): Promise<Round> {
   const uploadSeconds: number[] = [];
   const endToEnd: number[] = [];
   let completedWatchers = 0;
-  const clients: ReturnType<typeof createClient>[] = [];
+  const clients: Client[] = [];
   const started = performance.now();
 
   const one = async (token: string) => {
     const begun = performance.now();
     let id: string;
     try {
-      id = await curlUpload(stack.graphqlUrl, token, source);
+      id = await uploadBenchFile(stack.graphqlUrl, token, source);
     } catch (error) {
       errors.push(`upload: ${(error as Error).message}`);
       return;
@@ -107,10 +108,10 @@ async function round(stack: RunningStack, users: number): Promise<Round> {
     let seen = false;
     const finals = await Promise.all(
       Array.from({ length: WATCHERS_PER_UPLOAD }, () => {
-        const client = createClient({
-          url: stack.graphqlUrl.replace(/^http/, 'ws'),
+        const client = createSubscriptionSocket({
+          url: stack.graphqlUrl,
+          token,
           webSocketImpl: WebSocket,
-          connectionParams: { authorization: `Bearer ${token}` },
           retryAttempts: 3,
         });
         clients.push(client);

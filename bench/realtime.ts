@@ -10,7 +10,7 @@ import { freePort, spawnStack } from '../scripts/spawnStack.js';
 import {
   bench720p,
   bigStreamable,
-  curlUpload,
+  uploadBenchFile,
   plainFfmpeg,
   plainTwoAtATime,
   rssOf,
@@ -22,7 +22,7 @@ import {
  * `npm run bench:realtime`: how soon the MP3 is ready once an upload ends, now that conversion
  * runs while the upload streams. One 10-minute 720p H.264/AAC video, its MP4 index first:
  *
- * 1. uploaded with curl at 8 MB/s (a fast home connection): seconds from the upload's answer to
+ * 1. uploaded with the SDK at 8 MB/s (a fast home connection): seconds from the upload's answer to
  *    SUCCEEDED and to the MP3 downloaded, p50 of RUNS;
  * 2. uploaded at full speed: upload start → MP3 downloaded, against the larger of a raw driver
  *    GridFS upload of the same file into the same store and plain ffmpeg on the same file, both
@@ -102,7 +102,7 @@ try {
   /** Uploads `path`; seconds from the start to the answer, to SUCCEEDED, to the MP3 downloaded. */
   const convert = async (path: string, limitRate?: number) => {
     const start = performance.now();
-    const id = await curlUpload(stack.graphqlUrl, token, path, {}, limitRate);
+    const id = await uploadBenchFile(stack.graphqlUrl, token, path, {}, limitRate);
     const answered = since(start);
     const url = await waitForMp3(stack.graphqlUrl, token, id, 20);
     const succeeded = since(start);

@@ -12,14 +12,14 @@ import {
   startFerretDbOnFreshDatabase,
   startPrivateFerretDb,
 } from '../tests/helpers/privateServices.js';
-import { curlUpload, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
+import { uploadBenchFile, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
 
 /**
  * `npm run bench:store`: the local store, FerretDB on PostgreSQL (with the wrapper's indexes),
  * each part under a whole stack of its own, and beside it FerretDB's SQLite handler, the
  * earlier default, in the same run.
  *
- * - Throughput, on both: one file uploaded through the router (curl, multipart) and written
+ * - Throughput, on both: one file uploaded through the router (the SDK, multipart) and written
  *   with the driver, then downloaded through the router's `/files` and read with the driver;
  *   and four driver uploads at once.
  * - Reads as the store fills, on PostgreSQL: the whole file and one 1 MiB Range of it through
@@ -101,7 +101,7 @@ async function measure(
     const token = await signUpBenchUser(stack.graphqlUrl);
     let id = '';
     const routerUp = await seconds(async () => {
-      id = await curlUpload(stack.graphqlUrl, token, file);
+      id = await uploadBenchFile(stack.graphqlUrl, token, file);
     });
     const driverUp = await seconds(() =>
       pipeline(createReadStream(file), videos.openUploadStreamWithId(new ObjectId(), 'same.mp4')),

@@ -3,15 +3,17 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { parseConversionUpdated } from '../lib/contracts/messages.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { topologyNames } from '../lib/broker/topology.js';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { createReelfluxClient } from '../sdk/index.js';
+import { createSubscriptionSocket } from '../sdk/transport/createSubscriptionSocket.js';
 import { makeLongAudio } from '../tests/helpers/fixtures.js';
-import { curlUpload, signUpBenchUser } from './benchClient.js';
+import { uploadBenchFile, signUpBenchUser } from './benchClient.js';
 import { percentile } from './measureLatency.js';
 
 /**
@@ -59,7 +61,7 @@ try {
   const seen = await watchEvents(infra.amqpUrl, prefix);
   const nexts: Next[] = [];
   const worker = startWorker(stack);
-  const videoId = await curlUpload(routerGraphql, token, makeAudio(dir, 1200));
+  const videoId = await uploadBenchFile(routerGraphql, token, makeAudio(dir, 1200));
   const latencyClient = socket(routerGraphql, token);
   // The baseline runs beside the rounds, so both see the same load (two ffmpeg jobs, the
   // database writing MP3s) on the same two cores.
@@ -95,7 +97,7 @@ try {
     Array.from({ length: VIDEOS }, () => signUpBenchUser(routerGraphql)),
   );
   const videos = await Promise.all(
-    users.map((user) => curlUpload(routerGraphql, user, shortAudio, { bitrateKbps: 32 })),
+    users.map((user) => uploadBenchFile(routerGraphql, user, shortAudio, { bitrateKbps: 32 })),
   );
   const idleBefore = sample(router.pid);
   await sleep(5_000);
@@ -217,10 +219,10 @@ function makeAudio(folder: string, seconds: number): string {
 }
 
 function socket(graphqlUrl: string, token: string): Client {
-  return createClient({
-    url: graphqlUrl.replace(/^http/, 'ws'),
+  return createSubscriptionSocket({
+    url: graphqlUrl,
+    token,
     webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: 0,
   });
 }
@@ -341,19 +343,9 @@ function usage(from: Sample, to: Sample): { cpu: number; rss: number; seconds: n
 }
 
 async function convertAgain(graphqlUrl: string, token: string, videoId: string): Promise<string> {
-  const response = await fetch(graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      // A small MP3: the database writes each one, and only the events matter here.
-      query: 'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { bitrateKbps: 32 }) { id } }',
-      variables: { v: videoId },
-    }),
-  });
-  const body = (await response.json()) as { data?: { convertVideo?: { id: string } } };
-  const id = body.data?.convertVideo?.id;
-  if (!id) throw new Error(`convertVideo failed: ${JSON.stringify(body)}`);
-  return id;
+  const reelflux = createReelfluxClient({ url: graphqlUrl, token });
+  // A small MP3: the database writes each one, and only the events matter here.
+  return (await reelflux.convertVideo(videoId, { bitrateKbps: 32 })).id;
 }
 
 function progress(line: string): void {

@@ -5,10 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
 import { spawnStack } from '../scripts/spawnStack.js';
-import { curlUpload, rssOf, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
+import { uploadBenchFile, rssOf, signUpBenchUser, writeMp4ShapedNoise } from './benchClient.js';
 
 /**
- * `npm run bench:upload`: the same file (a) uploaded through the router with curl (multipart,
+ * `npm run bench:upload`: the same file (a) uploaded through the router with the SDK (multipart,
  * streamed from disk) and (b) written straight into GridFS with the driver, same database,
  * same run; MB/s of each and the ratio. Then a large file (2 GiB by default) through the
  * router while the router's and media's RSS is sampled, to show nothing buffers the file.
@@ -33,7 +33,7 @@ try {
   writeMp4ShapedNoise(file, SIZE);
 
   let started = performance.now();
-  await curlUpload(stack.graphqlUrl, token, file);
+  await uploadBenchFile(stack.graphqlUrl, token, file);
   const viaRouter = SIZE / MB / ((performance.now() - started) / 1000);
 
   started = performance.now();
@@ -58,7 +58,7 @@ try {
     peak.media = Math.max(peak.media, rssOf(launcher, 'media/main.js'));
   }, 200);
   started = performance.now();
-  await curlUpload(stack.graphqlUrl, token, bigFile);
+  await uploadBenchFile(stack.graphqlUrl, token, bigFile);
   const bigRate = BIG / MB / ((performance.now() - started) / 1000);
   clearInterval(sampler);
 
@@ -70,7 +70,7 @@ try {
       '',
       '| path | MB/s |',
       '|---|---|',
-      `| (a) curl → router → media → GridFS | ${viaRouter.toFixed(1)} |`,
+      `| (a) SDK → router → media → GridFS | ${viaRouter.toFixed(1)} |`,
       `| (b) driver → GridFS directly | ${direct.toFixed(1)} |`,
       `| **ratio a/b** | **${(viaRouter / direct).toFixed(2)}** |`,
       '',

@@ -5,7 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { CloseCode, createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { ErrorCode } from '../lib/contracts/errorCodes.js';
@@ -30,7 +30,13 @@ import {
   type VideosQuery,
 } from './generated/graphql.js';
 import { isReelfluxErrorCode, ReelfluxError, SdkErrorCode } from './ReelfluxError.js';
-import { sendMultipart, type GraphQLBody } from './sendMultipart.js';
+import {
+  createSubscriptionSocket,
+  subscriptionFailure,
+} from './transport/createSubscriptionSocket.js';
+import { bearer, postGraphQL } from './transport/postGraphQL.js';
+import type { GraphQLBody } from './transport/readGraphQLAnswer.js';
+import { sendMultipart } from './transport/sendMultipart.js';
 
 export type Conversion = ConversionFieldsFragment;
 export type Video = VideoFieldsFragment;
@@ -129,39 +135,10 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
   const graphqlUrl = `${base}/graphql`;
   let token = options.token;
 
-  const headers = (): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
-
-  async function request<TResult, TVariables>(
+  const request = <TResult, TVariables>(
     document: TypedDocumentNode<TResult, TVariables>,
     variables: TVariables,
-  ): Promise<TResult> {
-    let response: Response;
-    try {
-      response = await fetch(graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers() },
-        body: JSON.stringify({ query: print(document), variables }),
-      });
-    } catch (error) {
-      throw new ReelfluxError('NETWORK_ERROR', `cannot reach ${graphqlUrl}: ${String(error)}`, {
-        cause: error,
-      });
-    }
-    const text = await response.text();
-    let body: GraphQLBody<TResult>;
-    try {
-      body = JSON.parse(text) as GraphQLBody<TResult>;
-    } catch {
-      throw new ReelfluxError(
-        'NETWORK_ERROR',
-        `${graphqlUrl} answered ${response.status} with no GraphQL body`,
-        { status: response.status },
-      );
-    }
-    if (body.errors?.length) throw ReelfluxError.fromErrors(body.errors, response.status);
-    if (!body.data) throw new ReelfluxError('NETWORK_ERROR', 'response without data');
-    return body.data;
-  }
+  ): Promise<TResult> => postGraphQL({ url: graphqlUrl, token, document, variables });
 
   const client: ReelfluxClient = {
     url: base,
@@ -228,24 +205,23 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
       const fromPath = typeof source === 'string';
       const size = fromPath ? (await stat(source)).size : upload.size;
       const filename = upload.filename ?? (fromPath ? basename(source) : 'video');
-      const body = await sendMultipart<{ uploadVideo: Video }>({
-        url: graphqlUrl,
-        headers: headers(),
-        query: print(UploadVideoDocument),
-        variables: upload.mp3 ? { mp3: upload.mp3 } : {},
-        fileVariable: 'file',
-        file: {
+      const { uploadVideo } = await sendMultipart(
+        {
+          url: graphqlUrl,
+          token,
+          document: UploadVideoDocument,
+          variables: upload.mp3 ? { mp3: upload.mp3 } : {},
+          onProgress: callbacks.onProgress,
+          signal: callbacks.signal,
+        },
+        {
           stream: fromPath ? createReadStream(source) : source,
           filename,
           contentType: contentTypeFor(filename),
           size,
         },
-        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
-        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
-      });
-      if (body.errors?.length) throw ReelfluxError.fromErrors(body.errors);
-      if (!body.data) throw new ReelfluxError('NETWORK_ERROR', 'upload answered without data');
-      return body.data.uploadVideo;
+      );
+      return uploadVideo;
     },
 
     /**
@@ -269,7 +245,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
       let response: Response;
       try {
         response = await fetch(new URL(audio.downloadUrl, base), {
-          headers: headers(),
+          headers: bearer(token),
           ...(callbacks.signal ? { signal: callbacks.signal } : {}),
         });
       } catch (error) {
@@ -373,20 +349,16 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
     },
   };
 
-  function createSocket(): Client {
-    const auth = token;
-    return createClient({
-      url: graphqlUrl.replace(/^http/, 'ws'),
+  // A router restart or a lost network: try again for about a minute, also when the
+  // connection is refused (graphql-ws retries only closes by default).
+  const createSocket = (): Client =>
+    createSubscriptionSocket({
+      url: graphqlUrl,
+      token,
       webSocketImpl: WebSocket,
-      connectionParams: auth ? { authorization: `Bearer ${auth}` } : {},
       lazy: true,
-      // A router restart or a lost network: try again for about a minute, also when the
-      // connection is refused (graphql-ws retries only closes by default). A refused token
-      // (Forbidden) will not get better, so that one fails at once.
       retryAttempts: 8,
-      shouldRetry: (event) => !closedWith(event, CloseCode.Forbidden),
     });
-  }
 
   return client;
 }
@@ -413,7 +385,7 @@ function watch(
         step = (await inner.next()) as typeof step;
       } catch (error) {
         await finish();
-        throw toReelfluxError(error);
+        throw subscriptionFailure(error);
       }
       if (step.done) {
         await finish();
@@ -422,7 +394,7 @@ function watch(
       const update = step.value.data?.conversionUpdated;
       if (!update) {
         await finish();
-        throw toReelfluxError(step.value.errors);
+        throw subscriptionFailure(step.value.errors);
       }
       return { done: false, value: update };
     },
@@ -435,32 +407,6 @@ function watch(
     },
   };
   return iterator;
-}
-
-function isCloseEvent(event: unknown): event is { code: number; reason: string } {
-  return typeof event === 'object' && event !== null && 'code' in event && 'reason' in event;
-}
-
-/** The socket closed with one of graphql-ws's `codes`. */
-function closedWith(event: unknown, ...codes: CloseCode[]): boolean {
-  return isCloseEvent(event) && codes.some((code) => code.valueOf() === event.code);
-}
-
-/** graphql-ws rejects with an array of GraphQL errors, a CloseEvent, or an error event. */
-function toReelfluxError(error: unknown): ReelfluxError {
-  if (Array.isArray(error)) return ReelfluxError.fromErrors(error);
-  if (isCloseEvent(error)) {
-    const { code, reason } = error;
-    const mapped = closedWith(error, CloseCode.Unauthorized, CloseCode.Forbidden)
-      ? ErrorCode.UNAUTHENTICATED
-      : SdkErrorCode.CONNECTION_CLOSED;
-    return new ReelfluxError(mapped, `subscription socket closed (${code} ${reason})`);
-  }
-  const message =
-    typeof error === 'object' && error !== null && 'message' in error
-      ? String(error.message)
-      : String(error);
-  return new ReelfluxError('NETWORK_ERROR', `subscription failed: ${message}`, { cause: error });
 }
 
 const CONTENT_TYPES: Record<string, string> = {

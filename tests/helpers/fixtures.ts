@@ -24,12 +24,7 @@ export function makeVideo(
   const audio = options.audio ?? 'aac';
   const layout = options.channels === 6 ? '5.1' : options.channels === 1 ? 'mono' : 'stereo';
   execFileSync(ffmpegPath, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
+    ...['-v', 'error', '-y', '-f', 'lavfi', '-i'],
     `testsrc=size=160x120:rate=10:duration=${seconds}`,
     ...(audio === 'none'
       ? []
@@ -67,12 +62,7 @@ export function writeTone(
   sampleRateHz = 48_000,
 ): void {
   execFileSync(ffmpegPath, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
+    ...['-v', 'error', '-y', '-f', 'lavfi', '-i'],
     `sine=frequency=330:sample_rate=${sampleRateHz}:duration=${seconds}`,
     ...encode,
     path,

@@ -7,25 +7,34 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   };
 }
 
-/** POSTs one GraphQL operation as JSON, the way any client would. */
-export async function postGraphQL<T = Record<string, unknown>>(
-  url: string,
+export interface GraphQLOptions {
+  variables?: Record<string, unknown>;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** The headers and body postGraphQL sends for one operation. */
+export function graphqlRequest(
   query: string,
-  options: {
-    variables?: Record<string, unknown>;
-    token?: string;
-    headers?: Record<string, string>;
-  } = {},
-): Promise<GraphQLResponse<T>> {
-  const response = await fetch(url, {
-    method: 'POST',
+  options: GraphQLOptions,
+): { headers: Record<string, string>; body: string } {
+  return {
     headers: {
       'content-type': 'application/json',
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...options.headers,
     },
     body: JSON.stringify({ query, variables: options.variables }),
-  });
+  };
+}
+
+/** POSTs one GraphQL operation as JSON, the way any client would. */
+export async function postGraphQL<T = Record<string, unknown>>(
+  url: string,
+  query: string,
+  options: GraphQLOptions = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, { method: 'POST', ...graphqlRequest(query, options) });
   return {
     status: response.status,
     headers: response.headers,

@@ -5,7 +5,12 @@ import {
   type HopBody,
 } from '../../lib/server/createInternalHop.js';
 import { readSecret } from '../../lib/platform/readSecret.js';
-import { postGraphQL, type GraphQLResponse } from './graphql.js';
+import {
+  graphqlRequest,
+  postGraphQL,
+  type GraphQLOptions,
+  type GraphQLResponse,
+} from './graphql.js';
 
 /** A request to a subgraph, as a test sends it around the router. */
 export interface DirectRequest {
@@ -52,19 +57,10 @@ export function postGraphQLAsRouter<T = Record<string, unknown>>(
   env: NodeJS.ProcessEnv,
   url: string,
   query: string,
-  options: {
-    variables?: Record<string, unknown>;
-    token?: string;
-    headers?: Record<string, string>;
-  } = {},
+  options: GraphQLOptions = {},
 ): Promise<GraphQLResponse<T>> {
   // What postGraphQL sends, so the signature fits that very request.
-  const body = JSON.stringify({ query, variables: options.variables });
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-    ...options.headers,
-  };
+  const { headers, body } = graphqlRequest(query, options);
   return postGraphQL<T>(url, query, {
     ...options,
     headers: { ...options.headers, ...routerHopHeaders(env, { url, headers, body }) },

@@ -1,18 +1,43 @@
-import {
-  Client,
-  fetchExchange,
-  mapExchange,
-  subscriptionExchange,
-  type CombinedError,
-  type ExecutionResult,
-} from '@urql/core';
-import { CloseCode, createClient as createWebSocketClient } from 'graphql-ws';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { ClientErrorCode, ErrorCode } from '../../../lib/contracts/errorCodes.js';
+import type { ReelfluxError } from '../../../sdk/ReelfluxError.js';
+import {
+  createSubscriptionSocket,
+  isTokenRefused,
+  subscribe,
+} from '../../../sdk/transport/createSubscriptionSocket.js';
+import type { UploadProgress } from '../../../sdk/transport/MultipartRequest.js';
+import { postGraphQL } from '../../../sdk/transport/postGraphQL.js';
+import { sendMultipartFromBrowser } from '../../../sdk/transport/sendMultipartFromBrowser.js';
 import { describeError, type ProblemFacts } from './describeError.js';
 
-/** The page's way to the API: one urql client over HTTP, with subscriptions over graphql-ws. */
+/** An answer's data, or why there is none. */
+export type ApiResult<T> =
+  { data: T; error?: undefined } | { data?: undefined; error: ReelfluxError };
+
+/**
+ * The page's way to the API, over the SDK's transport: queries and mutations over HTTP,
+ * uploads with progress, subscriptions over graphql-ws. Nothing here rejects: every failure
+ * comes back as the result's `error`.
+ */
 export interface Api {
-  readonly client: Client;
+  request<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: TVariables,
+  ): Promise<ApiResult<TResult>>;
+  /** A mutation with `file` as its `file` variable; `signal` aborts it (error CANCELLED). */
+  upload<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: Omit<TVariables, 'file'>,
+    file: File,
+    transfer: { onProgress: UploadProgress; signal: AbortSignal },
+  ): Promise<ApiResult<TResult>>;
+  /** Each answer of a subscription; one with an error is its last. Returns the unsubscribe. */
+  subscribe<TResult, TVariables extends Record<string, unknown>>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: TVariables,
+    onResult: (result: ApiResult<TResult>) => void,
+  ): () => void;
   /**
    * Calls `listener` each time the WebSocket is back after a drop (a router restart, a lost
    * network). Subscriptions resume by themselves; what they missed meanwhile, such as a
@@ -25,8 +50,6 @@ export interface Api {
 
 /** Both on the router that served the page: the same origin, so the CSP can stay `'self'`. */
 const GRAPHQL_PATH = '/graphql';
-/** WebSocket close codes for a token the router will not take. */
-const REFUSED_TOKEN: ReadonlySet<number> = new Set([CloseCode.Unauthorized, CloseCode.Forbidden]);
 /** The longest wait between two tries to reconnect, so a long outage is noticed soon after. */
 const MAX_RETRY_WAIT_MS = 30_000;
 
@@ -35,79 +58,51 @@ const MAX_RETRY_WAIT_MS = 30_000;
  * deleted), from any operation or from the WebSocket's handshake.
  */
 export function createApi(token: string | undefined, onSessionEnded: () => void): Api {
-  const authorization = token ? `Bearer ${token}` : undefined;
+  const url = new URL(GRAPHQL_PATH, location.href).href;
   const reconnectListeners = new Set<() => void>();
-  const tokenRefused = (code: number) => REFUSED_TOKEN.has(code);
-  const socket = createWebSocketClient({
-    url: new URL(GRAPHQL_PATH, location.href).href.replace(/^http/, 'ws'),
-    // A watch must outlive a router restart: retry for as long as the page is open, except
-    // when the token was refused, which no retry mends.
+  const socket = createSubscriptionSocket({
+    url,
+    token,
+    // A watch must outlive a router restart: retry for as long as the page is open (except
+    // when the token was refused, which no retry mends).
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: (event) => !(isCloseEvent(event) && tokenRefused(event.code)),
     retryWait: (retries) => {
       const ms = Math.min(MAX_RETRY_WAIT_MS, 1_000 * 2 ** retries) * (0.5 + Math.random() / 2);
       return new Promise((resolve) => setTimeout(resolve, ms));
     },
     // A card that ends one subscription and starts the next keeps the same socket.
     lazyCloseTimeout: 3_000,
-    connectionParams: authorization ? { authorization } : {},
     on: {
       connected: (_socket, _payload, wasRetry) => {
         if (wasRetry) for (const listener of reconnectListeners) listener();
       },
       closed: (event) => {
-        if (authorization && isCloseEvent(event) && tokenRefused(event.code)) onSessionEnded();
+        if (token && isTokenRefused(event)) onSessionEnded();
       },
     },
   });
-  const client = new Client({
-    url: GRAPHQL_PATH,
-    requestPolicy: 'network-only',
-    fetchOptions: {
-      headers: {
-        ...(authorization ? { authorization } : {}),
-        // Marks multipart uploads as no cross-site form post (Apollo's CSRF prevention).
-        'apollo-require-preflight': 'true',
-      },
-    },
-    exchanges: [
-      mapExchange({
-        onError: (error) => {
-          if (authorization && problemOf(error).code === ErrorCode.UNAUTHENTICATED) {
-            onSessionEnded();
-          }
-        },
-      }),
-      fetchExchange,
-      subscriptionExchange({
-        forwardSubscription: (request) => ({
-          subscribe: (sink) => ({
-            unsubscribe: socket.subscribe(
-              { ...request, query: request.query ?? '' },
-              {
-                // graphql-ws may leave `data` out where urql's type says null: the same result.
-                next: (result) => sink.next(result as ExecutionResult),
-                error: (error) => sink.error(error),
-                complete: () => sink.complete(),
-              },
-            ),
-          }),
-        }),
-      }),
-    ],
-  });
+  const failed = (error: ReelfluxError): ApiResult<never> => {
+    if (token && problemOf(error).code === ErrorCode.UNAUTHENTICATED) onSessionEnded();
+    return { error };
+  };
+  const settle = <T>(answer: Promise<T>): Promise<ApiResult<T>> =>
+    answer.then((data) => ({ data }), failed);
   return {
-    client,
+    request: (document, variables) => settle(postGraphQL({ url, token, document, variables })),
+    upload: (document, variables, file, transfer) =>
+      settle(sendMultipartFromBrowser({ url, token, document, variables, ...transfer }, file)),
+    subscribe: (document, variables, onResult) =>
+      subscribe(socket, document, variables, {
+        next: (data) => onResult({ data }),
+        error: (error) => onResult(failed(error)),
+        complete: () => undefined,
+      }),
     onReconnect: (listener) => {
       reconnectListeners.add(listener);
       return () => reconnectListeners.delete(listener);
     },
     dispose: () => void socket.dispose(),
   };
-}
-
-function isCloseEvent(event: unknown): event is { code: number } {
-  return typeof event === 'object' && event !== null && 'code' in event;
 }
 
 /** Codes for answers that were not GraphQL (a proxy's error page, say), by HTTP status. */
@@ -119,11 +114,14 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
   504: ErrorCode.SERVICE_UNAVAILABLE,
 };
 
-/** The code and details of an urql error, for `describeError`. */
-export function problemOf(error: CombinedError): ProblemFacts {
-  const first = error.graphQLErrors[0];
+/**
+ * The code and details of a failure, for `describeError`: the server's first error as it
+ * sent it; else a cancel; else whatever the HTTP status says, or a network error.
+ */
+export function problemOf(error: ReelfluxError): ProblemFacts {
+  const first = error.errors[0];
   if (first) {
-    const extensions = first.extensions;
+    const extensions = first.extensions ?? {};
     const text = (key: string) =>
       typeof extensions[key] === 'string' ? extensions[key] : undefined;
     const number = (key: string) =>
@@ -136,13 +134,12 @@ export function problemOf(error: CombinedError): ProblemFacts {
       limit: number('limit'),
     };
   }
-  if (error.networkError?.name === 'AbortError') return { code: ClientErrorCode.CANCELLED };
-  const status = (error.response as { status?: unknown } | undefined)?.status;
-  const byStatus = typeof status === 'number' ? CODES_BY_STATUS[status] : undefined;
+  if (error.code === ClientErrorCode.CANCELLED) return { code: ClientErrorCode.CANCELLED };
+  const byStatus = error.status === undefined ? undefined : CODES_BY_STATUS[error.status];
   return { code: byStatus ?? ClientErrorCode.NETWORK_ERROR };
 }
 
-/** The sentence for an urql error. */
-export function describeApiError(error: CombinedError, during?: 'logIn'): string {
+/** The sentence for a failure. */
+export function describeApiError(error: ReelfluxError, during?: 'logIn'): string {
   return describeError(problemOf(error), during);
 }

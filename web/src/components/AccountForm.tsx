@@ -19,8 +19,8 @@ export function AccountForm({ api, onSignedIn }: { api: Api; onSignedIn: (s: Ses
     const variables = { email: email.trim(), password };
     const result =
       action === 'logIn'
-        ? await api.client.mutation(LogInDocument, variables).toPromise()
-        : await api.client.mutation(SignUpDocument, variables).toPromise();
+        ? await api.request(LogInDocument, variables)
+        : await api.request(SignUpDocument, variables);
     setBusy(false);
     const auth = result.data && ('logIn' in result.data ? result.data.logIn : result.data.signUp);
     if (auth) {

@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { UploadVideoDocument, type VideoFieldsFragment } from '../../../sdk/generated/graphql.js';
 import { describeApiError, type Api } from '../api/createApi.js';
-import { createProgressFetch } from '../api/createProgressFetch.js';
 import { formatBytes } from '../formatting.js';
 import { DEFAULT_MP3_CHOICE, toMp3Options, type Mp3Choice } from '../mp3Choice.js';
 import { Mp3OptionsFields } from './Mp3OptionsFields.js';
@@ -36,12 +35,12 @@ export function UploadForm({
   const noticeLine = useRef<HTMLParagraphElement>(null);
   const progressLine = useRef<HTMLParagraphElement>(null);
   const problemLine = useRef<HTMLParagraphElement>(null);
-  const running = useRef<{ unsubscribe: () => void } | undefined>(undefined);
+  const running = useRef<AbortController | undefined>(undefined);
 
   // Where a keyboard user starts once logged in.
   useEffect(() => heading.current?.focus(), []);
   // Logging out (this form goes away) mid-upload ends the upload too.
-  useEffect(() => () => running.current?.unsubscribe(), []);
+  useEffect(() => () => running.current?.abort(), []);
 
   useEffect(() => {
     const over = (event: DragEvent) => {
@@ -84,29 +83,33 @@ export function UploadForm({
   const upload = () => {
     if (!file || running.current) return;
     setMessage(undefined);
-    const progressFetch = createProgressFetch((sent, total) =>
-      setUploading((current) => current && { sent, total }),
-    );
-    running.current = api.client
-      .mutation(UploadVideoDocument, { file, mp3: toMp3Options(choice) }, { fetch: progressFetch })
-      .subscribe((result) => {
-        if (result.data?.uploadVideo) {
+    const controller = new AbortController();
+    running.current = controller;
+    void api
+      .upload(UploadVideoDocument, { mp3: toMp3Options(choice) }, file, {
+        onProgress: (sent, total) =>
+          setUploading((current) => current && { sent, total: total ?? file.size }),
+        signal: controller.signal,
+      })
+      .then((result) => {
+        // Cancelled (or logged out): `cancel` has said so already.
+        if (controller.signal.aborted) return;
+        if (result.data) {
           onUploaded(result.data.uploadVideo);
           setFile(undefined);
           if (picker.current) picker.current.value = '';
           finish({ text: `${result.data.uploadVideo.filename} is uploaded.`, problem: false });
-        } else if (result.error) {
+        } else {
           finish({ text: describeApiError(result.error), problem: true });
         }
       });
     setUploading({ sent: 0, total: file.size });
     requestAnimationFrame(() => cancelButton.current?.focus());
   };
-  // Ending urql's operation aborts its request, so the server sees the upload cut off and
-  // keeps nothing of it, unless the bytes had all left already (the network's buffers hold
+  // Aborting the request makes the server see the upload cut off and keep nothing of it, unless the bytes had all left already (the network's buffers hold
   // a few megabytes): then the video is stored, and the list shows it.
   const cancel = () => {
-    running.current?.unsubscribe();
+    running.current?.abort();
     finish({ text: 'The upload was cancelled.', problem: false });
     onCancelled();
   };

@@ -8,7 +8,7 @@ import {
   type ConversionFieldsFragment,
   type VideoFieldsFragment,
 } from '../../../sdk/generated/graphql.js';
-import { describeApiError, type Api } from '../api/createApi.js';
+import { describeApiError, type Api, type ApiResult } from '../api/createApi.js';
 import { describeError } from '../api/describeError.js';
 import { sameOriginPath } from '../api/sameOriginPath.js';
 import { mp3Name } from '../../../lib/contracts/filenameParameters.js';
@@ -71,10 +71,10 @@ export function VideoCard({
   useEffect(() => {
     if (!watching) return;
     let retry: ReturnType<typeof setTimeout> | undefined;
-    const subscription = api.client
-      .subscription(ConversionUpdatedDocument, { videoId: video.id })
-      .subscribe((result) => {
-        // urql keeps the last data beside a later error: the error comes first.
+    const unsubscribe = api.subscribe(
+      ConversionUpdatedDocument,
+      { videoId: video.id },
+      (result) => {
         if (result.error) {
           setWatchProblem(describeApiError(result.error));
           onStale();
@@ -83,10 +83,11 @@ export function VideoCard({
           setWatchProblem(undefined);
           onConversion(video.id, result.data.conversionUpdated);
         }
-      });
+      },
+    );
     return () => {
       clearTimeout(retry);
-      subscription.unsubscribe();
+      unsubscribe();
     };
     // The callbacks are left out: they are the list's, the same for the card's life.
   }, [api, video.id, watching, watchRound]);
@@ -121,7 +122,7 @@ export function VideoCard({
   }, [confirmingDelete]);
 
   const act = async <T,>(
-    run: () => Promise<{ data?: T; error?: Parameters<typeof describeApiError>[0] }>,
+    run: () => Promise<ApiResult<T>>,
     then: (data: T) => void,
     options: { refocus: boolean } = { refocus: true },
   ) => {
@@ -137,15 +138,12 @@ export function VideoCard({
   const cancel = () =>
     conversion &&
     act(
-      () => api.client.mutation(CancelConversionDocument, { id: conversion.id }).toPromise(),
+      () => api.request(CancelConversionDocument, { id: conversion.id }),
       (data) => onConversion(video.id, data.cancelConversion),
     );
   const convert = () =>
     act(
-      () =>
-        api.client
-          .mutation(ConvertVideoDocument, { videoId: video.id, mp3: toMp3Options(choice) })
-          .toPromise(),
+      () => api.request(ConvertVideoDocument, { videoId: video.id, mp3: toMp3Options(choice) }),
       (data) => {
         setChoosing(false);
         onConversion(video.id, data.convertVideo);
@@ -153,7 +151,7 @@ export function VideoCard({
     );
   const remove = () =>
     act(
-      () => api.client.mutation(DeleteVideoDocument, { id: video.id }).toPromise(),
+      () => api.request(DeleteVideoDocument, { id: video.id }),
       // The card goes: the list moves focus to its own heading.
       () => onDeleted(video.id),
       { refocus: false },

@@ -34,7 +34,7 @@ export function Workspace({ api }: { api: Api }) {
       const asked = ++generation.current;
       const first = after ? PAGE_SIZE : Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, shown.current));
       setLoading(true);
-      const result = await api.client.query(VideosDocument, { first, after }).toPromise();
+      const result = await api.request(VideosDocument, { first, after });
       if (asked !== generation.current) return;
       setLoading(false);
       if (result.error) {
