@@ -36,7 +36,14 @@ chmodSync(join(root, 'dist', 'sdk', 'cli', 'main.js'), 0o755);
 // The web app (web/) goes to dist/web, which the router serves at `/`. Vite takes a second or
 // two, so it runs only when something it bundles is newer than the last build.
 const webBuild = join(root, 'dist', 'web', 'index.html');
-const webInputs = ['web', 'sdk/generated', 'lib/contracts', 'package-lock.json'];
+const webInputs = [
+  'web',
+  'sdk/generated',
+  'sdk/transport',
+  'sdk/ReelfluxError.ts',
+  'lib/contracts',
+  'package-lock.json',
+];
 if (!existsSync(webBuild) || newestChange(webInputs) > statSync(webBuild).mtimeMs) {
   console.log('reelflux | building the web app (vite)…');
   run(process.execPath, [
