@@ -1,7 +1,6 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { ConversionStatus } from '../contracts/conversionStatus.js';
 import { ConversionErrorCode } from '../contracts/errorCodes.js';
-import type { ConversionUpdated } from '../contracts/messages.js';
 import { isDuplicateKeyError } from '../platform/mongo.js';
 import type { Mp3Options } from '../contracts/mp3Options.js';
 
@@ -34,21 +33,6 @@ export interface ConversionRecord {
    * Absent on records made before it existed, which is the same as false.
    */
   awaitingUpload?: boolean;
-}
-
-/** The `conversion.updated` event that tells subscribers about this state of a conversion. */
-export function conversionUpdated(
-  record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
-): ConversionUpdated {
-  return {
-    type: 'conversion.updated',
-    version: 1,
-    conversionId: record._id.toHexString(),
-    videoId: record.videoId,
-    ownerId: record.owner,
-    status: record.status,
-    progress: record.progress,
-  };
 }
 
 /** What a new conversion is made from; the rest of its record starts empty. */
@@ -108,7 +92,8 @@ export interface Conversions {
   countDispatched(owner: string): Promise<number>;
   countActive(owner: string): Promise<number>;
   countForVideo(videoId: string): Promise<number>;
-  withdraw(id: ObjectId): Promise<void>;
+  /** Removed if its job was never sent, else cancelled: the cancelled record, or null. */
+  withdraw(id: ObjectId): Promise<ConversionRecord | null>;
   markSent(id: ObjectId, jobSentAt: Date): Promise<void>;
   cancel(id: ObjectId): Promise<ConversionRecord | null>;
 }
@@ -364,9 +349,9 @@ export async function openConversions(db: Db): Promise<Conversions> {
      * Takes back a conversion whose request failed: removed if its job was never sent, else
      * cancelled, so the worker that takes the job drops it.
      */
-    async withdraw(id: ObjectId): Promise<void> {
+    async withdraw(id: ObjectId): Promise<ConversionRecord | null> {
       const removed = await conversions.deleteOne({ _id: id, jobSentAt: null });
-      if (removed.deletedCount === 0) await api.cancel(id);
+      return removed.deletedCount === 0 ? api.cancel(id) : null;
     },
     async markSent(id: ObjectId, jobSentAt: Date) {
       await conversions.updateOne({ _id: id }, { $set: { jobSentAt } });
