@@ -2,6 +2,18 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The conversions store changes conversions without announcing them: only the conversion
+ * engine (lib/conversions) may use it, so no transition skips its `conversion.updated` event.
+ * Its types (ConversionRecord) are shared vocabulary; tests read the store directly.
+ */
+const CONVERSIONS_STORE = {
+  group: ['**/stores/conversions.js'],
+  allowTypeImports: true,
+  message:
+    'change conversions through lib/conversions/createConversionEngine.ts, which announces each change',
+};
+
 export default tseslint.config(
   {
     ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/', 'test-results/'],
@@ -34,15 +46,24 @@ export default tseslint.config(
   },
   // Layers, bottom up: lib/platform (env, logging, paths, MongoDB client), lib/contracts (what
   // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
-  // which use the two below and not each other; lib/ uses nothing of the processes, and no
-  // process reaches into another's folder. tests/imports.test.ts also fails on any cycle.
+  // which use the two below and not each other, and lib/conversions (the conversion engine),
+  // which uses lib/broker and lib/stores; lib/ uses nothing of the processes, and no process
+  // reaches into another's folder. tests/imports.test.ts also fails on any cycle.
   ...forbidImports(
     {
-      'lib/platform': ['../contracts/*', '../broker/*', '../stores/*', '../server/*', '../../*'],
-      'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../../*'],
-      'lib/broker': ['../stores/*', '../server/*', '../../*'],
-      'lib/stores': ['../broker/*', '../server/*', '../../*'],
-      'lib/server': ['../broker/*', '../stores/*', '../../*'],
+      'lib/platform': [
+        '../contracts/*',
+        '../broker/*',
+        '../stores/*',
+        '../server/*',
+        '../conversions/*',
+        '../../*',
+      ],
+      'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/broker': ['../stores/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/stores': ['../broker/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/server': ['../broker/*', '../stores/*', '../conversions/*', '../../*'],
+      'lib/conversions': ['../server/*', '../../*'],
     },
     'a lib/ layer imports only the layers below it, and nothing outside lib/',
   ),
@@ -61,6 +82,13 @@ export default tseslint.config(
     ),
     'no process imports another process',
   ),
+  {
+    // The folders without a layer rule above (those with one carry CONVERSIONS_STORE in it).
+    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'web/**/*.ts', 'sdk/**/*.ts', 'codegen.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CONVERSIONS_STORE] }],
+    },
+  },
 );
 
 /**
@@ -72,9 +100,14 @@ function forbidImports(patternsByFolder, why) {
   return Object.entries(patternsByFolder).map(([folder, group]) => ({
     files: [`${folder}/**/*.ts`],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group, message: `${folder}: ${why} (see eslint.config.js)` }] },
+        {
+          patterns: [
+            { group, message: `${folder}: ${why} (see eslint.config.js)` },
+            ...(folder === 'lib/conversions' ? [] : [CONVERSIONS_STORE]),
+          ],
+        },
       ],
     },
   }));
