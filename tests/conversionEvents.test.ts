@@ -167,13 +167,17 @@ describe('createConversionEngine: each transition publishes exactly its event', 
   });
 
   it('fail, handBack and awaitUpload announce FAILED, QUEUED and QUEUED', async () => {
+    const announced: string[] = [];
     const a = await running('a');
     await engine.fail(a._id, 'a', ConversionErrorCode.UNSUPPORTED_MEDIA, 'no');
+    announced.push(...broker.updates());
     const b = await running('b');
     await engine.handBack(b._id, 'b', 'Its worker stopped');
+    announced.push(...broker.updates());
     const c = await running('c');
     await engine.awaitUpload(c._id, 'c', 'stalled');
-    expect(broker.updates()).toEqual(['QUEUED']);
+    announced.push(...broker.updates());
+    expect(announced).toEqual(['FAILED', 'QUEUED', 'QUEUED']);
     expect(store.get(a._id)?.status).toBe('FAILED');
     expect(store.get(b._id)?.attempts).toBe(0);
     expect(store.get(c._id)).toMatchObject({

@@ -155,6 +155,7 @@ describe('createJobHandler: a job from delivery to its next state', () => {
     });
     expect(queue('jobsRetry')).toEqual([]);
     expect(queue('jobsDead')).toEqual([]);
+    expect(broker.updates()).toEqual(['RUNNING 0', 'FAILED']);
   });
 
   it('hands the job back on shutdown, giving its attempt back, and leaves the delivery unacked', async () => {
