@@ -1,6 +1,7 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { ConversionStatus } from '../contracts/conversionStatus.js';
 import { ConversionErrorCode } from '../contracts/errorCodes.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
 import { isDuplicateKeyError } from '../platform/mongo.js';
 import type { Mp3Options } from '../contracts/mp3Options.js';
 
@@ -57,7 +58,7 @@ export interface Conversions {
   findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
   /** Its state and the run that owns it (while RUNNING), or null once it is removed. */
   runOf(id: ObjectId): Promise<Pick<ConversionRecord, 'status' | 'runId' | 'audioId'> | null>;
-  /** Newest first; `after` is a `cursor` from the previous page. */
+  /** Newest first; `after` is a `cursor` from the previous page, else BAD_USER_INPUT. */
   pageForVideo(
     videoId: string,
     owner: string,
@@ -107,12 +108,15 @@ export async function openConversions(db: Db): Promise<Conversions> {
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
   await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
-  // A cursor that does not parse starts from the first page, as an unknown id always did.
+  // A cursor this store did not make is the client's mistake, not a reason to start over.
   const parseCursor = (cursor: string) => {
     const match = /^([0-9a-z]{1,12})\.([0-9a-f]{24})$/.exec(cursor);
-    return match?.[1] && match[2]
-      ? { queuedAt: new Date(parseInt(match[1], 36)), id: new ObjectId(match[2]) }
-      : null;
+    if (!match?.[1] || !match[2]) {
+      throw graphqlError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of this list', {
+        field: 'after',
+      });
+    }
+    return { queuedAt: new Date(parseInt(match[1], 36)), id: new ObjectId(match[2]) };
   };
 
   /** This run's RUNNING conversion back to QUEUED, with RETRYING and why: requeue, awaitUpload. */
