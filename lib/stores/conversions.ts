@@ -46,11 +46,12 @@ export interface NewConversion {
 }
 
 /**
- * The conversion lifecycle's one owner: every read and every state change of a conversion,
- * for the conversion service and the workers alike. Each change is a compare-and-set on the
- * current state (and run), so two workers, a cancel and a redelivery can race without a
- * conversion ending twice. The collection itself stays inside; docs/architecture.md draws
- * the states.
+ * The conversion records: every read and every state change of a conversion. Each change is a
+ * compare-and-set on the current state (and run), so two workers, a cancel and a redelivery
+ * can race without a conversion ending twice. The changes announce nothing: only the
+ * conversion engine (lib/conversions) uses them, each with its `conversion.updated` event
+ * (ESLint keeps it so). The collection itself stays inside; docs/architecture.md draws the
+ * states.
  */
 export interface Conversions {
   /** A new QUEUED conversion, or the one made before under the same id (a redelivery). */
