@@ -49,7 +49,7 @@ export interface NewConversion {
  * The conversion records: every read and every state change of a conversion. Each change is a
  * compare-and-set on the current state (and run), so two workers, a cancel and a redelivery
  * can race without a conversion ending twice. The changes announce nothing: only the
- * conversion engine (lib/conversions) uses them, each with its `conversion.updated` event
+ * conversion engine (lib/conversions) uses them, each with its conversion.updated event
  * (ESLint keeps it so). The collection itself stays inside; docs/architecture.md draws the
  * states.
  */
