@@ -2,19 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ObjectId } from 'mongodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  createConversionEngine,
-  type ConversionEngine,
-} from '../lib/conversions/createConversionEngine.js';
+import type { ConversionEngine } from '../lib/conversions/createConversionEngine.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import type { ConversionJob } from '../lib/contracts/messages.js';
-import { createLogger } from '../lib/platform/logger.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { createFakeBroker, type FakeBroker } from './helpers/fakes/createFakeBroker.js';
-import {
-  createFakeConversions,
-  type FakeConversions,
-} from './helpers/fakes/createFakeConversions.js';
+import { createEngineOnFakes } from './helpers/createEngineOnFakes.js';
+import type { FakeBroker } from './helpers/fakes/createFakeBroker.js';
+import type { FakeConversions } from './helpers/fakes/createFakeConversions.js';
 
 const ENGINE = 'lib/conversions/createConversionEngine.ts';
 /** Where the event's name may be spelled besides the engine: its contract, its permissions, its consumer. */
@@ -78,13 +72,10 @@ describe('createConversionEngine: each transition publishes exactly its event', 
   let broker: FakeBroker;
   let store: FakeConversions;
   let engine: ConversionEngine;
-  const log = createLogger('test', 'silent');
   const jobs = () => broker.sentTo(broker.topology.queues.jobs);
 
   beforeEach(() => {
-    broker = createFakeBroker();
-    store = createFakeConversions();
-    engine = createConversionEngine({ conversions: store, broker, log });
+    ({ broker, store, engine } = createEngineOnFakes());
   });
 
   const queued = () =>

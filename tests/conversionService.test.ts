@@ -1,20 +1,15 @@
 import { ObjectId } from 'mongodb';
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  createConversionEngine,
-  type ConversionEngine,
-} from '../lib/conversions/createConversionEngine.js';
+import type { ConversionEngine } from '../lib/conversions/createConversionEngine.js';
 import type { ConversionJob, VideoUploaded } from '../lib/contracts/messages.js';
-import { createLogger } from '../lib/platform/logger.js';
+import type { Logger } from '../lib/platform/logger.js';
 import { createDispatcher, type Dispatcher } from '../subgraphs/conversion/createDispatcher.js';
 import { createIntake, type Intake } from '../subgraphs/conversion/createIntake.js';
 import { createSweeper } from '../subgraphs/conversion/createSweeper.js';
-import { createFakeBroker, type FakeBroker } from './helpers/fakes/createFakeBroker.js';
-import {
-  createFakeConversions,
-  type FakeConversions,
-} from './helpers/fakes/createFakeConversions.js';
+import { createEngineOnFakes } from './helpers/createEngineOnFakes.js';
+import type { FakeBroker } from './helpers/fakes/createFakeBroker.js';
+import type { FakeConversions } from './helpers/fakes/createFakeConversions.js';
 import {
   createFakeVideoProjections,
   type FakeVideoProjections,
@@ -26,7 +21,7 @@ import {
  * are in conversion.e2e and conversionFaults.e2e.
  */
 describe('conversion service units', () => {
-  const log = createLogger('test', 'silent');
+  let log: Logger;
   let broker: FakeBroker;
   let store: FakeConversions;
   let videos: FakeVideoProjections;
@@ -36,10 +31,8 @@ describe('conversion service units', () => {
   let intake: Intake;
 
   const setUp = (maxRunningPerUser: number) => {
-    broker = createFakeBroker();
-    store = createFakeConversions();
+    ({ broker, store, engine, log } = createEngineOnFakes());
     videos = createFakeVideoProjections();
-    engine = createConversionEngine({ conversions: store, broker, log });
     registry = new Registry();
     dispatcher = createDispatcher({ engine, videos, maxRunningPerUser, log });
     intake = createIntake({

@@ -1,14 +1,12 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId, type Db } from 'mongodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createConversionEngine,
-  type ConversionEngine,
-  type ConversionRecord,
+import type {
+  ConversionEngine,
+  ConversionRecord,
 } from '../lib/conversions/createConversionEngine.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import type { ConversionJob } from '../lib/contracts/messages.js';
-import { createLogger } from '../lib/platform/logger.js';
 import type { StorageQuota } from '../lib/stores/storageQuota.js';
 import { BadInputError } from '../worker/BadInputError.js';
 import type { WorkerConfig } from '../worker/config.js';
@@ -16,11 +14,9 @@ import { convertVideo } from '../worker/convertVideo.js';
 import { createJobHandler, type JobHandler } from '../worker/createJobHandler.js';
 import { FfmpegAbortedError } from '../worker/runFfmpeg.js';
 import { UploadStalledError } from '../worker/UploadStalledError.js';
-import { createFakeBroker, type FakeBroker } from './helpers/fakes/createFakeBroker.js';
-import {
-  createFakeConversions,
-  type FakeConversions,
-} from './helpers/fakes/createFakeConversions.js';
+import { createEngineOnFakes } from './helpers/createEngineOnFakes.js';
+import type { FakeBroker } from './helpers/fakes/createFakeBroker.js';
+import type { FakeConversions } from './helpers/fakes/createFakeConversions.js';
 
 // ffmpeg and GridFS are the worker's real-services suites' (conversion.e2e, followUpload.int);
 // here each test says what the conversion does, and the handler's part is what is checked.
@@ -50,25 +46,21 @@ describe('createJobHandler: a job from delivery to its next state', () => {
   let engine: ConversionEngine;
   let handler: JobHandler;
   let record: ConversionRecord;
+  let sentJob: ConversionJob | undefined;
   const channel = { ack: vi.fn(), nack: vi.fn() };
 
   beforeEach(async () => {
     converting.mockReset();
     channel.ack.mockReset();
     channel.nack.mockReset();
-    broker = createFakeBroker();
-    store = createFakeConversions();
-    engine = createConversionEngine({
-      conversions: store,
-      broker,
-      log: createLogger('t', 'silent'),
-    });
+    const fakes = createEngineOnFakes();
+    ({ broker, store, engine } = fakes);
     handler = createJobHandler({
       config,
       engine,
       mediaDb: {} as Db,
       quota: {} as StorageQuota,
-      log: createLogger('test', 'silent'),
+      log: fakes.log,
     });
     record = await engine.dispatch(
       await engine.create({
@@ -79,18 +71,15 @@ describe('createJobHandler: a job from delivery to its next state', () => {
         options: {},
       }),
     );
+    [sentJob] = broker.sentTo(broker.topology.queues.jobs) as ConversionJob[];
     broker.sent.length = 0;
   });
 
-  const job = (): ConversionJob => ({
-    type: 'conversion.job',
-    version: 1,
-    conversionId: record._id.toHexString(),
-    videoId: record.videoId,
-    ownerId: record.owner,
-    filename: record.filename,
-    options: {},
-  });
+  /** The job the engine sent when it dispatched the conversion. */
+  const job = (): ConversionJob => {
+    if (!sentJob) throw new Error('no job was sent');
+    return sentJob;
+  };
   const deliver = () =>
     handler.handle(
       {

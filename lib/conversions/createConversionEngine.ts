@@ -106,12 +106,7 @@ export interface ConversionEngine extends ConversionReads {
     beforeAnnounce: () => Promise<void>,
   ): Promise<ConversionRecord | null>;
   /** RUNNING → FAILED, never retried. */
-  fail(
-    id: ObjectId,
-    runId: string,
-    code: ConversionErrorCode,
-    message: string,
-  ): Promise<ConversionRecord | null>;
+  fail: Conversions['fail'];
   /** RUNNING → QUEUED (RETRYING), `job` sent to the retry queue to come back after `delayMs`. */
   retry(
     job: ConversionJob,

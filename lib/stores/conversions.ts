@@ -45,6 +45,28 @@ export interface NewConversion {
   options: Mp3Options;
 }
 
+/** The record a new conversion starts as: QUEUED now, nothing else happened yet. */
+export function newConversionRecord(fields: NewConversion): ConversionRecord {
+  return {
+    _id: fields.id,
+    videoId: fields.videoId,
+    owner: fields.owner,
+    filename: fields.filename,
+    status: 'QUEUED',
+    progress: null,
+    error: null,
+    audioId: null,
+    attempts: 0,
+    options: fields.options,
+    queuedAt: new Date(),
+    startedAt: null,
+    finishedAt: null,
+    jobSentAt: null,
+    runId: null,
+    heartbeatAt: null,
+  };
+}
+
 /**
  * The conversion records: every read and every state change of a conversion. Each change is a
  * compare-and-set on the current state (and run), so two workers, a cancel and a redelivery
@@ -145,24 +167,7 @@ export async function openConversions(db: Db): Promise<Conversions> {
 
   const api: Conversions = {
     async create(fields) {
-      const record: ConversionRecord = {
-        _id: fields.id,
-        videoId: fields.videoId,
-        owner: fields.owner,
-        filename: fields.filename,
-        status: 'QUEUED',
-        progress: null,
-        error: null,
-        audioId: null,
-        attempts: 0,
-        options: fields.options,
-        queuedAt: new Date(),
-        startedAt: null,
-        finishedAt: null,
-        jobSentAt: null,
-        runId: null,
-        heartbeatAt: null,
-      };
+      const record = newConversionRecord(fields);
       try {
         await conversions.insertOne(record);
         return record;

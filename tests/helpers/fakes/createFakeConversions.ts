@@ -1,6 +1,10 @@
 import { ObjectId } from 'mongodb';
 import { ConversionErrorCode } from '../../../lib/contracts/errorCodes.js';
-import type { ConversionRecord, Conversions } from '../../../lib/stores/conversions.js';
+import {
+  newConversionRecord,
+  type ConversionRecord,
+  type Conversions,
+} from '../../../lib/stores/conversions.js';
 
 /** The in-memory store, with its records open to tests (to set up and to look at). */
 export interface FakeConversions extends Conversions {
@@ -56,24 +60,7 @@ export function createFakeConversions(): FakeConversions {
     create(fields) {
       const existing = records.get(key(fields.id));
       if (existing) return Promise.resolve({ ...existing });
-      const record: ConversionRecord = {
-        _id: fields.id,
-        videoId: fields.videoId,
-        owner: fields.owner,
-        filename: fields.filename,
-        status: 'QUEUED',
-        progress: null,
-        error: null,
-        audioId: null,
-        attempts: 0,
-        options: fields.options,
-        queuedAt: new Date(),
-        startedAt: null,
-        finishedAt: null,
-        jobSentAt: null,
-        runId: null,
-        heartbeatAt: null,
-      };
+      const record = newConversionRecord(fields);
       records.set(key(fields.id), record);
       return Promise.resolve({ ...record });
     },
