@@ -45,8 +45,9 @@ export type ConversionReads = Pick<
  * - **logged**: awaited, a failure logged and otherwise ignored: the record is right, and
  *   subscribers get the next event (the router re-reads the record on each). The worker's
  *   transitions (`take`, `progress`, `succeed`, `fail`, `retry`, `giveUp`, `handBack`,
- *   `awaitUpload`) and `withdraw`, whose caller is already reporting a failure. `progress` does
- *   not wait for the publish, only for the save.
+ *   `awaitUpload`) and `withdraw`, whose caller is already reporting a failure. `take` and
+ *   `progress` do not wait for the publish, only for the save (it is still sent before any
+ *   later event of the run).
  *
  * `create` announces nothing: a conversion's QUEUED goes out when `dispatch` sends its job, in
  * its owner's turn. `uploadEnded` and `resend` change no state. docs/architecture.md tabulates
@@ -230,7 +231,9 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
 
     async take(id, runId, takeOver, maxAttempts) {
       const record = await conversions.take(id, runId, takeOver);
-      if (record && record.attempts <= maxAttempts) await logged(record);
+      // Not awaited: the run must be registered by its worker as soon as it owns the record, so
+      // the job redelivered meanwhile (its channel lost) joins the run instead of taking it over.
+      if (record && record.attempts <= maxAttempts) void logged(record);
       return record;
     },
     async progress(record, runId, progress, lastAnnounced) {
