@@ -12,6 +12,18 @@ const STORES_BY_PROCESS = {
   scripts: ['gridfs', 'uploadFiles'],
 };
 
+/**
+ * The conversions store changes conversions without announcing them: only the conversion
+ * engine (lib/conversions) may use it, so no transition skips its `conversion.updated` event.
+ * Its types (ConversionRecord) are shared vocabulary; tests read the store directly.
+ */
+const CONVERSIONS_STORE = {
+  group: ['**/stores/conversions.js'],
+  allowTypeImports: true,
+  message:
+    'change conversions through lib/conversions/createConversionEngine.ts, which announces each change',
+};
+
 export default tseslint.config(
   {
     ignores: ['dist/', '.local/', 'node_modules/', 'coverage/', 'sdk/generated/', 'test-results/'],
@@ -44,15 +56,24 @@ export default tseslint.config(
   },
   // Layers, bottom up: lib/platform (env, logging, paths, MongoDB client), lib/contracts (what
   // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
-  // which use the two below and not each other; lib/ uses nothing of the processes, and no
-  // process reaches into another's folder. tests/imports.test.ts also fails on any cycle.
+  // which use the two below and not each other, and lib/conversions (the conversion engine),
+  // which uses lib/broker and lib/stores; lib/ uses nothing of the processes, and no process
+  // reaches into another's folder. tests/imports.test.ts also fails on any cycle.
   ...restrictImports([
     ...Object.entries({
-      'lib/platform': ['../contracts/*', '../broker/*', '../stores/*', '../server/*', '../../*'],
-      'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../../*'],
-      'lib/broker': ['../stores/*', '../server/*', '../../*'],
-      'lib/stores': ['../broker/*', '../server/*', '../../*'],
-      'lib/server': ['../broker/*', '../stores/*', '../../*'],
+      'lib/platform': [
+        '../contracts/*',
+        '../broker/*',
+        '../stores/*',
+        '../server/*',
+        '../conversions/*',
+        '../../*',
+      ],
+      'lib/contracts': ['../broker/*', '../stores/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/broker': ['../stores/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/stores': ['../broker/*', '../server/*', '../conversions/*', '../../*'],
+      'lib/server': ['../broker/*', '../stores/*', '../conversions/*', '../../*'],
+      'lib/conversions': ['../server/*', '../../*'],
     }).map(([folder, group]) => ({
       folder,
       group,
@@ -86,6 +107,13 @@ export default tseslint.config(
       why: 'only uploadFiles and followUpload use the upload markers',
     },
   ]),
+  {
+    // The folders without an import rule above (those with one carry CONVERSIONS_STORE in it).
+    files: ['bench/**/*.ts', 'web/**/*.ts', 'sdk/**/*.ts', 'codegen.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CONVERSIONS_STORE] }],
+    },
+  },
 );
 
 /**
@@ -124,13 +152,16 @@ function restrictImports(rules) {
     files,
     ignores,
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          patterns: applied.map(({ folder, group, why }) => ({
-            group,
-            message: `${folder}: ${why} (see eslint.config.js)`,
-          })),
+          patterns: [
+            ...applied.map(({ folder, group, why }) => ({
+              group,
+              message: `${folder}: ${why} (see eslint.config.js)`,
+            })),
+            ...(files[0] === 'lib/conversions/**/*.ts' ? [] : [CONVERSIONS_STORE]),
+          ],
         },
       ],
     },

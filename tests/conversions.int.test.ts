@@ -62,6 +62,16 @@ describe('conversions store (real database)', () => {
     ).toEqual([]);
   });
 
+  it('refuses a cursor it did not make as BAD_USER_INPUT on after, rather than start over', async () => {
+    const videoId = new ObjectId().toHexString();
+    const owner = new ObjectId().toHexString();
+    for (const after of ['', 'page-2', new ObjectId().toHexString(), 'zz.not-an-id']) {
+      await expect(conversions.pageForVideo(videoId, owner, 10, after)).rejects.toMatchObject({
+        extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+      });
+    }
+  });
+
   it('makes a conversion once: a second create with its id returns the first', async () => {
     const id = new ObjectId();
     const fields = { id, videoId: id.toHexString(), owner: 'o', filename: 'a.mp4', options: {} };

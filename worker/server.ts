@@ -1,7 +1,7 @@
 import { createStorageQuota } from '../lib/stores/storageQuota.js';
 import { Counter, Gauge } from 'prom-client';
 import { createBroker } from '../lib/broker/createBroker.js';
-import { openConversions } from '../lib/stores/conversions.js';
+import { openConversionEngine } from '../lib/conversions/createConversionEngine.js';
 import { ensureMp3Indexes } from '../lib/stores/audioFiles.js';
 import { createInternalApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
@@ -23,11 +23,11 @@ export async function createWorker(
   const mongo = await connectDatabases(config, 'worker');
   const conversionDb = mongo.database('conversion');
   const mediaDb = mongo.database('media');
-  const conversions = await openConversions(conversionDb);
+  const broker = createBroker(config, 'worker', log);
+  const engine = await openConversionEngine(conversionDb, { broker, log });
   // MP3s are stored chunk by chunk, not through the driver's upload stream, which would make
   // GridFS's indexes.
   await ensureMp3Indexes(mediaDb);
-  const broker = createBroker(config, 'worker', log);
   const metrics = createMetrics('worker');
   const converted = new Counter({
     name: 'worker_conversions_total',
@@ -38,10 +38,9 @@ export async function createWorker(
   for (const path of ['realtime', 'fallback', 'stored']) converted.inc({ path }, 0);
   const jobs = createJobHandler({
     config,
-    conversions,
+    engine,
     mediaDb,
     quota: await createStorageQuota(mediaDb, config.maxStoredBytesPerUser),
-    broker,
     log,
     onConverted: (path) => converted.inc({ path }),
   });

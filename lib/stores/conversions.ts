@@ -1,7 +1,7 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { ConversionStatus } from '../contracts/conversionStatus.js';
 import { ConversionErrorCode } from '../contracts/errorCodes.js';
-import type { ConversionUpdated } from '../contracts/messages.js';
+import { ErrorCode, graphqlError } from '../contracts/errors.js';
 import { isDuplicateKeyError } from '../platform/mongo.js';
 import type { Mp3Options } from '../contracts/mp3Options.js';
 
@@ -36,21 +36,6 @@ export interface ConversionRecord {
   awaitingUpload?: boolean;
 }
 
-/** The `conversion.updated` event that tells subscribers about this state of a conversion. */
-export function conversionUpdated(
-  record: Pick<ConversionRecord, '_id' | 'videoId' | 'owner' | 'status' | 'progress'>,
-): ConversionUpdated {
-  return {
-    type: 'conversion.updated',
-    version: 1,
-    conversionId: record._id.toHexString(),
-    videoId: record.videoId,
-    ownerId: record.owner,
-    status: record.status,
-    progress: record.progress,
-  };
-}
-
 /** What a new conversion is made from; the rest of its record starts empty. */
 export interface NewConversion {
   id: ObjectId;
@@ -60,12 +45,35 @@ export interface NewConversion {
   options: Mp3Options;
 }
 
+/** The record a new conversion starts as: QUEUED now, nothing else happened yet. */
+export function newConversionRecord(fields: NewConversion): ConversionRecord {
+  return {
+    _id: fields.id,
+    videoId: fields.videoId,
+    owner: fields.owner,
+    filename: fields.filename,
+    status: 'QUEUED',
+    progress: null,
+    error: null,
+    audioId: null,
+    attempts: 0,
+    options: fields.options,
+    queuedAt: new Date(),
+    startedAt: null,
+    finishedAt: null,
+    jobSentAt: null,
+    runId: null,
+    heartbeatAt: null,
+  };
+}
+
 /**
- * The conversion lifecycle's one owner: every read and every state change of a conversion,
- * for the conversion service and the workers alike. Each change is a compare-and-set on the
- * current state (and run), so two workers, a cancel and a redelivery can race without a
- * conversion ending twice. The collection itself stays inside; docs/architecture.md draws
- * the states.
+ * The conversion records: every read and every state change of a conversion. Each change is a
+ * compare-and-set on the current state (and run), so two workers, a cancel and a redelivery
+ * can race without a conversion ending twice. The changes announce nothing: only the
+ * conversion engine (lib/conversions) uses them, each with its conversion.updated event
+ * (ESLint keeps it so). The collection itself stays inside; docs/architecture.md draws the
+ * states.
  */
 export interface Conversions {
   /** A new QUEUED conversion, or the one made before under the same id (a redelivery). */
@@ -73,7 +81,7 @@ export interface Conversions {
   findOwned(id: string, owner: string): Promise<ConversionRecord | null>;
   /** Its state and the run that owns it (while RUNNING), or null once it is removed. */
   runOf(id: ObjectId): Promise<Pick<ConversionRecord, 'status' | 'runId' | 'audioId'> | null>;
-  /** Newest first; `after` is a `cursor` from the previous page. */
+  /** Newest first; `after` is a `cursor` from the previous page, else BAD_USER_INPUT. */
   pageForVideo(
     videoId: string,
     owner: string,
@@ -108,7 +116,8 @@ export interface Conversions {
   countDispatched(owner: string): Promise<number>;
   countActive(owner: string): Promise<number>;
   countForVideo(videoId: string): Promise<number>;
-  withdraw(id: ObjectId): Promise<void>;
+  /** Removed if its job was never sent, else cancelled: the cancelled record, or null. */
+  withdraw(id: ObjectId): Promise<ConversionRecord | null>;
   markSent(id: ObjectId, jobSentAt: Date): Promise<void>;
   cancel(id: ObjectId): Promise<ConversionRecord | null>;
 }
@@ -122,12 +131,15 @@ export async function openConversions(db: Db): Promise<Conversions> {
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
   await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
-  // A cursor that does not parse starts from the first page, as an unknown id always did.
+  // A cursor this store did not make is the client's mistake, not a reason to start over.
   const parseCursor = (cursor: string) => {
     const match = /^([0-9a-z]{1,12})\.([0-9a-f]{24})$/.exec(cursor);
-    return match?.[1] && match[2]
-      ? { queuedAt: new Date(parseInt(match[1], 36)), id: new ObjectId(match[2]) }
-      : null;
+    if (!match?.[1] || !match[2]) {
+      throw graphqlError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of this list', {
+        field: 'after',
+      });
+    }
+    return { queuedAt: new Date(parseInt(match[1], 36)), id: new ObjectId(match[2]) };
   };
 
   /** This run's RUNNING conversion back to QUEUED, with RETRYING and why: requeue, awaitUpload. */
@@ -155,24 +167,7 @@ export async function openConversions(db: Db): Promise<Conversions> {
 
   const api: Conversions = {
     async create(fields) {
-      const record: ConversionRecord = {
-        _id: fields.id,
-        videoId: fields.videoId,
-        owner: fields.owner,
-        filename: fields.filename,
-        status: 'QUEUED',
-        progress: null,
-        error: null,
-        audioId: null,
-        attempts: 0,
-        options: fields.options,
-        queuedAt: new Date(),
-        startedAt: null,
-        finishedAt: null,
-        jobSentAt: null,
-        runId: null,
-        heartbeatAt: null,
-      };
+      const record = newConversionRecord(fields);
       try {
         await conversions.insertOne(record);
         return record;
@@ -364,9 +359,9 @@ export async function openConversions(db: Db): Promise<Conversions> {
      * Takes back a conversion whose request failed: removed if its job was never sent, else
      * cancelled, so the worker that takes the job drops it.
      */
-    async withdraw(id: ObjectId): Promise<void> {
+    async withdraw(id: ObjectId): Promise<ConversionRecord | null> {
       const removed = await conversions.deleteOne({ _id: id, jobSentAt: null });
-      if (removed.deletedCount === 0) await api.cancel(id);
+      return removed.deletedCount === 0 ? api.cancel(id) : null;
     },
     async markSent(id: ObjectId, jobSentAt: Date) {
       await conversions.updateOne({ _id: id }, { $set: { jobSentAt } });

@@ -5,7 +5,10 @@ import {
   type SubgraphContext,
   type SubgraphResolvers,
 } from '../../lib/server/createSubgraphServer.js';
-import type { ConversionRecord, Conversions } from '../../lib/stores/conversions.js';
+import type {
+  ConversionEngine,
+  ConversionRecord,
+} from '../../lib/conversions/createConversionEngine.js';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { effectiveMp3Options } from '../../lib/contracts/mp3Options.js';
 import { readPageSize } from '../../lib/contracts/pagination.js';
@@ -27,15 +30,15 @@ async function queued<T>(work: Promise<T>): Promise<T> {
 }
 
 export function createResolvers(deps: {
-  conversions: Conversions;
+  engine: ConversionEngine;
   service: ConversionService;
 }): SubgraphResolvers {
-  const { conversions, service } = deps;
+  const { engine, service } = deps;
   return {
     DateTime: DateTimeScalar,
     Query: {
       conversion: async (_: unknown, args: { id: string }, ctx) =>
-        (await conversions.findOwned(args.id, requireUser(ctx))) ??
+        (await engine.findOwned(args.id, requireUser(ctx))) ??
         Promise.reject(graphqlError(ErrorCode.NOT_FOUND, 'Conversion not found')),
     },
     Mutation: {
@@ -52,7 +55,7 @@ export function createResolvers(deps: {
         record.audioId ? { __typename: 'Audio', id: record.audioId } : null,
       options: (record: ConversionRecord) => effectiveMp3Options(record.options, record.filename),
       __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
-        ctx.userId ? conversions.findOwned(ref.id, ctx.userId) : null,
+        ctx.userId ? engine.findOwned(ref.id, ctx.userId) : null,
     },
     Video: {
       // Ownership is checked per field: another user's video simply has no conversions here.
@@ -64,9 +67,9 @@ export function createResolvers(deps: {
       ) => {
         const first = readPageSize(args.first);
         const page = ctx.userId
-          ? await conversions.pageForVideo(video.id, ctx.userId, first, args.after ?? undefined)
+          ? await engine.pageForVideo(video.id, ctx.userId, first, args.after ?? undefined)
           : { records: [], hasNextPage: false };
-        const edges = page.records.map((node) => ({ cursor: conversions.cursor(node), node }));
+        const edges = page.records.map((node) => ({ cursor: engine.cursor(node), node }));
         return {
           edges,
           pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
@@ -74,7 +77,7 @@ export function createResolvers(deps: {
       },
       latestConversion: async (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
         ctx.userId
-          ? ((await conversions.pageForVideo(video.id, ctx.userId, 1)).records[0] ?? null)
+          ? ((await engine.pageForVideo(video.id, ctx.userId, 1)).records[0] ?? null)
           : null,
     },
   };

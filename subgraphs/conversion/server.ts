@@ -2,7 +2,7 @@ import { createBroker } from '../../lib/broker/createBroker.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
-import { openConversions } from '../../lib/stores/conversions.js';
+import { openConversionEngine } from '../../lib/conversions/createConversionEngine.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
@@ -11,6 +11,7 @@ import type { RunningService } from '../../lib/platform/runMain.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { ConversionConfig } from './config.js';
 import { createConversionService } from './createConversionService.js';
+import { createVideoProjections } from './createVideoProjections.js';
 import { createResolvers } from './resolvers.js';
 
 /** Builds the conversion subgraph and starts consuming video events. */
@@ -21,12 +22,14 @@ export async function createConversionServer(
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'conversion');
   const db = mongo.database('conversion');
-  const conversions = await openConversions(db);
   const broker = createBroker(config, 'conversion', log);
+  const engine = await openConversionEngine(db, { broker, log });
+  const videos = await createVideoProjections(db);
   const metrics = createMetrics('conversion');
-  const service = await createConversionService({
+  const service = createConversionService({
     db,
-    conversions,
+    engine,
+    videos,
     broker,
     log,
     staleAfterMs: config.staleAfterMs,
@@ -37,7 +40,7 @@ export async function createConversionServer(
 
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('conversion'),
-    resolvers: createResolvers({ conversions, service }),
+    resolvers: createResolvers({ engine, service }),
     verifyToken: createTokenVerifier({
       keys: remoteKeySet(config.tokens.jwksUrl),
       issuer: config.tokens.issuer,

@@ -1,0 +1,68 @@
+import type { ConversionEngine } from '../../lib/conversions/createConversionEngine.js';
+import type { Logger } from '../../lib/platform/logger.js';
+
+/** Stuck-state recovery on a timer. */
+export interface Sweeper {
+  /** One pass (or the one in progress). */
+  sweepOnce(): Promise<void>;
+  /** Starts the timer: every quarter of `staleAfterMs`, at most every 15 s. */
+  start(): void;
+  /** Stops the timer and waits for a pass in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
+ * replicas do not double it): hands a conversion whose worker went silent (frozen, cut off, or
+ * gone without RabbitMQ noticing) to another worker, and sends again a job that may have been
+ * lost. A stale worker that wakes up finds its run taken and stops. (A job whose sender failed
+ * before sending is the dispatcher's.)
+ */
+export function createSweeper(deps: {
+  engine: ConversionEngine;
+  /** See ConversionConfig.staleAfterMs. */
+  staleAfterMs: number;
+  log: Logger;
+}): Sweeper {
+  const { engine, log, staleAfterMs } = deps;
+
+  const sweep = async () => {
+    const cutoff = new Date(Date.now() - staleAfterMs);
+    // A job still QUEUED long after it was sent may have been lost (a purged queue); as it
+    // holds its owner's turn, send it again. A worker drops whichever copy comes second.
+    for (const record of await engine.sentBefore(new Date(Date.now() - 5 * staleAfterMs))) {
+      log.warn(
+        { conversionId: record._id.toHexString() },
+        'sweeper: job sent long ago; sending it again',
+      );
+      await engine.resend(record);
+    }
+    for (;;) {
+      const reclaimed = await engine.reclaimSilent(cutoff);
+      if (!reclaimed) break;
+      log.warn(
+        { conversionId: reclaimed._id.toHexString(), attempts: reclaimed.attempts },
+        'sweeper: worker silent; sending the job again',
+      );
+    }
+  };
+
+  let sweeping: Promise<void> | undefined;
+  const sweepOnce = () =>
+    (sweeping ??= sweep()
+      .catch((error: unknown) => log.warn({ err: error }, 'sweeper pass failed; trying later'))
+      .finally(() => (sweeping = undefined)));
+
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    sweepOnce,
+    start() {
+      timer = setInterval(() => void sweepOnce(), Math.min(15_000, staleAfterMs / 4));
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await sweeping;
+    },
+  };
+}
