@@ -16,6 +16,9 @@ import { startFakeMedia, type FakeMediaOptions } from './helpers/fakes/startFake
  * checks the router's signature with the same secret.
  */
 
+// A step that never comes fails in seconds, not at the tier's minute.
+vi.setConfig({ testTimeout: 10_000 });
+
 const secret = randomBytes(32);
 const hop = createInternalHop(secret);
 const sign: HopSigner = (request) => ({ [HOP_HEADER]: hop.sign(request) });
