@@ -1,24 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
-import { fromRoot } from '../lib/platform/projectRoot.js';
-import { ConfigError } from '../lib/platform/readEnv.js';
 import {
   PROCESSES,
   isProcess,
   expectOwnUsers,
   loadWith,
-  useRenderedManifests,
+  describeShipping,
 } from './helpers/deployManifests.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import { ConfigError } from '../lib/platform/readEnv.js';
 
-/**
- * Offline checks of what ships (see tests/helpers/deployManifests.ts): kustomize renders every
- * overlay, and the manifests, the compose file and the Dockerfile agree with the code.
- */
-describe('shipping: docker-compose and the Dockerfile', () => {
-  const manifests = useRenderedManifests();
-
+/** Offline: docker-compose.yml and the Dockerfile agree with the code and the manifests. */
+describeShipping('docker-compose and the Dockerfile', (manifests) => {
   it('runs the same processes, variables and ports in docker-compose.yml', () => {
     const compose = parseYaml(readFileSync(fromRoot('docker-compose.yml'), 'utf8'), {
       merge: true,

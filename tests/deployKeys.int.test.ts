@@ -1,9 +1,10 @@
+import { describeShipping } from './helpers/deployManifests.js';
 import { STORAGE_RESERVATIONS } from '../lib/stores/storageQuota.js';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { BROKER_ROLES, brokerPermissions, topologyNames } from '../lib/broker/topology.js';
@@ -15,15 +16,9 @@ import {
 } from '../lib/stores/gridfs.js';
 import { serviceDatabaseName } from '../lib/platform/mongo.js';
 import { DATABASE_USERS, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
-import { useRenderedManifests } from './helpers/deployManifests.js';
 
-/**
- * Offline checks of what ships (see tests/helpers/deployManifests.ts): kustomize renders every
- * overlay, and the manifests, the compose file and the Dockerfile agree with the code.
- */
-describe('shipping: keys, passwords and database users', () => {
-  const { rendered } = useRenderedManifests();
-
+/** Offline: the keys `npm run deploy:keys` writes, and the MongoDB users script. */
+describeShipping('keys, passwords and database users', ({ rendered }) => {
   it('gets every key and password it mounts from `npm run deploy:keys`, broker users included', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reelflux-keys-'));
     ensureDeployKeys(dir);

@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import {
   PROCESSES,
   isProcess,
@@ -11,16 +10,12 @@ import {
   type Workload,
   getObject,
   containerOf,
-  useRenderedManifests,
+  describeShipping,
 } from './helpers/deployManifests.js';
+import { expect, it } from 'vitest';
 
-/**
- * Offline checks of what ships (see tests/helpers/deployManifests.ts): kustomize renders every
- * overlay, and the manifests, the compose file and the Dockerfile agree with the code.
- */
-describe('shipping: network policies and who reaches whom', () => {
-  const { rendered } = useRenderedManifests();
-
+/** Offline: who may reach the router, and where each process may connect, per overlay. */
+describeShipping('network policies and who reaches whom', ({ rendered }) => {
   it('lets only the ingress controller reach the router, wherever the router believes a proxy', () => {
     for (const [overlay, objects] of rendered) {
       const router = getObject<Workload>(objects, 'Deployment', 'router');

@@ -1,10 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { BROKER_ROLES, topologyNames } from '../lib/broker/topology.js';
-import { DATABASE_USERS, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
 import {
   type K8sObject,
   PROCESSES,
@@ -24,17 +17,19 @@ import {
   mongoError,
   newReplicaSet,
   productionMongodb,
-  useRenderedManifests,
+  describeShipping,
   productionOverlays,
 } from './helpers/deployManifests.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { BROKER_ROLES, topologyNames } from '../lib/broker/topology.js';
+import { DATABASE_USERS, ensureDeployKeys, keyFiles } from '../scripts/ensureDeployKeys.js';
 
-/**
- * Offline checks of what ships (see tests/helpers/deployManifests.ts): kustomize renders every
- * overlay, and the manifests, the compose file and the Dockerfile agree with the code.
- */
-describe('shipping: the production overlays', () => {
-  const { rendered } = useRenderedManifests();
-
+/** Offline: the production overlays, with KEDA and without (see tests/helpers/deployManifests.ts). */
+describeShipping('the production overlays', ({ rendered }) => {
   it('run MongoDB as a replica set of three with a key file, one member per node', () => {
     for (const [overlay, objects] of productionOverlays(rendered)) {
       const mongodb = productionMongodb(objects);

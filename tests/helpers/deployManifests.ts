@@ -10,7 +10,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { beforeAll, expect } from 'vitest';
+import { beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { BROKER_ROLES } from '../../lib/broker/topology.js';
@@ -475,7 +475,7 @@ export function productionMongodb(objects: K8sObject[]) {
  * The manifest tools (kustomize, the compose and Dockerfile checker), and the base and every
  * overlay rendered by kustomize, once per file: call it in a describe, read them in its tests.
  */
-export function useRenderedManifests() {
+function useRenderedManifests() {
   const { overlays, components } = findKustomizations(fromRoot('k8s', 'overlays'));
   const rendered = new Map<string, K8sObject[]>();
   const shared = { overlays, components, rendered, tools: undefined as unknown as ManifestTools };
@@ -502,4 +502,14 @@ export function productionOverlays(rendered: Map<string, K8sObject[]>) {
     expect.arrayContaining(['overlays/production', 'overlays/production/with-keda']),
   );
   return found;
+}
+
+export type RenderedManifests = ReturnType<typeof useRenderedManifests>;
+
+/** A `shipping: …` suite of its own, with the manifests rendered once for its tests. */
+export function describeShipping(
+  title: string,
+  tests: (manifests: RenderedManifests) => void,
+): void {
+  describe(`shipping: ${title}`, () => tests(useRenderedManifests()));
 }
