@@ -7,15 +7,19 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   };
 }
 
+/** What goes with a GraphQL operation besides its text. */
+export interface PostOptions {
+  variables?: Record<string, unknown>;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  headers?: Record<string, string>;
+}
+
 /** POSTs one GraphQL operation as JSON, the way any client would. */
 export async function postGraphQL<T = Record<string, unknown>>(
   url: string,
   query: string,
-  options: {
-    variables?: Record<string, unknown>;
-    token?: string;
-    headers?: Record<string, string>;
-  } = {},
+  options: PostOptions = {},
 ): Promise<GraphQLResponse<T>> {
   const response = await fetch(url, {
     method: 'POST',

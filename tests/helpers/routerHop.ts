@@ -5,7 +5,7 @@ import {
   type HopBody,
 } from '../../lib/server/createInternalHop.js';
 import { readSecret } from '../../lib/platform/readSecret.js';
-import { postGraphQL, type GraphQLResponse } from './graphql.js';
+import { postGraphQL, type GraphQLResponse, type PostOptions } from './graphql.js';
 
 /** A request to a subgraph, as a test sends it around the router. */
 export interface DirectRequest {
@@ -52,11 +52,7 @@ export function postGraphQLAsRouter<T = Record<string, unknown>>(
   env: NodeJS.ProcessEnv,
   url: string,
   query: string,
-  options: {
-    variables?: Record<string, unknown>;
-    token?: string;
-    headers?: Record<string, string>;
-  } = {},
+  options: PostOptions = {},
 ): Promise<GraphQLResponse<T>> {
   // What postGraphQL sends, so the signature fits that very request.
   const body = JSON.stringify({ query, variables: options.variables });
