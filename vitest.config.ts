@@ -21,6 +21,11 @@ const tier = (name: string, include: string, exclude: string[] = [], setup?: str
 export default defineConfig({
   test: {
     pool: 'forks',
+    // graphql-ws run in process (the router's subscription server in the unit tier) must see
+    // the graphql that the source sees: loaded by Node, its `import 'graphql'` gets graphql's
+    // CommonJS build, while Vite gives the source the ES module one, and graphql-ws's
+    // `instanceof GraphQLError` then refuses every error the router answers with.
+    server: { deps: { inline: ['graphql-ws'] } },
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // List every test by name, so a skipped or missing one is visible in CI output.

@@ -5,7 +5,8 @@ import { GraphQLError } from 'graphql';
 import { CLIENT_REQUEST_BYTES_HEADER, type HopSigner } from '../lib/server/createInternalHop.js';
 import { GraphQLDataSourceRequestKind } from './gatewayInternals.js';
 import type { RouterContext } from './RouterContext.js';
-import { findUploads, sendMultipartUpload } from './sendMultipartUpload.js';
+import { findUploads } from './findUploads.js';
+import { sendMultipartUpload } from './sendMultipartUpload.js';
 
 /**
  * Sends each subgraph request with the caller's credentials and address: subgraphs verify

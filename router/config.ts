@@ -9,7 +9,7 @@ import {
 } from '../lib/server/readTokenVerification.js';
 import { readServingBasics, type ServingBasics } from '../lib/platform/processPorts.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
-import type { SubscriptionLimits } from './createSubscriptionServer.js';
+import type { SubscriptionLimits } from './createSubscriptionGuards.js';
 
 export interface RouterConfig extends ServingBasics, BrokerSettings {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */

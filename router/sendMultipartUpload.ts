@@ -1,18 +1,12 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { Upload } from 'graphql-upload-minimal';
+import type { Upload } from 'graphql-upload-minimal';
 import { ErrorCode, graphqlError } from '../lib/contracts/errors.js';
 import { graphqlMultipart } from '../lib/contracts/graphqlMultipart.js';
 import type { HopSigner } from '../lib/server/createInternalHop.js';
+import { readUploadAnswer } from './readUploadAnswer.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-
-/** Top-level variables holding a file from the client's multipart request. */
-export function findUploads(variables: Record<string, unknown> | undefined): [string, Upload][] {
-  return Object.entries(variables ?? {}).filter(
-    (entry): entry is [string, Upload] => entry[1] instanceof Upload,
-  );
-}
 
 /**
  * Sends one subgraph operation as a GraphQL multipart request, re-streaming the client's file
@@ -128,21 +122,5 @@ export async function sendMultipartUpload(options: {
   upstream.write(head);
   source.pipe(upstream, { end: false });
 
-  const answer = await response;
-  const chunks: Buffer[] = [];
-  for await (const chunk of answer) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return JSON.parse(text) as GatewayGraphQLResponse;
-  } catch {
-    // A subgraph's plain-HTTP error (e.g. 413 from its own parser) has the same JSON shape;
-    // anything else is reported as it came.
-    if (answer.statusCode === 408) {
-      throw graphqlError(ErrorCode.BAD_REQUEST, 'The upload took longer than the time limit');
-    }
-    throw graphqlError(
-      ErrorCode.INTERNAL_SERVER_ERROR,
-      `Upload failed: subgraph answered ${answer.statusCode}`,
-    );
-  }
+  return readUploadAnswer(await response);
 }

@@ -1,18 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema } from 'graphql';
-import { ApolloGateway } from '@apollo/gateway';
-import { ApolloServer } from '@apollo/server';
 import type { Fetcher } from '@apollo/utils.fetcher';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import {
-  ApolloServerPluginLandingPageDisabled,
-  ApolloServerPluginUsageReportingDisabled,
-} from '@apollo/server/plugin/disabled';
 import { createGraphQLHandler } from '../lib/server/createGraphQLHandler.js';
 import { createInternalHop, HOP_HEADER, type HopSigner } from '../lib/server/createInternalHop.js';
-import { createOperationGuardPlugin } from '../lib/server/createOperationGuardPlugin.js';
 import { createMultipartParser } from '../lib/server/createMultipartParser.js';
-import { maskInternalError } from '../lib/server/createSubgraphServer.js';
 import {
   authenticateHeader,
   createTokenVerifier,
@@ -28,15 +19,13 @@ import type { Logger } from '../lib/platform/logger.js';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { createMetrics } from '../lib/platform/metrics.js';
 import type { RunningService } from '../lib/platform/runMain.js';
-import { SCHEMA_PATHS, SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
+import { SCHEMA_PATHS, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
 import type { RouterConfig } from './config.js';
-import type { RouterContext } from './RouterContext.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
-import { ForwardingDataSource } from './ForwardingDataSource.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
-import { createLocalIntrospectionPlugin } from './createLocalIntrospectionPlugin.js';
 import { createConversionEvents } from './createConversionEvents.js';
-import { createProxyRoute } from './createProxyRoute.js';
+import { createRelayRoutes } from './createRelayRoutes.js';
+import { createRouterApollo } from './createRouterApollo.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
 import { createWebAppRoutes } from './createWebAppRoutes.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
@@ -57,44 +46,7 @@ export async function createRouterServer(
   // Each request to a subgraph is signed as it goes out, for itself alone (createInternalHop).
   const sign: HopSigner = (request) => ({ [HOP_HEADER]: hop.sign(request) });
   const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, sign });
-  const gateway = new ApolloGateway({
-    supergraphSdl: readFileSync(SCHEMA_PATHS.supergraph, 'utf8'),
-    // Subgraph URLs come from configuration, not from the composed file, so one supergraph
-    // serves localhost, docker-compose and Kubernetes alike.
-    buildService: ({ name }) => {
-      if (!isSubgraphName(name)) throw new Error(`no URL configured for subgraph "${name}"`);
-      return new ForwardingDataSource({
-        url: `${config.subgraphUrls[name]}/graphql`,
-        fetcher,
-        maxFileBytes: config.maxUploadBytes,
-        sign,
-      });
-    },
-  });
-  const apollo = new ApolloServer<RouterContext>({
-    gateway,
-    introspection: config.introspection,
-    // With introspection off, "Did you mean …?" suggestions would still spell the schema out.
-    hideSchemaDetailsFromClientErrors: !config.introspection,
-    includeStacktraceInErrorResponses: false,
-    // runMain owns SIGTERM: drain HTTP first, then stop Apollo, then close connections.
-    stopOnTerminationSignals: false,
-    formatError: (formatted, error) => maskInternalError(formatted, error, log),
-    plugins: [
-      createOperationGuardPlugin(config.operationLimits, {
-        refuseSubscriptions: true,
-        introspection: config.introspection,
-      }),
-      ...(config.introspection ? [createLocalIntrospectionPlugin()] : []),
-      ApolloServerPluginUsageReportingDisabled(),
-      // Sandbox's page runs Apollo's CDN script on this origin, where the web page keeps its
-      // token: served only where introspection is on (development; off by default in production).
-      config.introspection
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-        : ApolloServerPluginLandingPageDisabled(),
-    ],
-  });
-  await apollo.start();
+  const apollo = await createRouterApollo(config, log, { fetcher, sign });
 
   const verifyToken = createAccountCheck(
     createTokenVerifier({
@@ -156,45 +108,7 @@ export async function createRouterServer(
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
         ...createWebAppRoutes(fromRoot('dist', 'web')),
-        createProxyRoute({
-          methods: ['POST'],
-          path: '/auth/login',
-          target: config.subgraphUrls.auth,
-          upstreamPath: () => '/auth/login',
-          requestHeaders: ['authorization'],
-          responseHeaders: [
-            'content-type',
-            'content-length',
-            'www-authenticate',
-            'retry-after',
-            'cache-control',
-          ],
-          trustedProxyHops: config.trustedProxyHops,
-          sign,
-          idleTimeoutMs: 10_000,
-        }),
-        createProxyRoute({
-          methods: ['GET', 'HEAD'],
-          path: '/files/*',
-          target: config.subgraphUrls.media,
-          upstreamPath: (pathname) => {
-            const match = /^\/files\/(videos|audio)\/([0-9a-fA-F]{24})$/.exec(pathname);
-            return match ? `/files/${match[1]}/${match[2]?.toLowerCase()}` : undefined;
-          },
-          requestHeaders: ['authorization', 'range', 'if-none-match'],
-          responseHeaders: [
-            'content-type',
-            'content-length',
-            'content-range',
-            'content-disposition',
-            'accept-ranges',
-            'etag',
-            'cache-control',
-          ],
-          trustedProxyHops: config.trustedProxyHops,
-          sign,
-          idleTimeoutMs: 30_000,
-        }),
+        ...createRelayRoutes(config, sign),
       ],
     }),
     onListening: (server) => subscriptions.attach(server),
@@ -204,10 +118,6 @@ export async function createRouterServer(
       await broker.close();
     },
   };
-}
-
-function isSubgraphName(name: string): name is SubgraphName {
-  return SUBGRAPHS.some((subgraph) => subgraph.name === name);
 }
 
 /**

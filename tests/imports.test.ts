@@ -57,7 +57,7 @@ describe('imports', () => {
 
   it('reads the whole graph', () => {
     expect(graph.size).toBeGreaterThan(100);
-    expect(graph.get('router/server.ts')).toContain('router/RouterContext.ts');
+    expect(graph.get('router/server.ts')).toContain('router/config.ts');
   });
 
   it('has no cycle', () => {

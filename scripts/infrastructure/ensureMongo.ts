@@ -1,7 +1,5 @@
 // One piece of `ensureInfrastructure` (scripts/ensureInfrastructure.ts); see docs/operations.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
@@ -21,23 +19,12 @@ const FERRETDB_SOURCE = fromRoot('scripts', 'ferretdb');
 const FERRETDB_BIN = fromRoot('.local', 'bin', 'ferretdb');
 
 /**
- * Where FerretDB's SQLite handler, the local default before PostgreSQL, kept its data; a store
- * found there is copied over by `npm run store:migrate` (scripts/migrateSqliteStore.ts).
- */
-export const SQLITE_STORE_DIR = fromRoot('.local', 'data', 'ferretdb');
-/** Where `npm run store:migrate` moves that store; kept, never deleted. */
-export const MIGRATED_SQLITE_DIR = fromRoot('.local', 'data', 'ferretdb-sqlite');
-/** Written into the moved store once every document has been copied. */
-export const MIGRATION_DONE = 'copied-into-postgresql';
-
-/**
  * MONGODB_URI if set; else whatever answers on 127.0.0.1:FERRETDB_PORT; else our FerretDB on
  * its PostgreSQL handler, built once. `stop` stops only what this started.
  */
 export async function ensureMongo(
   env: NodeJS.ProcessEnv,
   say: Say,
-  options: { migrating?: boolean } = {},
 ): Promise<{ uri: string; stop: () => Promise<void> }> {
   const nothing = async () => {};
   if (env.MONGODB_URI) {
@@ -50,7 +37,6 @@ export async function ensureMongo(
     say(`MongoDB: using the server already on 127.0.0.1:${port}`);
     return { uri, stop: nothing };
   }
-  if (!options.migrating) refuseStrandedSqliteStore();
   // A password goes to FerretDB's PostgreSQL driver in its environment, not on the command
   // line, where any local user could read it.
   const url = new URL(ensurePostgresDatabase(env, say));
@@ -138,32 +124,6 @@ function ensurePostgresDatabase(env: NodeJS.ProcessEnv, say: Say): string {
     );
   }
   return found.url;
-}
-
-/** Whether `dir` holds a store of FerretDB's SQLite handler (one `.sqlite` file a database). */
-export function holdsSqliteStore(dir: string): boolean {
-  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.sqlite'));
-}
-
-/**
- * A store made by the earlier default (FerretDB's SQLite handler) is never left behind
- * silently: starting empty, or on a copy cut off half-way, would look like losing videos.
- */
-function refuseStrandedSqliteStore(): void {
-  if (holdsSqliteStore(SQLITE_STORE_DIR)) {
-    throw new MissingInfrastructureError(
-      `${SQLITE_STORE_DIR} holds a store on FerretDB's SQLite handler, the earlier local default. ` +
-        'Run `npm run store:migrate` to copy it into PostgreSQL, or move that folder away to start empty.',
-    );
-  }
-  if (
-    holdsSqliteStore(MIGRATED_SQLITE_DIR) &&
-    !existsSync(join(MIGRATED_SQLITE_DIR, MIGRATION_DONE))
-  ) {
-    throw new MissingInfrastructureError(
-      `Copying ${MIGRATED_SQLITE_DIR} into PostgreSQL did not finish: run \`npm run store:migrate\` again.`,
-    );
-  }
 }
 
 /**

@@ -3,6 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** ffmpeg, quiet and overwriting, reading a source that lavfi generates (named next). */
+const GENERATED_INPUT = ['-v', 'error', '-y', '-f', 'lavfi', '-i'];
+
 /**
  * Media made by ffmpeg's lavfi sources (nothing binary is committed). `seconds` of a test
  * pattern and a tone, H.264/AAC in MP4 unless `audio` and `container` say otherwise.
@@ -24,7 +27,7 @@ export function makeVideo(
   const audio = options.audio ?? 'aac';
   const layout = options.channels === 6 ? '5.1' : options.channels === 1 ? 'mono' : 'stereo';
   execFileSync(ffmpegPath, [
-    ...['-v', 'error', '-y', '-f', 'lavfi', '-i'],
+    ...GENERATED_INPUT,
     `testsrc=size=160x120:rate=10:duration=${seconds}`,
     ...(audio === 'none'
       ? []
@@ -62,7 +65,7 @@ export function writeTone(
   sampleRateHz = 48_000,
 ): void {
   execFileSync(ffmpegPath, [
-    ...['-v', 'error', '-y', '-f', 'lavfi', '-i'],
+    ...GENERATED_INPUT,
     `sine=frequency=330:sample_rate=${sampleRateHz}:duration=${seconds}`,
     ...encode,
     path,

@@ -34,6 +34,15 @@ export async function forgeTokens(real: SigningSetup, userId: string, validToken
     if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
     return jwt.sign(privateKey);
   };
+  /** The claims of a valid token under the real kid, to be signed with the wrong thing. */
+  const validClaims = (alg: string) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg, kid })
+      .setSubject(userId)
+      .setIssuer(real.issuer)
+      .setAudience(real.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600);
   const encode = (value: unknown) => base64url.encode(JSON.stringify(value));
   const payload = { sub: userId, iss: real.issuer, aud: real.audience, iat: now, exp: now + 600 };
   const [header, , signature] = validToken.split('.');
@@ -43,23 +52,11 @@ export async function forgeTokens(real: SigningSetup, userId: string, validToken
     notYetValid: await sign({ iat: now, exp: now + 7200, nbf: now + 3600 }),
     wrongIssuer: await sign({ iat: now, exp: now + 600, iss: 'someone-else' }),
     wrongAudience: await sign({ iat: now, exp: now + 600, aud: 'another-api' }),
-    otherKey: await new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA', kid })
-      .setSubject(userId)
-      .setIssuer(real.issuer)
-      .setAudience(real.audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 600)
-      .sign(createPrivateKey(generateEd25519Pem())),
+    otherKey: await validClaims('EdDSA').sign(createPrivateKey(generateEd25519Pem())),
     algNone: `${encode({ alg: 'none', typ: 'JWT' })}.${encode(payload)}.`,
-    hs256WithPublicKey: await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256', kid })
-      .setSubject(userId)
-      .setIssuer(real.issuer)
-      .setAudience(real.audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 600)
-      .sign(new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString())),
+    hs256WithPublicKey: await validClaims('HS256').sign(
+      new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    ),
     tamperedPayload: `${header}.${encode({ ...payload, sub: '000000000000000000000000' })}.${signature}`,
   };
 }

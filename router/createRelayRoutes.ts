@@ -1,0 +1,51 @@
+import type { HopSigner } from '../lib/server/createInternalHop.js';
+import type { RouterConfig } from './config.js';
+import { createProxyRoute } from './createProxyRoute.js';
+
+/**
+ * The plain-HTTP relays beside GraphQL: the HTTP Basic login to auth, and file downloads from
+ * media (only `/files/videos/<id>` and `/files/audio/<id>`), each signed as the router's.
+ */
+export function createRelayRoutes(config: RouterConfig, sign: HopSigner) {
+  return [
+    createProxyRoute({
+      methods: ['POST'],
+      path: '/auth/login',
+      target: config.subgraphUrls.auth,
+      upstreamPath: () => '/auth/login',
+      requestHeaders: ['authorization'],
+      responseHeaders: [
+        'content-type',
+        'content-length',
+        'www-authenticate',
+        'retry-after',
+        'cache-control',
+      ],
+      trustedProxyHops: config.trustedProxyHops,
+      sign,
+      idleTimeoutMs: 10_000,
+    }),
+    createProxyRoute({
+      methods: ['GET', 'HEAD'],
+      path: '/files/*',
+      target: config.subgraphUrls.media,
+      upstreamPath: (pathname) => {
+        const match = /^\/files\/(videos|audio)\/([0-9a-fA-F]{24})$/.exec(pathname);
+        return match ? `/files/${match[1]}/${match[2]?.toLowerCase()}` : undefined;
+      },
+      requestHeaders: ['authorization', 'range', 'if-none-match'],
+      responseHeaders: [
+        'content-type',
+        'content-length',
+        'content-range',
+        'content-disposition',
+        'accept-ranges',
+        'etag',
+        'cache-control',
+      ],
+      trustedProxyHops: config.trustedProxyHops,
+      sign,
+      idleTimeoutMs: 30_000,
+    }),
+  ];
+}
