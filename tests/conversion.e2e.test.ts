@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import amqp from 'amqplib';
-import { MongoClient, ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ObjectId } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConversionUpdated, type ConversionUpdated } from '../lib/contracts/messages.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { topologyNames } from '../lib/broker/topology.js';
-import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { freePort } from '../scripts/spawnStack.js';
 import { conversionState, conversionUntil } from './helpers/conversionState.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
@@ -14,7 +14,7 @@ import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useStack } from './helpers/useStack.js';
 
 interface ConversionView {
   id: string;
@@ -38,41 +38,35 @@ const CONVERSION_FIELDS =
   'id status progress attempts error { code message } startedAt finishedAt options { bitrateKbps vbrQuality title artist } audio { id bytes durationSeconds bitrateKbps downloadUrl }';
 
 describe('conversion end to end', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('conv')}_`;
-  let stack: RunningStack;
-  let mongo: MongoClient;
+  const suite = useStack('conv', {
+    WORKER_CONCURRENCY: '2',
+    LOG_LEVEL: 'info',
+    // One user's jobs fill every worker slot here: these tests are about workers, and
+    // fair turns between users have their own test (cost.e2e).
+    MAX_RUNNING_CONVERSIONS_PER_USER: '8',
+  });
+  const { infra, prefix } = suite;
   let token: string;
   let clip10: Buffer;
 
   beforeAll(async () => {
     clip10 = makeVideo(infra.ffmpegPath, 10);
-    stack = await spawnStack(infra, prefix, {
-      WORKER_CONCURRENCY: '2',
-      LOG_LEVEL: 'info',
-      // One user's jobs fill every worker slot here: these tests are about workers, and
-      // fair turns between users have their own test (cost.e2e).
-      MAX_RUNNING_CONVERSIONS_PER_USER: '8',
-    });
-    mongo = new MongoClient(infra.mongodbUri);
     token = await signUp();
   });
-  afterAll(async () => {
-    await mongo?.close();
-    await stack?.stop();
-  });
 
-  const signUp = () => signUpToken(stack.graphqlUrl);
+  const signUp = () => signUpToken(suite.stack.graphqlUrl);
   const upload = (
     file: Buffer,
     mp3: Record<string, unknown> = {},
     filename = 'clip.mp4',
     as = token,
-  ) => uploadVideoId(stack.graphqlUrl, file, { token: as, mp3, filename });
+  ) => uploadVideoId(suite.stack.graphqlUrl, file, { token: as, mp3, filename });
   const conversion = (id: string) =>
-    conversionState<ConversionView>(stack.graphqlUrl, token, id, { fields: CONVERSION_FIELDS });
+    conversionState<ConversionView>(suite.stack.graphqlUrl, token, id, {
+      fields: CONVERSION_FIELDS,
+    });
   const until = (id: string, done: (c: ConversionView) => boolean, timeoutMs = 60_000) =>
-    conversionUntil<ConversionView>(stack.graphqlUrl, token, id, {
+    conversionUntil<ConversionView>(suite.stack.graphqlUrl, token, id, {
       fields: CONVERSION_FIELDS,
       done,
       timeoutMs,
@@ -82,8 +76,8 @@ describe('conversion end to end', () => {
   const mp3Of = async (c: ConversionView) =>
     Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
   const audioFilesFor = (conversionId: string) =>
-    mongo
-      .db(`${prefix}media`)
+    suite
+      .database('media')
       .collection('audio.files')
       .countDocuments({ 'metadata.conversionId': conversionId });
 
@@ -204,7 +198,7 @@ describe('conversion end to end', () => {
     const videoId = await upload(makeVideo(infra.ffmpegPath, 3));
     await finished(videoId);
     const again = await postGraphQL<{ convertVideo: { id: string; status: string } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { bitrateKbps: 64, channels: 1 }) { id status } }',
       { token, variables: { v: videoId } },
     );
@@ -221,7 +215,7 @@ describe('conversion end to end', () => {
         latestConversion: { id: string; audio: { id: string } };
       };
     }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'query ($v: ID!) { video(id: $v) { conversions { edges { node { id } } } latestConversion { id audio { id } } } }',
       { token, variables: { v: videoId } },
     );
@@ -235,35 +229,18 @@ describe('conversion end to end', () => {
       audio: { id: expect.stringMatching(/^[0-9a-f]{24}$/) as unknown },
     });
 
+    // Someone else's video and conversion are not there at all, whatever is asked of them.
     const other = await signUp();
-    expect(
-      errorCodes(
-        await postGraphQL(
-          stack.graphqlUrl,
-          'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
-          { token: other, variables: { v: videoId } },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
-    expect(
-      errorCodes(
-        await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
-          token: other,
-          variables: { id: second },
-        }),
-      ),
-    ).toEqual(['NOT_FOUND']);
-    expect(
-      errorCodes(
-        await postGraphQL(
-          stack.graphqlUrl,
-          'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
-          { token: other, variables: { id: second } },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
+    for (const [query, variables] of [
+      ['mutation ($v: ID!) { convertVideo(videoId: $v) { id } }', { v: videoId }],
+      ['query ($id: ID!) { conversion(id: $id) { id } }', { id: second }],
+      ['mutation ($id: ID!) { cancelConversion(id: $id) { id } }', { id: second }],
+    ] as const) {
+      const answer = await postGraphQL(suite.stack.graphqlUrl, query, { token: other, variables });
+      expect(errorCodes(answer), query).toEqual(['NOT_FOUND']);
+    }
     const bad = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { channels: 3 }) { id } }',
       { token, variables: { v: videoId } },
     );
@@ -281,12 +258,12 @@ describe('conversion end to end', () => {
     );
     await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.01);
     const cancelled = await postGraphQL<{ cancelConversion: { status: string } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($id: ID!) { cancelConversion(id: $id) { status } }',
       { token, variables: { id } },
     );
     expect(cancelled.body.data?.cancelConversion.status).toBe('CANCELLED');
-    const worker = childPids(stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
+    const worker = childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
     await expect
       .poll(() => childPids(worker, 'ffmpeg').length, { timeout: 2_000, interval: 100 })
       .toBe(0);
@@ -302,7 +279,7 @@ describe('conversion end to end', () => {
       'crash.m4a',
     );
     await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.05);
-    const [worker] = childPids(stack.launcher.pid ?? 0, 'worker/main.js');
+    const [worker] = childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js');
     process.kill(worker ?? 0, 'SIGKILL');
     const done = await finished(id, 120_000);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
@@ -316,7 +293,7 @@ describe('conversion end to end', () => {
     const port = await freePort();
     const second: ChildProcess = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
       env: {
-        ...stack.env,
+        ...suite.stack.env,
         WORKER_INTERNAL_PORT: String(port),
         WORKER_CONCURRENCY: '2',
         LOG_LEVEL: 'info',
@@ -391,7 +368,7 @@ describe('conversion end to end', () => {
   it('keeps ids of deleted videos out of reach, and deletes their conversions', async () => {
     const videoId = await upload(makeVideo(infra.ffmpegPath, 2));
     await finished(videoId);
-    await postGraphQL(stack.graphqlUrl, 'mutation ($id: ID!) { deleteVideo(id: $id) }', {
+    await postGraphQL(suite.stack.graphqlUrl, 'mutation ($id: ID!) { deleteVideo(id: $id) }', {
       token,
       variables: { id: videoId },
     });
@@ -399,17 +376,21 @@ describe('conversion end to end', () => {
       .poll(
         async () =>
           errorCodes(
-            await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
-              token,
-              variables: { id: videoId },
-            }),
+            await postGraphQL(
+              suite.stack.graphqlUrl,
+              'query ($id: ID!) { conversion(id: $id) { id } }',
+              {
+                token,
+                variables: { id: videoId },
+              },
+            ),
           ),
         { timeout: 10_000 },
       )
       .toEqual(['NOT_FOUND']);
     expect(await audioFilesFor(videoId)).toBe(0);
     expect(
-      await mongo.db(`${prefix}conversion`).collection('conversions').countDocuments({ videoId }),
+      await suite.database('conversion').collection('conversions').countDocuments({ videoId }),
     ).toBe(0);
     expect(new ObjectId(videoId).toHexString()).toBe(videoId);
   });
@@ -449,7 +430,7 @@ describe('conversion end to end', () => {
     } finally {
       await connection.close();
     }
-    const db = mongo.db(`${prefix}conversion`);
+    const db = suite.database('conversion');
     // Every deletion handled (40 tombstones), and both queues empty, then a moment for the
     // handlers still running.
     await expect
