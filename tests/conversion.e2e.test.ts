@@ -75,6 +75,21 @@ describe('conversion end to end', () => {
     until(id, (c) => isFinalStatus(c.status), timeoutMs);
   const mp3Of = async (c: ConversionView) =>
     Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
+  /**
+   * A long audio (320 kbps, 48 kHz: ffmpeg is busy for seconds) uploaded and converting, past
+   * `minProgress`; returns the conversion's id.
+   */
+  const runningLongAudio = async (seconds: number, filename: string, minProgress: number) => {
+    const id = await upload(
+      makeLongAudio(infra.ffmpegPath, seconds),
+      { bitrateKbps: 320, sampleRateHz: 48000 },
+      filename,
+    );
+    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > minProgress);
+    return id;
+  };
+  /** The pid of the stack's worker process. */
+  const workerPid = () => childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
   const audioFilesFor = (conversionId: string) =>
     suite
       .database('media')
@@ -251,19 +266,14 @@ describe('conversion end to end', () => {
   });
 
   it('cancels a running conversion: ffmpeg is gone within 2 s and no MP3 is left', async () => {
-    const id = await upload(
-      makeLongAudio(infra.ffmpegPath, 1800),
-      { bitrateKbps: 320, sampleRateHz: 48000 },
-      'long.m4a',
-    );
-    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.01);
+    const id = await runningLongAudio(1800, 'long.m4a', 0.01);
     const cancelled = await postGraphQL<{ cancelConversion: { status: string } }>(
       suite.stack.graphqlUrl,
       'mutation ($id: ID!) { cancelConversion(id: $id) { status } }',
       { token, variables: { id } },
     );
     expect(cancelled.body.data?.cancelConversion.status).toBe('CANCELLED');
-    const worker = childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
+    const worker = workerPid();
     await expect
       .poll(() => childPids(worker, 'ffmpeg').length, { timeout: 2_000, interval: 100 })
       .toBe(0);
@@ -273,14 +283,8 @@ describe('conversion end to end', () => {
   });
 
   it('survives kill -9 of the worker mid-job: redelivered, rerun, exactly one MP3', async () => {
-    const id = await upload(
-      makeLongAudio(infra.ffmpegPath, 900),
-      { bitrateKbps: 320, sampleRateHz: 48000 },
-      'crash.m4a',
-    );
-    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.05);
-    const [worker] = childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js');
-    process.kill(worker ?? 0, 'SIGKILL');
+    const id = await runningLongAudio(900, 'crash.m4a', 0.05);
+    process.kill(workerPid(), 'SIGKILL');
     const done = await finished(id, 120_000);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
     expect(await audioFilesFor(id)).toBe(1);
