@@ -11,6 +11,7 @@ import { uploadVideoId } from './helpers/multipartUpload.js';
 import { useStack } from './helpers/useStack.js';
 import { createReelfluxClient } from '../sdk/index.js';
 import { closeCodeFor, watch } from './helpers/watch.js';
+import { watchThroughOutage } from './helpers/watchThroughOutage.js';
 
 interface Update {
   id: string;
@@ -250,23 +251,17 @@ describe('conversionUpdated over graphql-ws', () => {
     it('lets an SDK client ride out a router restart and get the current state again', async () => {
       const videoId = await upload(makeLongAudio(infra.ffmpegPath, 1800), 'restart.m4a');
       const reelflux = createReelfluxClient({ url: secondUrl, token: alice });
-      const states: string[] = [];
-      let restarted = false;
-      for await (const state of reelflux.watchConversion(videoId)) {
-        states.push(state.status);
-        if (!restarted && state.status === 'RUNNING') {
-          restarted = true;
-          const exited = new Promise((resolve) => second?.once('exit', resolve));
-          second?.kill('SIGTERM');
-          // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
-          expect(await exited).toBe(0);
-          // Down long enough that the client's reconnects are refused at least once.
-          await new Promise((resolve) => setTimeout(resolve, 4_000));
-          await startSecondRouter();
-        }
-      }
-      expect(restarted).toBe(true);
-      expect(states.at(-1)).toBe('SUCCEEDED');
+      const watched = await watchThroughOutage(reelflux, videoId, async () => {
+        const exited = new Promise((resolve) => second?.once('exit', resolve));
+        second?.kill('SIGTERM');
+        // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
+        expect(await exited).toBe(0);
+        // Down long enough that the client's reconnects are refused at least once.
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        await startSecondRouter();
+      });
+      expect(watched.interrupted).toBe(true);
+      expect(watched.statuses.at(-1)).toBe('SUCCEEDED');
     });
   });
 
