@@ -10,6 +10,7 @@ import {
 import { readServingBasics, type ServingBasics } from '../lib/platform/processPorts.js';
 import { SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 import type { SubscriptionLimits } from './createSubscriptionGuards.js';
+import { sharedLimits } from '../lib/platform/sharedLimits.js';
 
 export interface RouterConfig extends ServingBasics, BrokerSettings {
   /** Base URL of each subgraph process; GraphQL is at `<base>/graphql`. */
@@ -51,11 +52,11 @@ export function loadRouterConfig(source: NodeJS.ProcessEnv = process.env): Route
     tokens: readTokenVerification(env),
     internalHopSecret: readSecret(source, 'INTERNAL_HOP_SECRET'),
     accountCheckMs: 1000 * env.int('ACCOUNT_CHECK_SECONDS', 30, { min: 0, max: 3600 }),
-    maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
-    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
+    maxUploadBytes: sharedLimits.maxUploadBytes(env),
+    uploadTimeoutMs: sharedLimits.uploadTimeoutMs(env),
     operationLimits: readOperationLimits(env),
     subgraphTimeoutMs: env.int('SUBGRAPH_TIMEOUT_MS', 30_000, { min: 100 }),
-    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    maxBodyBytes: sharedLimits.maxRequestBytes(env),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { min: 0, max: 10 }),
     // Off in the image (NODE_ENV=production), on for `npm start`, as Apollo Server decides.
     introspection: env.bool(

@@ -19,18 +19,27 @@ describe('addressBlock', () => {
     ]) {
       expect(addressBlock(address), address).toBe(block);
     }
-    expect(addressBlock('2001:db8:a:c::1')).toBe('2001:db8:a:c::/64');
-    expect(addressBlock('::1')).toBe('0:0:0:0::/64');
-    expect(addressBlock('2001:db8::a:b:c:d')).toBe('2001:db8:0:0::/64');
-    expect(addressBlock('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+  });
+
+  it.each([
+    ['2001:db8:a:c::1', '2001:db8:a:c::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['2001:db8::a:b:c:d', '2001:db8:0:0::/64'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+  ])('counts %s in %s', (address, block) => {
+    expect(addressBlock(address)).toBe(block);
   });
 
   it('counts an IPv4-mapped IPv6 address as the IPv4 address', () => {
-    expect(addressBlock('::ffff:203.0.113.7')).toBe('203.0.113.7');
-    expect(addressBlock('::FFFF:cb00:7107')).toBe('203.0.113.7');
-    expect(addressBlock('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7');
-    expect(addressBlock('[::ffff:203.0.113.7]:8080')).toBe('203.0.113.7');
-    expect(addressBlock('203.0.113.7:8080')).toBe('203.0.113.7');
+    for (const address of [
+      '::ffff:203.0.113.7',
+      '::FFFF:cb00:7107',
+      '0:0:0:0:0:ffff:203.0.113.7',
+      '[::ffff:203.0.113.7]:8080',
+      '203.0.113.7:8080',
+    ]) {
+      expect(addressBlock(address), address).toBe('203.0.113.7');
+    }
   });
 
   it('keeps what is not an address as it is', () => {

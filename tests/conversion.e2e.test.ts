@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import amqp from 'amqplib';
-import { MongoClient, ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ObjectId } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConversionUpdated, type ConversionUpdated } from '../lib/contracts/messages.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { topologyNames } from '../lib/broker/topology.js';
-import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { freePort } from '../scripts/spawnStack.js';
 import { conversionState, conversionUntil } from './helpers/conversionState.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
@@ -14,7 +14,7 @@ import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useStack } from './helpers/useStack.js';
 
 interface ConversionView {
   id: string;
@@ -38,41 +38,35 @@ const CONVERSION_FIELDS =
   'id status progress attempts error { code message } startedAt finishedAt options { bitrateKbps vbrQuality title artist } audio { id bytes durationSeconds bitrateKbps downloadUrl }';
 
 describe('conversion end to end', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('conv')}_`;
-  let stack: RunningStack;
-  let mongo: MongoClient;
+  const suite = useStack('conv', {
+    WORKER_CONCURRENCY: '2',
+    LOG_LEVEL: 'info',
+    // One user's jobs fill every worker slot here: these tests are about workers, and
+    // fair turns between users have their own test (cost.e2e).
+    MAX_RUNNING_CONVERSIONS_PER_USER: '8',
+  });
+  const { infra, prefix } = suite;
   let token: string;
   let clip10: Buffer;
 
   beforeAll(async () => {
     clip10 = makeVideo(infra.ffmpegPath, 10);
-    stack = await spawnStack(infra, prefix, {
-      WORKER_CONCURRENCY: '2',
-      LOG_LEVEL: 'info',
-      // One user's jobs fill every worker slot here: these tests are about workers, and
-      // fair turns between users have their own test (cost.e2e).
-      MAX_RUNNING_CONVERSIONS_PER_USER: '8',
-    });
-    mongo = new MongoClient(infra.mongodbUri);
     token = await signUp();
   });
-  afterAll(async () => {
-    await mongo?.close();
-    await stack?.stop();
-  });
 
-  const signUp = () => signUpToken(stack.graphqlUrl);
+  const signUp = () => signUpToken(suite.stack.graphqlUrl);
   const upload = (
     file: Buffer,
     mp3: Record<string, unknown> = {},
     filename = 'clip.mp4',
     as = token,
-  ) => uploadVideoId(stack.graphqlUrl, file, { token: as, mp3, filename });
+  ) => uploadVideoId(suite.stack.graphqlUrl, file, { token: as, mp3, filename });
   const conversion = (id: string) =>
-    conversionState<ConversionView>(stack.graphqlUrl, token, id, { fields: CONVERSION_FIELDS });
+    conversionState<ConversionView>(suite.stack.graphqlUrl, token, id, {
+      fields: CONVERSION_FIELDS,
+    });
   const until = (id: string, done: (c: ConversionView) => boolean, timeoutMs = 60_000) =>
-    conversionUntil<ConversionView>(stack.graphqlUrl, token, id, {
+    conversionUntil<ConversionView>(suite.stack.graphqlUrl, token, id, {
       fields: CONVERSION_FIELDS,
       done,
       timeoutMs,
@@ -81,9 +75,24 @@ describe('conversion end to end', () => {
     until(id, (c) => isFinalStatus(c.status), timeoutMs);
   const mp3Of = async (c: ConversionView) =>
     Buffer.from(await (await fetch(c.audio?.downloadUrl ?? '')).arrayBuffer());
+  /**
+   * A long audio (320 kbps, 48 kHz: ffmpeg is busy for seconds) uploaded and converting, past
+   * `minProgress`; returns the conversion's id.
+   */
+  const runningLongAudio = async (seconds: number, filename: string, minProgress: number) => {
+    const id = await upload(
+      makeLongAudio(infra.ffmpegPath, seconds),
+      { bitrateKbps: 320, sampleRateHz: 48000 },
+      filename,
+    );
+    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > minProgress);
+    return id;
+  };
+  /** The pid of the stack's worker process. */
+  const workerPid = () => childPids(suite.stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
   const audioFilesFor = (conversionId: string) =>
-    mongo
-      .db(`${prefix}media`)
+    suite
+      .database('media')
       .collection('audio.files')
       .countDocuments({ 'metadata.conversionId': conversionId });
 
@@ -204,7 +213,7 @@ describe('conversion end to end', () => {
     const videoId = await upload(makeVideo(infra.ffmpegPath, 3));
     await finished(videoId);
     const again = await postGraphQL<{ convertVideo: { id: string; status: string } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { bitrateKbps: 64, channels: 1 }) { id status } }',
       { token, variables: { v: videoId } },
     );
@@ -221,7 +230,7 @@ describe('conversion end to end', () => {
         latestConversion: { id: string; audio: { id: string } };
       };
     }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'query ($v: ID!) { video(id: $v) { conversions { edges { node { id } } } latestConversion { id audio { id } } } }',
       { token, variables: { v: videoId } },
     );
@@ -235,35 +244,18 @@ describe('conversion end to end', () => {
       audio: { id: expect.stringMatching(/^[0-9a-f]{24}$/) as unknown },
     });
 
+    // Someone else's video and conversion are not there at all, whatever is asked of them.
     const other = await signUp();
-    expect(
-      errorCodes(
-        await postGraphQL(
-          stack.graphqlUrl,
-          'mutation ($v: ID!) { convertVideo(videoId: $v) { id } }',
-          { token: other, variables: { v: videoId } },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
-    expect(
-      errorCodes(
-        await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
-          token: other,
-          variables: { id: second },
-        }),
-      ),
-    ).toEqual(['NOT_FOUND']);
-    expect(
-      errorCodes(
-        await postGraphQL(
-          stack.graphqlUrl,
-          'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
-          { token: other, variables: { id: second } },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
+    for (const [query, variables] of [
+      ['mutation ($v: ID!) { convertVideo(videoId: $v) { id } }', { v: videoId }],
+      ['query ($id: ID!) { conversion(id: $id) { id } }', { id: second }],
+      ['mutation ($id: ID!) { cancelConversion(id: $id) { id } }', { id: second }],
+    ] as const) {
+      const answer = await postGraphQL(suite.stack.graphqlUrl, query, { token: other, variables });
+      expect(errorCodes(answer), query).toEqual(['NOT_FOUND']);
+    }
     const bad = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($v: ID!) { convertVideo(videoId: $v, mp3: { channels: 3 }) { id } }',
       { token, variables: { v: videoId } },
     );
@@ -274,19 +266,14 @@ describe('conversion end to end', () => {
   });
 
   it('cancels a running conversion: ffmpeg is gone within 2 s and no MP3 is left', async () => {
-    const id = await upload(
-      makeLongAudio(infra.ffmpegPath, 1800),
-      { bitrateKbps: 320, sampleRateHz: 48000 },
-      'long.m4a',
-    );
-    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.01);
+    const id = await runningLongAudio(1800, 'long.m4a', 0.01);
     const cancelled = await postGraphQL<{ cancelConversion: { status: string } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($id: ID!) { cancelConversion(id: $id) { status } }',
       { token, variables: { id } },
     );
     expect(cancelled.body.data?.cancelConversion.status).toBe('CANCELLED');
-    const worker = childPids(stack.launcher.pid ?? 0, 'worker/main.js')[0] ?? 0;
+    const worker = workerPid();
     await expect
       .poll(() => childPids(worker, 'ffmpeg').length, { timeout: 2_000, interval: 100 })
       .toBe(0);
@@ -296,14 +283,8 @@ describe('conversion end to end', () => {
   });
 
   it('survives kill -9 of the worker mid-job: redelivered, rerun, exactly one MP3', async () => {
-    const id = await upload(
-      makeLongAudio(infra.ffmpegPath, 900),
-      { bitrateKbps: 320, sampleRateHz: 48000 },
-      'crash.m4a',
-    );
-    await until(id, (c) => c.status === 'RUNNING' && (c.progress ?? 0) > 0.05);
-    const [worker] = childPids(stack.launcher.pid ?? 0, 'worker/main.js');
-    process.kill(worker ?? 0, 'SIGKILL');
+    const id = await runningLongAudio(900, 'crash.m4a', 0.05);
+    process.kill(workerPid(), 'SIGKILL');
     const done = await finished(id, 120_000);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
     expect(await audioFilesFor(id)).toBe(1);
@@ -316,7 +297,7 @@ describe('conversion end to end', () => {
     const port = await freePort();
     const second: ChildProcess = spawn(process.execPath, [fromRoot('dist', 'worker', 'main.js')], {
       env: {
-        ...stack.env,
+        ...suite.stack.env,
         WORKER_INTERNAL_PORT: String(port),
         WORKER_CONCURRENCY: '2',
         LOG_LEVEL: 'info',
@@ -391,7 +372,7 @@ describe('conversion end to end', () => {
   it('keeps ids of deleted videos out of reach, and deletes their conversions', async () => {
     const videoId = await upload(makeVideo(infra.ffmpegPath, 2));
     await finished(videoId);
-    await postGraphQL(stack.graphqlUrl, 'mutation ($id: ID!) { deleteVideo(id: $id) }', {
+    await postGraphQL(suite.stack.graphqlUrl, 'mutation ($id: ID!) { deleteVideo(id: $id) }', {
       token,
       variables: { id: videoId },
     });
@@ -399,17 +380,21 @@ describe('conversion end to end', () => {
       .poll(
         async () =>
           errorCodes(
-            await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { conversion(id: $id) { id } }', {
-              token,
-              variables: { id: videoId },
-            }),
+            await postGraphQL(
+              suite.stack.graphqlUrl,
+              'query ($id: ID!) { conversion(id: $id) { id } }',
+              {
+                token,
+                variables: { id: videoId },
+              },
+            ),
           ),
         { timeout: 10_000 },
       )
       .toEqual(['NOT_FOUND']);
     expect(await audioFilesFor(videoId)).toBe(0);
     expect(
-      await mongo.db(`${prefix}conversion`).collection('conversions').countDocuments({ videoId }),
+      await suite.database('conversion').collection('conversions').countDocuments({ videoId }),
     ).toBe(0);
     expect(new ObjectId(videoId).toHexString()).toBe(videoId);
   });
@@ -449,7 +434,7 @@ describe('conversion end to end', () => {
     } finally {
       await connection.close();
     }
-    const db = mongo.db(`${prefix}conversion`);
+    const db = suite.database('conversion');
     // Every deletion handled (40 tombstones), and both queues empty, then a moment for the
     // handlers still running.
     await expect

@@ -1,22 +1,15 @@
-import { MongoClient, ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ObjectId } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openConversions, type Conversions } from '../lib/stores/conversions.js';
-import { dropDatabases } from '../scripts/spawnStack.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useTestDatabases } from './helpers/useTestDatabases.js';
 
 /** The conversion records against the real database: what the lifecycle's reads return. */
 describe('conversions store (real database)', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('records')}_`;
-  const mongo = new MongoClient(infra.mongodbUri);
+  const databases = useTestDatabases('records');
   let conversions: Conversions;
 
   beforeAll(async () => {
-    conversions = await openConversions(mongo.db(`${prefix}conversion`));
-  });
-  afterAll(async () => {
-    await dropDatabases(infra.mongodbUri, prefix);
-    await mongo.close();
+    conversions = await openConversions(databases.database('conversion'));
   });
 
   it('pages a video’s conversions newest first by when they were queued, whatever their ids', async () => {

@@ -9,6 +9,14 @@ import { NESTED_INTROSPECTION, STANDARD_INTROSPECTION } from './helpers/introspe
 const typeDefs = readFileSync(SCHEMA_PATHS.api, 'utf8');
 const schema = buildSchema(typeDefs);
 const limits = { maxDepth: 12, maxFields: 500, maxCost: 5_000 };
+/** How the server answered one operation. */
+interface Answer {
+  status: number;
+  data: Record<string, unknown> | null | undefined;
+  codes: unknown[];
+  messages: string[];
+}
+
 /**
  * The router's Apollo Server in miniature: the public schema, no resolvers, the guard. Given
  * as SDL so that Apollo builds it with its own copy of graphql (Vitest loads the other).
@@ -21,7 +29,7 @@ async function startServer(introspection: boolean) {
     plugins: [createOperationGuardPlugin(limits, { introspection })],
   });
   await apollo.start();
-  const run = async (query: string) => {
+  const run = async (query: string): Promise<Answer> => {
     const response = await apollo.executeOperation({ query });
     if (response.body.kind !== 'single') throw new Error('unexpected incremental response');
     const { data, errors } = response.body.singleResult;
@@ -35,12 +43,23 @@ async function startServer(introspection: boolean) {
   return { apollo, run };
 }
 
-describe('createOperationGuardPlugin with introspection on', () => {
-  let server: Awaited<ReturnType<typeof startServer>>;
+/** A server started before the calling describe block's tests, stopped after them. */
+function useServer(introspection: boolean): { run: (query: string) => Promise<Answer> } {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
   beforeAll(async () => {
-    server = await startServer(true);
+    server = await startServer(introspection);
   });
-  afterAll(() => server.apollo.stop());
+  afterAll(() => server?.apollo.stop());
+  return {
+    run: (query) => {
+      if (!server) throw new Error('the server did not start');
+      return server.run(query);
+    },
+  };
+}
+
+describe('createOperationGuardPlugin with introspection on', () => {
+  const server = useServer(true);
 
   it.each([
     ['without options', STANDARD_INTROSPECTION.plain],
@@ -99,11 +118,7 @@ describe('createOperationGuardPlugin with introspection on', () => {
 });
 
 describe('createOperationGuardPlugin with introspection off', () => {
-  let server: Awaited<ReturnType<typeof startServer>>;
-  beforeAll(async () => {
-    server = await startServer(false);
-  });
-  afterAll(() => server.apollo.stop());
+  const server = useServer(false);
 
   it.each([
     ['the standard query', STANDARD_INTROSPECTION.full],

@@ -10,6 +10,7 @@ import { fromRoot } from '../lib/platform/projectRoot.js';
 import { topologyNames } from '../lib/broker/topology.js';
 import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { createReelfluxClient } from '../sdk/index.js';
+import { watchThroughOutage } from './helpers/watchThroughOutage.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil, type ConversionState } from './helpers/conversionState.js';
 import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
@@ -274,17 +275,11 @@ describe(
     it('kill -9 of the router: a subscribed SDK client reconnects and gets the final state', async () => {
       const id = await upload(makeLongAudio(infra.ffmpegPath, 900));
       const reelflux = createReelfluxClient({ url: stack.routerUrl, token });
-      const states: string[] = [];
-      let killed = false;
-      for await (const state of reelflux.watchConversion(id)) {
-        states.push(state.status);
-        if (!killed && state.status === 'RUNNING') {
-          killed = true;
-          process.kill(pidOf('router'), 'SIGKILL');
-        }
-      }
-      expect(killed).toBe(true);
-      expect(states.at(-1)).toBe('SUCCEEDED');
+      const watched = await watchThroughOutage(reelflux, id, () => {
+        process.kill(pidOf('router'), 'SIGKILL');
+      });
+      expect(watched.interrupted).toBe(true);
+      expect(watched.statuses.at(-1)).toBe('SUCCEEDED');
       expect(stack.output()).toMatch(/router +\| exited \(SIGKILL\); restarting/);
       await expectOneMp3(id, 900);
       await expectConsistent();

@@ -3,8 +3,8 @@ import { appendFile, mkdtemp, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Binary, MongoClient, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Binary, ObjectId } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AudioMetadata } from '../lib/stores/audioFiles.js';
 import { UploadFailedError, followVideoUpload } from '../lib/stores/followUpload.js';
 import {
@@ -16,9 +16,8 @@ import {
   readGridFsFile,
 } from '../lib/stores/gridfs.js';
 import type { UploadInProgress } from '../lib/stores/uploadFiles.js';
-import { dropDatabases } from '../scripts/spawnStack.js';
 import { tailAudioIntoGridFs } from '../worker/tailAudioIntoGridFs.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useTestDatabases } from './helpers/useTestDatabases.js';
 
 /**
  * The two ends of realtime conversion against the real store: a reader following an upload's
@@ -26,18 +25,10 @@ import { uniqueName } from './helpers/uniqueName.js';
  * here by hand, chunk by chunk, so each step of it can be checked.
  */
 describe('following an upload, and storing an MP3 as it grows (real database)', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('follow')}_`;
-  const mongo = new MongoClient(infra.mongodbUri);
-  let db: Db;
+  const db = useTestDatabases('follow').database('media');
 
   beforeAll(async () => {
-    db = mongo.db(`${prefix}media`);
     await ensureGridFsIndexes(db, AUDIO_BUCKET);
-  });
-  afterAll(async () => {
-    await dropDatabases(infra.mongodbUri, prefix);
-    await mongo.close();
   });
 
   const CHUNK = 1000;

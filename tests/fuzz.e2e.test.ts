@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
-import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { signUpUser, type TestUser } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { makeVideo } from './helpers/fixtures.js';
@@ -18,7 +17,7 @@ import {
 } from './helpers/multipartFuzz.js';
 import { childPids } from './helpers/processes.js';
 import { routerHopHeaders } from './helpers/routerHop.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useStack } from './helpers/useStack.js';
 
 /** The same cases every run unless asked otherwise (docs/testing.md has the longer run). */
 const SEED = Number(process.env.FUZZ_SEED ?? 26);
@@ -33,24 +32,18 @@ const MEDIA_RUNS = Math.ceil(ROUTER_RUNS / 3);
  * restarts nothing, the other upload arrives whole, and fsck finds nothing afterwards.
  */
 describe('multipart fuzzing against the real processes', { timeout: 600_000 }, () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('fuzz')}_`;
-  let stack: RunningStack;
+  const suite = useStack('fuzz');
+  const { infra, prefix } = suite;
   let fuzzer: TestUser;
   let bystander: TestUser;
   let video: Buffer;
   let pids: number[];
 
   beforeAll(async () => {
-    stack = await spawnStack(infra, prefix);
     video = makeVideo(infra.ffmpegPath, 1);
-    fuzzer = await signUpUser(stack.graphqlUrl);
-    bystander = await signUpUser(stack.graphqlUrl);
-    pids = childPids(stack.launcher.pid ?? 0, 'node').sort();
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
+    fuzzer = await signUpUser(suite.stack.graphqlUrl);
+    bystander = await signUpUser(suite.stack.graphqlUrl);
+    pids = childPids(suite.stack.launcher.pid ?? 0, 'node').sort();
   });
 
   /** Runs the cases one after another, each answered as it must be. */
@@ -87,7 +80,7 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
   it(`answers ${ROUTER_RUNS} mutated uploads to the router with a code, while another user's upload streams unharmed`, async () => {
     const whole = makeVideo(infra.ffmpegPath, 20);
     const feed = new PassThrough();
-    const bystanderUpload = multipartUpload(stack.graphqlUrl, feed, {
+    const bystanderUpload = multipartUpload(suite.stack.graphqlUrl, feed, {
       token: bystander.token,
       filename: 'bystander.mp4',
     });
@@ -103,7 +96,7 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
 
     let answered: number;
     try {
-      answered = await fuzz(stack.graphqlUrl, ROUTER_RUNS, () => ({}));
+      answered = await fuzz(suite.stack.graphqlUrl, ROUTER_RUNS, () => ({}));
     } finally {
       clearInterval(drip);
       feed.end(whole.subarray(sent));
@@ -115,7 +108,7 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
     const uploaded = result.body.data?.uploadVideo as { id: string } | undefined;
     expect(result.body.errors).toBeUndefined();
     const stored = await postGraphQL<{ video: { sha256: string; bytes: number } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'query ($id: ID!) { video(id: $id) { sha256 bytes } }',
       { token: bystander.token, variables: { id: uploaded?.id } },
     );
@@ -124,12 +117,12 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
       bytes: whole.length,
     });
     const conversion = await postGraphQL<{ video: { latestConversion: { id: string } } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'query ($id: ID!) { video(id: $id) { latestConversion { id } } }',
       { token: bystander.token, variables: { id: uploaded?.id } },
     );
     const done = await conversionUntil(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       bystander.token,
       conversion.body.data?.video.latestConversion.id ?? '',
     );
@@ -139,17 +132,17 @@ describe('multipart fuzzing against the real processes', { timeout: 600_000 }, (
 
   it(`answers ${MEDIA_RUNS} mutated uploads sent to media directly, with the router's signed hop`, async () => {
     // Signed as the router signs a streamed upload: the case's Content-Type, boundary and all.
-    const url = `${stack.subgraphUrls.media}/graphql`;
+    const url = `${suite.stack.subgraphUrls.media}/graphql`;
     const answered = await fuzz(url, MEDIA_RUNS, (fuzzCase, headers) =>
-      routerHopHeaders(stack.env, { url, headers, streamedUpload: fuzzCase.contentType }),
+      routerHopHeaders(suite.stack.env, { url, headers, streamedUpload: fuzzCase.contentType }),
     );
     expect(answered).toBeGreaterThan(MEDIA_RUNS / 2);
   });
 
   it('restarted no process, and leaves the store consistent once the accepted uploads are converted', async () => {
-    expect(stack.restarts(), stack.output()).toBe(0);
-    expect(childPids(stack.launcher.pid ?? 0, 'node').sort()).toEqual(pids);
-    await settleConversions(stack.graphqlUrl, fuzzer.token);
+    expect(suite.stack.restarts(), suite.stack.output()).toBe(0);
+    expect(childPids(suite.stack.launcher.pid ?? 0, 'node').sort()).toEqual(pids);
+    await settleConversions(suite.stack.graphqlUrl, fuzzer.token);
     expect(
       await fsckFindings({ mongodbUri: infra.mongodbUri, amqpUrl: infra.amqpUrl, prefix }),
     ).toEqual([]);

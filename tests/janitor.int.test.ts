@@ -1,16 +1,15 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GridFSBucket, ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
 import type { Broker } from '../lib/broker/createBroker.js';
 import { createLogger } from '../lib/platform/logger.js';
 import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
 import type { UploadInProgress } from '../lib/stores/uploadFiles.js';
-import { dropDatabases } from '../scripts/spawnStack.js';
 import { createJanitor } from '../subgraphs/media/createJanitor.js';
 import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
 import { storeUpload } from '../subgraphs/media/storeUpload.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useTestDatabases } from './helpers/useTestDatabases.js';
 
 /**
  * Media's janitor against the real database: an upload that died mid-stream, or a removal cut
@@ -18,19 +17,8 @@ import { uniqueName } from './helpers/uniqueName.js';
  * upload limit, and only then; an upload writes that marker before its first chunk.
  */
 describe('media janitor (real database)', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('janitor')}_`;
-  const mongo = new MongoClient(infra.mongodbUri);
+  const db = useTestDatabases('janitor').database('media');
   const UPLOAD_TIMEOUT_MS = 1_000;
-  let db: Db;
-
-  beforeAll(() => {
-    db = mongo.db(`${prefix}media`);
-  });
-  afterAll(async () => {
-    await dropDatabases(infra.mongodbUri, prefix);
-    await mongo.close();
-  });
 
   /** One janitor pass: start() runs one at once, stop() waits for it. */
   const onePass = async (

@@ -3,18 +3,17 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import amqp, { type ChannelModel } from 'amqplib';
 import { SignJWT } from 'jose';
-import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GridFSBucket, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVideoDeleted, parseVideoUploaded } from '../lib/contracts/messages.js';
 import { topologyNames } from '../lib/broker/topology.js';
-import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { makeVideo, mp4Shaped } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { multipartUpload, type UploadResult } from './helpers/multipartUpload.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcpProxy.js';
+import { useBrokerProxy } from './helpers/useBrokerProxy.js';
 import { postGraphQLAsRouter } from './helpers/routerHop.js';
 import { signUpToken, signUpUser } from './helpers/authOperations.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useStack } from './helpers/useStack.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const codeOf = (result: UploadResult) => result.body.errors?.[0]?.extensions?.code;
@@ -28,18 +27,14 @@ interface VideoFields {
 }
 
 describe('media end to end through the router', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('media')}_`;
-  let stack: RunningStack;
-  let mongo: MongoClient;
+  const suite = useStack('media', { MAX_UPLOAD_BYTES: String(256 * 2 ** 20) });
+  const { infra, prefix } = suite;
   let broker: ChannelModel;
   const events: unknown[] = [];
   let clip: Buffer;
 
   beforeAll(async () => {
     clip = makeVideo(infra.ffmpegPath);
-    stack = await spawnStack(infra, prefix, { MAX_UPLOAD_BYTES: String(256 * 2 ** 20) });
-    mongo = new MongoClient(infra.mongodbUri);
     broker = await amqp.connect(infra.amqpUrl);
     const channel = await broker.createChannel();
     const { exchange } = topologyNames(prefix);
@@ -56,16 +51,14 @@ describe('media end to end through the router', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    await mongo?.close();
-    await stack?.stop();
   });
 
-  const user = () => signUpUser(stack.graphqlUrl);
+  const user = () => signUpUser(suite.stack.graphqlUrl);
   const upload = (file: Buffer | Readable, options: Parameters<typeof multipartUpload>[2] = {}) =>
-    multipartUpload(stack.graphqlUrl, file, options);
+    multipartUpload(suite.stack.graphqlUrl, file, options);
   const video = (result: UploadResult) => result.body.data?.uploadVideo as VideoFields | undefined;
   const gridfsCounts = async () => {
-    const db = mongo.db(`${prefix}media`);
+    const db = suite.database('media');
     return {
       files: await db.collection('videos.files').countDocuments(),
       chunks: await db.collection('videos.chunks').countDocuments(),
@@ -73,7 +66,7 @@ describe('media end to end through the router', () => {
     };
   };
   const download = (path: string, token?: string, headers: Record<string, string> = {}) =>
-    fetch(`${stack.routerUrl}${path}`, {
+    fetch(`${suite.stack.routerUrl}${path}`, {
       headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
     });
 
@@ -96,7 +89,7 @@ describe('media end to end through the router', () => {
     expect(Buffer.from(await response.arrayBuffer()).equals(clip)).toBe(true);
 
     const fetched = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'query ($id: ID!) { video(id: $id) { id bytes owner { id } } }',
       {
         token: alice.token,
@@ -228,7 +221,7 @@ describe('media end to end through the router', () => {
     const cached = await download(path, alice.token, { 'if-none-match': `"${sha256(clip)}"` });
     expect(cached.status).toBe(304);
 
-    const head = await fetch(`${stack.routerUrl}${path}`, {
+    const head = await fetch(`${suite.stack.routerUrl}${path}`, {
       method: 'HEAD',
       headers: { authorization: `Bearer ${alice.token}` },
     });
@@ -244,13 +237,13 @@ describe('media end to end through the router', () => {
     const randomId = new ObjectId().toHexString();
     for (const target of [id, randomId]) {
       const read = await postGraphQL(
-        stack.graphqlUrl,
+        suite.stack.graphqlUrl,
         'query ($id: ID!) { video(id: $id) { id } }',
         { token: mallory.token, variables: { id: target } },
       );
       expect(errorCodes(read)).toEqual(['NOT_FOUND']);
       const del = await postGraphQL(
-        stack.graphqlUrl,
+        suite.stack.graphqlUrl,
         'mutation ($id: ID!) { deleteVideo(id: $id) }',
         { token: mallory.token, variables: { id: target } },
       );
@@ -259,7 +252,7 @@ describe('media end to end through the router', () => {
     }
     expect((await download(`/files/videos/${id}`)).status).toBe(401);
     const list = await postGraphQL<{ videos: { edges: unknown[] } }>(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       '{ videos { edges { node { id } } } }',
       { token: mallory.token },
     );
@@ -277,7 +270,7 @@ describe('media end to end through the router', () => {
     await new Promise((resolve, reject) =>
       Readable.from([mp3])
         .pipe(
-          new GridFSBucket(mongo.db(`${prefix}media`), {
+          new GridFSBucket(suite.database('media'), {
             bucketName: 'audio',
           }).openUploadStreamWithId(audioId, 'x.mp3', {
             metadata: { owner: alice.id, videoId, durationSeconds: 3.01, bitrateKbps: 192 },
@@ -295,8 +288,8 @@ describe('media end to end through the router', () => {
         downloadUrl: string;
       }[];
     }>(
-      stack.env,
-      `${stack.subgraphUrls.media}/graphql`,
+      suite.stack.env,
+      `${suite.stack.subgraphUrls.media}/graphql`,
       'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Audio { id bytes durationSeconds bitrateKbps downloadUrl } } }',
       {
         token: alice.token,
@@ -312,7 +305,7 @@ describe('media end to end through the router', () => {
     });
     expect(
       audio?.downloadUrl.startsWith(
-        `${stack.routerUrl}/files/audio/${audioId.toHexString()}?token=`,
+        `${suite.stack.routerUrl}/files/audio/${audioId.toHexString()}?token=`,
       ),
     ).toBe(true);
 
@@ -341,8 +334,11 @@ describe('media end to end through the router', () => {
     const videoLink = await sign(`videos/${videoId}`, now + 600);
     for (const token of [expired, otherFile, videoLink, 'garbage']) {
       expect(
-        (await fetch(`${stack.routerUrl}/files/audio/${audioId.toHexString()}?token=${token}`))
-          .status,
+        (
+          await fetch(
+            `${suite.stack.routerUrl}/files/audio/${audioId.toHexString()}?token=${token}`,
+          )
+        ).status,
       ).toBe(401);
     }
   });
@@ -359,7 +355,7 @@ describe('media end to end through the router', () => {
           pageInfo: { hasNextPage: boolean; endCursor: string };
         };
       }>(
-        stack.graphqlUrl,
+        suite.stack.graphqlUrl,
         'query ($after: String) { videos(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
         { token: alice.token, variables: { after } },
       );
@@ -373,7 +369,7 @@ describe('media end to end through the router', () => {
     }
     expect(seen).toEqual([...ids].reverse());
     const tooMany = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       '{ videos(first: 1000) { edges { cursor } } }',
       { token: alice.token },
     );
@@ -385,7 +381,7 @@ describe('media end to end through the router', () => {
     const before = await gridfsCounts();
     const id = video(await upload(clip, { token: alice.token }))?.id ?? '';
     const del = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($id: ID!) { deleteVideo(id: $id) }',
       { token: alice.token, variables: { id } },
     );
@@ -393,7 +389,7 @@ describe('media end to end through the router', () => {
     expect(await gridfsCounts()).toEqual(before);
     expect(
       errorCodes(
-        await postGraphQL(stack.graphqlUrl, 'query ($id: ID!) { video(id: $id) { id } }', {
+        await postGraphQL(suite.stack.graphqlUrl, 'query ($id: ID!) { video(id: $id) { id } }', {
           token: alice.token,
           variables: { id },
         }),
@@ -440,7 +436,7 @@ describe('media end to end through the router', () => {
     });
     for (const u of users) {
       const list = await postGraphQL<{ videos: { edges: unknown[] } }>(
-        stack.graphqlUrl,
+        suite.stack.graphqlUrl,
         '{ videos(first: 100) { edges { node { id } } } }',
         { token: u.token },
       );
@@ -471,7 +467,7 @@ describe('media end to end through the router', () => {
     expect(hash.digest('hex')).toBe(sha256(big));
     // Its 800 chunks would slow every later count on FerretDB; leave the database as found.
     const del = await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($id: ID!) { deleteVideo(id: $id) }',
       {
         token: alice.token,
@@ -483,85 +479,61 @@ describe('media end to end through the router', () => {
 });
 
 describe('media upload limit', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('limit')}_`;
   const LIMIT = 100_000;
-  let stack: RunningStack;
-  let mongo: MongoClient;
-
-  beforeAll(async () => {
-    stack = await spawnStack(infra, prefix, { MAX_UPLOAD_BYTES: String(LIMIT) });
-    mongo = new MongoClient(infra.mongodbUri);
-  });
-  afterAll(async () => {
-    await mongo?.close();
-    await stack?.stop();
-  });
+  const suite = useStack('limit', { MAX_UPLOAD_BYTES: String(LIMIT) });
 
   it('accepts a file of exactly the limit and refuses one byte more, leaving no partial file', async () => {
-    const token = await signUpToken(stack.graphqlUrl);
-    const exact = await multipartUpload(stack.graphqlUrl, mp4Shaped(LIMIT), { token });
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const exact = await multipartUpload(suite.stack.graphqlUrl, mp4Shaped(LIMIT), { token });
     expect(exact.body.errors).toBeUndefined();
-    const db = mongo.db(`${prefix}media`);
+    const db = suite.database('media');
     const counts = async () => [
       await db.collection('videos.files').countDocuments(),
       await db.collection('videos.chunks').countDocuments(),
     ];
     const before = await counts();
-    const over = await multipartUpload(stack.graphqlUrl, mp4Shaped(LIMIT + 1), { token });
+    const over = await multipartUpload(suite.stack.graphqlUrl, mp4Shaped(LIMIT + 1), { token });
     expect(over.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await counts()).toEqual(before);
-    const wayOver = await multipartUpload(stack.graphqlUrl, mp4Shaped(LIMIT * 30), { token });
+    const wayOver = await multipartUpload(suite.stack.graphqlUrl, mp4Shaped(LIMIT * 30), { token });
     expect(wayOver.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await counts()).toEqual(before);
   });
 });
 
 describe('media when RabbitMQ goes away', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('nobroker')}_`;
-  let stack: RunningStack;
-  let proxy: TcpProxy;
-  let mongo: MongoClient;
-
-  beforeAll(async () => {
-    const target = new URL(infra.amqpUrl);
-    proxy = await startTcpProxy(Number(target.port || 5672));
-    target.port = String(proxy.port);
-    stack = await spawnStack(infra, prefix, { AMQP_URL: target.toString() });
-    mongo = new MongoClient(infra.mongodbUri);
-  });
-  afterAll(async () => {
-    await mongo?.close();
-    await stack?.stop();
-    await proxy?.close();
-  });
+  const relay = useBrokerProxy();
+  const suite = useStack('nobroker', () => ({ AMQP_URL: relay.amqpUrl }));
 
   it('refuses uploads it cannot announce, keeps no file, and recovers when the broker returns', async () => {
-    const token = await signUpToken(stack.graphqlUrl);
+    const token = await signUpToken(suite.stack.graphqlUrl);
     const clip = mp4Shaped(300_000);
-    expect((await multipartUpload(stack.graphqlUrl, clip, { token })).body.errors).toBeUndefined();
+    expect(
+      (await multipartUpload(suite.stack.graphqlUrl, clip, { token })).body.errors,
+    ).toBeUndefined();
 
-    const db = mongo.db(`${prefix}media`);
+    const db = suite.database('media');
     const counts = async () => [
       await db.collection('videos').countDocuments(),
       await db.collection('videos.files').countDocuments(),
       await db.collection('videos.chunks').countDocuments(),
     ];
     const before = await counts();
-    proxy.cut();
-    const refused = await multipartUpload(stack.graphqlUrl, clip, { token });
+    relay.proxy.cut();
+    const refused = await multipartUpload(suite.stack.graphqlUrl, clip, { token });
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
     expect(await counts()).toEqual(before);
-    expect((await fetch(`${stack.internalUrls.media}/readyz`)).status).toBe(503);
+    expect((await fetch(`${suite.stack.internalUrls.media}/readyz`)).status).toBe(503);
 
-    proxy.restore();
+    relay.proxy.restore();
     await expect
-      .poll(async () => (await fetch(`${stack.internalUrls.media}/readyz`)).status, {
+      .poll(async () => (await fetch(`${suite.stack.internalUrls.media}/readyz`)).status, {
         timeout: 20_000,
         interval: 500,
       })
       .toBe(200);
-    expect((await multipartUpload(stack.graphqlUrl, clip, { token })).body.errors).toBeUndefined();
+    expect(
+      (await multipartUpload(suite.stack.graphqlUrl, clip, { token })).body.errors,
+    ).toBeUndefined();
   });
 });

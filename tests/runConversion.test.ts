@@ -4,7 +4,7 @@ import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import type { ConversionRecord } from '../lib/stores/conversions.js';
 import { runConversion } from '../worker/pipeline/runConversion.js';
-import type { ConversionStages } from '../worker/pipeline/types.js';
+import type { ConversionPath, ConversionStages, ConvertedAudio } from '../worker/pipeline/types.js';
 import { FfmpegAbortedError } from '../worker/runFfmpeg.js';
 import { createFakeMediaTools } from './helpers/fakes/createFakeMediaTools.js';
 import { createFakeQuota } from './helpers/fakes/createFakeQuota.js';
@@ -72,6 +72,18 @@ function stagesFor(source: FakeUpload) {
 const convert = (stages: ConversionStages, signal = new AbortController().signal) =>
   runConversion(stages, record, signal, () => undefined);
 
+/** `done` was made by one ffmpeg run on the stored file, which read no piped byte. */
+function expectFromStoredFile(
+  done: ConvertedAudio,
+  { tools, sink }: Pick<ReturnType<typeof stagesFor>, 'tools' | 'sink'>,
+  path: ConversionPath,
+  reason: string,
+): void {
+  expect(done).toMatchObject({ path, reason });
+  expect(tools.calls).toEqual([{ piped: false, bytesRead: 0, aborted: false }]);
+  expect(sink.finished).toHaveLength(1);
+}
+
 describe('runConversion (stages faked)', () => {
   it('converts a streamable WebM as it arrives (realtime)', async () => {
     const upload = createFakeUpload(webmHead, { streaming: true });
@@ -98,26 +110,24 @@ describe('runConversion (stages faked)', () => {
     expect(tools.calls).toEqual([]);
     upload.arrive(mp4IndexLast.subarray(200_000));
     upload.end();
-    const done = await converting;
-    expect(done).toMatchObject({
-      path: 'fallback',
-      reason: 'MP4 index (moov) after the media data',
-    });
-    expect(tools.calls).toEqual([{ piped: false, bytesRead: 0, aborted: false }]);
-    expect(sink.finished).toHaveLength(1);
+    expectFromStoredFile(
+      await converting,
+      { tools, sink },
+      'fallback',
+      'MP4 index (moov) after the media data',
+    );
   });
 
   it('converts an upload that had ended when the job began from the stored file, as a small one (under REALTIME_MIN_BYTES) is', async () => {
     // Media sends no video.uploading below REALTIME_MIN_BYTES: the job comes once it is stored.
     const upload = createFakeUpload(webmHead.subarray(0, 50_000), { streaming: false });
     const { stages, sink, tools } = stagesFor(upload);
-    const done = await convert(stages);
-    expect(done).toMatchObject({
-      path: 'stored',
-      reason: 'the upload had ended when the job began',
-    });
-    expect(tools.calls).toEqual([{ piped: false, bytesRead: 0, aborted: false }]);
-    expect(sink.finished).toHaveLength(1);
+    expectFromStoredFile(
+      await convert(stages),
+      { tools, sink },
+      'stored',
+      'the upload had ended when the job began',
+    );
   });
 
   it('stops ffmpeg and stores nothing when cancelled during a realtime conversion', async () => {

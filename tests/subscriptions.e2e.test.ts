@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromRoot } from '../lib/platform/projectRoot.js';
-import { freePort, spawnStack, type RunningStack } from '../scripts/spawnStack.js';
+import { freePort } from '../scripts/spawnStack.js';
 import { fsckFindings } from './helpers/fsck.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
-import { uniqueName } from './helpers/uniqueName.js';
+import { useStack } from './helpers/useStack.js';
 import { createReelfluxClient } from '../sdk/index.js';
 import { closeCodeFor, watch } from './helpers/watch.js';
+import { watchThroughOutage } from './helpers/watchThroughOutage.js';
 
 interface Update {
   id: string;
@@ -53,32 +54,27 @@ const BY_ID = /* GraphQL */ `
 const ORDER = ['QUEUED', 'RUNNING', 'SUCCEEDED'];
 
 describe('conversionUpdated over graphql-ws', () => {
-  const infra = inject('infra');
-  const prefix = `${uniqueName('subs')}_`;
-  let stack: RunningStack;
+  const suite = useStack('subs', { WORKER_CONCURRENCY: '2' });
+  const { infra, prefix } = suite;
   let alice: string;
   let bob: string;
 
   beforeAll(async () => {
-    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2' });
     [alice, bob] = await Promise.all([signUp(), signUp()]);
   });
-  afterAll(async () => {
-    await stack?.stop();
-  });
 
-  const signUp = () => signUpToken(stack.graphqlUrl);
+  const signUp = () => signUpToken(suite.stack.graphqlUrl);
   const upload = (file: Buffer, filename: string, token = alice) =>
-    uploadVideoId(stack.graphqlUrl, file, { token, filename });
+    uploadVideoId(suite.stack.graphqlUrl, file, { token, filename });
   /** What a router's metrics say, read on its internal port. */
-  const activeSubscriptions = async (internalUrl = stack.internalUrls.router) => {
+  const activeSubscriptions = async (internalUrl = suite.stack.internalUrls.router) => {
     const metrics = await (await fetch(`${internalUrl}/metrics`)).text();
     return Number(/^graphql_subscriptions_active\{[^}]*\} (\d+)/m.exec(metrics)?.[1]);
   };
 
   it('streams QUEUED → RUNNING with rising progress → SUCCEEDED, with federated fields', async () => {
     const videoId = await upload(makeLongAudio(infra.ffmpegPath, 900), 'Talk.m4a');
-    const watched = watch<{ conversionUpdated: Update }>(stack.graphqlUrl, alice, BY_VIDEO, {
+    const watched = watch<{ conversionUpdated: Update }>(suite.stack.graphqlUrl, alice, BY_VIDEO, {
       videoId,
     });
     await watched.finished;
@@ -105,9 +101,9 @@ describe('conversionUpdated over graphql-ws', () => {
 
   it('gives a finished conversion its final state once, then completes', async () => {
     const id = await upload(makeVideo(infra.ffmpegPath, 2), 'short.mp4');
-    await watch(stack.graphqlUrl, alice, BY_VIDEO, { videoId: id }).finished;
+    await watch(suite.stack.graphqlUrl, alice, BY_VIDEO, { videoId: id }).finished;
 
-    const late = watch<{ update: Update }>(stack.graphqlUrl, alice, BY_ID, { id });
+    const late = watch<{ update: Update }>(suite.stack.graphqlUrl, alice, BY_ID, { id });
     await late.finished;
     expect(late.results).toHaveLength(1);
     expect(late.results[0]?.data?.update).toMatchObject({ id, status: 'SUCCEEDED' });
@@ -117,7 +113,7 @@ describe('conversionUpdated over graphql-ws', () => {
   it("treats another user's conversion exactly like one that does not exist", async () => {
     const id = await upload(makeVideo(infra.ffmpegPath, 2), 'private.mp4');
     const refusal = async (variables: Record<string, unknown>, query = BY_ID) => {
-      const watched = watch(stack.graphqlUrl, bob, query, variables);
+      const watched = watch(suite.stack.graphqlUrl, bob, query, variables);
       const error = await watched.finished.then(
         () => undefined,
         (e: unknown) => e,
@@ -141,24 +137,28 @@ describe('conversionUpdated over graphql-ws', () => {
   });
 
   it('closes the socket 4401 without a token and 4403 with a bad one', async () => {
-    expect(await closeCodeFor(stack.graphqlUrl, {})).toBe(4401);
-    expect(await closeCodeFor(stack.graphqlUrl, { authorization: 'Bearer not.a.jwt' })).toBe(4403);
-    expect(await closeCodeFor(stack.graphqlUrl, { authorization: `Bearer ${alice}x` })).toBe(4403);
+    expect(await closeCodeFor(suite.stack.graphqlUrl, {})).toBe(4401);
+    expect(await closeCodeFor(suite.stack.graphqlUrl, { authorization: 'Bearer not.a.jwt' })).toBe(
+      4403,
+    );
+    expect(await closeCodeFor(suite.stack.graphqlUrl, { authorization: `Bearer ${alice}x` })).toBe(
+      4403,
+    );
   });
 
   it('refuses a subscription sent over HTTP and a query sent over the socket, with codes', async () => {
-    const overHttp = await postGraphQL(stack.graphqlUrl, BY_ID, {
+    const overHttp = await postGraphQL(suite.stack.graphqlUrl, BY_ID, {
       token: alice,
       variables: { id: new ObjectId().toHexString() },
     });
     expect(errorCodes(overHttp)).toEqual(['BAD_REQUEST']);
 
-    const queryOverSocket = watch(stack.graphqlUrl, alice, '{ me { id } }', {});
+    const queryOverSocket = watch(suite.stack.graphqlUrl, alice, '{ me { id } }', {});
     await expect(queryOverSocket.finished).rejects.toMatchObject([
       { extensions: { code: 'BAD_REQUEST' } },
     ]);
     const noTarget = watch(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       alice,
       'subscription { conversionUpdated { id } }',
       {},
@@ -170,7 +170,7 @@ describe('conversionUpdated over graphql-ws', () => {
 
   it('frees a vanished client’s subscription', async () => {
     const id = await upload(makeLongAudio(infra.ffmpegPath, 900), 'long.m4a');
-    const watched = watch(stack.graphqlUrl, alice, BY_ID, { id });
+    const watched = watch(suite.stack.graphqlUrl, alice, BY_ID, { id });
     // The socket is cut from under the client: its own promise ends in a close error.
     watched.finished.catch(() => undefined);
     await expect.poll(() => watched.results.length).toBeGreaterThan(0);
@@ -178,7 +178,7 @@ describe('conversionUpdated over graphql-ws', () => {
     watched.drop();
     await expect.poll(() => activeSubscriptions()).toBe(0);
     await postGraphQL(
-      stack.graphqlUrl,
+      suite.stack.graphqlUrl,
       'mutation ($id: ID!) { cancelConversion(id: $id) { id } }',
       {
         token: alice,
@@ -198,12 +198,12 @@ describe('conversionUpdated over graphql-ws', () => {
     async function startSecondRouter(): Promise<void> {
       second = spawn(process.execPath, [fromRoot('dist', 'router', 'main.js')], {
         env: {
-          ...stack.env,
+          ...suite.stack.env,
           ROUTER_PORT: String(port),
           ROUTER_INTERNAL_PORT: String(internalPort),
-          AUTH_URL: stack.subgraphUrls.auth,
-          MEDIA_URL: stack.subgraphUrls.media,
-          CONVERSION_URL: stack.subgraphUrls.conversion,
+          AUTH_URL: suite.stack.subgraphUrls.auth,
+          MEDIA_URL: suite.stack.subgraphUrls.media,
+          CONVERSION_URL: suite.stack.subgraphUrls.conversion,
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -235,7 +235,7 @@ describe('conversionUpdated over graphql-ws', () => {
 
     it('serves each router’s own subscribers from the same events', async () => {
       const videoId = await upload(makeLongAudio(infra.ffmpegPath, 120), 'both.m4a');
-      const one = watch<{ conversionUpdated: Update }>(stack.graphqlUrl, alice, BY_VIDEO, {
+      const one = watch<{ conversionUpdated: Update }>(suite.stack.graphqlUrl, alice, BY_VIDEO, {
         videoId,
       });
       const two = watch<{ conversionUpdated: Update }>(`${secondUrl}/graphql`, alice, BY_VIDEO, {
@@ -251,23 +251,17 @@ describe('conversionUpdated over graphql-ws', () => {
     it('lets an SDK client ride out a router restart and get the current state again', async () => {
       const videoId = await upload(makeLongAudio(infra.ffmpegPath, 1800), 'restart.m4a');
       const reelflux = createReelfluxClient({ url: secondUrl, token: alice });
-      const states: string[] = [];
-      let restarted = false;
-      for await (const state of reelflux.watchConversion(videoId)) {
-        states.push(state.status);
-        if (!restarted && state.status === 'RUNNING') {
-          restarted = true;
-          const exited = new Promise((resolve) => second?.once('exit', resolve));
-          second?.kill('SIGTERM');
-          // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
-          expect(await exited).toBe(0);
-          // Down long enough that the client's reconnects are refused at least once.
-          await new Promise((resolve) => setTimeout(resolve, 4_000));
-          await startSecondRouter();
-        }
-      }
-      expect(restarted).toBe(true);
-      expect(states.at(-1)).toBe('SUCCEEDED');
+      const watched = await watchThroughOutage(reelflux, videoId, async () => {
+        const exited = new Promise((resolve) => second?.once('exit', resolve));
+        second?.kill('SIGTERM');
+        // SIGTERM closes the sockets with 1001 and the router exits 0 without waiting.
+        expect(await exited).toBe(0);
+        // Down long enough that the client's reconnects are refused at least once.
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        await startSecondRouter();
+      });
+      expect(watched.interrupted).toBe(true);
+      expect(watched.statuses.at(-1)).toBe('SUCCEEDED');
     });
   });
 

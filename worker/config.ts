@@ -3,6 +3,7 @@ import { readBrokerSettings, type BrokerSettings } from '../lib/broker/readBroke
 import { readDatabaseSettings, type DatabaseSettings } from '../lib/platform/mongo.js';
 import { readProcessBasics, type ProcessBasics } from '../lib/platform/processPorts.js';
 import { readEnv } from '../lib/platform/readEnv.js';
+import { sharedLimits } from '../lib/platform/sharedLimits.js';
 
 /** A worker has no clients: its internal port (health, readiness, metrics) is all it serves. */
 export interface WorkerConfig extends ProcessBasics, DatabaseSettings, BrokerSettings {
@@ -53,7 +54,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
     drainMs: env.int('WORKER_DRAIN_SECONDS', 60, { min: 0 }) * 1000,
     realtime: env.bool('WORKER_REALTIME', true),
     uploadStallMs: 1000 * env.int('WORKER_UPLOAD_STALL_SECONDS', 5, { min: 1 }),
-    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
-    maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),
+    uploadTimeoutMs: sharedLimits.uploadTimeoutMs(env),
+    maxStoredBytesPerUser: sharedLimits.maxStoredBytesPerUser(env),
   };
 }

@@ -6,7 +6,8 @@ import { ensureMp3Indexes } from '../lib/stores/audioFiles.js';
 import { createInternalApp } from '../lib/server/http.js';
 import type { Logger } from '../lib/platform/logger.js';
 import { createMetrics } from '../lib/platform/metrics.js';
-import { connectDatabases, pingDatabase } from '../lib/platform/mongo.js';
+import { connectDatabases } from '../lib/platform/mongo.js';
+import { backendReadiness } from '../lib/server/backendReadiness.js';
 import type { RunningService } from '../lib/platform/runMain.js';
 import type { WorkerConfig } from './config.js';
 import { createJobHandler } from './createJobHandler.js';
@@ -61,10 +62,7 @@ export async function createWorker(
     internalListener: createInternalApp({
       log,
       metrics,
-      readiness: [
-        ['mongodb', () => pingDatabase(conversionDb)],
-        ['rabbitmq', () => broker.check()],
-      ],
+      readiness: backendReadiness(conversionDb, broker),
     }),
     shutdownGraceMs: 2_000,
     stop: async () => {

@@ -20,6 +20,7 @@ import {
   type RouteHandler,
 } from './http.js';
 import type { Logger } from '../platform/logger.js';
+import type { RunningService } from '../platform/runMain.js';
 import { isDatabaseUnavailable } from '../platform/mongo.js';
 
 /** What every subgraph resolver receives. */
@@ -37,6 +38,9 @@ export interface SubgraphContext {
 }
 
 export type SubgraphResolvers = GraphQLResolverMap<SubgraphContext>;
+
+/** What a subgraph's server.ts builds for runService: its two listeners and its stop. */
+export type SubgraphProcess = Pick<RunningService, 'listener' | 'internalListener' | 'stop'>;
 
 export interface SubgraphServerOptions {
   sdlPath: string;

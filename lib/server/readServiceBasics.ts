@@ -5,6 +5,7 @@ import { readSecret } from '../platform/readSecret.js';
 import { readDatabaseSettings, type DatabaseSettings } from '../platform/mongo.js';
 import { readServingBasics, type ServingBasics } from '../platform/processPorts.js';
 import { type SubgraphName } from '../contracts/subgraphs.js';
+import { sharedLimits } from '../platform/sharedLimits.js';
 
 /** What every subgraph's config starts with: where to listen, log, and keep its data. */
 export interface ServiceBasics extends ServingBasics, DatabaseSettings {
@@ -24,7 +25,7 @@ export function readServiceBasics(
   return {
     ...readServingBasics(source, service),
     ...readDatabaseSettings(source),
-    maxBodyBytes: env.int('MAX_REQUEST_BYTES', 1_048_576, { min: 1024 }),
+    maxBodyBytes: sharedLimits.maxRequestBytes(env),
     operationLimits: readOperationLimits(env),
     internalHopSecret: readSecret(source, 'INTERNAL_HOP_SECRET'),
   };

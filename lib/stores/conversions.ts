@@ -67,6 +67,20 @@ export function newConversionRecord(fields: NewConversion): ConversionRecord {
   };
 }
 
+/** What a run taking a conversion sets (its attempts count one more besides). */
+export function takenByRun(
+  runId: string,
+): Pick<ConversionRecord, 'status' | 'runId' | 'startedAt' | 'heartbeatAt' | 'progress' | 'error'> {
+  return {
+    status: 'RUNNING',
+    runId,
+    startedAt: new Date(),
+    heartbeatAt: new Date(),
+    progress: 0,
+    error: null,
+  };
+}
+
 /**
  * The conversion records: every read and every state change of a conversion. Each change is a
  * compare-and-set on the current state (and run), so two workers, a cancel and a redelivery
@@ -220,17 +234,7 @@ export async function openConversions(db: Db): Promise<Conversions> {
     take: (id: ObjectId, runId: string, takeOver: boolean) =>
       conversions.findOneAndUpdate(
         { _id: id, status: takeOver ? { $in: ['QUEUED', 'RUNNING'] } : 'QUEUED' },
-        {
-          $set: {
-            status: 'RUNNING',
-            runId,
-            startedAt: new Date(),
-            heartbeatAt: new Date(),
-            progress: 0,
-            error: null,
-          },
-          $inc: { attempts: 1 },
-        },
+        { $set: takenByRun(runId), $inc: { attempts: 1 } },
         { returnDocument: 'after' },
       ),
     /** Progress and heartbeat; false when the run no longer owns it (cancelled, deleted, taken over). */

@@ -1,12 +1,15 @@
 import { createLocalJWKSet } from 'jose';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
-import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
+import {
+  createSubgraphServer,
+  type SubgraphProcess,
+} from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { createHttpApp, createInternalApp, sendJson } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
-import type { RunningService } from '../../lib/platform/runMain.js';
+import { connectDatabases } from '../../lib/platform/mongo.js';
+import { backendReadiness } from '../../lib/server/backendReadiness.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { AuthConfig } from './config.js';
 import { createAccounts } from './createAccounts.js';
@@ -18,10 +21,7 @@ import { createUserStore } from './createUserStore.js';
 import { createResolvers } from './resolvers.js';
 
 /** Builds the auth subgraph (GraphQL, JWKS, HTTP Basic login) without binding a port. */
-export async function createAuthServer(
-  config: AuthConfig,
-  log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
+export async function createAuthServer(config: AuthConfig, log: Logger): Promise<SubgraphProcess> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'auth');
   const db = mongo.database('auth');
@@ -76,7 +76,7 @@ export async function createAuthServer(
     internalListener: createInternalApp({
       log,
       metrics,
-      readiness: [['mongodb', () => pingDatabase(db)]],
+      readiness: backendReadiness(db),
     }),
     stop: async () => {
       await apollo.stop();

@@ -6,6 +6,7 @@ import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../../lib/server/readTokenVerification.js';
+import { sharedLimits } from '../../lib/platform/sharedLimits.js';
 
 export interface ConversionConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
@@ -29,7 +30,7 @@ export function loadConversionConfig(source: NodeJS.ProcessEnv = process.env): C
       maxActivePerUser: env.int('MAX_ACTIVE_CONVERSIONS_PER_USER', 10, { min: 1 }),
       maxPerVideo: env.int('MAX_CONVERSIONS_PER_VIDEO', 20, { min: 1 }),
       maxRunningPerUser: env.int('MAX_RUNNING_CONVERSIONS_PER_USER', 1, { min: 1 }),
-      mutationsPerMinute: env.int('MUTATIONS_PER_MINUTE', 60, { min: 1 }),
+      mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
     },
   };
 }

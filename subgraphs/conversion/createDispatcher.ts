@@ -3,6 +3,7 @@ import type {
   ConversionRecord,
 } from '../../lib/conversions/createConversionEngine.js';
 import type { Logger } from '../../lib/platform/logger.js';
+import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
 import type { VideoProjections } from './createVideoProjections.js';
 
 /** How often waiting conversions are looked at for a free turn (their owner's job ended). */
@@ -65,29 +66,23 @@ export function createDispatcher(deps: {
    * Each owner with a conversion waiting gets a pass (a job that ended freed a turn, or a send
    * failed earlier), each on its own, so one owner's failure stops no other.
    */
-  let ticking: Promise<void> | undefined;
-  const tick = () =>
-    (ticking ??= (async () => {
+  const ticks = createRecurringPass(
+    async () => {
       for (const owner of await engine.ownersWaiting()) {
         await dispatchFor(owner).catch((error: unknown) =>
           log.warn({ err: error, owner }, 'dispatch failed; trying again'),
         );
       }
-    })()
-      .catch((error: unknown) => log.warn({ err: error }, 'dispatch pass failed; trying again'))
-      .finally(() => (ticking = undefined)));
+    },
+    { intervalMs: DISPATCH_INTERVAL_MS, log, failure: 'dispatch pass failed; trying again' },
+  );
 
-  let timer: NodeJS.Timeout | undefined;
   return {
     dispatchFor,
-    tick,
-    start() {
-      timer = setInterval(() => void tick(), DISPATCH_INTERVAL_MS);
-      timer.unref();
-    },
+    tick: ticks.run,
+    start: ticks.start,
     async stop() {
-      clearInterval(timer);
-      await ticking;
+      await ticks.stop();
       await Promise.all(passes.values());
     },
   };

@@ -1,5 +1,6 @@
 import type { ConversionEngine } from '../../lib/conversions/createConversionEngine.js';
 import type { Logger } from '../../lib/platform/logger.js';
+import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
 
 /** Stuck-state recovery on a timer. */
 export interface Sweeper {
@@ -47,22 +48,10 @@ export function createSweeper(deps: {
     }
   };
 
-  let sweeping: Promise<void> | undefined;
-  const sweepOnce = () =>
-    (sweeping ??= sweep()
-      .catch((error: unknown) => log.warn({ err: error }, 'sweeper pass failed; trying later'))
-      .finally(() => (sweeping = undefined)));
-
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    sweepOnce,
-    start() {
-      timer = setInterval(() => void sweepOnce(), Math.min(15_000, staleAfterMs / 4));
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await sweeping;
-    },
-  };
+  const passes = createRecurringPass(sweep, {
+    intervalMs: Math.min(15_000, staleAfterMs / 4),
+    log,
+    failure: 'sweeper pass failed; trying later',
+  });
+  return { sweepOnce: passes.run, start: passes.start, stop: passes.stop };
 }

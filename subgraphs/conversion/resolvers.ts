@@ -1,5 +1,5 @@
 import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
-import { BrokerUnavailableError } from '../../lib/broker/createBroker.js';
+import { retryLaterIfBrokerDown } from '../../lib/broker/retryLaterIfBrokerDown.js';
 import {
   requireUser,
   type SubgraphContext,
@@ -15,19 +15,8 @@ import { readPageSize } from '../../lib/contracts/pagination.js';
 import type { ConversionService } from './createConversionService.js';
 
 /** A queue that cannot take the job is an outage the client should retry, not a bug. */
-async function queued<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    if (error instanceof BrokerUnavailableError) {
-      throw graphqlError(
-        ErrorCode.SERVICE_UNAVAILABLE,
-        'The conversion could not be queued; try again shortly',
-      );
-    }
-    throw error;
-  }
-}
+const queued = <T>(work: Promise<T>): Promise<T> =>
+  retryLaterIfBrokerDown(work, 'The conversion could not be queued; try again shortly');
 
 export function createResolvers(deps: {
   engine: ConversionEngine;

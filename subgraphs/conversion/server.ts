@@ -1,13 +1,16 @@
 import { createBroker } from '../../lib/broker/createBroker.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
-import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
+import {
+  createSubgraphServer,
+  type SubgraphProcess,
+} from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
 import { openConversionEngine } from '../../lib/conversions/createConversionEngine.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
-import type { RunningService } from '../../lib/platform/runMain.js';
+import { connectDatabases } from '../../lib/platform/mongo.js';
+import { backendReadiness } from '../../lib/server/backendReadiness.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { ConversionConfig } from './config.js';
 import { createConversionService } from './createConversionService.js';
@@ -18,7 +21,7 @@ import { createResolvers } from './resolvers.js';
 export async function createConversionServer(
   config: ConversionConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
+): Promise<SubgraphProcess> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'conversion');
   const db = mongo.database('conversion');
@@ -57,10 +60,7 @@ export async function createConversionServer(
     internalListener: createInternalApp({
       log,
       metrics,
-      readiness: [
-        ['mongodb', () => pingDatabase(db)],
-        ['rabbitmq', () => broker.check()],
-      ],
+      readiness: backendReadiness(db, broker),
     }),
     stop: async () => {
       await broker.stopConsuming();

@@ -7,6 +7,7 @@ import {
   readTokenVerification,
   type TokenVerificationConfig,
 } from '../../lib/server/readTokenVerification.js';
+import { sharedLimits } from '../../lib/platform/sharedLimits.js';
 
 export interface MediaConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
@@ -46,14 +47,14 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     ...readServiceBasics(env, 'media', source),
     ...readBrokerSettings(source),
     tokens: readTokenVerification(env),
-    maxUploadBytes: env.int('MAX_UPLOAD_BYTES', 2 * 2 ** 30, { min: 1 }),
-    uploadTimeoutMs: 1000 * env.int('UPLOAD_TIMEOUT_SECONDS', 3600, { min: 5 }),
+    maxUploadBytes: sharedLimits.maxUploadBytes(env),
+    uploadTimeoutMs: sharedLimits.uploadTimeoutMs(env),
     realtimeMinBytes: env.int('REALTIME_MIN_BYTES', 2 ** 20, { min: 0 }),
     publicUrl: env.url('PUBLIC_URL', `http://127.0.0.1:${DEFAULT_PORTS.router}`).replace(/\/$/, ''),
     quotas: {
-      maxStoredBytesPerUser: env.int('MAX_STORED_BYTES_PER_USER', 10 * 2 ** 30, { min: 1 }),
+      maxStoredBytesPerUser: sharedLimits.maxStoredBytesPerUser(env),
       uploadsPerMinute: env.int('UPLOADS_PER_MINUTE', 10, { min: 1 }),
-      mutationsPerMinute: env.int('MUTATIONS_PER_MINUTE', 60, { min: 1 }),
+      mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
     },
     downloads: {
       secret: readSecret(source, 'DOWNLOAD_TOKEN_SECRET'),

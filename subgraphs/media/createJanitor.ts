@@ -8,6 +8,7 @@ import {
   uploadsMarkedBefore,
 } from '../../lib/stores/uploadFiles.js';
 import type { Logger } from '../../lib/platform/logger.js';
+import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
 import type { VideoStore } from './createVideoStore.js';
 import { withdrawVideo } from './withdrawVideo.js';
 
@@ -33,8 +34,6 @@ export function createJanitor(deps: {
 }) {
   const { db, log } = deps;
   const abandonAfterMs = 2 * deps.uploadTimeoutMs;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
   // Each pass looks only at what aged past the cutoff since the last one (with one period of
   // overlap); the first pass after a start looks at everything.
   let checkedUpTo = new Date(0);
@@ -93,26 +92,17 @@ export function createJanitor(deps: {
     return removed;
   }
 
-  /** One pass at a time; a failing pass (database down) is logged and tried again later. */
-  const pass = () => {
-    running ??= sweep()
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'janitor pass failed; trying again later');
-        return 0;
-      })
-      .finally(() => (running = undefined));
-    return running;
-  };
-
+  const passes = createRecurringPass(sweep, {
+    intervalMs: Math.min(60_000, abandonAfterMs / 4),
+    log,
+    failure: 'janitor pass failed; trying again later',
+  });
   return {
+    /** Passes on the timer, and one at once. */
     start() {
-      timer = setInterval(() => void pass(), Math.min(60_000, abandonAfterMs / 4));
-      timer.unref();
-      void pass();
+      passes.start();
+      void passes.run();
     },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
+    stop: passes.stop,
   };
 }

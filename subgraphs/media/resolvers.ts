@@ -3,6 +3,7 @@ import { GraphQLUpload } from 'graphql-upload-minimal';
 import { ObjectId, type Db } from 'mongodb';
 import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
 import { BrokerUnavailableError, type Broker } from '../../lib/broker/createBroker.js';
+import { retryLaterIfBrokerDown } from '../../lib/broker/retryLaterIfBrokerDown.js';
 import {
   requireUser,
   type SubgraphContext,
@@ -116,22 +117,10 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
         const videoId = record._id.toHexString();
         // Announce first: if removal fails halfway, the record is still there to retry with,
         // and every consumer of video.deleted cleans up idempotently.
-        try {
-          await broker.publishEvent({
-            type: 'video.deleted',
-            version: 1,
-            videoId,
-            ownerId: owner,
-          });
-        } catch (error) {
-          if (error instanceof BrokerUnavailableError) {
-            throw graphqlError(
-              ErrorCode.SERVICE_UNAVAILABLE,
-              'The video could not be deleted now; try again shortly',
-            );
-          }
-          throw error;
-        }
+        await retryLaterIfBrokerDown(
+          broker.publishEvent({ type: 'video.deleted', version: 1, videoId, ownerId: owner }),
+          'The video could not be deleted now; try again shortly',
+        );
         await store.remove(record);
         return true;
       },

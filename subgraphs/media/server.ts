@@ -3,13 +3,16 @@ import { createMultipartParser } from '../../lib/server/createMultipartParser.js
 import { createRateWindows } from '../../lib/stores/createRateWindows.js';
 import { createStorageQuota } from '../../lib/stores/storageQuota.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
-import { createSubgraphServer } from '../../lib/server/createSubgraphServer.js';
+import {
+  createSubgraphServer,
+  type SubgraphProcess,
+} from '../../lib/server/createSubgraphServer.js';
 import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
-import { connectDatabases, pingDatabase } from '../../lib/platform/mongo.js';
-import type { RunningService } from '../../lib/platform/runMain.js';
+import { connectDatabases } from '../../lib/platform/mongo.js';
+import { backendReadiness } from '../../lib/server/backendReadiness.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { MediaConfig } from './config.js';
 import { createDownloadTokens } from './createDownloadTokens.js';
@@ -22,7 +25,7 @@ import { createResolvers } from './resolvers.js';
 export async function createMediaServer(
   config: MediaConfig,
   log: Logger,
-): Promise<Pick<RunningService, 'listener' | 'internalListener' | 'stop'>> {
+): Promise<SubgraphProcess> {
   const hop = createInternalHop(config.internalHopSecret);
   const mongo = await connectDatabases(config, 'media');
   const db = mongo.database('media');
@@ -77,10 +80,7 @@ export async function createMediaServer(
     internalListener: createInternalApp({
       log,
       metrics,
-      readiness: [
-        ['mongodb', () => pingDatabase(db)],
-        ['rabbitmq', () => broker.check()],
-      ],
+      readiness: backendReadiness(db, broker),
     }),
     stop: async () => {
       await janitor.stop();

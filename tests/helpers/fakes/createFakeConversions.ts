@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb';
 import { ConversionErrorCode } from '../../../lib/contracts/errorCodes.js';
 import {
   newConversionRecord,
+  takenByRun,
   type ConversionRecord,
   type Conversions,
 } from '../../../lib/stores/conversions.js';
@@ -92,15 +93,7 @@ export function createFakeConversions(): FakeConversions {
       update(
         id,
         (r) => r.status === 'QUEUED' || (takeOver && r.status === 'RUNNING'),
-        (r) => ({
-          status: 'RUNNING',
-          runId,
-          startedAt: new Date(),
-          heartbeatAt: new Date(),
-          progress: 0,
-          error: null,
-          attempts: r.attempts + 1,
-        }),
+        (r) => ({ ...takenByRun(runId), attempts: r.attempts + 1 }),
       ),
     progress: async (id, runId, progress) =>
       (await update(id, ownedBy(runId), () => ({ progress, heartbeatAt: new Date() }))) !== null,
