@@ -170,7 +170,7 @@ describe('conversion service units', () => {
     });
     broker.sent.length = 0;
 
-    await sweeper.sweepOnce();
+    await sweeper.run();
     expect(store.get(silent._id)).toMatchObject({ status: 'QUEUED', runId: null });
     expect(broker.updates()).toEqual(['QUEUED']);
     expect(jobsSent().sort()).toEqual(['alice:silent', 'bob:lost']);

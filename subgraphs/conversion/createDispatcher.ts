@@ -3,22 +3,18 @@ import type {
   ConversionRecord,
 } from '../../lib/conversions/createConversionEngine.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
+import { createRecurringPass, type RecurringPass } from '../../lib/platform/createRecurringPass.js';
 import type { VideoProjections } from './createVideoProjections.js';
 
 /** How often waiting conversions are looked at for a free turn (their owner's job ended). */
 const DISPATCH_INTERVAL_MS = 1_000;
 
 /** Sends waiting conversions' jobs in their owners' turns. */
-export interface Dispatcher {
+export interface Dispatcher extends Pick<RecurringPass, 'start' | 'stop'> {
   /** A pass over the owner's waiting conversions; settles when it is done. */
   dispatchFor: (owner: string) => Promise<void>;
-  /** A pass for every owner with a conversion waiting (what the timer runs). */
+  /** A pass for every owner with a conversion waiting (what the timer runs every second). */
   tick(): Promise<void>;
-  /** Starts the timer (every second). */
-  start(): void;
-  /** Stops the timer and waits for passes in progress. */
-  stop(): Promise<void>;
 }
 
 /**

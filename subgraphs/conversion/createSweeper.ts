@@ -1,16 +1,6 @@
 import type { ConversionEngine } from '../../lib/conversions/createConversionEngine.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
-
-/** Stuck-state recovery on a timer. */
-export interface Sweeper {
-  /** One pass (or the one in progress). */
-  sweepOnce(): Promise<void>;
-  /** Starts the timer: every quarter of `staleAfterMs`, at most every 15 s. */
-  start(): void;
-  /** Stops the timer and waits for a pass in progress. */
-  stop(): Promise<void>;
-}
+import { createRecurringPass, type RecurringPass } from '../../lib/platform/createRecurringPass.js';
 
 /**
  * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
@@ -24,7 +14,7 @@ export function createSweeper(deps: {
   /** See ConversionConfig.staleAfterMs. */
   staleAfterMs: number;
   log: Logger;
-}): Sweeper {
+}): RecurringPass {
   const { engine, log, staleAfterMs } = deps;
 
   const sweep = async () => {
@@ -48,10 +38,10 @@ export function createSweeper(deps: {
     }
   };
 
-  const passes = createRecurringPass(sweep, {
+  // Every quarter of staleAfterMs, at most every 15 s.
+  return createRecurringPass(sweep, {
     intervalMs: Math.min(15_000, staleAfterMs / 4),
     log,
     failure: 'sweeper pass failed; trying later',
   });
-  return { sweepOnce: passes.run, start: passes.start, stop: passes.stop };
 }
