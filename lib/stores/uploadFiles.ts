@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { GridFSBucket, type Db, type GridFSBucketWriteStream, type ObjectId } from 'mongodb';
 import { VIDEO_BUCKET, ensureGridFsIndexes, removeGridFsFile } from './gridfs.js';
 import {
@@ -31,13 +32,60 @@ export async function openUploadFile(
   fileId: ObjectId,
   filename: string,
   owner: string,
-): Promise<GridFSBucketWriteStream> {
+): Promise<UploadFileStream> {
   await markUploadStarted(db, fileId, owner);
-  return new GridFSBucket(db, { bucketName: VIDEO_BUCKET }).openUploadStreamWithId(
-    fileId,
-    filename,
-    { metadata: { owner } },
+  return new UploadFileStream(
+    new GridFSBucket(db, { bucketName: VIDEO_BUCKET }).openUploadStreamWithId(fileId, filename, {
+      metadata: { owner },
+    }),
   );
+}
+
+/**
+ * The driver's GridFS stream, behind one that knows when its writes have landed. Destroying
+ * the driver's stream does not stop a chunk insert already sent: removing a failed upload's
+ * chunks before that insert lands would leave the chunk behind, with no file and no marker.
+ */
+export class UploadFileStream extends Writable {
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file: GridFSBucketWriteStream) {
+    super();
+    // Every failure reaches the write or end callbacks below; the event would be a second copy.
+    file.on('error', () => undefined);
+  }
+
+  /** Resolves once no chunk or file document is being written; it never rejects. */
+  settled(): Promise<void> {
+    return this.inFlight;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
+    this.track((landed) => this.file.write(chunk, landed), done);
+  }
+
+  override _final(done: (error?: Error | null) => void) {
+    this.track((landed) => this.file.end(landed), done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void) {
+    void this.inFlight.then(() => {
+      this.file.destroy();
+      done(error);
+    });
+  }
+
+  private track(
+    send: (landed: (error?: Error | null) => void) => void,
+    done: (error?: Error | null) => void,
+  ) {
+    this.inFlight = new Promise((resolve) =>
+      send((error) => {
+        resolve();
+        done(error);
+      }),
+    );
+  }
 }
 
 /**

@@ -64,6 +64,8 @@ export async function storeUpload(
   try {
     await pipeline(source, inspector, upload);
   } catch (error) {
+    // A chunk still being written would land after the removal below.
+    await upload.settled();
     // Best effort: with the database down this fails too, and the janitor removes the chunks
     // once the upload time limit has passed. The client hears about the upload, not the cleanup.
     const told =
