@@ -198,8 +198,57 @@ describe('createConversionEngine: each transition publishes exactly its event', 
     );
     expect(broker.sent).toMatchObject([
       { kind: 'queue', queue: broker.topology.queues.jobsDead },
-      { kind: 'event', message: { status: 'FAILED' } },
+      { kind: 'event', message: { type: 'conversion.updated', status: 'FAILED' } },
+      { kind: 'event', message: { type: 'conversion.finished', status: 'FAILED' } },
     ]);
+  });
+
+  it('each final state goes out once more as conversion.finished, with what a notice needs', async () => {
+    // running() forgets what was sent before it: gather each conversion's as it goes.
+    const finished = [];
+    const a = await running('a');
+    await engine.succeed(a._id, 'a', new ObjectId().toHexString(), () => Promise.resolve());
+    finished.push(...broker.finished());
+    const b = await running('b');
+    await engine.fail(b._id, 'b', ConversionErrorCode.NO_AUDIO_STREAM, 'silent film');
+    finished.push(...broker.finished());
+    const c = await running('c');
+    await engine.cancel(c._id);
+    await engine.cancel(c._id);
+    finished.push(...broker.finished());
+    expect(finished).toEqual([
+      expect.objectContaining({
+        conversionId: a._id.toHexString(),
+        status: 'SUCCEEDED',
+        filename: a.filename,
+        audioId: store.get(a._id)?.audioId,
+        errorCode: null,
+      }),
+      expect.objectContaining({ status: 'FAILED', errorCode: 'NO_AUDIO_STREAM', audioId: null }),
+      expect.objectContaining({ status: 'CANCELLED', errorCode: null }),
+    ]);
+    for (const { _id } of [a, b, c]) expect(store.get(_id)?.finishAnnounced).toBe(true);
+  });
+
+  it('a conversion.finished the broker refused is sent by announceFinished, once', async () => {
+    const record = await running();
+    broker.failEvents = new Error('broker away');
+    await engine.fail(record._id, 'run-1', ConversionErrorCode.TIMEOUT, 'slow');
+    expect(store.get(record._id)?.finishAnnounced).toBe(false);
+    broker.failEvents = undefined;
+    expect(await engine.announceFinished(new Date(Date.now() - 60_000))).toBe(0);
+    expect(await engine.announceFinished(new Date(Date.now() + 1))).toBe(1);
+    expect(await engine.announceFinished(new Date(Date.now() + 1))).toBe(0);
+    expect(broker.finished()).toEqual([expect.objectContaining({ status: 'FAILED' })]);
+  });
+
+  it('a conversion cancelled because its video went, or its upload failed, is not announced as finished', async () => {
+    const one = await running();
+    const sent = await engine.dispatch(await queued());
+    await engine.withdraw(sent._id);
+    await engine.forgetVideo(one.videoId);
+    expect(broker.finished()).toEqual([]);
+    expect(await engine.announceFinished(new Date(Date.now() + 1))).toBe(0);
   });
 
   it('a worker transition on a run that lost the conversion announces nothing', async () => {

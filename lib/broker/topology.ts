@@ -19,6 +19,12 @@ export interface Topology {
     jobsDead: string;
     /** malformed events from the two event queues */
     eventsDead: string;
+    /** notification service ← conversion.finished */
+    conversionFinished: string;
+    /** notification service ← video.deleted (its pending deliveries stop) */
+    notificationVideoDeleted: string;
+    /** malformed events from the notification service's queues */
+    notificationDead: string;
   };
 }
 
@@ -36,22 +42,26 @@ export function topologyNames(prefix = ''): Topology {
       jobsRetry: `${prefix}conversion.jobs.retry`,
       jobsDead: `${prefix}conversion.jobs.dead`,
       eventsDead: `${prefix}conversion.events.dead`,
+      conversionFinished: `${prefix}notification.conversion-finished`,
+      notificationVideoDeleted: `${prefix}notification.video-deleted`,
+      notificationDead: `${prefix}notification.events.dead`,
     },
   };
 }
 
 /**
- * Events bound to durable queues (the conversion service's): they are published as
- * mandatory, so one that no queue takes yet fails instead of vanishing.
+ * Events bound to durable queues (the conversion and notification services'): they are
+ * published as mandatory, so one that no queue takes yet fails instead of vanishing.
  */
 export const QUEUED_EVENTS: ReadonlySet<string> = new Set([
   'video.uploading',
   'video.uploaded',
   'video.deleted',
+  'conversion.finished',
 ]);
 
 /** The processes that talk to RabbitMQ; each declares only its part of the topology. */
-export const BROKER_ROLES = ['router', 'media', 'conversion', 'worker'] as const;
+export const BROKER_ROLES = ['router', 'media', 'conversion', 'worker', 'notification'] as const;
 export type BrokerRole = (typeof BROKER_ROLES)[number];
 
 /** RabbitMQ's three permission patterns for one user in one vhost. */
@@ -82,6 +92,7 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
   const { exchange, queues } = names;
   const events = [queues.videoUploaded, queues.videoDeleted];
   const jobs = [queues.jobs, queues.jobsRetry];
+  const notices = [queues.conversionFinished, queues.notificationVideoDeleted];
   const feeds = `^${escape(exchange)}\\..+$`;
   const exchangeAndFeeds = `^${escape(exchange)}(\\..+)?$`;
   return {
@@ -92,18 +103,34 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
       read: '^$',
       publishes: exactly('video.uploading', 'video.uploaded', 'video.deleted'),
     },
+    // It also declares the notification service's queue of final states, which it publishes
+    // into as mandatory (see declareTopology); so it may read that queue, as RabbitMQ asks.
     conversion: {
-      configure: exactly(exchange, queues.eventsDead, ...events, queues.jobsDead, ...jobs),
-      write: exactly(exchange, 'amq.default', ...events),
-      read: exactly(exchange, ...events, ...jobs),
-      publishes: exactly('conversion.updated'),
+      configure: exactly(
+        exchange,
+        queues.eventsDead,
+        ...events,
+        queues.jobsDead,
+        ...jobs,
+        queues.notificationDead,
+        queues.conversionFinished,
+      ),
+      write: exactly(exchange, 'amq.default', ...events, queues.conversionFinished),
+      read: exactly(exchange, ...events, ...jobs, queues.conversionFinished),
+      publishes: exactly('conversion.updated', 'conversion.finished'),
     },
     // Its jobs' states and progress go out as conversion.updated, to the routers' feeds.
     worker: {
       configure: exactly(exchange, queues.jobsDead, ...jobs),
       write: exactly(exchange, 'amq.default'),
       read: exactly(...jobs),
-      publishes: exactly('conversion.updated'),
+      publishes: exactly('conversion.updated', 'conversion.finished'),
+    },
+    notification: {
+      configure: exactly(exchange, queues.notificationDead, ...notices),
+      write: exactly(...notices),
+      read: exactly(exchange, ...notices),
+      publishes: '^$',
     },
   };
 }
@@ -111,7 +138,9 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
 /**
  * Declared on every (re)connect, each process its part: the exchange by whoever publishes or
  * listens to it, the event queues by the conversion service (media publishes into them as
- * mandatory, see QUEUED_EVENTS), the job queues by the conversion service and the workers. Declarations are idempotent only while their arguments match, so they live here,
+ * mandatory, see QUEUED_EVENTS), the queue of final states by the conversion service too (it
+ * and the workers publish into it as mandatory) and by the notification service, which also
+ * declares its own video.deleted queue, the job queues by the conversion service and the workers. Declarations are idempotent only while their arguments match, so they live here,
  * once. Without `roles`, everything (tests and fsck).
  */
 export async function declareTopology(
@@ -122,7 +151,7 @@ export async function declareTopology(
   const { exchange, queues } = names;
   const any = (...wanted: BrokerRole[]) => wanted.some((role) => roles.includes(role));
 
-  if (any('router', 'media', 'conversion', 'worker')) {
+  if (any('router', 'media', 'conversion', 'worker', 'notification')) {
     await channel.assertExchange(exchange, 'topic', { durable: true });
   }
   if (any('conversion')) {
@@ -136,6 +165,25 @@ export async function declareTopology(
     await channel.bindQueue(queues.videoUploaded, exchange, 'video.uploaded');
     await channel.assertQueue(queues.videoDeleted, { durable: true, arguments: toEventsDead });
     await channel.bindQueue(queues.videoDeleted, exchange, 'video.deleted');
+  }
+  if (any('conversion', 'notification')) {
+    await channel.assertQueue(queues.notificationDead, { durable: true });
+    const toNotificationDead = {
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': queues.notificationDead,
+    };
+    await channel.assertQueue(queues.conversionFinished, {
+      durable: true,
+      arguments: toNotificationDead,
+    });
+    await channel.bindQueue(queues.conversionFinished, exchange, 'conversion.finished');
+    if (any('notification')) {
+      await channel.assertQueue(queues.notificationVideoDeleted, {
+        durable: true,
+        arguments: toNotificationDead,
+      });
+      await channel.bindQueue(queues.notificationVideoDeleted, exchange, 'video.deleted');
+    }
   }
   if (any('conversion', 'worker')) {
     await channel.assertQueue(queues.jobsDead, { durable: true });

@@ -11,11 +11,11 @@ export const CONVERSION_STATUSES = [
 export type ConversionStatus = (typeof CONVERSION_STATUSES)[number];
 
 /** The states a conversion never leaves: its subscription ends, its job is done. */
-export const FINAL_STATUSES: ReadonlySet<ConversionStatus> = new Set([
+export const FINAL_STATUSES: ReadonlySet<FinalStatus> = new Set([
   'SUCCEEDED',
   'FAILED',
   'CANCELLED',
 ]);
+export type FinalStatus = Extract<ConversionStatus, 'SUCCEEDED' | 'FAILED' | 'CANCELLED'>;
 
-export const isFinalStatus = (status: string): boolean =>
-  FINAL_STATUSES.has(status as ConversionStatus);
+export const isFinalStatus = (status: string): boolean => FINAL_STATUSES.has(status as FinalStatus);

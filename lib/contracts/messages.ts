@@ -1,4 +1,9 @@
-import { CONVERSION_STATUSES, type ConversionStatus } from './conversionStatus.js';
+import {
+  CONVERSION_STATUSES,
+  FINAL_STATUSES,
+  type ConversionStatus,
+  type FinalStatus,
+} from './conversionStatus.js';
 import { type Mp3Options, parseMp3Options } from './mp3Options.js';
 
 /**
@@ -50,6 +55,28 @@ export interface ConversionUpdated {
 }
 
 /**
+ * Published once when a conversion reaches a final state (besides its `conversion.updated`),
+ * for the notification service's durable queue. The conversion service publishes again any
+ * that did not go out (a broker down at the time), so a subscriber may see one twice.
+ */
+export interface ConversionFinished {
+  type: 'conversion.finished';
+  version: 1;
+  conversionId: string;
+  videoId: string;
+  ownerId: string;
+  status: FinalStatus;
+  /** The video's filename, as uploaded. */
+  filename: string;
+  /** Why it FAILED (a conversion error code); null otherwise. */
+  errorCode: string | null;
+  /** The MP3 in media's `audio` bucket when SUCCEEDED; null otherwise. */
+  audioId: string | null;
+  /** ISO 8601. */
+  finishedAt: string;
+}
+
+/**
  * Sent to the jobs queue (not the events exchange): one conversion to run. Workers act on
  * `conversionId` alone and read video, owner and options from the conversion record; the other
  * fields are for people reading a queue or the dead-letter queue.
@@ -64,7 +91,8 @@ export interface ConversionJob {
   options: Mp3Options;
 }
 
-export type EventMessage = VideoUploading | VideoUploaded | VideoDeleted | ConversionUpdated;
+export type EventMessage =
+  VideoUploading | VideoUploaded | VideoDeleted | ConversionUpdated | ConversionFinished;
 
 export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError';
@@ -133,6 +161,25 @@ export function parseConversionUpdated(raw: unknown): ConversionUpdated {
     conversionId: expectId(m.conversionId, 'conversionId'),
     status,
     progress,
+  };
+}
+
+export function parseConversionFinished(raw: unknown): ConversionFinished {
+  const { m, head } = aboutVideo(raw, 'conversion.finished');
+  const status = [...FINAL_STATUSES].find((s) => s === m.status);
+  if (!status) throw new InvalidMessageError(`not a final status: ${String(m.status)}`);
+  const finishedAt = expectString(m.finishedAt, 'finishedAt');
+  if (Number.isNaN(Date.parse(finishedAt))) {
+    throw new InvalidMessageError('finishedAt must be an ISO 8601 time');
+  }
+  return {
+    ...head,
+    conversionId: expectId(m.conversionId, 'conversionId'),
+    status,
+    filename: expectString(m.filename, 'filename'),
+    errorCode: m.errorCode === null ? null : expectString(m.errorCode, 'errorCode'),
+    audioId: m.audioId === null ? null : expectId(m.audioId, 'audioId'),
+    finishedAt,
   };
 }
 

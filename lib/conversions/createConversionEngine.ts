@@ -1,7 +1,12 @@
 import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../broker/createBroker.js';
 import type { ConversionErrorCode } from '../contracts/errorCodes.js';
-import type { ConversionJob, ConversionUpdated } from '../contracts/messages.js';
+import { isFinalStatus, type FinalStatus } from '../contracts/conversionStatus.js';
+import type {
+  ConversionFinished,
+  ConversionJob,
+  ConversionUpdated,
+} from '../contracts/messages.js';
 import type { Logger } from '../platform/logger.js';
 import {
   openConversions,
@@ -49,6 +54,12 @@ export type ConversionReads = Pick<
  *   `progress` do not wait for the publish, only for the save (it is still sent before any
  *   later event of the run).
  *
+ * A final state (SUCCEEDED, FAILED, CANCELLED by its owner) is announced once more, as
+ * `conversion.finished`, for the notification service's durable queue: the record keeps
+ * `finishAnnounced: false` until that publish is confirmed, and `announceFinished` (the
+ * sweeper's) sends whatever a failed publish left. A conversion cancelled because its video
+ * went (`forgetVideo`, `withdraw`) is not announced: its owner asked for nothing to come.
+ *
  * `create` announces nothing: a conversion's QUEUED goes out when `dispatch` sends its job, in
  * its owner's turn. `uploadEnded` and `resend` change no state. docs/architecture.md tabulates
  * the transitions.
@@ -76,6 +87,12 @@ export interface ConversionEngine extends ConversionReads {
   forgetVideo(videoId: string): Promise<void>;
   /** Its conversions set aside for the upload may be dispatched again; returns their owners. */
   uploadEnded(videoId: string): Promise<string[]>;
+  /**
+   * `conversion.finished` for conversions that ended before `cutoff` without it going out (the
+   * broker was away): the outbox's second chance. Returns how many were sent; a failed publish
+   * rejects, and the next pass tries again.
+   */
+  announceFinished(cutoff: Date): Promise<number>;
   /**
    * A worker claims it (QUEUED → RUNNING, or takes a RUNNING one over); null when it is not this
    * run's. RUNNING is announced unless the take is past `maxAttempts`: the caller fails it then.
@@ -152,6 +169,23 @@ function conversionUpdated(
   };
 }
 
+/** The event that tells the notification service a conversion ended. */
+function conversionFinished(record: ConversionRecord): ConversionFinished | null {
+  if (!isFinalStatus(record.status)) return null;
+  return {
+    type: 'conversion.finished',
+    version: 1,
+    conversionId: record._id.toHexString(),
+    videoId: record.videoId,
+    ownerId: record.owner,
+    status: record.status as FinalStatus,
+    filename: record.filename,
+    errorCode: record.status === 'FAILED' ? (record.error?.code ?? null) : null,
+    audioId: record.status === 'SUCCEEDED' ? record.audioId : null,
+    finishedAt: (record.finishedAt ?? new Date()).toISOString(),
+  };
+}
+
 /** The job that asks a worker to run `record`; workers read the rest from the record. */
 function jobFor(record: ConversionRecord): ConversionJob {
   return {
@@ -176,6 +210,23 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
     broker
       .publishEvent(conversionUpdated(record))
       .catch((error: unknown) => log.warn({ err: error }, 'conversion.updated not published'));
+  /** Sends `conversion.finished` and records that it went; what fails waits for the sweeper. */
+  const publishFinished = async (record: ConversionRecord) => {
+    const event = conversionFinished(record);
+    if (!event) return;
+    await broker.publishEvent(event);
+    await conversions.markFinishAnnounced(record._id);
+  };
+  /** `conversion.finished`, whose failure is only logged: the sweeper sends it later. */
+  const finished = (record: ConversionRecord) =>
+    publishFinished(record).catch((error: unknown) =>
+      log.warn({ err: error }, 'conversion.finished not published; the sweeper sends it later'),
+    );
+  /** A worker's final transition: `conversion.updated` (logged), then `conversion.finished`. */
+  const loggedFinal = async (record: ConversionRecord) => {
+    await logged(record);
+    await finished(record);
+  };
   /** Announces what a transition returned, when it changed anything. */
   const announced = async (
     changed: Promise<ConversionRecord | null>,
@@ -197,7 +248,12 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
     await confirmed(record);
     return resend(record);
   };
-  const cancel = (id: ObjectId) => announced(conversions.cancel(id), confirmed);
+  /** Cancelled for a reason of its owner's own (a deleted video, a failed upload): no notice. */
+  const cancelQuietly = async (id: ObjectId) => {
+    const record = await announced(conversions.cancel(id), confirmed);
+    if (record) await conversions.markFinishAnnounced(record._id);
+    return record;
+  };
 
   return {
     findOwned: (id, owner) => conversions.findOwned(id, owner),
@@ -219,15 +275,25 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
       const reclaimed = await conversions.reclaimSilent(cutoff);
       return reclaimed && dispatch(reclaimed);
     },
-    cancel,
+    async cancel(id) {
+      const record = await announced(conversions.cancel(id), confirmed);
+      if (record) await finished(record);
+      return record;
+    },
     async withdraw(id) {
-      await announced(conversions.withdraw(id), logged);
+      const record = await announced(conversions.withdraw(id), logged);
+      if (record) await conversions.markFinishAnnounced(record._id);
     },
     async forgetVideo(videoId) {
-      for (const record of await conversions.forVideo(videoId)) await cancel(record._id);
+      for (const record of await conversions.forVideo(videoId)) await cancelQuietly(record._id);
       await conversions.removeForVideo(videoId);
     },
     uploadEnded: (videoId) => conversions.uploadEnded(videoId),
+    async announceFinished(cutoff) {
+      const left = await conversions.finishedUnannounced(cutoff, 100);
+      for (const record of left) await publishFinished(record);
+      return left.length;
+    },
 
     async take(id, runId, takeOver, maxAttempts) {
       const record = await conversions.take(id, runId, takeOver);
@@ -246,11 +312,11 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
     async succeed(id, runId, audioId, beforeAnnounce) {
       const done = await conversions.succeed(id, runId, audioId);
       await beforeAnnounce();
-      if (done) await logged(done);
+      if (done) await loggedFinal(done);
       return done;
     },
     fail: (id, runId, code, message) =>
-      announced(conversions.fail(id, runId, code, message), logged),
+      announced(conversions.fail(id, runId, code, message), loggedFinal),
     async retry(job, id, runId, message, delayMs) {
       const back = await conversions.requeue(id, runId, message);
       if (!back) return null;
@@ -261,7 +327,7 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
     async giveUp(job, id, runId, code, message) {
       const failed = await conversions.fail(id, runId, code, message);
       await broker.sendToQueue(queues.jobsDead, job);
-      if (failed) await logged(failed);
+      if (failed) await loggedFinal(failed);
       return failed;
     },
     handBack: (id, runId, message) =>

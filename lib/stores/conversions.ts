@@ -34,6 +34,12 @@ export interface ConversionRecord {
    * Absent on records made before it existed, which is the same as false.
    */
   awaitingUpload?: boolean;
+  /**
+   * False from the moment it reaches a final state until its `conversion.finished` is
+   * confirmed published; the sweeper publishes those still false. Absent on records that
+   * ended before it existed, which are never announced again.
+   */
+  finishAnnounced?: boolean;
 }
 
 /** What a new conversion is made from; the rest of its record starts empty. */
@@ -134,6 +140,9 @@ export interface Conversions {
   withdraw(id: ObjectId): Promise<ConversionRecord | null>;
   markSent(id: ObjectId, jobSentAt: Date): Promise<void>;
   cancel(id: ObjectId): Promise<ConversionRecord | null>;
+  /** Ended before `cutoff` with their `conversion.finished` not yet confirmed, oldest first. */
+  finishedUnannounced(cutoff: Date, limit: number): Promise<ConversionRecord[]>;
+  markFinishAnnounced(id: ObjectId): Promise<void>;
 }
 
 export async function openConversions(db: Db): Promise<Conversions> {
@@ -144,6 +153,10 @@ export async function openConversions(db: Db): Promise<Conversions> {
   );
   await conversions.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'by_status_heartbeat' });
   await conversions.createIndex({ owner: 1, status: 1 }, { name: 'by_owner_status' });
+  await conversions.createIndex(
+    { finishAnnounced: 1, finishedAt: 1 },
+    { name: 'by_finish_announced' },
+  );
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
   // A cursor this store did not make is the client's mistake, not a reason to start over.
   const parseCursor = (cursor: string) => {
@@ -249,7 +262,14 @@ export async function openConversions(db: Db): Promise<Conversions> {
       conversions.findOneAndUpdate(
         { _id: id, runId, status: 'RUNNING' },
         {
-          $set: { status: 'SUCCEEDED', progress: 1, audioId, finishedAt: new Date(), runId: null },
+          $set: {
+            status: 'SUCCEEDED',
+            progress: 1,
+            audioId,
+            finishedAt: new Date(),
+            runId: null,
+            finishAnnounced: false,
+          },
         },
         { returnDocument: 'after' },
       ),
@@ -257,7 +277,13 @@ export async function openConversions(db: Db): Promise<Conversions> {
       conversions.findOneAndUpdate(
         { _id: id, runId, status: 'RUNNING' },
         {
-          $set: { status: 'FAILED', error: { code, message }, finishedAt: new Date(), runId: null },
+          $set: {
+            status: 'FAILED',
+            error: { code, message },
+            finishedAt: new Date(),
+            runId: null,
+            finishAnnounced: false,
+          },
         },
         { returnDocument: 'after' },
       ),
@@ -373,9 +399,25 @@ export async function openConversions(db: Db): Promise<Conversions> {
     cancel: (id: ObjectId): Promise<ConversionRecord | null> =>
       conversions.findOneAndUpdate(
         { _id: id, status: { $in: ['QUEUED', 'RUNNING'] } },
-        { $set: { status: 'CANCELLED', finishedAt: new Date(), runId: null } },
+        {
+          $set: {
+            status: 'CANCELLED',
+            finishedAt: new Date(),
+            runId: null,
+            finishAnnounced: false,
+          },
+        },
         { returnDocument: 'after' },
       ),
+    finishedUnannounced: (cutoff: Date, limit: number) =>
+      conversions
+        .find({ finishAnnounced: false, finishedAt: { $lt: cutoff } })
+        .sort({ finishedAt: 1 })
+        .limit(limit)
+        .toArray(),
+    async markFinishAnnounced(id: ObjectId) {
+      await conversions.updateOne({ _id: id }, { $set: { finishAnnounced: true } });
+    },
   };
   return api;
 }

@@ -1,7 +1,7 @@
 import type { Options } from 'amqplib';
 import type { Broker, MessageHandler } from '../../../lib/broker/createBroker.js';
 import { topologyNames } from '../../../lib/broker/topology.js';
-import type { EventMessage } from '../../../lib/contracts/messages.js';
+import type { ConversionFinished, EventMessage } from '../../../lib/contracts/messages.js';
 
 /** One thing sent through the fake broker, in the order sent. */
 export type SentMessage =
@@ -16,6 +16,8 @@ export interface FakeBroker extends Broker {
   consumers: Map<string, MessageHandler>;
   /** The `conversion.updated` events published, as `status` (and progress when RUNNING). */
   updates(): string[];
+  /** The conversion.finished events published, in order. */
+  finished(): ConversionFinished[];
   /** Bodies sent to `queue`. */
   sentTo(queue: string): unknown[];
   /** While set, publishEvent rejects with it (RabbitMQ away). */
@@ -51,6 +53,10 @@ export function createFakeBroker(): FakeBroker {
         s.kind === 'event' && s.message.type === 'conversion.updated'
           ? [s.message.status === 'RUNNING' ? `RUNNING ${s.message.progress}` : s.message.status]
           : [],
+      ),
+    finished: () =>
+      sent.flatMap((s) =>
+        s.kind === 'event' && s.message.type === 'conversion.finished' ? [s.message] : [],
       ),
     sentTo: (queue) =>
       sent.flatMap((s) => (s.kind === 'queue' && s.queue === queue ? [s.body] : [])),

@@ -104,6 +104,7 @@ export function createFakeConversions(): FakeConversions {
         audioId,
         finishedAt: new Date(),
         runId: null,
+        finishAnnounced: false,
       })),
     fail: (id, runId, code, message) =>
       update(id, ownedBy(runId), () => ({
@@ -111,6 +112,7 @@ export function createFakeConversions(): FakeConversions {
         error: { code, message },
         finishedAt: new Date(),
         runId: null,
+        finishAnnounced: false,
       })),
     requeue: (id, runId, message, options = {}) =>
       update(
@@ -193,7 +195,23 @@ export function createFakeConversions(): FakeConversions {
       );
     },
     cancel: (id) =>
-      update(id, active, () => ({ status: 'CANCELLED', finishedAt: new Date(), runId: null })),
+      update(id, active, () => ({
+        status: 'CANCELLED',
+        finishedAt: new Date(),
+        runId: null,
+        finishAnnounced: false,
+      })),
+    finishedUnannounced: async (cutoff, limit) =>
+      all()
+        .filter((r) => r.finishAnnounced === false && (r.finishedAt ?? cutoff) < cutoff)
+        .slice(0, limit),
+    async markFinishAnnounced(id) {
+      await update(
+        id,
+        () => true,
+        () => ({ finishAnnounced: true }),
+      );
+    },
   };
   return api;
 }
