@@ -6,7 +6,8 @@ import { createRecurringPass, type RecurringPass } from '../../lib/platform/crea
  * Stuck-state recovery, on a timer in every replica (each change is a compare-and-set, so
  * replicas do not double it): hands a conversion whose worker went silent (frozen, cut off, or
  * gone without RabbitMQ noticing) to another worker, and sends again a job that may have been
- * lost. A stale worker that wakes up finds its run taken and stops. (A job whose sender failed
+ * lost, and publishes the `conversion.finished` a broker outage kept in. A stale worker that
+ * wakes up finds its run taken and stops. (A job whose sender failed
  * before sending is the dispatcher's.)
  */
 export function createSweeper(deps: {
@@ -28,6 +29,10 @@ export function createSweeper(deps: {
       );
       await engine.resend(record);
     }
+    // Final states whose conversion.finished did not go out (the broker was away): a few
+    // seconds' grace, so one still being published by its worker is not sent twice.
+    const announced = await engine.announceFinished(new Date(Date.now() - 10_000));
+    if (announced > 0) log.warn({ announced }, 'sweeper: sent conversion.finished left unsent');
     for (;;) {
       const reclaimed = await engine.reclaimSilent(cutoff);
       if (!reclaimed) break;
