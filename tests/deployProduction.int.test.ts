@@ -219,9 +219,9 @@ describeShipping('the production overlays', ({ rendered }) => {
       // Media builds download links on PUBLIC_URL: https, on that host.
       const media = getObject<Workload>(objects, 'Deployment', 'media');
       const config = loadWith('media', containerEnv(objects, containerOf(media, 'media'))) as {
-        publicUrl: string;
+        downloads: { publicUrl: string };
       };
-      expect(config.publicUrl, overlay).toBe(`https://${hosts[0]}`);
+      expect(config.downloads.publicUrl, overlay).toBe(`https://${hosts[0]}`);
     }
   });
 

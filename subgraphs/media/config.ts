@@ -1,7 +1,9 @@
-import { DEFAULT_PORTS } from '../../lib/platform/processPorts.js';
 import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
-import { readSecret } from '../../lib/platform/readSecret.js';
+import {
+  readDownloadLinkSettings,
+  type DownloadLinkSettings,
+} from '../../lib/platform/createDownloadTokens.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -24,8 +26,7 @@ export interface MediaConfig extends ServiceBasics, BrokerSettings {
    */
   realtimeMinBytes: number;
   /** The router's public base URL, for download links. */
-  publicUrl: string;
-  downloads: { secret: Uint8Array; ttlSeconds: number };
+  downloads: DownloadLinkSettings;
   quotas: MediaQuotas;
 }
 
@@ -50,15 +51,11 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     maxUploadBytes: sharedLimits.maxUploadBytes(env),
     uploadTimeoutMs: sharedLimits.uploadTimeoutMs(env),
     realtimeMinBytes: env.int('REALTIME_MIN_BYTES', 2 ** 20, { min: 0 }),
-    publicUrl: env.url('PUBLIC_URL', `http://127.0.0.1:${DEFAULT_PORTS.router}`).replace(/\/$/, ''),
     quotas: {
       maxStoredBytesPerUser: sharedLimits.maxStoredBytesPerUser(env),
       uploadsPerMinute: env.int('UPLOADS_PER_MINUTE', 10, { min: 1 }),
       mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
     },
-    downloads: {
-      secret: readSecret(source, 'DOWNLOAD_TOKEN_SECRET'),
-      ttlSeconds: env.int('DOWNLOAD_TOKEN_TTL_SECONDS', 900, { min: 10, max: 86400 }),
-    },
+    downloads: readDownloadLinkSettings(env, source),
   };
 }

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { authenticateHeader, type TokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { ErrorCode } from '../../lib/contracts/errors.js';
 import { sendError, type Route } from '../../lib/server/http.js';
-import type { DownloadTokens, FileBucket } from './createDownloadTokens.js';
+import type { DownloadTokens, FileBucket } from '../../lib/platform/createDownloadTokens.js';
 import { VIDEO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { VideoStore } from './createVideoStore.js';
 import { mp3Name } from '../../lib/contracts/filenameParameters.js';

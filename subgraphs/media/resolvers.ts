@@ -16,7 +16,7 @@ import type { ReservationKey, StorageQuota } from '../../lib/stores/storageQuota
 import { readPageSize } from '../../lib/contracts/pagination.js';
 import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { MediaQuotas } from './config.js';
-import type { DownloadTokens } from './createDownloadTokens.js';
+import type { DownloadTokens } from '../../lib/platform/createDownloadTokens.js';
 import type { AudioFile } from '../../lib/stores/audioFiles.js';
 import { AUDIO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { VideoRecord, VideoStore } from './createVideoStore.js';
@@ -29,7 +29,6 @@ export interface MediaDeps {
   store: VideoStore;
   broker: Broker;
   downloads: DownloadTokens;
-  publicUrl: string;
   maxUploadBytes: number;
   /** See MediaConfig.realtimeMinBytes. */
   realtimeMinBytes: number;
@@ -137,9 +136,8 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
       durationSeconds: (audio: AudioFile) => audio.metadata.durationSeconds,
       bitrateKbps: (audio: AudioFile) => audio.metadata.bitrateKbps,
       downloadUrl: async (audio: AudioFile) => {
-        const id = audio._id.toHexString();
-        const token = await deps.downloads.sign(AUDIO_BUCKET, id);
-        return `${deps.publicUrl}/files/${AUDIO_BUCKET}/${id}?token=${token}`;
+        const link = await deps.downloads.link(AUDIO_BUCKET, audio._id.toHexString());
+        return link.url;
       },
       __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
         ctx.userId ? store.findAudioOwned(ref.id, ctx.userId) : null,

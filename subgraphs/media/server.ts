@@ -15,7 +15,7 @@ import { connectDatabases } from '../../lib/platform/mongo.js';
 import { backendReadiness } from '../../lib/server/backendReadiness.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import type { MediaConfig } from './config.js';
-import { createDownloadTokens } from './createDownloadTokens.js';
+import { createDownloadTokens } from '../../lib/platform/createDownloadTokens.js';
 import { createFileRoute } from './createFileRoute.js';
 import { createJanitor } from './createJanitor.js';
 import { createVideoStore } from './createVideoStore.js';
@@ -31,7 +31,7 @@ export async function createMediaServer(
   const db = mongo.database('media');
   const store = await createVideoStore(db);
   const broker = createBroker(config, 'media', log);
-  const downloads = createDownloadTokens(config.downloads.secret, config.downloads.ttlSeconds);
+  const downloads = createDownloadTokens(config.downloads);
   const verifyToken = createTokenVerifier({
     keys: remoteKeySet(config.tokens.jwksUrl),
     issuer: config.tokens.issuer,
@@ -54,7 +54,6 @@ export async function createMediaServer(
       store,
       broker,
       downloads,
-      publicUrl: config.publicUrl,
       maxUploadBytes: config.maxUploadBytes,
       realtimeMinBytes: config.realtimeMinBytes,
       quotas: config.quotas,
