@@ -9,6 +9,7 @@ export const SUBGRAPHS = [
   { name: 'auth', defaultPort: DEFAULT_PORTS.auth },
   { name: 'media', defaultPort: DEFAULT_PORTS.media },
   { name: 'conversion', defaultPort: DEFAULT_PORTS.conversion },
+  { name: 'notification', defaultPort: DEFAULT_PORTS.notification },
 ] as const;
 
 export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];

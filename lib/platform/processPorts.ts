@@ -10,19 +10,21 @@ export const DEFAULT_PORTS = {
   auth: 4001,
   media: 4002,
   conversion: 4003,
+  notification: 4004,
 } as const;
 export type ServingProcess = keyof typeof DEFAULT_PORTS;
 
 /**
  * Where each process serves /healthz, /readyz and /metrics unless its `<NAME>_INTERNAL_PORT`
  * says otherwise: a port for probes and scrapers that no Service or published port exposes.
- * Each process has its own, so that all five can run on one host.
+ * Each process has its own, so that all six can run on one host.
  */
 export const DEFAULT_INTERNAL_PORTS = {
   router: 9400,
   auth: 9401,
   media: 9402,
   conversion: 9403,
+  notification: 9404,
   worker: 9410,
 } as const;
 export type ProcessName = keyof typeof DEFAULT_INTERNAL_PORTS;

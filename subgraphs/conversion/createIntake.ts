@@ -1,11 +1,9 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
 import { ObjectId } from 'mongodb';
 import { Counter, type Registry } from 'prom-client';
 import type { Broker } from '../../lib/broker/createBroker.js';
 import type { ConversionEngine } from '../../lib/conversions/createConversionEngine.js';
+import { eventConsumer } from '../../lib/broker/eventConsumer.js';
 import {
-  InvalidMessageError,
-  parseJsonMessage,
   parseUploadEvent,
   parseVideoDeleted,
   type VideoUploaded,
@@ -88,36 +86,16 @@ export function createIntake(deps: {
     await engine.forgetVideo(videoId);
   };
 
-  /** Acks what it handled, dead-letters what it cannot parse; a throw means "try again". */
-  const consumer =
-    <T>(parse: (raw: unknown) => T, handle: (message: T) => Promise<void>) =>
-    async (delivery: ConsumeMessage, channel: Channel) => {
-      let message: T;
-      try {
-        message = parse(parseJsonMessage(delivery.content));
-      } catch (error) {
-        if (!(error instanceof InvalidMessageError)) throw error;
-        log.warn(
-          { err: error, queue: delivery.fields.routingKey },
-          'malformed event dead-lettered',
-        );
-        channel.nack(delivery, false, false);
-        return;
-      }
-      await handle(message);
-      channel.ack(delivery);
-    };
-
   return {
     onUploadEvent,
     onVideoDeleted,
     start() {
       const { queues } = broker.topology;
-      broker.consume(queues.videoUploaded, 8, consumer(parseUploadEvent, onUploadEvent));
+      broker.consume(queues.videoUploaded, 8, eventConsumer(parseUploadEvent, onUploadEvent, log));
       broker.consume(
         queues.videoDeleted,
         8,
-        consumer(parseVideoDeleted, (event) => onVideoDeleted(event.videoId)),
+        eventConsumer(parseVideoDeleted, (event) => onVideoDeleted(event.videoId), log),
       );
     },
   };

@@ -1,0 +1,86 @@
+import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
+import {
+  readDownloadLinkSettings,
+  type DownloadLinkSettings,
+} from '../../lib/platform/createDownloadTokens.js';
+import { ConfigError, readEnv, type EnvReader } from '../../lib/platform/readEnv.js';
+import { sharedLimits } from '../../lib/platform/sharedLimits.js';
+import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
+import {
+  readTokenVerification,
+  type TokenVerificationConfig,
+} from '../../lib/server/readTokenVerification.js';
+
+/** How webhooks are sent, retried and bounded. */
+export interface WebhookSettings {
+  /**
+   * WEBHOOK_RETRY_SCHEDULE_SECONDS: the wait before each retry after a failed attempt (each
+   * varied by ±20 %); a delivery fails for good after the last.
+   */
+  retryScheduleMs: readonly number[];
+  /** WEBHOOK_TIMEOUT_SECONDS: one attempt's limit, connection and answer. */
+  timeoutMs: number;
+  /** WEBHOOK_ALLOW_HTTP: plain http URLs (https only otherwise). */
+  allowHttp: boolean;
+  /**
+   * WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback, private and link-local receivers. Off in
+   * production: a webhook URL is the user's to choose, and must not reach inside the network.
+   */
+  allowPrivateNetworks: boolean;
+  /** WEBHOOK_CONCURRENCY: attempts in flight in this process. */
+  concurrency: number;
+  /** WEBHOOK_CONCURRENCY_PER_ENDPOINT: attempts in flight to one endpoint in this process. */
+  concurrencyPerEndpoint: number;
+  /** WEBHOOK_ENDPOINTS_PER_USER */
+  endpointsPerUser: number;
+  /** WEBHOOK_TESTS_PER_HOUR: test sends per user per hour. */
+  testsPerHour: number;
+  /** WEBHOOK_DISABLE_AFTER_DAYS: an endpoint failing this long is turned off. */
+  disableAfterMs: number;
+}
+
+export interface NotificationConfig extends ServiceBasics, BrokerSettings {
+  tokens: TokenVerificationConfig;
+  /** For the signed download link a notice of a finished MP3 carries. */
+  downloads: DownloadLinkSettings;
+  webhooks: WebhookSettings;
+  /** Each user's mutations per minute. */
+  mutationsPerMinute: number;
+}
+
+const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000';
+
+export function loadNotificationConfig(
+  source: NodeJS.ProcessEnv = process.env,
+): NotificationConfig {
+  const env = readEnv(source);
+  return {
+    ...readServiceBasics(env, 'notification', source),
+    ...readBrokerSettings(source),
+    tokens: readTokenVerification(env),
+    downloads: readDownloadLinkSettings(env, source),
+    webhooks: {
+      retryScheduleMs: readSchedule(env),
+      timeoutMs: 1000 * env.int('WEBHOOK_TIMEOUT_SECONDS', 10, { min: 1, max: 60 }),
+      allowHttp: env.bool('WEBHOOK_ALLOW_HTTP', false),
+      allowPrivateNetworks: env.bool('WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+      concurrency: env.int('WEBHOOK_CONCURRENCY', 64, { min: 1, max: 1000 }),
+      concurrencyPerEndpoint: env.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 4, { min: 1, max: 100 }),
+      endpointsPerUser: env.int('WEBHOOK_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
+      testsPerHour: env.int('WEBHOOK_TESTS_PER_HOUR', 20, { min: 1 }),
+      disableAfterMs: 86_400_000 * env.int('WEBHOOK_DISABLE_AFTER_DAYS', 5, { min: 1 }),
+    },
+    mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
+  };
+}
+
+function readSchedule(env: EnvReader): number[] {
+  const raw = env.string('WEBHOOK_RETRY_SCHEDULE_SECONDS', DEFAULT_RETRY_SCHEDULE);
+  const seconds = raw.split(',').map((part) => Number(part.trim()));
+  if (seconds.length > 30 || seconds.some((s) => !Number.isFinite(s) || s < 0.01 || s > 604_800)) {
+    throw new ConfigError(
+      'WEBHOOK_RETRY_SCHEDULE_SECONDS must list at most 30 waits in seconds, each from 0.01 to 604800, separated by commas',
+    );
+  }
+  return seconds.map((s) => Math.round(s * 1000));
+}

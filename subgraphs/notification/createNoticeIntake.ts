@@ -1,0 +1,90 @@
+import type { Db } from 'mongodb';
+import type { Broker } from '../../lib/broker/createBroker.js';
+import { eventConsumer } from '../../lib/broker/eventConsumer.js';
+import {
+  parseConversionFinished,
+  parseVideoDeleted,
+  type ConversionFinished,
+} from '../../lib/contracts/messages.js';
+import type { Logger } from '../../lib/platform/logger.js';
+import type { DeliveryStore } from './createDeliveryStore.js';
+import type { EndpointStore } from './createEndpointStore.js';
+import { noticeTypeOf } from './noticeTypes.js';
+
+/** The events the notification service takes in, from its two durable queues. */
+export interface NoticeIntake {
+  onConversionFinished(event: ConversionFinished): Promise<void>;
+  onVideoDeleted(videoId: string): Promise<void>;
+  start(): void;
+}
+
+/**
+ * Turns each `conversion.finished` into one delivery per endpoint its owner chose for it, made
+ * once: a redelivered event (or one the conversion service sent again) finds them made and
+ * adds none. `video.deleted` drops what is still pending for the video and leaves a tombstone,
+ * so a final state that arrives after it makes nothing.
+ */
+export function createNoticeIntake(deps: {
+  db: Db;
+  endpoints: EndpointStore;
+  deliveries: DeliveryStore;
+  broker: Broker;
+  /** Called after new deliveries are made, so they go out now rather than on the next tick. */
+  onQueued: () => void;
+  log: Logger;
+}): NoticeIntake {
+  const { endpoints, deliveries, broker, log } = deps;
+  const deletedVideos = deps.db.collection<{ _id: string; at: Date }>('deletedVideos');
+
+  const onConversionFinished = async (event: ConversionFinished) => {
+    if (await deletedVideos.findOne({ _id: event.videoId })) return;
+    const type = noticeTypeOf(event.status);
+    let made = 0;
+    for (const endpoint of await endpoints.subscribed(event.ownerId, type)) {
+      const fresh = await deliveries.enqueue({
+        owner: event.ownerId,
+        channel: 'webhook',
+        targetId: endpoint._id,
+        eventKey: `${event.conversionId}:${event.status}`,
+        type,
+        conversionId: event.conversionId,
+        videoId: event.videoId,
+        filename: event.filename,
+        status: event.status,
+        errorCode: event.errorCode,
+        audioId: event.audioId,
+        occurredAt: new Date(event.finishedAt),
+      });
+      if (fresh) made++;
+    }
+    if (made > 0) deps.onQueued();
+  };
+
+  const onVideoDeleted = async (videoId: string) => {
+    await deletedVideos.updateOne(
+      { _id: videoId },
+      { $setOnInsert: { at: new Date() } },
+      { upsert: true },
+    );
+    const dropped = await deliveries.dropForVideo(videoId);
+    if (dropped > 0) log.info({ videoId, dropped }, 'video deleted: its pending deliveries dropped');
+  };
+
+  return {
+    onConversionFinished,
+    onVideoDeleted,
+    start() {
+      const { queues } = broker.topology;
+      broker.consume(
+        queues.conversionFinished,
+        16,
+        eventConsumer(parseConversionFinished, onConversionFinished, log),
+      );
+      broker.consume(
+        queues.notificationVideoDeleted,
+        16,
+        eventConsumer(parseVideoDeleted, (event) => onVideoDeleted(event.videoId), log),
+      );
+    },
+  };
+}

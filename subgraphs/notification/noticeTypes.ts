@@ -1,0 +1,21 @@
+import type { FinalStatus } from '../../lib/contracts/conversionStatus.js';
+
+/** What a user can ask to be told about: each final state of a conversion. */
+export const NOTICE_TYPES = [
+  'conversion.succeeded',
+  'conversion.failed',
+  'conversion.cancelled',
+] as const;
+export type NoticeType = (typeof NOTICE_TYPES)[number];
+
+/** The type of a delivery an owner asked for by hand, to try an endpoint. */
+export const TEST_NOTICE = 'webhook.test';
+
+export const noticeTypeOf = (status: FinalStatus): NoticeType =>
+  `conversion.${status.toLowerCase()}` as NoticeType;
+
+/** GraphQL's NotificationEvent (CONVERSION_SUCCEEDED) and the wire's type (conversion.succeeded). */
+export const noticeTypeFromEnum = (value: string): NoticeType =>
+  value.toLowerCase().replace('_', '.') as NoticeType;
+export const enumFromNoticeType = (type: NoticeType): string =>
+  type.toUpperCase().replace('.', '_');
