@@ -240,6 +240,8 @@ const REQUEST_ERRORS: Record<string, string> = {
   ECONNRESET: 'reset',
   EHOSTUNREACH: 'unreachable',
   ENETUNREACH: 'unreachable',
+  // The system's own connect timeout, should it come before the deadline.
+  ETIMEDOUT: 'timeout',
 };
 
 function describeRequestError(error: unknown): string {
