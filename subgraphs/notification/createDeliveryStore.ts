@@ -67,7 +67,11 @@ export interface DeliveryStore {
    * The PENDING delivery due longest, now out of the way until `leaseUntil` (its attempt's
    * limit and some): null when none is due. `busyTargets` are left for later.
    */
-  claimDue(now: Date, leaseUntil: Date, busyTargets: readonly ObjectId[]): Promise<DeliveryRecord | null>;
+  claimDue(
+    now: Date,
+    leaseUntil: Date,
+    busyTargets: readonly ObjectId[],
+  ): Promise<DeliveryRecord | null>;
   /** One attempt recorded; `next` is its next due time, or null with `final` set. */
   recordAttempt(
     id: ObjectId,
@@ -85,7 +89,10 @@ export interface DeliveryStore {
 
 export async function createDeliveryStore(db: Db): Promise<DeliveryStore> {
   const deliveries = db.collection<DeliveryRecord>('deliveries');
-  await deliveries.createIndex({ targetId: 1, eventKey: 1 }, { name: 'one_per_target_event', unique: true });
+  await deliveries.createIndex(
+    { targetId: 1, eventKey: 1 },
+    { name: 'one_per_target_event', unique: true },
+  );
   await deliveries.createIndex({ deliveryStatus: 1, nextAttemptAt: 1 }, { name: 'by_due' });
   await deliveries.createIndex({ targetId: 1, createdAt: -1 }, { name: 'by_target_newest' });
   await deliveries.createIndex({ videoId: 1, deliveryStatus: 1 }, { name: 'by_video' });

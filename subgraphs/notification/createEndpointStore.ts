@@ -37,7 +37,11 @@ export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
  */
 export interface EndpointStore {
   /** A new endpoint, unless its owner has `max` already (QUOTA_EXCEEDED). */
-  add(fields: Pick<EndpointRecord, 'owner' | 'url' | 'events'>, secret: string, max: number): Promise<EndpointRecord>;
+  add(
+    fields: Pick<EndpointRecord, 'owner' | 'url' | 'events'>,
+    secret: string,
+    max: number,
+  ): Promise<EndpointRecord>;
   listOwned(owner: string): Promise<EndpointRecord[]>;
   findOwned(id: string, owner: string): Promise<EndpointRecord | null>;
   findById(id: ObjectId): Promise<EndpointRecord | null>;
@@ -125,7 +129,10 @@ export async function createEndpointStore(db: Db): Promise<EndpointStore> {
       const replaced = current.secrets.find((s) => s.expiresAt === null);
       const secrets: SigningSecret[] = [{ secret, expiresAt: null }];
       if (replaced) {
-        secrets.push({ secret: replaced.secret, expiresAt: new Date(now.getTime() + ROTATION_OVERLAP_MS) });
+        secrets.push({
+          secret: replaced.secret,
+          expiresAt: new Date(now.getTime() + ROTATION_OVERLAP_MS),
+        });
       }
       // Compare-and-set on the secrets read: of two rotations at once, one wins and one fails.
       const rotated = await endpoints.findOneAndUpdate(
@@ -140,7 +147,10 @@ export async function createEndpointStore(db: Db): Promise<EndpointStore> {
     },
     subscribed: (owner, type) => endpoints.find({ owner, enabled: true, events: type }).toArray(),
     async answered(id) {
-      await endpoints.updateOne({ _id: id, failingSince: { $ne: null } }, { $set: { failingSince: null } });
+      await endpoints.updateOne(
+        { _id: id, failingSince: { $ne: null } },
+        { $set: { failingSince: null } },
+      );
     },
     async failed(id, at) {
       await endpoints.updateOne({ _id: id, failingSince: null }, { $set: { failingSince: at } });

@@ -67,7 +67,8 @@ export function createNoticeIntake(deps: {
       { upsert: true },
     );
     const dropped = await deliveries.dropForVideo(videoId);
-    if (dropped > 0) log.info({ videoId, dropped }, 'video deleted: its pending deliveries dropped');
+    if (dropped > 0)
+      log.info({ videoId, dropped }, 'video deleted: its pending deliveries dropped');
   };
 
   return {

@@ -11,7 +11,7 @@ import { signWebhook } from './webhooks/signWebhook.js';
 /** Sends due webhook deliveries, a bounded number at once, and records every attempt. */
 export interface WebhookDispatcher {
   /** Looks for due deliveries now (new ones were just made). */
-  wake(): void;
+  wake(this: void): void;
   /** Looks every second as well, for retries coming due. */
   start(): void;
   /** Takes no more, and waits for the attempts under way (each within its time limit). */
@@ -102,7 +102,10 @@ export function createWebhookDispatcher(deps: {
     perEndpoint.set(key, (perEndpoint.get(key) ?? 0) + 1);
     const attempt: Promise<void> = deliver(delivery)
       .catch((error: unknown) =>
-        log.warn({ err: error, deliveryId: delivery._id.toHexString() }, 'webhook attempt not recorded'),
+        log.warn(
+          { err: error, deliveryId: delivery._id.toHexString() },
+          'webhook attempt not recorded',
+        ),
       )
       .finally(() => {
         const left = (perEndpoint.get(key) ?? 1) - 1;
@@ -166,7 +169,10 @@ export function createWebhookDispatcher(deps: {
     const days = Math.round(settings.disableAfterMs / 86_400_000);
     await endpoints.disable(endpoint._id, `failed every attempt for ${days} days`);
     await deliveries.dropForTarget(endpoint._id);
-    log.warn({ endpointId: endpoint._id.toHexString() }, 'webhook endpoint disabled after failing for days');
+    log.warn(
+      { endpointId: endpoint._id.toHexString() },
+      'webhook endpoint disabled after failing for days',
+    );
   };
 
   return {

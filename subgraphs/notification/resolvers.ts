@@ -1,6 +1,10 @@
 import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
 import { readPageSize } from '../../lib/contracts/pagination.js';
-import { requireUser, type SubgraphResolvers } from '../../lib/server/createSubgraphServer.js';
+import {
+  requireUser,
+  type SubgraphContext,
+  type SubgraphResolvers,
+} from '../../lib/server/createSubgraphServer.js';
 import type { DeliveryRecord, DeliveryStore } from './createDeliveryStore.js';
 import type { EndpointRecord, EndpointStore } from './createEndpointStore.js';
 import type { WebhookEndpoints } from './createWebhookEndpoints.js';
@@ -49,7 +53,7 @@ export function createResolvers(deps: {
         endpoint.secrets.find((s) => s.expiresAt !== null)?.expiresAt ?? null,
       deliveries: (endpoint: EndpointRecord, args: { first?: number | null }) =>
         deliveries.forTarget(endpoint._id, readPageSize(args.first)),
-      __resolveReference: (ref: { id: string }, ctx) =>
+      __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
         ctx.userId ? endpoints.findOwned(ref.id, ctx.userId) : null,
     },
     WebhookDelivery: {

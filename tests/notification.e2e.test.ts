@@ -1,0 +1,284 @@
+import amqp from 'amqplib';
+import { ObjectId } from 'mongodb';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topologyNames } from '../lib/broker/topology.js';
+import { signUpUser, type TestUser } from './helpers/authOperations.js';
+import { conversionUntil } from './helpers/conversionState.js';
+import { makeVideo } from './helpers/fixtures.js';
+import { errorCodes, postGraphQL } from './helpers/graphql.js';
+import { uploadVideoId } from './helpers/multipartUpload.js';
+import { childPids } from './helpers/processes.js';
+import { useStack } from './helpers/useStack.js';
+import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhookReceiver.js';
+
+const ADD = /* GraphQL */ `
+  mutation ($input: WebhookEndpointInput!) {
+    addWebhookEndpoint(input: $input) {
+      secret
+      endpoint {
+        id
+        url
+        events
+        enabled
+      }
+    }
+  }
+`;
+const DELIVERIES = /* GraphQL */ `
+  query ($id: ID!) {
+    webhookEndpoint(id: $id) {
+      deliveries {
+        id
+        type
+        status
+        conversionId
+        attempts {
+          statusCode
+          error
+          responseHead
+        }
+      }
+    }
+  }
+`;
+
+interface Delivery {
+  id: string;
+  type: string;
+  status: string;
+  conversionId: string | null;
+  attempts: { statusCode: number | null; error: string | null; responseHead: string }[];
+}
+
+/**
+ * Webhooks end to end: real stack, real RabbitMQ and ffmpeg, real HTTP receivers on loopback
+ * (which the stack is configured to allow), and the Standard Webhooks library as the verifier
+ * a receiver would use.
+ */
+describe('notification: signed webhooks', { timeout: 120_000 }, () => {
+  const suite = useStack('notify', {
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.3,0.3,0.3,0.3',
+    WEBHOOK_TIMEOUT_SECONDS: '30',
+    WEBHOOK_ENDPOINTS_PER_USER: '3',
+  });
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  const gql = <T>(user: TestUser, query: string, variables: Record<string, unknown> = {}) =>
+    postGraphQL<T>(suite.stack.graphqlUrl, query, { token: user.token, variables });
+  const addEndpoint = async (user: TestUser, path: string, events?: string[]) => {
+    const added = await gql<{
+      addWebhookEndpoint: { secret: string; endpoint: { id: string } };
+    }>(user, ADD, { input: { url: receiver.url(path), ...(events ? { events } : {}) } });
+    const payload = added.body.data?.addWebhookEndpoint;
+    if (!payload) throw new Error(JSON.stringify(added.body));
+    return { id: payload.endpoint.id, secret: payload.secret };
+  };
+  const deliveriesOf = async (user: TestUser, endpointId: string) =>
+    (
+      await gql<{ webhookEndpoint: { deliveries: Delivery[] } }>(user, DELIVERIES, {
+        id: endpointId,
+      })
+    ).body.data?.webhookEndpoint.deliveries ?? [];
+  const convert = async (user: TestUser, seconds = 1) => {
+    const id = await uploadVideoId(
+      suite.stack.graphqlUrl,
+      makeVideo(suite.infra.ffmpegPath, seconds),
+      { token: user.token, filename: 'holiday.mp4' },
+    );
+    await conversionUntil(suite.stack.graphqlUrl, user.token, id);
+    return id;
+  };
+  const newUser = () => signUpUser(suite.stack.graphqlUrl);
+
+  it('a finished conversion arrives signed; the library verifies it; its link downloads the MP3', async () => {
+    const alice = await newUser();
+    const { secret } = await addEndpoint(alice, '/alice');
+    expect(secret).toMatch(/^whsec_/);
+    const videoId = await convert(alice);
+    const [hook] = await receiver.waitFor('/alice', 1);
+    const payload = new Webhook(secret).verify(
+      hook!.body,
+      hook!.headers as Record<string, string>,
+    ) as {
+      type: string;
+      data: {
+        conversionId: string;
+        filename: string;
+        status: string;
+        audio: { downloadUrl: string };
+      };
+    };
+    expect(payload).toMatchObject({
+      type: 'conversion.succeeded',
+      data: { conversionId: videoId, filename: 'holiday.mp4', status: 'SUCCEEDED' },
+    });
+    const mp3 = await fetch(payload.data.audio.downloadUrl);
+    expect(mp3.status).toBe(200);
+    expect((await mp3.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    expect(() =>
+      new Webhook(secret).verify(`${hook!.body} `, hook!.headers as Record<string, string>),
+    ).toThrow();
+  });
+
+  it('a receiver that fails three times gets the same webhook-id each time, and one delivery in the end', async () => {
+    const bob = await newUser();
+    const { id: endpointId } = await addEndpoint(bob, '/bob');
+    receiver.script('/bob', [{ status: 500 }, { status: 503 }, { status: 404 }]);
+    await convert(bob);
+    const hooks = await receiver.waitFor('/bob', 4);
+    expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(1);
+    await expect
+      .poll(async () => (await deliveriesOf(bob, endpointId))[0]?.status, { timeout: 5_000 })
+      .toBe('DELIVERED');
+    const [delivery] = await deliveriesOf(bob, endpointId);
+    expect(delivery?.id).toBe(hooks[0]?.headers['webhook-id']);
+    expect(delivery?.attempts.map((a) => a.statusCode)).toEqual([500, 503, 404, 200]);
+    expect(delivery?.attempts[0]?.responseHead).toBe('answer 500');
+  });
+
+  it('a receiver that takes 20 s does not hold up another user’s webhook', async () => {
+    const slow = await newUser();
+    const quick = await newUser();
+    await addEndpoint(slow, '/slow');
+    await addEndpoint(quick, '/quick');
+    // Six of the slow user's notices, more than one endpoint may have in flight: their
+    // webhooks hang for 20 s each, and two wait for a place.
+    receiver.script(
+      '/slow',
+      Array.from({ length: 6 }, () => ({ status: 200, delayMs: 20_000 })),
+    );
+    await publish(
+      Array.from({ length: 6 }, () => finishedEvent(slow, 'SUCCEEDED')),
+      1,
+    );
+    await receiver.waitFor('/slow', 4);
+    await convert(quick);
+    await receiver.waitFor('/quick', 1, 10_000);
+    expect(await finalToWebhookMs(quick, '/quick')).toBeLessThan(1_000);
+    expect(receiver.received('/slow')).toHaveLength(4);
+  });
+
+  it('a redelivered conversion.finished sends nothing twice', async () => {
+    const carol = await newUser();
+    const { id: endpointId } = await addEndpoint(carol, '/carol');
+    await publish([finishedEvent(carol, 'FAILED')], 2);
+    await receiver.waitFor('/carol', 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(receiver.received('/carol')).toHaveLength(1);
+    expect(await deliveriesOf(carol, endpointId)).toHaveLength(1);
+  });
+
+  it('the notification process killed mid-delivery: the webhook still arrives, under the same id', async () => {
+    const dave = await newUser();
+    await addEndpoint(dave, '/dave');
+    // The first attempt hangs; the process dies while it waits; a fresh one sends it again.
+    receiver.script('/dave', [{ status: 200, delayMs: 60_000 }]);
+    await convert(dave);
+    const [first] = await receiver.waitFor('/dave', 1);
+    const [pid] = childPids(suite.stack.launcher.pid ?? 0, 'notification/main.js');
+    process.kill(pid ?? 0, 'SIGKILL');
+    const hooks = await receiver.waitFor('/dave', 2, 90_000);
+    expect(hooks[1]?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
+  });
+
+  it('replay sends a delivery again under its id; refused inputs store nothing', async () => {
+    const erin = await newUser();
+    const { id: endpointId } = await addEndpoint(erin, '/erin', ['CONVERSION_SUCCEEDED']);
+    const test = await gql<{ testWebhookEndpoint: { id: string } }>(
+      erin,
+      'mutation ($id: ID!) { testWebhookEndpoint(id: $id) { id } }',
+      { id: endpointId },
+    );
+    const [sent] = await receiver.waitFor('/erin', 1);
+    expect(JSON.parse(sent!.body)).toMatchObject({ type: 'webhook.test' });
+    const deliveryId = test.body.data?.testWebhookEndpoint.id;
+    await gql(erin, 'mutation ($id: ID!) { replayWebhookDelivery(id: $id) { id } }', {
+      id: deliveryId,
+    });
+    const both = await receiver.waitFor('/erin', 2);
+    expect(both.map((h) => h.headers['webhook-id'])).toEqual([deliveryId, deliveryId]);
+
+    const mallory = await newUser();
+    const stolen = await gql(
+      mallory,
+      'mutation ($id: ID!) { replayWebhookDelivery(id: $id) { id } }',
+      {
+        id: deliveryId,
+      },
+    );
+    expect(errorCodes(stolen)).toEqual(['NOT_FOUND']);
+    const refused = async (url: string) => errorCodes(await gql(erin, ADD, { input: { url } }));
+    expect(await refused('file:///etc/passwd')).toEqual(['BAD_USER_INPUT']);
+    expect(await refused('gopher://example.com/')).toEqual(['BAD_USER_INPUT']);
+    expect(await refused(`https://example.com/${'a'.repeat(2100)}`)).toEqual(['BAD_USER_INPUT']);
+    expect(await refused('https://user:pw@example.com/')).toEqual(['BAD_USER_INPUT']);
+    expect(
+      errorCodes(await gql(erin, ADD, { input: { url: receiver.url('/x'), events: ['NOPE'] } })),
+    ).toEqual(['BAD_USER_INPUT']);
+    await addEndpoint(erin, '/erin2');
+    await addEndpoint(erin, '/erin3');
+    expect(await refused(receiver.url('/erin4'))).toEqual(['QUOTA_EXCEEDED']);
+    const listed = await gql<{ webhookEndpoints: { url: string }[] }>(
+      erin,
+      '{ webhookEndpoints { url } }',
+    );
+    expect(listed.body.data?.webhookEndpoints.map((e) => new URL(e.url).pathname)).toEqual([
+      '/erin',
+      '/erin2',
+      '/erin3',
+    ]);
+  });
+
+  /** A conversion.finished as the conversion service sends it, of a conversion made up here. */
+  function finishedEvent(user: TestUser, status: 'SUCCEEDED' | 'FAILED') {
+    return {
+      type: 'conversion.finished',
+      version: 1,
+      conversionId: new ObjectId().toHexString(),
+      videoId: new ObjectId().toHexString(),
+      ownerId: user.id,
+      status,
+      filename: 'made-up.mp4',
+      errorCode: status === 'FAILED' ? 'NO_AUDIO_STREAM' : null,
+      audioId: null,
+      finishedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Publishes each event `times` times (a redelivery), straight to the stack's exchange. */
+  async function publish(events: Record<string, unknown>[], times: number) {
+    const connection = await amqp.connect(suite.infra.amqpUrl);
+    const channel = await connection.createConfirmChannel();
+    const { exchange } = topologyNames(suite.prefix);
+    for (const event of events) {
+      for (let i = 0; i < times; i++) {
+        channel.publish(exchange, 'conversion.finished', Buffer.from(JSON.stringify(event)), {
+          persistent: true,
+        });
+      }
+    }
+    await channel.waitForConfirms();
+    await connection.close();
+  }
+
+  /** From the conversion's finishedAt to its webhook's arrival at `path`, in ms. */
+  async function finalToWebhookMs(user: TestUser, path: string) {
+    const [hook] = receiver.received(path);
+    const { data } = JSON.parse(hook!.body) as { data: { conversionId: string } };
+    const state = await postGraphQL<{ conversion: { finishedAt: string } }>(
+      suite.stack.graphqlUrl,
+      'query ($id: ID!) { conversion(id: $id) { finishedAt } }',
+      { token: user.token, variables: { id: data.conversionId } },
+    );
+    return hook!.at - Date.parse(state.body.data?.conversion.finishedAt ?? '');
+  }
+});
