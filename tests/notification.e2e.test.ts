@@ -4,11 +4,12 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topologyNames } from '../lib/broker/topology.js';
 import { signUpUser, type TestUser } from './helpers/authOperations.js';
-import { conversionUntil } from './helpers/conversionState.js';
-import { makeVideo } from './helpers/fixtures.js';
+import { conversionState, conversionUntil } from './helpers/conversionState.js';
+import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
+import { useBrokerProxy } from './helpers/useBrokerProxy.js';
 import { useStack } from './helpers/useStack.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhookReceiver.js';
 
@@ -57,13 +58,15 @@ interface Delivery {
  * a receiver would use.
  */
 describe('notification: signed webhooks', { timeout: 120_000 }, () => {
-  const suite = useStack('notify', {
+  const relay = useBrokerProxy();
+  const suite = useStack('notify', () => ({
+    AMQP_URL: relay.amqpUrl,
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     WEBHOOK_ALLOW_HTTP: 'true',
     WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.3,0.3,0.3,0.3',
-    WEBHOOK_TIMEOUT_SECONDS: '30',
+    WEBHOOK_TIMEOUT_SECONDS: '5',
     WEBHOOK_ENDPOINTS_PER_USER: '3',
-  });
+  }));
   let receiver: WebhookReceiver;
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
@@ -161,10 +164,43 @@ describe('notification: signed webhooks', { timeout: 120_000 }, () => {
       1,
     );
     await receiver.waitFor('/slow', 4);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // WEBHOOK_CONCURRENCY_PER_ENDPOINT (4): the other two wait for a place.
+    expect(receiver.received('/slow')).toHaveLength(4);
     await convert(quick);
     await receiver.waitFor('/quick', 1, 10_000);
     expect(await finalToWebhookMs(quick, '/quick')).toBeLessThan(1_000);
-    expect(receiver.received('/slow')).toHaveLength(4);
+  });
+
+  it('RabbitMQ away as a conversion finishes: its webhook comes once the broker is back, once', async () => {
+    const fay = await newUser();
+    await addEndpoint(fay, '/fay');
+    // Half an hour of audio: some seconds of ffmpeg, so the run ends while the broker is away.
+    const id = await uploadVideoId(
+      suite.stack.graphqlUrl,
+      makeLongAudio(suite.infra.ffmpegPath, 1800),
+      { token: fay.token },
+    );
+    await conversionUntil(suite.stack.graphqlUrl, fay.token, id, {
+      done: (state) => state.status === 'RUNNING',
+    });
+    relay.proxy.cut();
+    try {
+      await expect
+        .poll(
+          async () =>
+            (await conversionState(suite.stack.graphqlUrl, fay.token, id))?.status ?? 'none',
+          { timeout: 60_000, interval: 500 },
+        )
+        .toBe('SUCCEEDED');
+      expect(receiver.received('/fay')).toHaveLength(0);
+    } finally {
+      relay.proxy.restore();
+    }
+    const [hook] = await receiver.waitFor('/fay', 1, 60_000);
+    expect(JSON.parse(hook!.body)).toMatchObject({ data: { conversionId: id } });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(receiver.received('/fay')).toHaveLength(1);
   });
 
   it('a redelivered conversion.finished sends nothing twice', async () => {

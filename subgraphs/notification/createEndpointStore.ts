@@ -82,6 +82,7 @@ export async function createEndpointStore(db: Db): Promise<EndpointStore> {
       // Counted before the insert: two adds at the same instant may pass one over `max`.
       if ((await endpoints.countDocuments({ owner: fields.owner })) >= max) {
         throw graphqlError(ErrorCode.QUOTA_EXCEEDED, `At most ${max} webhook endpoints per user`, {
+          reason: 'WEBHOOK_ENDPOINTS',
           limit: max,
         });
       }
