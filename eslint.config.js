@@ -54,6 +54,13 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // Service workers Vite copies into the build as they are: plain JavaScript, in a scope of
+    // their own that no tsconfig describes (lib.dom has no ServiceWorkerGlobalScope).
+    files: ['web/public/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { self: 'readonly', URL: 'readonly' } },
+  },
   // Layers, bottom up: lib/platform (env, logging, paths, MongoDB client), lib/contracts (what
   // processes agree on: codes, messages, options), then lib/broker, lib/stores and lib/server,
   // which use the two below and not each other, and lib/conversions (the conversion engine),
