@@ -3,8 +3,10 @@ import type { RouterConfig } from './config.js';
 import { createProxyRoute } from './createProxyRoute.js';
 
 /**
- * The plain-HTTP relays beside GraphQL: the HTTP Basic login to auth, and file downloads from
- * media (only `/files/videos/<id>` and `/files/audio/<id>`), each signed as the router's.
+ * The plain-HTTP relays beside GraphQL: the HTTP Basic login to auth, file downloads from
+ * media (only `/files/videos/<id>` and `/files/audio/<id>`), and the two links of
+ * notification mails (confirm an address, unsubscribe in one click), each signed as the
+ * router's.
  */
 export function createRelayRoutes(config: RouterConfig, sign: HopSigner) {
   return [
@@ -46,6 +48,23 @@ export function createRelayRoutes(config: RouterConfig, sign: HopSigner) {
       trustedProxyHops: config.trustedProxyHops,
       sign,
       idleTimeoutMs: 30_000,
+    }),
+    createProxyRoute({
+      methods: ['GET', 'POST'],
+      path: '/notifications/*',
+      target: config.subgraphUrls.notification,
+      upstreamPath: (pathname) =>
+        /^\/notifications\/(verify|unsubscribe)$/.test(pathname) ? pathname : undefined,
+      requestHeaders: [],
+      responseHeaders: [
+        'content-type',
+        'content-length',
+        'cache-control',
+        'content-security-policy',
+      ],
+      trustedProxyHops: config.trustedProxyHops,
+      sign,
+      idleTimeoutMs: 10_000,
     }),
   ];
 }

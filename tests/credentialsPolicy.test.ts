@@ -1,9 +1,7 @@
+import { normalizeEmail } from '../lib/contracts/normalizeEmail.js';
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import {
-  assertAcceptableCredentials,
-  normalizeEmail,
-} from '../subgraphs/auth/credentialsPolicy.js';
+import { assertAcceptableCredentials } from '../subgraphs/auth/credentialsPolicy.js';
 
 function reasonOf(fn: () => unknown): unknown {
   try {

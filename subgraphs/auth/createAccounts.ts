@@ -1,12 +1,9 @@
+import { normalizeEmail } from '../../lib/contracts/normalizeEmail.js';
 import { createHash, randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { addressBlock } from '../../lib/server/addressBlock.js';
-import {
-  assertAcceptableCredentials,
-  MAX_PASSWORD_LENGTH,
-  normalizeEmail,
-} from './credentialsPolicy.js';
+import { assertAcceptableCredentials, MAX_PASSWORD_LENGTH } from './credentialsPolicy.js';
 import { type RateBudget, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { LoginLimiter } from './createLoginLimiter.js';
 import type { IssuedToken, TokenIssuer } from './createTokenIssuer.js';

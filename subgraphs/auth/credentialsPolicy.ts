@@ -3,17 +3,6 @@ import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 export const MIN_PASSWORD_LENGTH = 10;
 /** argon2 hashes any length, but a megabyte "password" is a cheap CPU attack. */
 export const MAX_PASSWORD_LENGTH = 1024;
-const MAX_EMAIL_LENGTH = 254;
-// Deliberately loose: one @, no spaces or control characters, a dot in the domain.
-// Deliverability is not our check.
-const EMAIL_PATTERN = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
-
-/** Trimmed and lower-cased, so `A@X.io ` and `a@x.io` are one account; null if not an email. */
-export function normalizeEmail(input: string): string | null {
-  const email = input.trim().toLowerCase();
-  return email.length <= MAX_EMAIL_LENGTH && EMAIL_PATTERN.test(email) ? email : null;
-}
-
 /** Throws BAD_USER_INPUT naming the field and reason when a sign-up cannot be accepted. */
 export function assertAcceptableCredentials(email: string | null, password: string): string {
   if (email === null) {

@@ -39,11 +39,22 @@ export interface WebhookSettings {
   disableAfterMs: number;
 }
 
+/** How notification mail is sent. */
+export interface EmailSettingsConfig {
+  /** SMTP_URL (`smtp://user:password@host:port`); unset: no mail (addresses are refused). */
+  smtpUrl: string | undefined;
+  /** MAIL_FROM */
+  from: string;
+  /** EMAILS_PER_HOUR: mails to one user per hour, verification mails included. */
+  perHour: number;
+}
+
 export interface NotificationConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
   /** For the signed download link a notice of a finished MP3 carries. */
   downloads: DownloadLinkSettings;
   webhooks: WebhookSettings;
+  email: EmailSettingsConfig;
   /** Each user's mutations per minute. */
   mutationsPerMinute: number;
 }
@@ -69,6 +80,11 @@ export function loadNotificationConfig(
       endpointsPerUser: env.int('WEBHOOK_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
       testsPerHour: env.int('WEBHOOK_TESTS_PER_HOUR', 20, { min: 1 }),
       disableAfterMs: 86_400_000 * env.int('WEBHOOK_DISABLE_AFTER_DAYS', 5, { min: 1 }),
+    },
+    email: {
+      smtpUrl: env.optionalString('SMTP_URL'),
+      from: env.string('MAIL_FROM', 'REELFLUX <notifications@reelflux.invalid>'),
+      perHour: env.int('EMAILS_PER_HOUR', 20, { min: 1 }),
     },
     mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
   };

@@ -7,9 +7,15 @@ import {
   type ConversionFinished,
 } from '../../lib/contracts/messages.js';
 import type { Logger } from '../../lib/platform/logger.js';
-import type { DeliveryStore } from './createDeliveryStore.js';
-import type { EndpointStore } from './createEndpointStore.js';
-import { noticeTypeOf } from './noticeTypes.js';
+import type { ObjectId } from 'mongodb';
+import type { Channel, DeliveryStore } from './createDeliveryStore.js';
+import { noticeTypeOf, type NoticeType } from './noticeTypes.js';
+
+/** Where one user asked to hear of one kind of notice: a webhook endpoint, an address. */
+export interface NoticeTarget {
+  channel: Channel;
+  targetId: ObjectId;
+}
 
 /** The events the notification service takes in, from its two durable queues. */
 export interface NoticeIntake {
@@ -19,32 +25,33 @@ export interface NoticeIntake {
 }
 
 /**
- * Turns each `conversion.finished` into one delivery per endpoint its owner chose for it, made
+ * Turns each `conversion.finished` into one delivery per target its owner chose for it, made
  * once: a redelivered event (or one the conversion service sent again) finds them made and
  * adds none. `video.deleted` drops what is still pending for the video and leaves a tombstone,
  * so a final state that arrives after it makes nothing.
  */
 export function createNoticeIntake(deps: {
   db: Db;
-  endpoints: EndpointStore;
+  /** The owner's targets for a notice of `type`, on every channel. */
+  targetsFor: (owner: string, type: NoticeType) => Promise<NoticeTarget[]>;
   deliveries: DeliveryStore;
   broker: Broker;
   /** Called after new deliveries are made, so they go out now rather than on the next tick. */
   onQueued: () => void;
   log: Logger;
 }): NoticeIntake {
-  const { endpoints, deliveries, broker, log } = deps;
+  const { deliveries, broker, log } = deps;
   const deletedVideos = deps.db.collection<{ _id: string; at: Date }>('deletedVideos');
 
   const onConversionFinished = async (event: ConversionFinished) => {
     if (await deletedVideos.findOne({ _id: event.videoId })) return;
     const type = noticeTypeOf(event.status);
     let made = 0;
-    for (const endpoint of await endpoints.subscribed(event.ownerId, type)) {
+    for (const { channel, targetId } of await deps.targetsFor(event.ownerId, type)) {
       const fresh = await deliveries.enqueue({
         owner: event.ownerId,
-        channel: 'webhook',
-        targetId: endpoint._id,
+        channel,
+        targetId,
         eventKey: `${event.conversionId}:${event.status}`,
         type,
         conversionId: event.conversionId,

@@ -4,7 +4,7 @@ import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWind
 import type { WebhookSettings } from './config.js';
 import type { DeliveryRecord, DeliveryStore } from './createDeliveryStore.js';
 import type { EndpointChange, EndpointRecord, EndpointStore } from './createEndpointStore.js';
-import { NOTICE_TYPES, TEST_NOTICE, noticeTypeFromEnum, type NoticeType } from './noticeTypes.js';
+import { NOTICE_TYPES, TEST_NOTICE, noticeTypesFromEnums, type NoticeType } from './noticeTypes.js';
 import { checkWebhookUrl } from './webhooks/checkWebhookUrl.js';
 import { newWebhookSecret } from './webhooks/signWebhook.js';
 
@@ -49,15 +49,8 @@ export function createWebhookEndpoints(deps: {
       'notification requests',
     );
   const url = (raw: string) => checkWebhookUrl(raw, settings).toString();
-  const events = (raw: string[] | null | undefined): NoticeType[] => {
-    if (raw === null || raw === undefined) return [...NOTICE_TYPES];
-    if (raw.length === 0) {
-      throw graphqlError(ErrorCode.BAD_USER_INPUT, 'Choose at least one event', {
-        field: 'events',
-      });
-    }
-    return [...new Set(raw.map(noticeTypeFromEnum))];
-  };
+  const events = (raw: string[] | null | undefined): NoticeType[] =>
+    raw === null || raw === undefined ? [...NOTICE_TYPES] : noticeTypesFromEnums(raw);
   const owned = async (owner: string, id: string) =>
     (await endpoints.findOwned(id, owner)) ??
     Promise.reject(graphqlError(ErrorCode.NOT_FOUND, 'No such webhook endpoint'));

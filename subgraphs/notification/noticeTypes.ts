@@ -1,3 +1,4 @@
+import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import type { FinalStatus } from '../../lib/contracts/conversionStatus.js';
 
 /** What a user can ask to be told about: each final state of a conversion. */
@@ -19,3 +20,11 @@ export const noticeTypeFromEnum = (value: string): NoticeType =>
   value.toLowerCase().replace('_', '.') as NoticeType;
 export const enumFromNoticeType = (type: NoticeType): string =>
   type.toUpperCase().replace('.', '_');
+
+/** A list of GraphQL's NotificationEvent chosen by a user: at least one, each once. */
+export function noticeTypesFromEnums(values: readonly string[]): NoticeType[] {
+  if (values.length === 0) {
+    throw graphqlError(ErrorCode.BAD_USER_INPUT, 'Choose at least one event', { field: 'events' });
+  }
+  return [...new Set(values.map(noticeTypeFromEnum))];
+}

@@ -8,20 +8,26 @@ import {
 import type { DeliveryRecord, DeliveryStore } from './createDeliveryStore.js';
 import type { EndpointRecord, EndpointStore } from './createEndpointStore.js';
 import type { WebhookEndpoints } from './createWebhookEndpoints.js';
-import { enumFromNoticeType } from './noticeTypes.js';
+import type { EmailChannel } from './email/createEmailChannel.js';
+import type { EmailSettings, EmailStore } from './email/createEmailStore.js';
+import { enumFromNoticeType, noticeTypesFromEnums } from './noticeTypes.js';
 
 export function createResolvers(deps: {
   endpoints: EndpointStore;
   deliveries: DeliveryStore;
   webhooks: WebhookEndpoints;
+  emailStore: EmailStore;
+  email: EmailChannel;
 }): SubgraphResolvers {
-  const { endpoints, deliveries, webhooks } = deps;
+  const { endpoints, deliveries, webhooks, email } = deps;
   return {
     DateTime: DateTimeScalar,
     Query: {
       webhookEndpoints: (_: unknown, __: unknown, ctx) => endpoints.listOwned(requireUser(ctx)),
       webhookEndpoint: (_: unknown, args: { id: string }, ctx) =>
         endpoints.findOwned(args.id, requireUser(ctx)),
+      emailNotifications: (_: unknown, __: unknown, ctx) =>
+        deps.emailStore.forOwner(requireUser(ctx)),
     },
     Mutation: {
       addWebhookEndpoint: (
@@ -45,6 +51,22 @@ export function createResolvers(deps: {
         webhooks.test(requireUser(ctx), args.id),
       replayWebhookDelivery: (_: unknown, args: { id: string }, ctx) =>
         webhooks.replay(requireUser(ctx), args.id),
+      setNotificationEmail: (_: unknown, args: { address: string }, ctx) =>
+        email.setAddress(requireUser(ctx), args.address),
+      verifyNotificationEmail: (_: unknown, args: { code: string }, ctx) =>
+        email.verify(requireUser(ctx), args.code),
+      updateEmailNotifications: (
+        _: unknown,
+        args: { enabled?: boolean | null; events?: string[] | null },
+        ctx,
+      ) =>
+        email.update(requireUser(ctx), {
+          ...(typeof args.enabled === 'boolean' ? { enabled: args.enabled } : {}),
+          ...(args.events ? { events: noticeTypesFromEnums(args.events) } : {}),
+        }),
+    },
+    EmailNotifications: {
+      events: (settings: EmailSettings) => settings.events.map(enumFromNoticeType),
     },
     WebhookEndpoint: {
       id: (endpoint: EndpointRecord) => endpoint._id.toHexString(),

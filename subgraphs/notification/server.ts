@@ -17,8 +17,12 @@ import { createRateWindows } from '../../lib/stores/createRateWindows.js';
 import type { NotificationConfig } from './config.js';
 import { createDeliveryStore } from './createDeliveryStore.js';
 import { createEndpointStore } from './createEndpointStore.js';
-import { createNoticeIntake } from './createNoticeIntake.js';
-import { createWebhookDispatcher } from './createWebhookDispatcher.js';
+import { createDeliveryDispatcher } from './createDeliveryDispatcher.js';
+import { createNoticeIntake, type NoticeTarget } from './createNoticeIntake.js';
+import { createEmailChannel } from './email/createEmailChannel.js';
+import { createEmailStore } from './email/createEmailStore.js';
+import { createMailer } from './email/createMailer.js';
+import { createWebhookSender } from './webhooks/createWebhookSender.js';
 import { createWebhookEndpoints } from './createWebhookEndpoints.js';
 import { createResolvers } from './resolvers.js';
 
@@ -35,32 +39,66 @@ export async function createNotificationServer(
   const endpoints = await createEndpointStore(db);
   const deliveries = await createDeliveryStore(db);
 
+  const rates = createRateWindows(db);
+  const emailStore = await createEmailStore(db);
+  const mailer = config.email.smtpUrl
+    ? createMailer({ smtpUrl: config.email.smtpUrl, from: config.email.from })
+    : undefined;
+  const email = createEmailChannel({
+    store: emailStore,
+    mailer,
+    rates,
+    settings: config.email,
+    publicUrl: config.downloads.publicUrl,
+    log,
+  });
+
   const attempts = new Counter({
-    name: 'notification_webhook_attempts_total',
-    help: 'Webhook attempts by outcome',
-    labelNames: ['outcome'] as const,
+    name: 'notification_attempts_total',
+    help: 'Delivery attempts by channel and outcome',
+    labelNames: ['channel', 'outcome'] as const,
     registers: [metrics.registry],
   });
   const attemptSeconds = new Histogram({
-    name: 'notification_webhook_attempt_seconds',
-    help: 'How long webhook attempts took',
+    name: 'notification_attempt_seconds',
+    help: 'How long delivery attempts took, by channel',
+    labelNames: ['channel'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [metrics.registry],
   });
-  const dispatcher = createWebhookDispatcher({
+  const dispatcher = createDeliveryDispatcher({
     deliveries,
-    endpoints,
-    downloads: createDownloadTokens(config.downloads),
+    senders: {
+      webhook: createWebhookSender({
+        endpoints,
+        deliveries,
+        downloads: createDownloadTokens(config.downloads),
+        settings: config.webhooks,
+        log,
+        onDisabled: email.tellEndpointDisabled,
+      }),
+      email: email.send,
+    },
     settings: config.webhooks,
     log,
-    onAttempt: (outcome, durationMs) => {
-      attempts.inc({ outcome });
-      attemptSeconds.observe(durationMs / 1000);
+    onAttempt: (channel, outcome, durationMs) => {
+      attempts.inc({ channel, outcome });
+      attemptSeconds.observe({ channel }, durationMs / 1000);
     },
   });
   const intake = createNoticeIntake({
     db,
-    endpoints,
+    targetsFor: async (owner, type) => {
+      const targets: NoticeTarget[] = (await endpoints.subscribed(owner, type)).map((endpoint) => ({
+        channel: 'webhook',
+        targetId: endpoint._id,
+      }));
+      const mail = await emailStore.forOwner(owner);
+      if (mail?.verified && mail.enabled && mail.events.includes(type)) {
+        targets.push({ channel: 'email', targetId: mail._id });
+      }
+      return targets;
+    },
     deliveries,
     broker,
     onQueued: dispatcher.wake,
@@ -72,14 +110,14 @@ export async function createNotificationServer(
   const webhooks = createWebhookEndpoints({
     endpoints,
     deliveries,
-    rates: createRateWindows(db),
+    rates,
     settings: config.webhooks,
     mutationsPerMinute: config.mutationsPerMinute,
     onQueued: dispatcher.wake,
   });
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('notification'),
-    resolvers: createResolvers({ endpoints, deliveries, webhooks }),
+    resolvers: createResolvers({ endpoints, deliveries, webhooks, emailStore, email }),
     verifyToken: createTokenVerifier({
       keys: remoteKeySet(config.tokens.jwksUrl),
       issuer: config.tokens.issuer,
@@ -92,7 +130,7 @@ export async function createNotificationServer(
   });
 
   return {
-    listener: createHttpApp({ log, metrics, routes: [route] }),
+    listener: createHttpApp({ log, metrics, routes: [route, ...email.routes] }),
     internalListener: createInternalApp({
       log,
       metrics,
@@ -101,6 +139,7 @@ export async function createNotificationServer(
     stop: async () => {
       await broker.stopConsuming();
       await dispatcher.stop();
+      mailer?.close();
       await apollo.stop();
       await broker.close();
       await mongo.client.close();
