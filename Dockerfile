@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every REELFLUX process: `docker run reelflux router` (or auth, media,
-# conversion, worker). Built in stages so the runtime has no compiler and no dev packages.
+# conversion, notification, worker). Built in stages so the runtime has no compiler and no dev packages.
 # NODE_IMAGE names the base: Node.js 22 on Debian bookworm with an unprivileged `node` user
 # (uid 1000). Where no registry is reachable, `npm run test:containers` makes one locally.
 ARG NODE_IMAGE=node:22-bookworm-slim
@@ -66,12 +66,14 @@ COPY schema schema
 COPY subgraphs/auth/auth.graphql subgraphs/auth/auth.graphql
 COPY subgraphs/media/media.graphql subgraphs/media/media.graphql
 COPY subgraphs/conversion/conversion.graphql subgraphs/conversion/conversion.graphql
+COPY subgraphs/notification/notification.graphql subgraphs/notification/notification.graphql
 COPY scripts/container-entrypoint.sh /usr/local/bin/reelflux
 # The base image's unprivileged user (uid 1000); Kubernetes pins the same uid.
 USER node
-# Public ports (router 4000, auth 4001, media 4002, conversion 4003), then each process's internal
-# port for /healthz, /readyz and /metrics (9400-9403, worker 9410): publish only the router's 4000.
-EXPOSE 4000 4001 4002 4003 9400 9401 9402 9403 9410
+# Public ports (router 4000, auth 4001, media 4002, conversion 4003, notification 4004), then each
+# process's internal port for /healthz, /readyz and /metrics (9400-9404, worker 9410): publish
+# only the router's 4000.
+EXPOSE 4000 4001 4002 4003 4004 9400 9401 9402 9403 9404 9410
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "dist/scripts/healthcheck.js"]
 ENTRYPOINT ["tini", "--", "reelflux"]

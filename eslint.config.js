@@ -8,6 +8,7 @@ const STORES_BY_PROCESS = {
   'subgraphs/auth': ['createRateWindows'],
   'subgraphs/media': ['createRateWindows', 'storageQuota', 'gridfs', 'uploadFiles', 'audioFiles'],
   'subgraphs/conversion': ['createRateWindows', 'conversions'],
+  'subgraphs/notification': ['createRateWindows'],
   worker: ['conversions', 'storageQuota', 'gridfs', 'followUpload', 'audioFiles'],
   scripts: ['gridfs', 'uploadFiles'],
 };
@@ -88,9 +89,10 @@ export default tseslint.config(
     })),
     ...Object.entries({
       router: ['subgraphs', 'worker', 'scripts'],
-      'subgraphs/auth': ['router', 'worker', 'media', 'conversion'],
-      'subgraphs/media': ['router', 'worker', 'auth', 'conversion'],
-      'subgraphs/conversion': ['router', 'worker', 'auth', 'media'],
+      'subgraphs/auth': ['router', 'worker', 'media', 'conversion', 'notification'],
+      'subgraphs/media': ['router', 'worker', 'auth', 'conversion', 'notification'],
+      'subgraphs/conversion': ['router', 'worker', 'auth', 'media', 'notification'],
+      'subgraphs/notification': ['router', 'worker', 'auth', 'media', 'conversion'],
       worker: ['router', 'subgraphs', 'scripts'],
     }).map(([folder, others]) => ({
       folder,

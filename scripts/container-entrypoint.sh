@@ -3,10 +3,10 @@
 set -eu
 case "${1:-}" in
   router) exec node dist/router/main.js ;;
-  auth | media | conversion) exec node "dist/subgraphs/$1/main.js" ;;
+  auth | media | conversion | notification) exec node "dist/subgraphs/$1/main.js" ;;
   worker) exec node dist/worker/main.js ;;
   *)
-    echo "usage: <image> router|auth|media|conversion|worker" >&2
+    echo "usage: <image> router|auth|media|conversion|notification|worker" >&2
     exit 64
     ;;
 esac

@@ -14,7 +14,7 @@ import {
 export const DEPLOY_KEYS_DIR = fromRoot('.local', 'keys');
 
 /** The services with a MongoDB user of their own (the router keeps no data). */
-export const DATABASE_USERS = ['auth', 'media', 'conversion', 'worker'] as const;
+export const DATABASE_USERS = ['auth', 'media', 'conversion', 'notification', 'worker'] as const;
 
 /** File names double as the keys of the Kubernetes Secret and the names of compose secrets. */
 export const keyFiles = {

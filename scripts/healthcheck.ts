@@ -17,7 +17,7 @@ function containerProcess(): ProcessName | undefined {
   }
 }
 
-// Unknown (the image run some other way): any of the five answering will do.
+// Unknown (the image run some other way): any of the six answering will do.
 const known = containerProcess();
 const names = known ? [known] : PROCESS_NAMES;
 const answers = await Promise.all(

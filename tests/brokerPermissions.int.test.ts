@@ -7,7 +7,7 @@ import amqp, { type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createBroker, type Broker } from '../lib/broker/createBroker.js';
 import { createLogger } from '../lib/platform/logger.js';
-import type { ConversionJob, EventMessage } from '../lib/contracts/messages.js';
+import type { ConversionFinished, ConversionJob, EventMessage } from '../lib/contracts/messages.js';
 import {
   BROKER_ROLES,
   brokerPermissions,
@@ -142,6 +142,30 @@ describe('broker users: each process gets only the permissions it needs (real Ra
     expect(routerSaw).toEqual(['video.uploaded', 'conversion.updated', 'conversion.updated']);
   });
 
+  it('carries final states from the conversion service and a worker, and deletions, to the notification service', async () => {
+    await start('notification');
+    const finished = receivedAll(get('notification'), names.queues.conversionFinished, 2);
+    const deleted = received(get('notification'), names.queues.notificationVideoDeleted);
+    await get('conversion').publishEvent(finishedEvent);
+    await get('worker').publishEvent({
+      ...finishedEvent,
+      status: 'FAILED',
+      errorCode: 'NO_AUDIO_STREAM',
+      audioId: null,
+    });
+    await get('media').publishEvent({
+      type: 'video.deleted',
+      version: 1,
+      videoId: finishedEvent.videoId,
+      ownerId: finishedEvent.ownerId,
+    });
+    const states = (await finished).map(
+      (content) => (JSON.parse(content.toString()) as ConversionFinished).status,
+    );
+    expect(states).toEqual(['SUCCEEDED', 'FAILED']);
+    expect(JSON.parse((await deleted).toString())).toMatchObject({ type: 'video.deleted' });
+  });
+
   it.each([
     ['worker', 'publishes a delete event', publish(names.exchange, 'video.deleted')],
     ['media', 'publishes a conversion update', publish(names.exchange, 'conversion.updated')],
@@ -158,6 +182,12 @@ describe('broker users: each process gets only the permissions it needs (real Ra
     ['conversion', 'reads the dead jobs', consume(names.queues.jobsDead)],
     ['conversion', 'reads the dead events', consume(names.queues.eventsDead)],
     ['conversion', 'binds jobs to the events exchange', bind(names.queues.jobs)],
+    ['notification', 'publishes an event', publish(names.exchange, 'conversion.finished')],
+    ['notification', 'sends a job', publish('', names.queues.jobs)],
+    ['notification', 'reads jobs', consume(names.queues.jobs)],
+    ['notification', 'reads upload events', consume(names.queues.videoUploaded)],
+    ['notification', 'reads its dead letters', consume(names.queues.notificationDead)],
+    ['notification', 'declares a queue of its own', (c) => c.assertQueue('anything')],
   ] satisfies [BrokerRole, string, Attempt][])(
     '%s is refused when it %s',
     async (role, _what, attempt) => {
@@ -183,6 +213,19 @@ const uploadEvent: EventMessage = {
   mp3: { bitrateKbps: 192 },
 };
 
+const finishedEvent: ConversionFinished = {
+  type: 'conversion.finished',
+  version: 1,
+  conversionId: 'c'.repeat(24),
+  videoId: 'a'.repeat(24),
+  ownerId: 'b'.repeat(24),
+  status: 'SUCCEEDED',
+  filename: 'clip.mp4',
+  errorCode: null,
+  audioId: 'd'.repeat(24),
+  finishedAt: new Date(0).toISOString(),
+};
+
 type Attempt = (channel: ConfirmChannel) => Promise<unknown>;
 
 function publish(exchange: string, routingKey: string): Attempt {
@@ -206,10 +249,17 @@ function bind(queue: string): Attempt {
 
 /** The first message `broker` gets on `queue`, acknowledged. */
 function received(broker: Broker, queue: string): Promise<Buffer> {
+  return receivedAll(broker, queue, 1).then(([content]) => content ?? Buffer.alloc(0));
+}
+
+/** The first `count` messages `broker` gets on `queue`, in order, acknowledged. */
+function receivedAll(broker: Broker, queue: string, count: number): Promise<Buffer[]> {
+  const contents: Buffer[] = [];
   return new Promise((resolve) =>
     broker.consume(queue, 1, async (message, channel) => {
       channel.ack(message);
-      resolve(message.content);
+      contents.push(message.content);
+      if (contents.length === count) resolve(contents);
     }),
   );
 }

@@ -7,6 +7,7 @@ import { loadRouterConfig } from '../router/config.js';
 import { loadAuthConfig } from '../subgraphs/auth/config.js';
 import { loadConversionConfig } from '../subgraphs/conversion/config.js';
 import { loadMediaConfig } from '../subgraphs/media/config.js';
+import { loadNotificationConfig } from '../subgraphs/notification/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
 
 /**
@@ -18,6 +19,7 @@ const LOADERS = {
   auth: loadAuthConfig,
   media: loadMediaConfig,
   conversion: loadConversionConfig,
+  notification: loadNotificationConfig,
   worker: loadWorkerConfig,
 };
 

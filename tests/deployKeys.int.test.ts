@@ -1,4 +1,10 @@
-import { describeShipping } from './helpers/deployManifests.js';
+import {
+  containerOf,
+  describeShipping,
+  getObject,
+  secretKeyAt,
+  type Workload,
+} from './helpers/deployManifests.js';
 import { STORAGE_RESERVATIONS } from '../lib/stores/storageQuota.js';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +102,19 @@ describeShipping('keys, passwords and database users', ({ rendered }) => {
       if (user.user === 'worker') continue;
       expect(user.roles).toEqual([{ role: 'readWrite', db: db(user.user) }]);
     }
+    // The script reads each password where MongoDB's pods and compose's mongo mount them.
+    const passwords = ['root', ...DATABASE_USERS].map((user) => keyFiles.mongodbPassword(user));
+    for (const [overlay, objects] of rendered) {
+      const mongodb = getObject<Workload>(objects, 'StatefulSet', 'mongodb');
+      const container = containerOf(mongodb, 'mongodb');
+      for (const file of passwords) {
+        expect(secretKeyAt(mongodb, container, `/run/secrets/${file}`), overlay).toBe(file);
+      }
+    }
+    const compose = parseYaml(readFileSync(fromRoot('docker-compose.yml'), 'utf8')) as {
+      services: { mongo: { secrets: string[] } };
+    };
+    expect(compose.services.mongo.secrets).toEqual(expect.arrayContaining(passwords));
     // The worker: its own role, on exactly the collections createJobHandler touches.
     const worker = users.find((u) => u.user === 'worker');
     expect(worker?.roles).toEqual([{ role: 'reelfluxWorker', db: 'admin' }]);

@@ -19,6 +19,9 @@ import {
   productionMongodb,
   describeShipping,
   productionOverlays,
+  type NetworkPolicyObject,
+  NOT_PUBLIC_RANGES,
+  egressOf,
 } from './helpers/deployManifests.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -216,12 +219,59 @@ describeShipping('the production overlays', ({ rendered }) => {
       expect(ingress.metadata.annotations?.['cert-manager.io/cluster-issuer'], overlay).toBe(
         'letsencrypt',
       );
-      // Media builds download links on PUBLIC_URL: https, on that host.
-      const media = getObject<Workload>(objects, 'Deployment', 'media');
-      const config = loadWith('media', containerEnv(objects, containerOf(media, 'media'))) as {
-        downloads: { publicUrl: string };
-      };
-      expect(config.downloads.publicUrl, overlay).toBe(`https://${hosts[0]}`);
+      // Media and the notification service (in webhooks) build download links on PUBLIC_URL:
+      // https, on that host.
+      for (const name of ['media', 'notification'] as const) {
+        const deployment = getObject<Workload>(objects, 'Deployment', name);
+        const config = loadWith(name, containerEnv(objects, containerOf(deployment, name))) as {
+          downloads: { publicUrl: string };
+        };
+        expect(config.downloads.publicUrl, `${overlay}: ${name}`).toBe(`https://${hosts[0]}`);
+      }
+    }
+  });
+
+  it('let only the notification pods reach the internet: public addresses, on TCP 443 and 80', () => {
+    for (const [overlay, objects] of productionOverlays(rendered)) {
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as NetworkPolicyObject[];
+      // Every egress rule that leaves the namespace's pods and DNS: an address block, or no `to`
+      // at all (anywhere).
+      const outward = policies.flatMap((policy) =>
+        (policy.spec.egress ?? [])
+          .filter((rule) => rule.to === undefined || rule.to.some((peer) => peer.ipBlock))
+          .map((rule) => ({ policy, rule })),
+      );
+      expect(outward.length, overlay).toBeGreaterThan(0);
+      for (const { policy, rule } of outward) {
+        const where = `${overlay}: ${policy.metadata.name}`;
+        expect(policy.spec.podSelector, where).toEqual({
+          matchLabels: { 'app.kubernetes.io/name': 'notification' },
+        });
+        expect(rule.to, where).toHaveLength(1);
+        const block = rule.to?.[0]?.ipBlock;
+        expect(block?.cidr, where).toBe('0.0.0.0/0');
+        expect([...(block?.except ?? [])].sort(), where).toEqual([...NOT_PUBLIC_RANGES].sort());
+        expect(rule.ports, where).toEqual(
+          expect.arrayContaining([
+            { port: 443, protocol: 'TCP' },
+            { port: 80, protocol: 'TCP' },
+          ]),
+        );
+        expect(rule.ports, where).toHaveLength(2);
+      }
+      // As the pods see it: the notification pods reach the internet, no other pod does.
+      const workloads = objects.filter(
+        (o): o is Workload => o.kind === 'Deployment' || o.kind === 'StatefulSet',
+      );
+      for (const workload of workloads) {
+        const name = workload.metadata.name;
+        const outside = egressOf(objects, workload.spec.template.metadata.labels).filter((to) =>
+          /^(internet|ip|namespace):|^anywhere$/.test(to),
+        );
+        expect(outside, `${overlay}: ${name}`).toEqual(
+          name === 'notification' ? ['internet:443', 'internet:80'] : [],
+        );
+      }
     }
   });
 

@@ -23,7 +23,7 @@ import { uniqueName } from './helpers/uniqueName.js';
  */
 
 const execFileAsync = promisify(execFile);
-const PROCESSES = ['router', 'auth', 'media', 'conversion', 'worker'] as const;
+const PROCESSES = ['router', 'auth', 'media', 'conversion', 'notification', 'worker'] as const;
 const SERVICES = ['mongo', 'rabbitmq', ...PROCESSES] as const;
 /** Largest the image may be, uncompressed (`docker image inspect`). */
 const IMAGE_BUDGET_BYTES = 400 * 1024 * 1024;
@@ -60,7 +60,7 @@ describe('the stack in containers', () => {
       expect(Number(uid), `${service} runs as uid ${uid}`).toBeGreaterThan(0);
     }
     // Each process's check asks its own internal port: told that port is one nothing listens on, it
-    // fails, though the other four processes answer on the same host network.
+    // fails, though the other five processes answer on the same host network.
     for (const name of PROCESSES) {
       const id = containerOf(name);
       const check = (env: string[]) =>
@@ -216,7 +216,8 @@ describe('the stack in containers', () => {
     const updates = reelflux.watchConversion(video.id);
     for await (const state of updates) if (state.status === 'RUNNING') break;
     // The worker first, while its job runs; then the rest.
-    for (const name of ['worker', 'conversion', 'media', 'auth', 'router'] as const) {
+    const order = ['worker', 'conversion', 'notification', 'media', 'auth', 'router'] as const;
+    for (const name of order) {
       const id = containerOf(name);
       const grace = name === 'worker' ? 75 : 10;
       const started = Date.now();

@@ -9,7 +9,7 @@ const prefix = process.env.DB_PREFIX || 'reelflux_';
 const password = (user) => fs.readFileSync(`${dir}/mongodb-${user}.password`, 'utf8').trim();
 const admin = db.getSiblingDB('admin');
 
-for (const service of ['auth', 'media', 'conversion']) {
+for (const service of ['auth', 'media', 'conversion', 'notification']) {
   admin.createUser({
     user: service,
     pwd: password(service),

@@ -20,6 +20,7 @@ import { ensureManifestTools, type ManifestTools } from '../../scripts/ensureMan
 import { loadAuthConfig } from '../../subgraphs/auth/config.js';
 import { loadConversionConfig } from '../../subgraphs/conversion/config.js';
 import { loadMediaConfig } from '../../subgraphs/media/config.js';
+import { loadNotificationConfig } from '../../subgraphs/notification/config.js';
 import { loadWorkerConfig } from '../../worker/config.js';
 
 /**
@@ -59,6 +60,7 @@ export const PROCESSES = {
   auth: { load: loadAuthConfig, port: 4001, internalPort: 9401 },
   media: { load: loadMediaConfig, port: 4002, internalPort: 9402 },
   conversion: { load: loadConversionConfig, port: 4003, internalPort: 9403 },
+  notification: { load: loadNotificationConfig, port: 4004, internalPort: 9404 },
   worker: { load: loadWorkerConfig, port: undefined, internalPort: 9410 },
 } as const;
 export type ProcessName = keyof typeof PROCESSES;
@@ -102,7 +104,7 @@ export function containerEnv(objects: K8sObject[], container: Container): Record
 export interface PolicyPeer {
   podSelector?: LabelSelector;
   namespaceSelector?: LabelSelector;
-  ipBlock?: { cidr: string };
+  ipBlock?: { cidr: string; except?: string[] };
 }
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -139,8 +141,28 @@ export function policiesFor(
 }
 
 /**
+ * What a webhook must never reach, whatever its URL: private (RFC 1918), shared (carrier-grade
+ * NAT), link-local (the cloud metadata address) and loopback ranges.
+ */
+export const NOT_PUBLIC_RANGES = [
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+] as const;
+
+/** Whether an ipBlock is the public internet: every IPv4 address but NOT_PUBLIC_RANGES. */
+export function isPublicInternet(block: { cidr: string; except?: string[] }): boolean {
+  const except = [...(block.except ?? [])].sort();
+  return block.cidr === '0.0.0.0/0' && except.join() === [...NOT_PUBLIC_RANGES].sort().join();
+}
+
+/**
  * Where pods with `labels` may connect, as `<app>:<port>` for pods of this namespace by their
- * `app.kubernetes.io/name`, `dns` for the cluster's DNS, or `anywhere`/`ip:<cidr>`.
+ * `app.kubernetes.io/name`, `dns` for the cluster's DNS, `internet:<port>` for public addresses
+ * (isPublicInternet), or `anywhere`/`ip:<cidr> !<except>…:<port>`.
  */
 export function egressOf(objects: K8sObject[], labels: Record<string, string>): string[] {
   const allowed = new Set<string>();
@@ -148,8 +170,13 @@ export function egressOf(objects: K8sObject[], labels: Record<string, string>): 
     for (const rule of policy.spec.egress ?? []) {
       const ports = (rule.ports ?? []).map((p) => String(p.port));
       for (const peer of rule.to ?? [{}]) {
-        if (peer.ipBlock) allowed.add(`ip:${peer.ipBlock.cidr}`);
-        else if (peer.namespaceSelector) {
+        if (peer.ipBlock) {
+          const { cidr, except = [] } = peer.ipBlock;
+          const where = isPublicInternet(peer.ipBlock)
+            ? 'internet'
+            : `ip:${[cidr, ...except.map((range) => `!${range}`)].join(' ')}`;
+          for (const port of ports.length > 0 ? ports : ['any']) allowed.add(`${where}:${port}`);
+        } else if (peer.namespaceSelector) {
           const dns =
             peer.namespaceSelector.matchLabels?.['kubernetes.io/metadata.name'] === 'kube-system' &&
             peer.podSelector?.matchLabels?.['k8s-app'] === 'kube-dns' &&
@@ -168,17 +195,19 @@ export function egressOf(objects: K8sObject[], labels: Record<string, string>): 
 /**
  * What a process's configuration makes it connect to, as egressOf names it: each host of its
  * broker, database, JWKS and subgraph URLs, by the Service it names (`auth`, or `mongodb` in
- * `mongodb-0.mongodb.reelflux.svc…`) and that Service's pods.
+ * `mongodb-0.mongodb.reelflux.svc…`) and that Service's pods; and, for a process that sends
+ * webhooks, the public internet on the ports of https and http (WEBHOOK_ALLOW_HTTP).
  */
 export function destinationsOf(objects: K8sObject[], config: unknown): string[] {
-  const { amqpUrl, mongodbUri, tokens, subgraphUrls } = config as {
+  const { amqpUrl, mongodbUri, tokens, subgraphUrls, webhooks } = config as {
     amqpUrl?: string;
     mongodbUri?: string;
     tokens?: { jwksUrl: string };
     subgraphUrls?: Record<string, string>;
+    webhooks?: unknown;
   };
   const urls = [amqpUrl, mongodbUri, tokens?.jwksUrl, ...Object.values(subgraphUrls ?? {})];
-  const found = new Set<string>(['dns']);
+  const found = new Set<string>(webhooks ? ['dns', 'internet:443', 'internet:80'] : ['dns']);
   for (const url of urls) {
     if (url === undefined) continue;
     const hosts = /^\w+:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url)?.[1]?.split(',') ?? [];
