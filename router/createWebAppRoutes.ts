@@ -31,6 +31,9 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
+/** Where the page registers its push service worker (web/public/pushWorker.js). */
+const PUSH_WORKER = '/pushWorker.js';
+
 interface WebFile {
   body: Buffer;
   /** Kept when it is smaller: every client that matters asks for gzip. */
@@ -42,7 +45,7 @@ interface WebFile {
 }
 
 /**
- * GET `/` and `/assets/*`: the web app Vite built into `webRoot` (dist/web), read once at
+ * GET `/`, `/assets/*` and `/pushWorker.js`: the web app Vite built into `webRoot` (dist/web), read once at
  * start (tens of kB, fixed while the router runs). Assets carry a content hash in their name
  * and are cached for a year; `index.html` is revalidated on every load (`no-cache` with an
  * ETag), so a new build reaches browsers at their next load after the router restarts. Without a build, `/` answers NOT_FOUND and
@@ -87,6 +90,7 @@ export function createWebAppRoutes(webRoot: string): Route[] {
   return [
     { methods: ['GET', 'HEAD'], path: '/', handler: serve },
     { methods: ['GET', 'HEAD'], path: '/assets/*', handler: serve },
+    { methods: ['GET', 'HEAD'], path: PUSH_WORKER, handler: serve },
   ];
 }
 
@@ -105,6 +109,10 @@ function readWebFiles(webRoot: string): Map<string, WebFile> {
     });
   };
   add('/', join(webRoot, 'index.html'), 'no-cache');
+  // The service worker that shows browser pushes: at the root, so its scope is the whole page,
+  // and revalidated, as browsers check a worker's script for updates.
+  const worker = join(webRoot, PUSH_WORKER.slice(1));
+  if (existsSync(worker)) add(PUSH_WORKER, worker, 'no-cache');
   const assets = join(webRoot, 'assets');
   if (existsSync(assets)) {
     for (const entry of readdirSync(assets, { withFileTypes: true })) {

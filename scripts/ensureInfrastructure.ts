@@ -2,12 +2,14 @@ import { join } from 'node:path';
 import { DEPLOY_KEYS_DIR, keyFiles } from './ensureDeployKeys.js';
 import { ensureFfmpeg } from './infrastructure/ensureFfmpeg.js';
 import { ensureJwtKey, ensureSecret } from './infrastructure/ensureKeys.js';
+import { ensureMailpit } from './infrastructure/ensureMailpit.js';
 import { ensureMongo } from './infrastructure/ensureMongo.js';
 import { ensureRabbitMq } from './infrastructure/ensureRabbitMq.js';
 import type { Say } from './infrastructure/hostTools.js';
 
 const DEFAULT_DOWNLOAD_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.downloadTokenSecret);
 const DEFAULT_HOP_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.internalHopSecret);
+const DEFAULT_VAPID_SECRET = join(DEPLOY_KEYS_DIR, 'vapid.secret');
 
 export interface Infrastructure {
   mongodbUri: string;
@@ -20,12 +22,18 @@ export interface Infrastructure {
   downloadSecretFile: string | undefined;
   /** Likewise for the router-to-subgraph signature (INTERNAL_HOP_SECRET*). */
   hopSecretFile: string | undefined;
-  /** Stops what this call started (FerretDB); leaves what it found running alone. */
+  /** Likewise for the notification service's browser-push key (VAPID_SECRET*). */
+  vapidSecretFile: string | undefined;
+  /** Where notification mail goes (SMTP_URL, else a local Mailpit). */
+  smtpUrl: string;
+  /** Where a person or a test reads that mail (Mailpit's web UI and API); '' if unknown. */
+  mailWebUrl: string;
+  /** Stops what this call started (FerretDB, Mailpit); leaves what it found running alone. */
   stop: (this: void) => Promise<void>;
 }
 
 /**
- * Provides MongoDB (wire protocol), RabbitMQ, ffmpeg and a JWT signing key, using what the
+ * Provides MongoDB (wire protocol), RabbitMQ, ffmpeg, a mail server and a JWT signing key, using what the
  * environment names first and starting or installing only what is missing. Idempotent: a
  * second call finds everything up and returns in well under a second.
  */
@@ -38,6 +46,7 @@ export async function ensureInfrastructure(
   const ffmpeg = ensureFfmpeg(env, say);
   const amqpUrl = await ensureRabbitMq(env, say);
   const mongo = await ensureMongo(env, say);
+  const mail = await ensureMailpit(env, say);
   return {
     mongodbUri: mongo.uri,
     amqpUrl,
@@ -45,7 +54,13 @@ export async function ensureInfrastructure(
     jwtPrivateKeyFile: ensureJwtKey(env, say),
     downloadSecretFile: ensureSecret(env, 'DOWNLOAD_TOKEN_SECRET', DEFAULT_DOWNLOAD_SECRET),
     hopSecretFile: ensureSecret(env, 'INTERNAL_HOP_SECRET', DEFAULT_HOP_SECRET),
-    stop: mongo.stop,
+    vapidSecretFile: ensureSecret(env, 'VAPID_SECRET', DEFAULT_VAPID_SECRET),
+    smtpUrl: mail.smtpUrl,
+    mailWebUrl: mail.webUrl,
+    stop: async () => {
+      await mail.stop();
+      await mongo.stop();
+    },
   };
 }
 
@@ -56,8 +71,10 @@ export function infrastructureEnv(infra: Omit<Infrastructure, 'stop'>): Record<s
     AMQP_URL: infra.amqpUrl,
     FFMPEG_PATH: infra.ffmpegPath,
     FFPROBE_PATH: infra.ffprobePath,
+    SMTP_URL: infra.smtpUrl,
     ...(infra.jwtPrivateKeyFile ? { JWT_PRIVATE_KEY_FILE: infra.jwtPrivateKeyFile } : {}),
     ...(infra.downloadSecretFile ? { DOWNLOAD_TOKEN_SECRET_FILE: infra.downloadSecretFile } : {}),
     ...(infra.hopSecretFile ? { INTERNAL_HOP_SECRET_FILE: infra.hopSecretFile } : {}),
+    ...(infra.vapidSecretFile ? { VAPID_SECRET_FILE: infra.vapidSecretFile } : {}),
   };
 }

@@ -54,6 +54,14 @@ try {
     `    -d '{"query":"mutation { signUp(email: \\"me@example.com\\", password: \\"correct horse battery\\") { token } }"}'`,
   );
   say(`  curl -s -X POST -u me@example.com:'correct horse battery' ${url}/auth/login`);
+  if (infra.mailWebUrl) {
+    say(
+      `mail the stack sends (address checks, notifications): ${infra.mailWebUrl}/api/v1/messages`,
+    );
+  }
+  say(
+    'webhooks to this machine (http://127.0.0.1/…) need WEBHOOK_ALLOW_PRIVATE_NETWORKS=true WEBHOOK_ALLOW_HTTP=true npm start',
+  );
   say('Ctrl-C stops everything.');
 } catch (error) {
   if (!(error instanceof MissingInfrastructureError)) throw error;

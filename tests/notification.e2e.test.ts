@@ -9,6 +9,8 @@ import { makeLongAudio, makeVideo } from './helpers/fixtures.js';
 import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
+import { readMail } from './helpers/mailpit.js';
+import { uniqueName } from './helpers/uniqueName.js';
 import { useBrokerProxy } from './helpers/useBrokerProxy.js';
 import { useStack } from './helpers/useStack.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhookReceiver.js';
@@ -273,6 +275,74 @@ describe('notification: signed webhooks', { timeout: 120_000 }, () => {
       '/erin3',
     ]);
   });
+
+  it('email: an address gets mail only once proved; the notice arrives; one click unsubscribes', async () => {
+    const gus = await newUser();
+    const address = `${uniqueName('gus')}@example.com`;
+    const setAddress = (to: string) =>
+      gql<{ setNotificationEmail: { verified: boolean } }>(
+        gus,
+        'mutation ($a: String!) { setNotificationEmail(address: $a) { verified } }',
+        { a: to },
+      );
+    expect((await setAddress(address)).body.data?.setNotificationEmail.verified).toBe(false);
+    const check = await mailWith(address, 'Confirm your address');
+    const code = /code is (\d{6})/.exec(check.text)?.[1] ?? '';
+    const verify = (c: string) =>
+      gql<{ verifyNotificationEmail: { verified: boolean } }>(
+        gus,
+        'mutation ($c: String!) { verifyNotificationEmail(code: $c) { verified } }',
+        { c },
+      );
+    const wrong = code === '000000' ? '111111' : '000000';
+    expect(errorCodes(await verify(wrong))).toEqual(['BAD_USER_INPUT']);
+    expect((await verify(code)).body.data?.verifyNotificationEmail.verified).toBe(true);
+
+    await convert(gus);
+    const notice = await mailWith(address, 'is ready as an MP3');
+    expect(notice.subject).toBe('holiday.mp4 is ready as an MP3');
+    expect(notice.html).toContain('holiday.mp4');
+    const unsubscribe = /<(.+)>/.exec(notice.headers['List-Unsubscribe']?.[0] ?? '')?.[1] ?? '';
+    expect(notice.headers['List-Unsubscribe-Post']).toEqual(['List-Unsubscribe=One-Click']);
+    const clicked = await fetch(unsubscribe, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(clicked.status).toBe(200);
+    const settings = await gql<{ emailNotifications: { enabled: boolean } }>(
+      gus,
+      '{ emailNotifications { enabled } }',
+    );
+    expect(settings.body.data?.emailNotifications.enabled).toBe(false);
+    await convert(gus);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await readMail(suite.infra.mailWebUrl, address)).id).toBe(notice.id);
+
+    // A second address, proved by the link of its mail instead of the code.
+    const other = `${uniqueName('gus2')}@example.com`;
+    await setAddress(other);
+    const link = /(http\S+\/notifications\/verify\?token=\S+)/.exec(
+      (await mailWith(other, 'Confirm your address')).text,
+    )?.[1];
+    expect((await fetch(link ?? '')).status).toBe(200);
+    const proved = await gql<{ emailNotifications: { address: string; verified: boolean } }>(
+      gus,
+      '{ emailNotifications { address verified } }',
+    );
+    expect(proved.body.data?.emailNotifications).toEqual({ address: other, verified: true });
+  });
+
+  /** The newest mail to `to` once its subject contains `subject`. */
+  async function mailWith(to: string, subject: string) {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const mail = await readMail(suite.infra.mailWebUrl, to, { timeoutMs: 20_000 });
+      if (mail.subject.includes(subject)) return mail;
+      if (Date.now() > deadline) throw new Error(`no mail "${subject}" to ${to}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 
   /** A conversion.finished as the conversion service sends it, of a conversion made up here. */
   function finishedEvent(user: TestUser, status: 'SUCCEEDED' | 'FAILED') {

@@ -6,6 +6,12 @@ export const JOB_DELIVERY_LIMIT = 5;
 export interface Topology {
   /** Topic exchange for events, routed by message type. */
   exchange: string;
+  /**
+   * Fanout exchange into `notification.events.dead`: the notification service's queues
+   * dead-letter through it rather than the default exchange, which would let the service (it
+   * talks to the internet) send into any queue.
+   */
+  notificationDeadLetters: string;
   queues: {
     /** conversion service ← video.uploading, video.uploaded (one queue: one video's in order) */
     videoUploaded: string;
@@ -35,6 +41,7 @@ export interface Topology {
 export function topologyNames(prefix = ''): Topology {
   return {
     exchange: `${prefix}reelflux.events`,
+    notificationDeadLetters: `${prefix}notification.dead-letters`,
     queues: {
       videoUploaded: `${prefix}conversion.video-uploaded`,
       videoDeleted: `${prefix}conversion.video-deleted`,
@@ -89,7 +96,7 @@ const exactly = (...names: string[]) => `^(${names.map(escape).join('|')})$`;
  * tests/brokerPermissions.int.test.ts checks both against a real broker.
  */
 export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPermissions> {
-  const { exchange, queues } = names;
+  const { exchange, queues, notificationDeadLetters: deadLetters } = names;
   const events = [queues.videoUploaded, queues.videoDeleted];
   const jobs = [queues.jobs, queues.jobsRetry];
   const notices = [queues.conversionFinished, queues.notificationVideoDeleted];
@@ -114,9 +121,17 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
         ...jobs,
         queues.notificationDead,
         queues.conversionFinished,
+        deadLetters,
       ),
-      write: exactly(exchange, 'amq.default', ...events, queues.conversionFinished),
-      read: exactly(exchange, ...events, ...jobs, queues.conversionFinished),
+      write: exactly(
+        exchange,
+        'amq.default',
+        ...events,
+        queues.conversionFinished,
+        queues.notificationDead,
+        deadLetters,
+      ),
+      read: exactly(exchange, ...events, ...jobs, queues.conversionFinished, deadLetters),
       publishes: exactly('conversion.updated', 'conversion.finished'),
     },
     // Its jobs' states and progress go out as conversion.updated, to the routers' feeds.
@@ -127,9 +142,9 @@ export function brokerPermissions(names: Topology): Record<BrokerRole, BrokerPer
       publishes: exactly('conversion.updated', 'conversion.finished'),
     },
     notification: {
-      configure: exactly(exchange, queues.notificationDead, ...notices),
-      write: exactly(...notices),
-      read: exactly(exchange, ...notices),
+      configure: exactly(exchange, deadLetters, queues.notificationDead, ...notices),
+      write: exactly(deadLetters, queues.notificationDead, ...notices),
+      read: exactly(exchange, deadLetters, ...notices),
       publishes: '^$',
     },
   };
@@ -167,11 +182,10 @@ export async function declareTopology(
     await channel.bindQueue(queues.videoDeleted, exchange, 'video.deleted');
   }
   if (any('conversion', 'notification')) {
+    await channel.assertExchange(names.notificationDeadLetters, 'fanout', { durable: true });
     await channel.assertQueue(queues.notificationDead, { durable: true });
-    const toNotificationDead = {
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': queues.notificationDead,
-    };
+    await channel.bindQueue(queues.notificationDead, names.notificationDeadLetters, '');
+    const toNotificationDead = { 'x-dead-letter-exchange': names.notificationDeadLetters };
     await channel.assertQueue(queues.conversionFinished, {
       durable: true,
       arguments: toNotificationDead,

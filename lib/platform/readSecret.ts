@@ -27,6 +27,11 @@ export function readSecret(source: NodeJS.ProcessEnv, name: string): Uint8Array 
   return new TextEncoder().encode(secret);
 }
 
+/** As readSecret, for a secret that turns a feature on: undefined when neither is set. */
+export function readSecretIfSet(source: NodeJS.ProcessEnv, name: string): Uint8Array | undefined {
+  return readOptionalSecret(source, name) === undefined ? undefined : readSecret(source, name);
+}
+
 /**
  * A connection URL (MONGODB_URI, AMQP_URL) whose password may come from `PASSWORD` or the file
  * `PASSWORD_FILE`, so deployments mount each service's credentials as a secret instead of

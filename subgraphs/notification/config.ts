@@ -1,10 +1,13 @@
+import { createECDH, createHash } from 'node:crypto';
 import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
 import {
   readDownloadLinkSettings,
   type DownloadLinkSettings,
 } from '../../lib/platform/createDownloadTokens.js';
 import { ConfigError, readEnv, type EnvReader } from '../../lib/platform/readEnv.js';
+import { readSecretIfSet } from '../../lib/platform/readSecret.js';
 import { sharedLimits } from '../../lib/platform/sharedLimits.js';
+import type { VapidKeys } from './push/sendPush.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -49,12 +52,27 @@ export interface EmailSettingsConfig {
   perHour: number;
 }
 
+/** How browser push is sent. */
+export interface PushSettings {
+  /** From VAPID_SECRET (its SHA-256 is the P-256 key); unset: no push. */
+  vapid: VapidKeys | undefined;
+  /**
+   * PUSH_SERVICE_HOSTS: the push services a browser's subscription may name (a host, or a
+   * suffix after a dot). A subscription's endpoint is the browser's to choose, so only these are
+   * ever called.
+   */
+  serviceHosts: readonly string[];
+  /** PUSH_ALLOW_HTTP: plain http push services (a local one in tests). */
+  allowHttp: boolean;
+}
+
 export interface NotificationConfig extends ServiceBasics, BrokerSettings {
   tokens: TokenVerificationConfig;
   /** For the signed download link a notice of a finished MP3 carries. */
   downloads: DownloadLinkSettings;
   webhooks: WebhookSettings;
   email: EmailSettingsConfig;
+  push: PushSettings;
   /** Each user's mutations per minute. */
   mutationsPerMinute: number;
 }
@@ -86,7 +104,38 @@ export function loadNotificationConfig(
       from: env.string('MAIL_FROM', 'REELFLUX <notifications@reelflux.invalid>'),
       perHour: env.int('EMAILS_PER_HOUR', 20, { min: 1 }),
     },
+    push: readPush(env, source),
     mutationsPerMinute: sharedLimits.mutationsPerMinute(env),
+  };
+}
+
+const DEFAULT_PUSH_SERVICES =
+  'fcm.googleapis.com,updates.push.services.mozilla.com,push.apple.com,notify.windows.com';
+
+function readPush(env: EnvReader, source: NodeJS.ProcessEnv): PushSettings {
+  const secret = readSecretIfSet(source, 'VAPID_SECRET');
+  return {
+    vapid: secret && {
+      ...vapidKeysFrom(secret),
+      subject: env.string('VAPID_SUBJECT', 'mailto:notifications@reelflux.invalid'),
+    },
+    serviceHosts: env
+      .string('PUSH_SERVICE_HOSTS', DEFAULT_PUSH_SERVICES)
+      .split(',')
+      .map((host) => host.trim().toLowerCase())
+      .filter((host) => host.length > 0),
+    allowHttp: env.bool('PUSH_ALLOW_HTTP', false),
+  };
+}
+
+/** A P-256 key pair from a secret of any length, the same for every replica that shares it. */
+function vapidKeysFrom(secret: Uint8Array): { publicKey: string; privateKey: string } {
+  const privateKey = createHash('sha256').update(secret).digest();
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(privateKey);
+  return {
+    publicKey: ecdh.getPublicKey().toString('base64url'),
+    privateKey: privateKey.toString('base64url'),
   };
 }
 

@@ -4,7 +4,7 @@ import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED' | 'DROPPED';
 
 /** How each channel reaches its targets; a delivery is one notice to one target. */
-export type Channel = 'webhook' | 'email';
+export type Channel = 'webhook' | 'email' | 'push';
 
 export interface AttemptRecord {
   at: Date;

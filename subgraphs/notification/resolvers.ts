@@ -10,7 +10,8 @@ import type { EndpointRecord, EndpointStore } from './createEndpointStore.js';
 import type { WebhookEndpoints } from './createWebhookEndpoints.js';
 import type { EmailChannel } from './email/createEmailChannel.js';
 import type { EmailSettings, EmailStore } from './email/createEmailStore.js';
-import { enumFromNoticeType, noticeTypesFromEnums } from './noticeTypes.js';
+import { NOTICE_TYPES, enumFromNoticeType, noticeTypesFromEnums } from './noticeTypes.js';
+import type { PushChannel, PushTarget } from './push/createPushChannel.js';
 
 export function createResolvers(deps: {
   endpoints: EndpointStore;
@@ -18,8 +19,9 @@ export function createResolvers(deps: {
   webhooks: WebhookEndpoints;
   emailStore: EmailStore;
   email: EmailChannel;
+  push: PushChannel;
 }): SubgraphResolvers {
-  const { endpoints, deliveries, webhooks, email } = deps;
+  const { endpoints, deliveries, webhooks, email, push } = deps;
   return {
     DateTime: DateTimeScalar,
     Query: {
@@ -28,6 +30,8 @@ export function createResolvers(deps: {
         endpoints.findOwned(args.id, requireUser(ctx)),
       emailNotifications: (_: unknown, __: unknown, ctx) =>
         deps.emailStore.forOwner(requireUser(ctx)),
+      vapidPublicKey: () => push.publicKey,
+      pushSubscriptions: (_: unknown, __: unknown, ctx) => push.listOwned(requireUser(ctx)),
     },
     Mutation: {
       addWebhookEndpoint: (
@@ -64,6 +68,22 @@ export function createResolvers(deps: {
           ...(typeof args.enabled === 'boolean' ? { enabled: args.enabled } : {}),
           ...(args.events ? { events: noticeTypesFromEnums(args.events) } : {}),
         }),
+      addPushSubscription: (
+        _: unknown,
+        args: { subscription: unknown; events?: string[] | null },
+        ctx,
+      ) =>
+        push.subscribe(
+          requireUser(ctx),
+          args.subscription,
+          args.events ? noticeTypesFromEnums(args.events) : [...NOTICE_TYPES],
+        ),
+      removePushSubscription: (_: unknown, args: { id: string }, ctx) =>
+        push.unsubscribe(requireUser(ctx), args.id),
+    },
+    PushSubscription: {
+      id: (target: PushTarget) => target._id.toHexString(),
+      events: (target: PushTarget) => target.events.map(enumFromNoticeType),
     },
     EmailNotifications: {
       events: (settings: EmailSettings) => settings.events.map(enumFromNoticeType),

@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { createBroker } from '../../lib/broker/createBroker.js';
 import { subgraphSdlPath } from '../../lib/contracts/subgraphs.js';
 import { createDownloadTokens } from '../../lib/platform/createDownloadTokens.js';
@@ -15,13 +15,14 @@ import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenV
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import { createRateWindows } from '../../lib/stores/createRateWindows.js';
 import type { NotificationConfig } from './config.js';
-import { createDeliveryStore } from './createDeliveryStore.js';
+import { createDeliveryStore, type Channel } from './createDeliveryStore.js';
 import { createEndpointStore } from './createEndpointStore.js';
 import { createDeliveryDispatcher } from './createDeliveryDispatcher.js';
 import { createNoticeIntake, type NoticeTarget } from './createNoticeIntake.js';
 import { createEmailChannel } from './email/createEmailChannel.js';
 import { createEmailStore } from './email/createEmailStore.js';
 import { createMailer } from './email/createMailer.js';
+import { createPushChannel } from './push/createPushChannel.js';
 import { createWebhookSender } from './webhooks/createWebhookSender.js';
 import { createWebhookEndpoints } from './createWebhookEndpoints.js';
 import { createResolvers } from './resolvers.js';
@@ -53,19 +54,8 @@ export async function createNotificationServer(
     log,
   });
 
-  const attempts = new Counter({
-    name: 'notification_attempts_total',
-    help: 'Delivery attempts by channel and outcome',
-    labelNames: ['channel', 'outcome'] as const,
-    registers: [metrics.registry],
-  });
-  const attemptSeconds = new Histogram({
-    name: 'notification_attempt_seconds',
-    help: 'How long delivery attempts took, by channel',
-    labelNames: ['channel'] as const,
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [metrics.registry],
-  });
+  const push = await createPushChannel(db, config.push);
+
   const dispatcher = createDeliveryDispatcher({
     deliveries,
     senders: {
@@ -78,13 +68,11 @@ export async function createNotificationServer(
         onDisabled: email.tellEndpointDisabled,
       }),
       email: email.send,
+      push: push.send,
     },
     settings: config.webhooks,
     log,
-    onAttempt: (channel, outcome, durationMs) => {
-      attempts.inc({ channel, outcome });
-      attemptSeconds.observe({ channel }, durationMs / 1000);
-    },
+    onAttempt: attemptMetrics(metrics.registry),
   });
   const intake = createNoticeIntake({
     db,
@@ -96,6 +84,9 @@ export async function createNotificationServer(
       const mail = await emailStore.forOwner(owner);
       if (mail?.verified && mail.enabled && mail.events.includes(type)) {
         targets.push({ channel: 'email', targetId: mail._id });
+      }
+      for (const browser of await push.subscribed(owner, type)) {
+        targets.push({ channel: 'push', targetId: browser._id });
       }
       return targets;
     },
@@ -117,7 +108,7 @@ export async function createNotificationServer(
   });
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('notification'),
-    resolvers: createResolvers({ endpoints, deliveries, webhooks, emailStore, email }),
+    resolvers: createResolvers({ endpoints, deliveries, webhooks, emailStore, email, push }),
     verifyToken: createTokenVerifier({
       keys: remoteKeySet(config.tokens.jwksUrl),
       issuer: config.tokens.issuer,
@@ -144,5 +135,28 @@ export async function createNotificationServer(
       await broker.close();
       await mongo.client.close();
     },
+  };
+}
+
+/** Counts each delivery attempt and how long it took, by channel and outcome, on /metrics. */
+function attemptMetrics(
+  registry: Registry,
+): (channel: Channel, outcome: string, durationMs: number) => void {
+  const attempts = new Counter({
+    name: 'notification_attempts_total',
+    help: 'Delivery attempts by channel and outcome',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [registry],
+  });
+  const attemptSeconds = new Histogram({
+    name: 'notification_attempt_seconds',
+    help: 'How long delivery attempts took, by channel',
+    labelNames: ['channel'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return (channel, outcome, durationMs) => {
+    attempts.inc({ channel, outcome });
+    attemptSeconds.observe({ channel }, durationMs / 1000);
   };
 }
