@@ -10,6 +10,7 @@ import { errorCodes, postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { readMail } from './helpers/mailpit.js';
+import { startPushEndpoint } from './helpers/pushEndpoint.js';
 import { uniqueName } from './helpers/uniqueName.js';
 import { useBrokerProxy } from './helpers/useBrokerProxy.js';
 import { useStack } from './helpers/useStack.js';
@@ -68,6 +69,9 @@ describe('notification: signed webhooks', { timeout: 120_000 }, () => {
     WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.3,0.3,0.3,0.3',
     WEBHOOK_TIMEOUT_SECONDS: '5',
     WEBHOOK_ENDPOINTS_PER_USER: '3',
+    // Browser push to a local RFC 8030 endpoint (tests/helpers/pushEndpoint.ts).
+    PUSH_SERVICE_HOSTS: '127.0.0.1',
+    PUSH_ALLOW_HTTP: 'true',
   }));
   let receiver: WebhookReceiver;
   beforeAll(async () => {
@@ -331,6 +335,54 @@ describe('notification: signed webhooks', { timeout: 120_000 }, () => {
       '{ emailNotifications { address verified } }',
     );
     expect(proved.body.data?.emailNotifications).toEqual({ address: other, verified: true });
+  });
+
+  it('browser push: the payload decrypts at the push service; a 410 removes the subscription', async () => {
+    const hal = await newUser();
+    const pushService = await startPushEndpoint();
+    try {
+      const key = await gql<{ vapidPublicKey: string | null }>(hal, '{ vapidPublicKey }');
+      expect(key.body.data?.vapidPublicKey).toMatch(/^[A-Za-z0-9_-]{87}$/);
+      const subscribe = (subscription: unknown) =>
+        gql<{ addPushSubscription: { id: string } }>(
+          hal,
+          'mutation ($s: PushSubscriptionInput!) { addPushSubscription(subscription: $s) { id } }',
+          { s: subscription },
+        );
+      const browser = pushService.subscriptionFor('hal');
+      expect(
+        errorCodes(await subscribe({ ...browser, endpoint: 'https://evil.example/p' })),
+      ).toEqual(['BAD_USER_INPUT']);
+      expect(
+        errorCodes(await subscribe({ ...browser, keys: { ...browser.keys, p256dh: 'AAAA' } })),
+      ).toEqual(['BAD_USER_INPUT']);
+      expect((await subscribe(browser)).body.data?.addPushSubscription.id).toMatch(
+        /^[0-9a-f]{24}$/,
+      );
+
+      await convert(hal);
+      expect(JSON.parse(await pushService.received('hal'))).toMatchObject({
+        title: 'holiday.mp4 is ready as an MP3',
+      });
+
+      pushService.answerWith('hal', 410);
+      await convert(hal);
+      await expect
+        .poll(
+          async () =>
+            (await gql<{ pushSubscriptions: unknown[] }>(hal, '{ pushSubscriptions { id } }')).body
+              .data?.pushSubscriptions.length,
+          { timeout: 10_000 },
+        )
+        .toBe(0);
+
+      const worker = await fetch(`${suite.stack.routerUrl}/pushWorker.js`);
+      expect(worker.status).toBe(200);
+      expect(worker.headers.get('cache-control')).toBe('no-cache');
+      expect(await worker.text()).toContain('showNotification');
+    } finally {
+      await pushService.close();
+    }
   });
 
   /** The newest mail to `to` once its subject contains `subject`. */
