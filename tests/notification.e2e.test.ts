@@ -56,11 +56,12 @@ interface Delivery {
 }
 
 /**
- * Webhooks end to end: real stack, real RabbitMQ and ffmpeg, real HTTP receivers on loopback
+ * Notifications end to end: real stack, RabbitMQ, ffmpeg and Mailpit, real HTTP receivers and a
+ * real RFC 8030 push service on loopback
  * (which the stack is configured to allow), and the Standard Webhooks library as the verifier
  * a receiver would use.
  */
-describe('notification: signed webhooks', { timeout: 120_000 }, () => {
+describe('notification: webhooks, email and browser push', { timeout: 120_000 }, () => {
   const relay = useBrokerProxy();
   const suite = useStack('notify', () => ({
     AMQP_URL: relay.amqpUrl,
