@@ -6,8 +6,7 @@ import { createInternalHop, HOP_HEADER, type HopSigner } from '../lib/server/cre
 import { createMultipartParser } from '../lib/server/createMultipartParser.js';
 import {
   authenticateHeader,
-  createTokenVerifier,
-  remoteKeySet,
+  createRemoteTokenVerifier,
 } from '../lib/server/createTokenVerifier.js';
 import {
   clientAddress,
@@ -48,17 +47,10 @@ export async function createRouterServer(
   const fetcher = createKeepAliveFetcher({ timeoutMs: config.subgraphTimeoutMs, sign });
   const apollo = await createRouterApollo(config, log, { fetcher, sign });
 
-  const verifyToken = createAccountCheck(
-    createTokenVerifier({
-      keys: remoteKeySet(config.tokens.jwksUrl),
-      issuer: config.tokens.issuer,
-      audience: config.tokens.audience,
-    }),
-    {
-      lookup: lookupAccountInAuth(fetcher, `${config.subgraphUrls.auth}/graphql`),
-      ttlMs: config.accountCheckMs,
-    },
-  );
+  const verifyToken = createAccountCheck(createRemoteTokenVerifier(config.tokens), {
+    lookup: lookupAccountInAuth(fetcher, `${config.subgraphUrls.auth}/graphql`),
+    ttlMs: config.accountCheckMs,
+  });
   const graphql = createGraphQLHandler(apollo, {
     maxBodyBytes: config.maxBodyBytes,
     parseBody: createMultipartParser({ maxFileBytes: config.maxUploadBytes }),

@@ -1,3 +1,4 @@
+import type { TokenVerificationConfig } from './readTokenVerification.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 
 /** Auth's published keys: fetched lazily, cached, refetched when a token names a new kid. */
@@ -104,4 +105,13 @@ export async function authenticateHeader(
       },
     );
   }
+}
+
+/** The verifier of a process that checks auth's tokens against its JWKS over HTTP. */
+export function createRemoteTokenVerifier(tokens: TokenVerificationConfig): TokenVerifier {
+  return createTokenVerifier({
+    keys: remoteKeySet(tokens.jwksUrl),
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+  });
 }

@@ -4,7 +4,7 @@ import {
   createSubgraphServer,
   type SubgraphProcess,
 } from '../../lib/server/createSubgraphServer.js';
-import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
+import { createRemoteTokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { openConversionEngine } from '../../lib/conversions/createConversionEngine.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
@@ -44,11 +44,7 @@ export async function createConversionServer(
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('conversion'),
     resolvers: createResolvers({ engine, service }),
-    verifyToken: createTokenVerifier({
-      keys: remoteKeySet(config.tokens.jwksUrl),
-      issuer: config.tokens.issuer,
-      audience: config.tokens.audience,
-    }),
+    verifyToken: createRemoteTokenVerifier(config.tokens),
     log,
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,

@@ -7,7 +7,7 @@ import {
   createSubgraphServer,
   type SubgraphProcess,
 } from '../../lib/server/createSubgraphServer.js';
-import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
+import { createRemoteTokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import { createMetrics } from '../../lib/platform/metrics.js';
@@ -32,11 +32,7 @@ export async function createMediaServer(
   const store = await createVideoStore(db);
   const broker = createBroker(config, 'media', log);
   const downloads = createDownloadTokens(config.downloads);
-  const verifyToken = createTokenVerifier({
-    keys: remoteKeySet(config.tokens.jwksUrl),
-    issuer: config.tokens.issuer,
-    audience: config.tokens.audience,
-  });
+  const verifyToken = createRemoteTokenVerifier(config.tokens);
 
   const janitor = createJanitor({
     db,

@@ -11,7 +11,7 @@ import {
   createSubgraphServer,
   type SubgraphProcess,
 } from '../../lib/server/createSubgraphServer.js';
-import { createTokenVerifier, remoteKeySet } from '../../lib/server/createTokenVerifier.js';
+import { createRemoteTokenVerifier } from '../../lib/server/createTokenVerifier.js';
 import { createHttpApp, createInternalApp } from '../../lib/server/http.js';
 import { createRateWindows } from '../../lib/stores/createRateWindows.js';
 import type { NotificationConfig } from './config.js';
@@ -109,11 +109,7 @@ export async function createNotificationServer(
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('notification'),
     resolvers: createResolvers({ endpoints, deliveries, webhooks, emailStore, email, push }),
-    verifyToken: createTokenVerifier({
-      keys: remoteKeySet(config.tokens.jwksUrl),
-      issuer: config.tokens.issuer,
-      audience: config.tokens.audience,
-    }),
+    verifyToken: createRemoteTokenVerifier(config.tokens),
     log,
     maxBodyBytes: config.maxBodyBytes,
     operationLimits: config.operationLimits,
