@@ -23,5 +23,4 @@ describe('planRetry', () => {
     const waits = new Set(Array.from({ length: 50 }, () => planRetry(1, schedule, now)!.getTime()));
     expect(waits.size).toBeGreaterThan(40);
   });
-
 });
