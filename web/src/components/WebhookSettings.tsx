@@ -107,6 +107,7 @@ export function WebhookSettings({ api }: { api: Api }) {
               </label>
             ))}
           </div>
+          {events.length === 0 && <p class="hint">Choose at least one.</p>}
         </fieldset>
         <div class="actions">
           <button type="submit" disabled={busy || events.length === 0}>
