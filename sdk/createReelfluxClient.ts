@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { ErrorCode } from '../lib/contracts/errorCodes.js';
 import {
+  AddWebhookEndpointDocument,
   CancelConversionDocument,
   ConversionDocument,
   ConversionUpdatedDocument,
@@ -17,17 +18,30 @@ import {
   DeleteVideoDocument,
   LogInDocument,
   MeDocument,
+  RemoveWebhookEndpointDocument,
+  ReplayWebhookDeliveryDocument,
+  RotateWebhookSecretDocument,
   SignUpDocument,
+  TestWebhookEndpointDocument,
+  UpdateWebhookEndpointDocument,
   UploadVideoDocument,
   VideoConversionsDocument,
   VideosDocument,
+  WebhookDeliveriesDocument,
+  WebhookEndpointDocument,
+  WebhookEndpointsDocument,
+  type AddWebhookEndpointMutation,
   type ConversionFieldsFragment,
   type LogInMutation,
   type MeQuery,
   type Mp3Options,
+  type NotificationEvent,
   type VideoFieldsFragment,
   type VideoConversionsQuery,
   type VideosQuery,
+  type WebhookDeliveryFieldsFragment,
+  type WebhookEndpointChange,
+  type WebhookEndpointFieldsFragment,
 } from './generated/graphql.js';
 import { isReelfluxErrorCode, ReelfluxError, SdkErrorCode } from './ReelfluxError.js';
 import {
@@ -46,6 +60,13 @@ export type VideoPage = VideosQuery['videos'];
 /** One page of a video's conversions, newest first. */
 export type ConversionPage = NonNullable<VideoConversionsQuery['video']>['conversions'];
 export type { Mp3Options };
+export type WebhookEndpoint = WebhookEndpointFieldsFragment;
+/** An endpoint with its signing secret, as adding it or rotating its secret answers, once. */
+export type WebhookEndpointWithSecret = AddWebhookEndpointMutation['addWebhookEndpoint'];
+/** One notice to one endpoint, with its attempts (oldest first). */
+export type WebhookDelivery = WebhookDeliveryFieldsFragment;
+export type WebhookAttempt = WebhookDelivery['attempts'][number];
+export type { NotificationEvent, WebhookEndpointChange };
 
 export interface ClientOptions {
   /** The router's base URL, e.g. `http://127.0.0.1:4000` (`/graphql` is added). */
@@ -123,6 +144,23 @@ export interface ReelfluxClient {
     convert?: UploadOptions & { output?: string },
     callbacks?: ConvertCallbacks,
   ): Promise<ConvertResult>;
+  /** Your webhook endpoints. */
+  webhookEndpoints(): Promise<WebhookEndpoint[]>;
+  webhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  /** A new endpoint for `events` (default: all); the answer holds its secret, shown only here. */
+  addWebhookEndpoint(url: string, events?: NotificationEvent[]): Promise<WebhookEndpointWithSecret>;
+  /** A new URL or events, or turns it off or on (on again also forgets its run of failures). */
+  updateWebhookEndpoint(id: string, change: WebhookEndpointChange): Promise<WebhookEndpoint>;
+  /** Removes an endpoint and drops its pending deliveries; rejects NOT_FOUND if there is none. */
+  removeWebhookEndpoint(id: string): Promise<void>;
+  /** A new secret, in the answer only; the old one signs beside it for 24 hours. */
+  rotateWebhookSecret(id: string): Promise<WebhookEndpointWithSecret>;
+  /** A signed `webhook.test` delivery, sent now; its attempts appear in `webhookDeliveries`. */
+  testWebhookEndpoint(id: string): Promise<WebhookDelivery>;
+  /** An endpoint's deliveries, newest first, `first` (1–100) of them. */
+  webhookDeliveries(endpointId: string, first?: number): Promise<WebhookDelivery[]>;
+  /** A delivery sent again now, under the same `webhook-id`. */
+  replayWebhookDelivery(id: string): Promise<WebhookDelivery>;
 }
 
 /**
@@ -346,6 +384,56 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
         ...(signal ? { signal } : {}),
       });
       return { video, conversion: last, output };
+    },
+
+    async webhookEndpoints(): Promise<WebhookEndpoint[]> {
+      return (await request(WebhookEndpointsDocument, {})).webhookEndpoints;
+    },
+
+    async webhookEndpoint(id: string): Promise<WebhookEndpoint> {
+      const { webhookEndpoint } = await request(WebhookEndpointDocument, { id });
+      if (!webhookEndpoint) throw new ReelfluxError('NOT_FOUND', 'Webhook endpoint not found');
+      return webhookEndpoint;
+    },
+
+    async addWebhookEndpoint(
+      url: string,
+      events?: NotificationEvent[],
+    ): Promise<WebhookEndpointWithSecret> {
+      return (
+        await request(AddWebhookEndpointDocument, { input: { url, ...(events ? { events } : {}) } })
+      ).addWebhookEndpoint;
+    },
+
+    async updateWebhookEndpoint(
+      id: string,
+      change: WebhookEndpointChange,
+    ): Promise<WebhookEndpoint> {
+      return (await request(UpdateWebhookEndpointDocument, { id, change })).updateWebhookEndpoint;
+    },
+
+    async removeWebhookEndpoint(id: string): Promise<void> {
+      const { removeWebhookEndpoint } = await request(RemoveWebhookEndpointDocument, { id });
+      if (!removeWebhookEndpoint)
+        throw new ReelfluxError('NOT_FOUND', 'Webhook endpoint not found');
+    },
+
+    async rotateWebhookSecret(id: string): Promise<WebhookEndpointWithSecret> {
+      return (await request(RotateWebhookSecretDocument, { id })).rotateWebhookSecret;
+    },
+
+    async testWebhookEndpoint(id: string): Promise<WebhookDelivery> {
+      return (await request(TestWebhookEndpointDocument, { id })).testWebhookEndpoint;
+    },
+
+    async webhookDeliveries(endpointId: string, first = 20): Promise<WebhookDelivery[]> {
+      const { webhookEndpoint } = await request(WebhookDeliveriesDocument, { endpointId, first });
+      if (!webhookEndpoint) throw new ReelfluxError('NOT_FOUND', 'Webhook endpoint not found');
+      return webhookEndpoint.deliveries;
+    },
+
+    async replayWebhookDelivery(id: string): Promise<WebhookDelivery> {
+      return (await request(ReplayWebhookDeliveryDocument, { id })).replayWebhookDelivery;
     },
   };
 

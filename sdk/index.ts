@@ -14,6 +14,12 @@ export {
   type User,
   type Video,
   type VideoPage,
+  type NotificationEvent,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEndpointChange,
+  type WebhookEndpointWithSecret,
 } from './createReelfluxClient.js';
 export {
   ReelfluxError,
@@ -21,4 +27,4 @@ export {
   type ReelfluxErrorCode,
   type ServerError,
 } from './ReelfluxError.js';
-export type { ConversionStatus } from './generated/graphql.js';
+export type { ConversionStatus, DeliveryStatus } from './generated/graphql.js';

@@ -4,8 +4,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
+import { eventName, notificationEvents, UsageError } from '../sdk/cli/arguments.js';
+import {
+  describeWebhookAttempt,
+  describeWebhookDelivery,
+  isAccepted,
+} from '../sdk/cli/describeWebhookDelivery.js';
+import { describeWebhookEndpoint } from '../sdk/cli/describeWebhookEndpoint.js';
 import { EXIT, EXIT_MEANINGS, exitCodeFor } from '../sdk/cli/exitCodes.js';
-import { COMMANDS, main, usageText } from '../sdk/cli/main.js';
+import { COMMANDS, findCommand, main, usageText } from '../sdk/cli/main.js';
+import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../sdk/index.js';
 import { SdkErrorCode } from '../sdk/ReelfluxError.js';
 
 /** The CLI's dispatch, usage and exit codes, without a server: calls stop before the network. */
@@ -48,6 +56,18 @@ describe('reelflux CLI', () => {
     [['convert', fromRoot('package.json'), '--vbr', '1.5'], '--vbr must be a non-negative integer'],
     [['convert'], 'convert needs a video file'],
     [['signup'], 'signup needs --email'],
+    [['webhooks'], 'webhooks needs one of: add, ls, rm, enable, disable, test, rotate, deliveries'],
+    [['webhooks', 'frob'], 'unknown command "webhooks frob" (webhooks takes add, ls,'],
+    [['webhooks', 'add'], 'webhooks add needs a URL'],
+    [
+      ['webhooks', 'add', 'https://example.com/hook', '--events', 'started,failed'],
+      '--events takes succeeded, failed, cancelled, not started',
+    ],
+    [['webhooks', 'add', 'https://example.com/hook', '--events', ' , '], '--events needs'],
+    [['webhooks', 'rm'], 'webhooks rm needs an endpoint id'],
+    [['webhooks', 'test', 'a', 'b'], 'webhooks test needs an endpoint id'],
+    [['webhooks', 'deliveries', 'a', '--limit', '0'], '--limit must be a positive integer'],
+    [['webhooks', 'replay'], 'webhooks replay needs a delivery id'],
   ])('answers %j with exit 2 and says why', async (argv, message) => {
     expect(await main(argv)).toBe(EXIT.USAGE);
     expect(output).toContain(message);
@@ -56,6 +76,19 @@ describe('reelflux CLI', () => {
   it('exits 5 when the server cannot be reached', async () => {
     expect(await main(['status', 'a'.repeat(24)])).toBe(EXIT.UNAVAILABLE);
     expect(output).toContain('reelflux: NETWORK_ERROR');
+    expect(await main(['webhooks', 'ls'])).toBe(EXIT.UNAVAILABLE);
+  });
+
+  it('finds a command by one word or two, and passes on what follows its name', () => {
+    const found = (argv: string[]) => {
+      const { command, args } = findCommand(argv);
+      return { name: command.name, args };
+    };
+    expect(found(['ls', 'x'])).toEqual({ name: 'ls', args: ['x'] });
+    expect(found(['webhooks', 'ls'])).toEqual({ name: 'webhooks ls', args: [] });
+    expect(found(['webhooks', 'rm', 'abc'])).toEqual({ name: 'webhooks rm', args: ['abc'] });
+    expect(found(['history', 'ls'])).toEqual({ name: 'history', args: ['ls'] });
+    expect(() => findCommand(['webhook', 'ls'])).toThrow(UsageError);
   });
 
   it('maps each error code to the exit code a script acts on', () => {
@@ -69,5 +102,104 @@ describe('reelflux CLI', () => {
     expect(exitCodeFor(SdkErrorCode.CANCELLED)).toBe(EXIT.INTERRUPTED);
     expect(exitCodeFor(ConversionErrorCode.NO_AUDIO_STREAM)).toBe(EXIT.FAILED);
     expect(exitCodeFor(ErrorCode.RATE_LIMITED)).toBe(EXIT.FAILED);
+  });
+
+  it("reads --events as short names or the API's, in any case, each once", () => {
+    expect(notificationEvents('succeeded')).toEqual(['CONVERSION_SUCCEEDED']);
+    expect(notificationEvents(' Failed, CONVERSION_CANCELLED,conversion.failed ,')).toEqual([
+      'CONVERSION_FAILED',
+      'CONVERSION_CANCELLED',
+    ]);
+    expect(() => notificationEvents('succeeded,done')).toThrow(/not done$/);
+    expect(eventName('CONVERSION_CANCELLED')).toBe('cancelled');
+  });
+});
+
+describe('reelflux webhooks output', () => {
+  const endpoint: WebhookEndpoint = {
+    id: 'e1',
+    url: 'https://example.com/hook',
+    events: ['CONVERSION_SUCCEEDED', 'CONVERSION_FAILED'],
+    enabled: true,
+    disabledReason: null,
+    failingSince: null,
+    createdAt: '2026-12-01T10:00:00.000Z',
+    previousSecretExpiresAt: null,
+  };
+  const attempt = (statusCode: number | null, error: string | null): WebhookAttempt => ({
+    at: '2026-12-01T10:00:01.250Z',
+    statusCode,
+    durationMs: 12,
+    error,
+    responseHead: '',
+  });
+
+  it('lists an endpoint on one line, with why it is off and since when it fails below', () => {
+    expect(describeWebhookEndpoint(endpoint)).toBe(
+      'e1  enabled   succeeded,failed  https://example.com/hook',
+    );
+    const now = Date.parse('2026-12-07T00:00:00Z');
+    expect(
+      describeWebhookEndpoint(
+        {
+          ...endpoint,
+          enabled: false,
+          disabledReason: 'failing for 5 days',
+          failingSince: '2026-12-01T10:00:00.000Z',
+          previousSecretExpiresAt: '2026-12-07T12:00:00.000Z',
+        },
+        now,
+      ),
+    ).toBe(
+      [
+        'e1  disabled  succeeded,failed  https://example.com/hook',
+        '  disabled: failing for 5 days',
+        '  failing since 2026-12-01T10:00:00Z',
+        '  the previous secret also signs until 2026-12-07T12:00:00Z',
+      ].join('\n'),
+    );
+    // A rotated-out secret that no longer signs is not worth a line.
+    expect(
+      describeWebhookEndpoint(
+        { ...endpoint, previousSecretExpiresAt: '2026-12-06T00:00:00Z' },
+        now,
+      ),
+    ).not.toContain('previous secret');
+  });
+
+  it('says what became of each attempt: the status, or why none came', () => {
+    expect(describeWebhookAttempt(attempt(200, null))).toBe('HTTP 200 in 12 ms');
+    expect(describeWebhookAttempt(attempt(302, 'redirect not followed (302)'))).toBe(
+      'HTTP 302 (redirect not followed (302)) in 12 ms',
+    );
+    expect(describeWebhookAttempt(attempt(null, 'timeout'))).toBe('no answer: timeout after 12 ms');
+    expect([200, 204, 299].map((code) => isAccepted(attempt(code, null)))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(isAccepted(attempt(302, 'redirect not followed (302)'))).toBe(false);
+    expect(isAccepted(attempt(null, 'refused'))).toBe(false);
+  });
+
+  it('lists a delivery with its attempts and, while pending, the next one', () => {
+    const delivery: WebhookDelivery = {
+      id: 'd1',
+      type: 'webhook.test',
+      conversionId: null,
+      videoId: null,
+      status: 'PENDING',
+      createdAt: '2026-12-01T10:00:00.000Z',
+      nextAttemptAt: '2026-12-01T10:01:00.000Z',
+      attempts: [attempt(500, null), attempt(null, 'refused')],
+    };
+    expect(describeWebhookDelivery(delivery)).toBe(
+      [
+        'd1  PENDING    webhook.test  2026-12-01T10:00:00Z',
+        '  2026-12-01T10:00:01Z  HTTP 500 in 12 ms',
+        '  2026-12-01T10:00:01Z  no answer: refused after 12 ms',
+        '  next attempt at 2026-12-01T10:01:00Z',
+      ].join('\n'),
+    );
   });
 });

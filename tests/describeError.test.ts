@@ -31,6 +31,12 @@ describe('describeError (web page)', () => {
     expect(describeError({ code: 'QUOTA_EXCEEDED', reason: 'STORED_BYTES' })).toContain(
       'Delete some videos',
     );
+    expect(describeError({ code: 'BAD_USER_INPUT', reason: 'SCHEME_NOT_ALLOWED' })).toContain(
+      'https://',
+    );
+    expect(describeError({ code: 'BAD_USER_INPUT', reason: 'PRIVATE_ADDRESS' })).toContain(
+      'public internet',
+    );
     expect(describeError({ code: 'BAD_USER_INPUT', field: 'mp3.endSeconds' })).toBe(
       'The value of “Trim end” is not valid.',
     );

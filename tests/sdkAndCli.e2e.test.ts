@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromRoot } from '../lib/platform/projectRoot.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
@@ -9,6 +10,7 @@ import { createReelfluxClient, ReelfluxError, type Conversion } from '../sdk/ind
 import { PASSWORD } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
 import { uniqueName } from './helpers/uniqueName.js';
+import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhookReceiver.js';
 
 const CLI = fromRoot('dist', 'sdk', 'cli', 'bin.js');
 
@@ -25,13 +27,21 @@ describe('SDK and CLI end to end', () => {
   const configDir = join(work, 'config');
   let stack: RunningStack;
   let clip: string;
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    stack = await spawnStack(infra, prefix, { WORKER_CONCURRENCY: '2' });
+    stack = await spawnStack(infra, prefix, {
+      WORKER_CONCURRENCY: '2',
+      // The webhook receiver is a plain-http server on loopback.
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      WEBHOOK_ALLOW_HTTP: 'true',
+    });
+    receiver = await startWebhookReceiver();
     clip = join(work, 'Clip One.mp4');
     writeFileSync(clip, makeVideo(infra.ffmpegPath, 6));
   });
   afterAll(async () => {
+    await receiver?.close();
     await stack?.stop();
   });
 
@@ -261,6 +271,80 @@ describe('SDK and CLI end to end', () => {
       await expect
         .poll(async () => (await reelflux.conversion(newest?.id ?? '')).status)
         .toBe('CANCELLED');
+    });
+
+    it('manages webhook endpoints: the secret once, a signed test the receiver takes, replay, removal', async () => {
+      // A user of its own, in a config folder of its own: the steps above share theirs.
+      const env = { REELFLUX_CONFIG_DIR: join(work, 'webhooks-config') };
+      const run = (args: string[]) => cli(args, { env });
+      const signup = await cli(['signup', '--email', `${uniqueName('hooks')}@example.com`], {
+        stdin: `${PASSWORD}\n`,
+        env,
+      });
+      expect(signup.code, signup.stderr).toBe(0);
+
+      const url = receiver.url('/cli');
+      const add = await run(['webhooks', 'add', url, '--events', 'succeeded,failed']);
+      expect(add.code, add.stderr).toBe(0);
+      const id = add.stdout.split(/\s/)[0] ?? '';
+      const secret = /^secret: (whsec_\S+)$/m.exec(add.stdout)?.[1] ?? '';
+      expect(id).toMatch(/^[0-9a-f]{24}$/);
+      expect(secret).toMatch(/^whsec_/);
+      expect(add.stdout).toContain('This secret will not be shown again');
+
+      const ls = await run(['webhooks', 'ls']);
+      expect(ls.code, ls.stderr).toBe(0);
+      expect(ls.stdout.trim()).toBe(`${id}  enabled   succeeded,failed  ${url}`);
+      const listed = await run(['webhooks', 'ls', '--json']);
+      expect(JSON.parse(listed.stdout)).toEqual([
+        expect.objectContaining({
+          id,
+          url,
+          events: ['CONVERSION_SUCCEEDED', 'CONVERSION_FAILED'],
+          enabled: true,
+          failingSince: null,
+        }),
+      ]);
+      expect(listed.stdout).not.toContain(secret);
+
+      // The CLI waits for the attempt and prints the receiver's answer.
+      const test = await run(['webhooks', 'test', id]);
+      expect(test.code, test.stderr).toBe(0);
+      expect(test.stdout).toMatch(/^[0-9a-f]{24} {2}HTTP 200 in \d+ ms$/m);
+      const deliveryId = test.stdout.split(/\s/)[0] ?? '';
+      const [hook] = await receiver.waitFor('/cli', 1);
+      expect(hook?.headers['webhook-id']).toBe(deliveryId);
+      expect(hook?.headers['webhook-signature']).toMatch(/^v1,/);
+      const payload = new Webhook(secret).verify(
+        hook?.body ?? '',
+        hook?.headers as Record<string, string>,
+      );
+      expect(payload).toMatchObject({ type: 'webhook.test' });
+
+      const deliveries = await run(['webhooks', 'deliveries', id]);
+      expect(deliveries.code, deliveries.stderr).toBe(0);
+      expect(deliveries.stdout).toMatch(new RegExp(`^${deliveryId} {2}DELIVERED +webhook\\.test `));
+      expect(deliveries.stdout).toMatch(/^ {2}\S+ {2}HTTP 200 in \d+ ms$/m);
+
+      // A new secret, printed once; the replay (same webhook-id) verifies with it.
+      const rotate = await run(['webhooks', 'rotate', id]);
+      expect(rotate.code, rotate.stderr).toBe(0);
+      const rotated = /^secret: (whsec_\S+)$/m.exec(rotate.stdout)?.[1] ?? '';
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(secret);
+      const replay = await run(['webhooks', 'replay', deliveryId]);
+      expect(replay.code, replay.stderr).toBe(0);
+      const again = (await receiver.waitFor('/cli', 2))[1];
+      expect(again?.headers['webhook-id']).toBe(deliveryId);
+      expect(
+        new Webhook(rotated).verify(again?.body ?? '', again?.headers as Record<string, string>),
+      ).toMatchObject({ type: 'webhook.test' });
+
+      const rm = await run(['webhooks', 'rm', id]);
+      expect(rm.code, rm.stderr).toBe(0);
+      expect((await run(['webhooks', 'ls'])).stdout.trim()).toBe('(no webhook endpoints)');
+      expect((await run(['webhooks', 'rm', id])).code).toBe(4);
+      expect((await run(['webhooks', 'add', 'ftp://example.com/'])).code).toBe(2);
     });
   });
 });

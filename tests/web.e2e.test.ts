@@ -17,6 +17,7 @@ import { postGraphQL } from './helpers/graphql.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
+import { startWebhookReceiver } from './helpers/webhookReceiver.js';
 
 // The page's globals, as the functions run inside it by `page.evaluate` see them (this file
 // is compiled for Node, without the DOM's types).
@@ -52,7 +53,11 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    stack = await spawnStack(infra, prefix);
+    // Webhooks may go to a plain-http receiver on loopback, as the Notifications test's does.
+    stack = await spawnStack(infra, prefix, {
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      WEBHOOK_ALLOW_HTTP: 'true',
+    });
     browser = await launchTestBrowser();
     mongo = new MongoClient(infra.mongodbUri);
   }, 240_000);
@@ -490,6 +495,68 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('videos-heading');
     expect(consoleErrors).toEqual([]);
     await page.close();
+  });
+
+  it('adds a webhook endpoint under Notifications, shows its secret once, tests and removes it', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const page = await openPage();
+      await signUp(page);
+      const url = receiver.url('/web');
+      const section = page.getByRole('region', { name: 'Notifications' });
+      await section.getByLabel('Endpoint URL').fill(url);
+      await section.getByLabel('Cancelled').uncheck();
+      await section.getByRole('button', { name: 'Add endpoint' }).click();
+
+      const secretField = section.getByLabel(`Signing secret for ${url}`);
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      expect(secret).toMatch(/^whsec_/);
+      expect(await section.getByText('it will not be shown again').count()).toBe(1);
+      // Focus is on what there is to copy.
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.id))
+        .toBe('webhook-secret');
+      await expectNoAccessibilityViolations(page);
+      await screenshot(page, 'notifications');
+      const item = section
+        .getByRole('listitem')
+        .filter({ has: page.getByRole('heading', { name: url }) });
+      expect(await item.locator('.status').textContent()).toBe(
+        'On When a conversion has succeeded, failed',
+      );
+
+      // Once dismissed, the secret is nowhere on the page, nor after a reload.
+      await section.getByRole('button', { name: 'Done' }).click();
+      await expect.poll(() => secretField.count()).toBe(0);
+      await page.reload();
+      await item.waitFor();
+      expect(await page.content()).not.toContain(secret);
+
+      // A test goes to the receiver, and the card shows the answer and the attempt.
+      await item.getByRole('button', { name: `Send test to ${url}` }).click();
+      await expect
+        .poll(() => item.getByRole('status').textContent(), { timeout: 20_000 })
+        .toMatch(/^Test answered: HTTP 200, \d+ ms\.$/);
+      const [hook] = await receiver.waitFor('/web', 1);
+      expect(hook?.headers['webhook-signature']).toMatch(/^v1,/);
+      const deliveries = item.getByRole('list', { name: `Last deliveries to ${url}` });
+      expect(await deliveries.getByRole('listitem').first().textContent()).toContain(
+        'webhook.test',
+      );
+      expect(await deliveries.locator('.attempts').first().textContent()).toMatch(/HTTP 200/);
+
+      await item.getByRole('button', { name: `Turn off ${url}` }).click();
+      await expect.poll(() => item.locator('.badge').first().textContent()).toBe('Off');
+      await item.getByRole('button', { name: `Remove ${url}` }).click();
+      await item.getByRole('button', { name: `Yes, remove ${url}` }).click();
+      await expect.poll(() => item.count()).toBe(0);
+      expect(await section.getByText('No webhook endpoints yet.').count()).toBe(1);
+      expect(consoleErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await receiver.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { parseArgs, ParseArgsConfig } from 'node:util';
-import type { Mp3Options } from '../createReelfluxClient.js';
+import type { Mp3Options, NotificationEvent } from '../createReelfluxClient.js';
 
 /** Every option any command takes; `parseArgs` refuses the rest. */
 export const OPTIONS = {
@@ -18,6 +18,7 @@ export const OPTIONS = {
   title: { type: 'string' },
   artist: { type: 'string' },
   limit: { type: 'string' },
+  events: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 export type OptionValues = ReturnType<
@@ -72,4 +73,37 @@ export function mp3Options(values: OptionValues): Mp3Options {
 /** A file name without its folder and extension: `movie` for an MP3 made of `a/movie.mp4`. */
 export function stem(filename: string): string {
   return basename(filename).replace(/\.[^.]*$/, '') || 'audio';
+}
+
+/** What a notification is about, as the command line writes it: `succeeded` for CONVERSION_SUCCEEDED. */
+const EVENTS: Record<string, NotificationEvent> = {
+  succeeded: 'CONVERSION_SUCCEEDED',
+  failed: 'CONVERSION_FAILED',
+  cancelled: 'CONVERSION_CANCELLED',
+};
+
+/** The events of `--events succeeded,failed`: the short names or the API's, in any case. */
+export function notificationEvents(value: string): NotificationEvent[] {
+  const names = value
+    .split(',')
+    .map((name) =>
+      name
+        .trim()
+        .toLowerCase()
+        .replace(/^conversion[._]/, ''),
+    )
+    .filter((name) => name !== '');
+  if (names.length === 0) throw new UsageError('--events needs at least one event');
+  const unknown = names.filter((name) => !Object.hasOwn(EVENTS, name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--events takes ${Object.keys(EVENTS).join(', ')}, not ${unknown.join(', ')}`,
+    );
+  }
+  return [...new Set(names.map((name) => EVENTS[name] as NotificationEvent))];
+}
+
+/** `succeeded` for CONVERSION_SUCCEEDED: how `--events` and the listings name an event. */
+export function eventName(event: NotificationEvent): string {
+  return event.replace(/^CONVERSION_/, '').toLowerCase();
 }

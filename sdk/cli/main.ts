@@ -6,12 +6,22 @@ import type { Command } from './Command.js';
 import { login, signup } from './commands/account.js';
 import { convert } from './commands/convert.js';
 import { download, history, ls, status } from './commands/conversions.js';
+import { WEBHOOK_COMMANDS } from './commands/webhooks.js';
 import { createProgress } from './createProgress.js';
 import { loadCredentials } from './credentials.js';
 import { EXIT, EXIT_MEANINGS, exitCodeFor, type ExitCode } from './exitCodes.js';
 
 /** Every command, in the order `reelflux --help` lists them. */
-export const COMMANDS: readonly Command[] = [signup, login, convert, status, download, ls, history];
+export const COMMANDS: readonly Command[] = [
+  signup,
+  login,
+  convert,
+  status,
+  download,
+  ls,
+  history,
+  ...WEBHOOK_COMMANDS,
+];
 
 const COLUMN = 30;
 
@@ -49,13 +59,17 @@ export async function main(argv: string[]): Promise<ExitCode> {
     return usage((error as Error).message);
   }
   const { values, positionals } = parsed;
-  const [name, ...args] = positionals;
-  if (values.help || !name) {
+  if (values.help || positionals.length === 0) {
     process.stdout.write(usageText());
     return values.help ? EXIT.OK : EXIT.USAGE;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return usage(`unknown command "${name}"`);
+  let found;
+  try {
+    found = findCommand(positionals);
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const { command, args } = found;
 
   const credentials = await loadCredentials();
   const url = values.url ?? credentials.url;
@@ -75,6 +89,27 @@ export async function main(argv: string[]): Promise<ExitCode> {
   } catch (error) {
     return fail(error, json);
   }
+}
+
+/**
+ * The command the first positionals name, one word (`ls`) or two (`webhooks ls`), and the
+ * arguments after its name. Throws a UsageError for a name no command has.
+ */
+export function findCommand(positionals: readonly string[]): { command: Command; args: string[] } {
+  const [first = '', second] = positionals;
+  const pair = second === undefined ? undefined : `${first} ${second}`;
+  const command = COMMANDS.find((c) => c.name === pair) ?? COMMANDS.find((c) => c.name === first);
+  if (command) return { command, args: positionals.slice(command.name.split(' ').length) };
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) =>
+    c.name.slice(first.length + 1),
+  );
+  if (group.length === 0) throw new UsageError(`unknown command "${first}"`);
+  const choices = group.join(', ');
+  throw new UsageError(
+    pair === undefined
+      ? `${first} needs one of: ${choices}`
+      : `unknown command "${pair}" (${first} takes ${choices})`,
+  );
 }
 
 function fail(error: unknown, json: boolean): ExitCode {

@@ -62,6 +62,12 @@ const REASONS: Record<string, string> = {
   ACTIVE_CONVERSIONS:
     'You already have as many conversions running as allowed. Convert again once one ends.',
   CONVERSIONS_PER_VIDEO: 'This video has been converted as many times as allowed.',
+  NOT_A_URL: 'The endpoint URL must be a full address, such as https://example.com/hooks.',
+  URL_TOO_LONG: 'The endpoint URL is too long.',
+  SCHEME_NOT_ALLOWED: 'The endpoint URL must start with https://.',
+  CREDENTIALS_IN_URL: 'The endpoint URL must not contain a user name or password.',
+  PRIVATE_ADDRESS: 'The endpoint URL must be on the public internet, not a private address.',
+  LOCALHOST: 'The endpoint URL must be on the public internet, not this machine.',
 };
 
 function isKnownCode(code: string): code is KnownCode {
@@ -101,6 +107,7 @@ const FIELD_LABELS: Record<string, string> = {
   'mp3.endSeconds': 'Trim end',
   'mp3.title': 'Title',
   'mp3.artist': 'Artist',
+  events: 'Events',
 };
 
 function labelFor(field: string): string {

@@ -7,6 +7,7 @@ import {
 import { describeApiError, type Api } from '../api/createApi.js';
 import { UploadForm } from './UploadForm.js';
 import { VideoCard, type ListedVideo } from './VideoCard.js';
+import { WebhookSettings } from './WebhookSettings.js';
 
 const PAGE_SIZE = 10;
 /** The API's largest page: a reload asks for everything shown in one go, up to this. */
@@ -16,7 +17,7 @@ const CANCEL_SETTLE_MS = 3_000;
 /** Shorter than the download links' life (15 minutes by default), so shown links still work. */
 const REFRESH_MS = 10 * 60_000;
 
-/** The logged-in page: the upload form and "Your videos", newest first. */
+/** The logged-in page: the upload form, "Your videos", newest first, and "Notifications". */
 export function Workspace({ api }: { api: Api }) {
   const [videos, setVideos] = useState<ListedVideo[]>([]);
   const [next, setNext] = useState<string | null>(null);
@@ -136,6 +137,7 @@ export function Workspace({ api }: { api: Api }) {
           </button>
         )}
       </section>
+      <WebhookSettings api={api} />
     </>
   );
 }
