@@ -77,7 +77,8 @@ export interface NotificationConfig extends ServiceBasics, BrokerSettings {
   mutationsPerMinute: number;
 }
 
-const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000';
+// 37.6 hours in all; even if every wait comes out 20 % short, over a day (30 hours).
+const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000,36000';
 
 export function loadNotificationConfig(
   source: NodeJS.ProcessEnv = process.env,
