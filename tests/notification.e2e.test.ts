@@ -220,6 +220,26 @@ describe('notification: webhooks, email and browser push', { timeout: 120_000 },
     expect(await deliveriesOf(carol, endpointId)).toHaveLength(1);
   });
 
+  it('a deleted video stops its pending deliveries', async () => {
+    const ivy = await newUser();
+    const { id: endpointId } = await addEndpoint(ivy, '/ivy');
+    // Every attempt fails, slowly: the delivery is still being retried when the video goes.
+    receiver.script(
+      '/ivy',
+      Array.from({ length: 8 }, () => ({ status: 500, delayMs: 1_000 })),
+    );
+    const videoId = await convert(ivy);
+    await receiver.waitFor('/ivy', 1);
+    await gql(ivy, 'mutation ($id: ID!) { deleteVideo(id: $id) }', { id: videoId });
+    await expect
+      .poll(async () => (await deliveriesOf(ivy, endpointId))[0]?.status, { timeout: 10_000 })
+      .toBe('DROPPED');
+    const sent = receiver.received('/ivy').length;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // At most the attempt already under way when it was dropped; none after it.
+    expect(receiver.received('/ivy').length).toBeLessThanOrEqual(sent + 1);
+  });
+
   it('the notification process killed mid-delivery: the webhook still arrives, under the same id', async () => {
     const dave = await newUser();
     await addEndpoint(dave, '/dave');
