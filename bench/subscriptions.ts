@@ -172,6 +172,7 @@ async function startRouter(running: RunningStack): Promise<{ url: string; pid: n
       AUTH_URL: running.subgraphUrls.auth,
       MEDIA_URL: running.subgraphUrls.media,
       CONVERSION_URL: running.subgraphUrls.conversion,
+      NOTIFICATION_URL: running.subgraphUrls.notification,
       // The benchmark's one user stands for a thousand subscribers: the per-user limits are
       // lifted here (spawnStack lifts those per address), so what is measured is the router.
       MAX_SUBSCRIPTIONS_PER_CONNECTION: '100',

@@ -405,6 +405,7 @@ describe('realtime conversion', () => {
           AUTH_URL: stack.subgraphUrls.auth,
           MEDIA_URL: secondMedia,
           CONVERSION_URL: stack.subgraphUrls.conversion,
+          NOTIFICATION_URL: stack.subgraphUrls.notification,
         },
         'router',
       );

@@ -204,6 +204,7 @@ describe('conversionUpdated over graphql-ws', () => {
           AUTH_URL: suite.stack.subgraphUrls.auth,
           MEDIA_URL: suite.stack.subgraphUrls.media,
           CONVERSION_URL: suite.stack.subgraphUrls.conversion,
+          NOTIFICATION_URL: suite.stack.subgraphUrls.notification,
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
