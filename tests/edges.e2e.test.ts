@@ -126,7 +126,7 @@ describe('edges (SECURITY.md)', { timeout: 300_000 }, () => {
     };
     outcomes.set('edge.metricsSubgraphs', await distinct(Object.values(stack.subgraphUrls)));
     const internal = Object.values(stack.internalUrls);
-    expect(internal).toHaveLength(5);
+    expect(internal).toHaveLength(6);
     outcomes.set('edge.metricsInternal', await distinct(internal));
   });
 
