@@ -1,3 +1,4 @@
+import { PROCESS_NAMES } from '../lib/platform/processPorts.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -103,7 +104,7 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
       token: other.token,
       conversionId: (upload.body.data?.uploadVideo as { id: string }).id,
     };
-    pids = ['router', 'auth', 'media', 'conversion', 'worker'].map(
+    pids = PROCESS_NAMES.map(
       (name) => childPids(stack.launcher.pid ?? 0, `${name}/main.js`)[0] ?? 0,
     );
   });
@@ -480,8 +481,8 @@ describe('attacks and bad input (SECURITY.md)', { timeout: 240_000 }, () => {
       timeoutMs: 300_000,
     });
     expect(done.status).toBe('SUCCEEDED');
-    // Nothing crashed: the same five processes as at the start.
-    const now = ['router', 'auth', 'media', 'conversion', 'worker'].map(
+    // Nothing crashed: the same processes as at the start.
+    const now = PROCESS_NAMES.map(
       (name) => childPids(stack.launcher.pid ?? 0, `${name}/main.js`)[0] ?? 0,
     );
     expect(now).toEqual(pids);

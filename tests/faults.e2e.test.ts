@@ -1,3 +1,4 @@
+import { PROCESS_NAMES } from '../lib/platform/processPorts.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -362,10 +363,8 @@ describe('faults: the launcher is killed', { timeout: 120_000 }, () => {
 
   it('its processes stop on their own instead of running on as orphans', async () => {
     const launcher = stack.launcher.pid ?? 0;
-    pids = ['router', 'auth', 'media', 'conversion', 'worker'].flatMap((name) =>
-      childPids(launcher, `${name}/main.js`),
-    );
-    expect(pids).toHaveLength(5);
+    pids = PROCESS_NAMES.flatMap((name) => childPids(launcher, `${name}/main.js`));
+    expect(pids).toHaveLength(PROCESS_NAMES.length);
     process.kill(launcher, 'SIGKILL');
     // They drain as on SIGTERM (up to the 10 s grace), so allow a little more than that.
     await expect.poll(alive, { timeout: 20_000, interval: 250 }).toEqual([]);
