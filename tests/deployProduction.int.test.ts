@@ -231,7 +231,7 @@ describeShipping('the production overlays', ({ rendered }) => {
     }
   });
 
-  it('let only the notification pods reach the internet: public addresses, on TCP 443 and 80', () => {
+  it('let only the notification pods reach the internet: public addresses, on TCP 443, 80, 587 and 465', () => {
     for (const [overlay, objects] of productionOverlays(rendered)) {
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as NetworkPolicyObject[];
       // Every egress rule that leaves the namespace's pods and DNS: an address block, or no `to`
@@ -255,9 +255,11 @@ describeShipping('the production overlays', ({ rendered }) => {
           expect.arrayContaining([
             { port: 443, protocol: 'TCP' },
             { port: 80, protocol: 'TCP' },
+            { port: 587, protocol: 'TCP' },
+            { port: 465, protocol: 'TCP' },
           ]),
         );
-        expect(rule.ports, where).toHaveLength(2);
+        expect(rule.ports, where).toHaveLength(4);
       }
       // As the pods see it: the notification pods reach the internet, no other pod does.
       const workloads = objects.filter(
@@ -269,7 +271,9 @@ describeShipping('the production overlays', ({ rendered }) => {
           /^(internet|ip|namespace):|^anywhere$/.test(to),
         );
         expect(outside, `${overlay}: ${name}`).toEqual(
-          name === 'notification' ? ['internet:443', 'internet:80'] : [],
+          name === 'notification'
+            ? ['internet:443', 'internet:80', 'internet:587', 'internet:465']
+            : [],
         );
       }
     }

@@ -196,7 +196,8 @@ export function egressOf(objects: K8sObject[], labels: Record<string, string>): 
  * What a process's configuration makes it connect to, as egressOf names it: each host of its
  * broker, database, JWKS and subgraph URLs, by the Service it names (`auth`, or `mongodb` in
  * `mongodb-0.mongodb.reelflux.svc…`) and that Service's pods; and, for a process that sends
- * webhooks, the public internet on the ports of https and http (WEBHOOK_ALLOW_HTTP).
+ * webhooks, browser pushes and mail, the public internet on the ports of https, http
+ * (WEBHOOK_ALLOW_HTTP) and SMTP submission (587, 465).
  */
 export function destinationsOf(objects: K8sObject[], config: unknown): string[] {
   const { amqpUrl, mongodbUri, tokens, subgraphUrls, webhooks } = config as {
@@ -207,7 +208,9 @@ export function destinationsOf(objects: K8sObject[], config: unknown): string[] 
     webhooks?: unknown;
   };
   const urls = [amqpUrl, mongodbUri, tokens?.jwksUrl, ...Object.values(subgraphUrls ?? {})];
-  const found = new Set<string>(webhooks ? ['dns', 'internet:443', 'internet:80'] : ['dns']);
+  const found = new Set<string>(
+    webhooks ? ['dns', 'internet:443', 'internet:80', 'internet:587', 'internet:465'] : ['dns'],
+  );
   for (const url of urls) {
     if (url === undefined) continue;
     const hosts = /^\w+:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url)?.[1]?.split(',') ?? [];
