@@ -59,7 +59,7 @@ const work = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const prefix = `bench${Date.now().toString(36)}_`;
 const big = BIG_MB > 0 ? bigStreamable(infra.ffmpegPath, BIG_MB) : undefined;
 const stack = await spawnStack(infra, prefix, {
-  REELFLUX_PROCESSES: 'auth,media,conversion,router',
+  REELFLUX_PROCESSES: 'auth,media,conversion,notification,router',
   MAX_UPLOAD_BYTES: String(Math.max(2 * 2 ** 30, (big ? statSync(big).size : 0) + 2 ** 20)),
   MAX_STORED_BYTES_PER_USER: String(64 * 2 ** 30),
   LOG_LEVEL: 'info',

@@ -88,7 +88,7 @@ async function measure(
   const stack = await spawnStack({ ...infra, mongodbUri: store.url }, prefix, {
     // No worker: it would read the router's upload back for its conversion while the driver's
     // upload is measured.
-    REELFLUX_PROCESSES: 'auth,media,conversion,router',
+    REELFLUX_PROCESSES: 'auth,media,conversion,notification,router',
     UPLOAD_TIMEOUT_SECONDS: '3600',
   });
   const client = new MongoClient(store.url);

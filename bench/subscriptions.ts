@@ -45,7 +45,7 @@ const infra = await ensureInfrastructure(process.env, () => undefined);
 const prefix = `bench_subs_${Date.now()}_`;
 const dir = mkdtempSync(join(tmpdir(), 'reelflux-bench-'));
 const stack = await spawnStack(infra, prefix, {
-  REELFLUX_PROCESSES: 'auth,media,conversion,router',
+  REELFLUX_PROCESSES: 'auth,media,conversion,notification,router',
   // (a) converts one video again and again, far past what one user may.
   MAX_CONVERSIONS_PER_VIDEO: '1000',
 });

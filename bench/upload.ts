@@ -22,7 +22,7 @@ const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const prefix = `bench${Date.now().toString(36)}_`;
 const stack = await spawnStack(infra, prefix, {
   // No worker: it would read each upload back for its conversion while (b) is measured.
-  REELFLUX_PROCESSES: 'auth,media,conversion,router',
+  REELFLUX_PROCESSES: 'auth,media,conversion,notification,router',
   LOG_LEVEL: 'warn',
   MAX_UPLOAD_BYTES: String(BIG + MB),
 });

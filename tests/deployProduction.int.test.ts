@@ -272,7 +272,7 @@ describeShipping('the production overlays', ({ rendered }) => {
         );
         expect(outside, `${overlay}: ${name}`).toEqual(
           name === 'notification'
-            ? ['internet:443', 'internet:80', 'internet:587', 'internet:465']
+            ? ['internet:443', 'internet:465', 'internet:587', 'internet:80']
             : [],
         );
       }

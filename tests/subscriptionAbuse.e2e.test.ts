@@ -74,7 +74,7 @@ describe('subscription abuse (SECURITY.md)', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     stack = await spawnStack(infra, prefix, {
-      REELFLUX_PROCESSES: 'auth,media,conversion,router',
+      REELFLUX_PROCESSES: 'auth,media,conversion,notification,router',
       TRUSTED_PROXY_HOPS: '1',
       MAX_WEBSOCKETS_PER_USER: String(LIMITS.socketsPerUser),
       MAX_SUBSCRIPTIONS_PER_USER: String(LIMITS.subscriptionsPerUser),
