@@ -159,6 +159,7 @@ function plainPost(url: string, headers: IncomingHttpHeaders, body: string): Pro
   });
 }
 
+const runStarted = performance.now();
 const { stop: stopInfra, ...infra } = await ensureInfrastructure();
 const clip = bench720p(infra.ffmpegPath, 1);
 const stackEnv = {
@@ -340,8 +341,10 @@ try {
       '|---|---|---|---|---|---|---|---|',
       ...rounds.map(
         (r) =>
-          `| ${r.dead} | ${r.arrived}/${r.live}${r.complete ? '' : ` (window closed: incomplete)`} | ${r.seconds.toFixed(1)} | **${r.perSecond.toFixed(0)}** | ${r.p50.toFixed(0)} / **${r.p95.toFixed(0)}** / ${r.max.toFixed(0)} | ${r.duplicates} | ${r.dead === 'refused' ? 'n/a (refused)' : r.heldAttempts} | ${mb(r.rssBefore)} → ${mb(r.rssPeak)} |`,
+          `| ${r.dead} | ${r.arrived}/${r.live}${r.complete ? '' : ` (window closed: incomplete)`} | ${r.seconds.toFixed(1)} | **${r.perSecond.toFixed(1)}** | ${r.p50.toFixed(0)} / **${r.p95.toFixed(0)}** / ${r.max.toFixed(0)} | ${r.duplicates} | ${r.dead === 'refused' ? 'n/a (refused)' : r.heldAttempts} | ${mb(r.rssBefore)} → ${mb(r.rssPeak)} |`,
       ),
+      '',
+      `whole run: ${((performance.now() - runStarted) / 1000).toFixed(0)} s`,
     ].join('\n'),
   );
   // A round whose live webhooks did not all arrive did not measure what it set out to.
