@@ -6,6 +6,7 @@ import type {
   Channel,
   DeliveryRecord,
   DeliveryStore,
+  DueDelivery,
 } from './createDeliveryStore.js';
 import { planRetry } from './planRetry.js';
 
@@ -23,9 +24,12 @@ export type ChannelSender = (delivery: DeliveryRecord) => Promise<ChannelOutcome
 
 /** Sends due deliveries, a bounded number at once, and records every attempt. */
 export interface DeliveryDispatcher {
-  /** Looks for due deliveries now (new ones were just made). */
-  wake(this: void): void;
-  /** Looks every second as well, for retries coming due. */
+  /** A delivery just made or replayed: sent as soon as a place is free. */
+  schedule(this: void, delivery: DueDelivery): void;
+  /**
+   * Sends what is due every 100 ms, and reads the store every `rescanMs` for what it does not
+   * know of: deliveries made by another replica's intake, or left by a process that died.
+   */
   start(): void;
   /** Takes no more, and waits for the attempts under way (each within its time limit). */
   stop(): Promise<void>;
@@ -33,11 +37,18 @@ export interface DeliveryDispatcher {
 
 /** How long past its time limit an attempt counts as lost, its process presumed dead. */
 const LEASE_SLACK_MS = 30_000;
+/** How often the store is read for due deliveries this process was not told of. */
+const RESCAN_MS = 5_000;
+/** How many of those one read takes. */
+const RESCAN_LIMIT = 2_000;
 
 /**
- * Claims due deliveries from the store, so that any number of replicas share them and a
- * delivery whose process died is due again once its lease runs out (sent again then, under the
- * same id). At most `concurrency` attempts at once here, and `concurrencyPerEndpoint` to one
+ * Claims due deliveries from the store one by one, by id, so that any number of replicas share
+ * them and a delivery whose process died is due again once its lease runs out (sent again then,
+ * under the same id). What is due is planned here, from the deliveries this process made or
+ * retried and from a read of the store every few seconds: a claim by id stays cheap however
+ * many deliveries wait, where asking the store for "the one due longest" sorts them all (on
+ * FerretDB, in the proxy, on every claim). At most `concurrency` attempts at once here, and `concurrencyPerEndpoint` to one
  * target (a webhook endpoint, an address, a browser): a slow or dead target holds its own
  * places, never another user's. Failed attempts are retried on `retryScheduleMs`.
  */
@@ -55,15 +66,14 @@ export function createDeliveryDispatcher(deps: {
   const { deliveries, settings, log } = deps;
   const perTarget = new Map<string, number>();
   const underWay = new Set<Promise<void>>();
+  const plan = createDuePlan(deliveries);
   let pumping = false;
   let again = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
 
-  const busyTargets = () =>
-    [...perTarget]
-      .filter(([, n]) => n >= settings.concurrencyPerEndpoint)
-      .map(([id]) => new ObjectId(id));
+  const full = (target: ObjectId) =>
+    (perTarget.get(target.toHexString()) ?? 0) >= settings.concurrencyPerEndpoint;
 
   const pump = async () => {
     if (pumping) {
@@ -74,12 +84,14 @@ export function createDeliveryDispatcher(deps: {
     try {
       do {
         again = false;
-        while (!stopped && underWay.size < settings.concurrency) {
+        for (const due of plan.dueNow()) {
+          if (stopped || underWay.size >= settings.concurrency) break;
+          if (full(due.targetId)) continue;
+          plan.forget(due);
           const now = new Date();
           const lease = new Date(now.getTime() + settings.timeoutMs + LEASE_SLACK_MS);
-          const delivery = await deliveries.claimDue(now, lease, busyTargets());
-          if (!delivery) break;
-          begin(delivery);
+          const delivery = await deliveries.claim(due._id, now, lease);
+          if (delivery) begin(delivery);
         }
       } while (again && !stopped);
     } catch (error) {
@@ -88,6 +100,17 @@ export function createDeliveryDispatcher(deps: {
       pumping = false;
     }
   };
+
+  const schedule = (delivery: DueDelivery) => {
+    plan.add(delivery);
+    void pump();
+  };
+  const rescan = () =>
+    plan.rescan().then(
+      () => void pump(),
+      (error: unknown) =>
+        log.warn({ err: error }, 'due deliveries could not be read; trying again soon'),
+    );
 
   const begin = (delivery: DeliveryRecord) => {
     const key = delivery.targetId.toHexString();
@@ -122,19 +145,46 @@ export function createDeliveryDispatcher(deps: {
     }
     await deliveries.recordAttempt(delivery._id, attempt, outcome);
     deps.onAttempt?.(delivery.channel, kind, attempt.durationMs);
+    if ('next' in outcome) plan.add({ ...delivery, nextAttemptAt: outcome.next });
   };
 
   return {
-    wake: () => void pump(),
+    schedule,
     start() {
-      timer = setInterval(() => void pump(), 1000);
-      timer.unref();
-      void pump();
+      timers.push(
+        setInterval(() => void pump(), 100),
+        setInterval(() => void rescan(), RESCAN_MS),
+      );
+      for (const timer of timers) timer.unref();
+      void rescan();
     },
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      for (const timer of timers) clearInterval(timer);
       await Promise.all([...underWay]);
+    },
+  };
+}
+
+/**
+ * What this process knows to be pending, by id: when each is due and where it goes. Filled by
+ * the deliveries this process makes or retries, and by reading the store (`rescan`).
+ */
+function createDuePlan(deliveries: DeliveryStore) {
+  const planned = new Map<string, DueDelivery>();
+  return {
+    add: (due: DueDelivery) => void planned.set(due._id.toHexString(), due),
+    forget: (due: DueDelivery) => void planned.delete(due._id.toHexString()),
+    /** Those due now, oldest first. */
+    dueNow(): DueDelivery[] {
+      const now = Date.now();
+      const at = (d: DueDelivery) => d.nextAttemptAt?.getTime() ?? 0;
+      return [...planned.values()].filter((d) => at(d) <= now).sort((a, b) => at(a) - at(b));
+    },
+    async rescan() {
+      for (const due of await deliveries.dueBy(new Date(), RESCAN_LIMIT)) {
+        if (!planned.has(due._id.toHexString())) planned.set(due._id.toHexString(), due);
+      }
     },
   };
 }

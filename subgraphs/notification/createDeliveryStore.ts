@@ -53,6 +53,9 @@ export type NewDelivery = Omit<
   '_id' | 'deliveryStatus' | 'attempts' | 'round' | 'nextAttemptAt' | 'createdAt'
 >;
 
+/** Where and when a pending delivery is due: what a sender needs to plan, without the rest. */
+export type DueDelivery = Pick<DeliveryRecord, '_id' | 'targetId' | 'nextAttemptAt'>;
+
 export const ATTEMPTS_KEPT = 50;
 
 /**
@@ -64,14 +67,13 @@ export interface DeliveryStore {
   /** The delivery of a notice to its target, due now; null when it was made before (a redelivery). */
   enqueue(fields: NewDelivery): Promise<DeliveryRecord | null>;
   /**
-   * The PENDING delivery due longest, now out of the way until `leaseUntil` (its attempt's
-   * limit and some): null when none is due. `busyTargets` are left for later.
+   * This delivery if it is PENDING and due at `now`, out of the way until `leaseUntil` (its
+   * attempt's limit and some); null when it is not (another sender has it, or it ended). By id,
+   * so the store answers it from its primary key whatever else is pending.
    */
-  claimDue(
-    now: Date,
-    leaseUntil: Date,
-    busyTargets: readonly ObjectId[],
-  ): Promise<DeliveryRecord | null>;
+  claim(id: ObjectId, now: Date, leaseUntil: Date): Promise<DeliveryRecord | null>;
+  /** PENDING deliveries due by `before`, as many as `limit`: where and when only. */
+  dueBy(before: Date, limit: number): Promise<DueDelivery[]>;
   /** One attempt recorded; `next` is its next due time, or null with `final` set. */
   recordAttempt(
     id: ObjectId,
@@ -117,16 +119,20 @@ export async function createDeliveryStore(db: Db): Promise<DeliveryStore> {
         throw error;
       }
     },
-    claimDue: (now, leaseUntil, busyTargets) =>
+    claim: (id, now, leaseUntil) =>
       deliveries.findOneAndUpdate(
-        {
-          deliveryStatus: 'PENDING',
-          nextAttemptAt: { $lte: now },
-          ...(busyTargets.length > 0 ? { targetId: { $nin: [...busyTargets] } } : {}),
-        },
+        { _id: id, deliveryStatus: 'PENDING', nextAttemptAt: { $lte: now } },
         { $set: { nextAttemptAt: leaseUntil } },
-        { sort: { nextAttemptAt: 1 }, returnDocument: 'after' },
+        { returnDocument: 'after' },
       ),
+    dueBy: (before, limit) =>
+      deliveries
+        .find(
+          { deliveryStatus: 'PENDING', nextAttemptAt: { $lte: before } },
+          { projection: { _id: 1, targetId: 1, nextAttemptAt: 1 } },
+        )
+        .limit(limit)
+        .toArray(),
     async recordAttempt(id, attempt, outcome) {
       const set =
         'final' in outcome

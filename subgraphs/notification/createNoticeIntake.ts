@@ -8,7 +8,7 @@ import {
 } from '../../lib/contracts/messages.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { ObjectId } from 'mongodb';
-import type { Channel, DeliveryStore } from './createDeliveryStore.js';
+import type { Channel, DeliveryStore, DueDelivery } from './createDeliveryStore.js';
 import { noticeTypeOf, type NoticeType } from './noticeTypes.js';
 
 /** Where one user asked to hear of one kind of notice: a webhook endpoint, an address. */
@@ -36,8 +36,8 @@ export function createNoticeIntake(deps: {
   targetsFor: (owner: string, type: NoticeType) => Promise<NoticeTarget[]>;
   deliveries: DeliveryStore;
   broker: Broker;
-  /** Called after new deliveries are made, so they go out now rather than on the next tick. */
-  onQueued: () => void;
+  /** Told of each new delivery, so it goes out now. */
+  onQueued: (delivery: DueDelivery) => void;
   log: Logger;
 }): NoticeIntake {
   const { deliveries, broker, log } = deps;
@@ -46,7 +46,6 @@ export function createNoticeIntake(deps: {
   const onConversionFinished = async (event: ConversionFinished) => {
     if (await deletedVideos.findOne({ _id: event.videoId })) return;
     const type = noticeTypeOf(event.status);
-    let made = 0;
     for (const { channel, targetId } of await deps.targetsFor(event.ownerId, type)) {
       const fresh = await deliveries.enqueue({
         owner: event.ownerId,
@@ -62,9 +61,8 @@ export function createNoticeIntake(deps: {
         audioId: event.audioId,
         occurredAt: new Date(event.finishedAt),
       });
-      if (fresh) made++;
+      if (fresh) deps.onQueued(fresh);
     }
-    if (made > 0) deps.onQueued();
   };
 
   const onVideoDeleted = async (videoId: string) => {

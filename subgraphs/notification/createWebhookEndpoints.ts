@@ -2,7 +2,7 @@ import { ObjectId } from 'mongodb';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { spendOrRefuse, type RateWindows } from '../../lib/stores/createRateWindows.js';
 import type { WebhookSettings } from './config.js';
-import type { DeliveryRecord, DeliveryStore } from './createDeliveryStore.js';
+import type { DeliveryRecord, DeliveryStore, DueDelivery } from './createDeliveryStore.js';
 import type { EndpointChange, EndpointRecord, EndpointStore } from './createEndpointStore.js';
 import { NOTICE_TYPES, TEST_NOTICE, noticeTypesFromEnums, type NoticeType } from './noticeTypes.js';
 import { checkWebhookUrl } from './webhooks/checkWebhookUrl.js';
@@ -37,8 +37,8 @@ export function createWebhookEndpoints(deps: {
   rates: RateWindows;
   settings: WebhookSettings;
   mutationsPerMinute: number;
-  /** New deliveries were made: send them now. */
-  onQueued: () => void;
+  /** A delivery was made or replayed: send it now. */
+  onQueued: (delivery: DueDelivery) => void;
 }): WebhookEndpoints {
   const { endpoints, deliveries, settings } = deps;
   const spend = (owner: string) =>
@@ -108,13 +108,13 @@ export function createWebhookEndpoints(deps: {
         occurredAt: new Date(),
       });
       if (!made) throw new Error('a fresh test delivery found one under its key');
-      deps.onQueued();
+      deps.onQueued(made);
       return made;
     },
     async replay(owner, deliveryId) {
       await spend(owner);
       const replayed = await deliveries.replay(deliveryId, owner, new Date());
-      deps.onQueued();
+      deps.onQueued(replayed);
       return replayed;
     },
   };

@@ -92,7 +92,7 @@ export async function createNotificationServer(
     },
     deliveries,
     broker,
-    onQueued: dispatcher.wake,
+    onQueued: dispatcher.schedule,
     log,
   });
   intake.start();
@@ -104,7 +104,7 @@ export async function createNotificationServer(
     rates,
     settings: config.webhooks,
     mutationsPerMinute: config.mutationsPerMinute,
-    onQueued: dispatcher.wake,
+    onQueued: dispatcher.schedule,
   });
   const { apollo, route } = await createSubgraphServer({
     sdlPath: subgraphSdlPath('notification'),
