@@ -49,20 +49,6 @@ export function PushSettings({ api }: { api: Api }) {
     })();
   }, [api]);
 
-  const start = async () => {
-    if (!key) return;
-    setBusy(true);
-    setProblem(undefined);
-    setNotice(undefined);
-    try {
-      setProblem(await subscribe(key));
-    } catch {
-      setProblem('This browser could not start the page’s notification worker.');
-    } finally {
-      setBusy(false);
-    }
-  };
-
   /** Subscribes this browser; returns why it could not, or undefined. */
   const subscribe = async (applicationServerKey: string): Promise<string | undefined> => {
     const registration = await navigator.serviceWorker.register(PUSH_WORKER);
@@ -91,6 +77,20 @@ export function PushSettings({ api }: { api: Api }) {
     setSubscribed(result.data.addPushSubscription.id);
     setNotice('This browser will show a notification when a conversion ends.');
     return undefined;
+  };
+
+  const start = async () => {
+    if (!key) return;
+    setBusy(true);
+    setProblem(undefined);
+    setNotice(undefined);
+    try {
+      setProblem(await subscribe(key));
+    } catch {
+      setProblem('This browser could not start the page’s notification worker.');
+    } finally {
+      setBusy(false);
+    }
   };
 
   const stop = async () => {
