@@ -635,9 +635,9 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
       .getByRole('group', { name: 'This browser' });
     await push.getByRole('button', { name: 'Notify me in this browser' }).click();
 
-    // Chromium's push service is out of reach here, so subscribing fails and the page says
-    // so; where it is reached, the server takes the subscription or refuses its push service
-    // (PUSH_SERVICE_HOSTS), and the page shows which.
+    // Chromium's push service is out of reach here: its subscribe() gets no answer, and after
+    // 15 s the page says it could not sign up. Where it is reached, the server takes the
+    // subscription or refuses its push service (PUSH_SERVICE_HOSTS), and the page shows which.
     let outcome = '';
     for (let i = 0; i < 150 && outcome === ''; i++) {
       if ((await push.getByRole('button', { name: 'Stop' }).count()) > 0) outcome = 'subscribed';

@@ -10,6 +10,12 @@ import { describeApiError, type Api } from '../api/createApi.js';
 /** The page's service worker, served by the router from web/public/pushWorker.js. */
 const PUSH_WORKER = '/pushWorker.js';
 
+/**
+ * How long the browser's push service has to take a subscription. Where it cannot be reached,
+ * Chromium's `subscribe()` neither resolves nor rejects for minutes.
+ */
+const SUBSCRIBE_TIMEOUT_MS = 15_000;
+
 /** Whether this browser can take pushes at all (not, say, an older Safari or a private window). */
 function canPush(): boolean {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
@@ -19,6 +25,34 @@ function canPush(): boolean {
 async function currentSubscription(): Promise<PushSubscription | null> {
   const registration = await navigator.serviceWorker.getRegistration('/');
   return (await registration?.pushManager.getSubscription()) ?? null;
+}
+
+/**
+ * This browser's subscription at its push service, or null when the service refused it or did
+ * not answer in time (an answer that comes later is undone, leaving the browser as it was).
+ */
+async function subscribeAtPushService(
+  registration: ServiceWorkerRegistration,
+  applicationServerKey: string,
+): Promise<PushSubscription | null> {
+  const asked = registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), SUBSCRIBE_TIMEOUT_MS);
+  });
+  try {
+    const subscription = await Promise.race([asked, late]);
+    if (subscription === null)
+      void asked.then(
+        (s) => s.unsubscribe(),
+        () => false,
+      );
+    return subscription;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -56,14 +90,9 @@ export function PushSettings({ api }: { api: Api }) {
       return 'Notifications are blocked for this page. Allow them in the browser’s site settings, then try again.';
     }
     await navigator.serviceWorker.ready;
-    let subscription: PushSubscription;
-    try {
-      subscription = await registration.pushManager.subscribe({
-        userVisibleOnly: true,
-        applicationServerKey,
-      });
-    } catch {
-      return 'This browser could not sign up with its push service (it may be offline, or push may be turned off in it), so it cannot be notified.';
+    const subscription = await subscribeAtPushService(registration, applicationServerKey);
+    if (!subscription) {
+      return 'This browser could not sign up with its push service (it may be unreachable, or push turned off in the browser), so it cannot be notified.';
     }
     const { endpoint = '', keys = {} } = subscription.toJSON();
     const result = await api.request(AddPushSubscriptionDocument, {
