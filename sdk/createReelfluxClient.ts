@@ -10,21 +10,29 @@ import WebSocket from 'ws';
 import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { ErrorCode } from '../lib/contracts/errorCodes.js';
 import {
+  AddPushSubscriptionDocument,
   AddWebhookEndpointDocument,
   CancelConversionDocument,
   ConversionDocument,
   ConversionUpdatedDocument,
   ConvertVideoDocument,
   DeleteVideoDocument,
+  EmailNotificationsDocument,
   LogInDocument,
   MeDocument,
+  PushSubscriptionsDocument,
+  RemovePushSubscriptionDocument,
   RemoveWebhookEndpointDocument,
   ReplayWebhookDeliveryDocument,
   RotateWebhookSecretDocument,
+  SetNotificationEmailDocument,
   SignUpDocument,
   TestWebhookEndpointDocument,
+  UpdateEmailNotificationsDocument,
   UpdateWebhookEndpointDocument,
   UploadVideoDocument,
+  VapidPublicKeyDocument,
+  VerifyNotificationEmailDocument,
   VideoConversionsDocument,
   VideosDocument,
   WebhookDeliveriesDocument,
@@ -32,10 +40,13 @@ import {
   WebhookEndpointsDocument,
   type AddWebhookEndpointMutation,
   type ConversionFieldsFragment,
+  type EmailNotificationsFieldsFragment,
   type LogInMutation,
   type MeQuery,
   type Mp3Options,
   type NotificationEvent,
+  type PushSubscriptionFieldsFragment,
+  type PushSubscriptionInput,
   type VideoFieldsFragment,
   type VideoConversionsQuery,
   type VideosQuery,
@@ -67,6 +78,17 @@ export type WebhookEndpointWithSecret = AddWebhookEndpointMutation['addWebhookEn
 export type WebhookDelivery = WebhookDeliveryFieldsFragment;
 export type WebhookAttempt = WebhookDelivery['attempts'][number];
 export type { NotificationEvent, WebhookEndpointChange };
+/** Where a user's notification mail goes, whether the address is proven, and what is mailed. */
+export type EmailNotifications = EmailNotificationsFieldsFragment;
+/** What `updateEmailNotifications` changes; what is left out stays as it is. */
+export interface EmailNotificationsChange {
+  enabled?: boolean;
+  events?: NotificationEvent[];
+}
+/** A browser subscribed to Web Push notifications. */
+export type PushSubscription = PushSubscriptionFieldsFragment;
+/** A browser's `PushSubscription.toJSON()`: its push service endpoint and its keys. */
+export type { PushSubscriptionInput };
 
 export interface ClientOptions {
   /** The router's base URL, e.g. `http://127.0.0.1:4000` (`/graphql` is added). */
@@ -161,6 +183,28 @@ export interface ReelfluxClient {
   webhookDeliveries(endpointId: string, first?: number): Promise<WebhookDelivery[]>;
   /** A delivery sent again now, under the same `webhook-id`. */
   replayWebhookDelivery(id: string): Promise<WebhookDelivery>;
+  /** Your notification address and choices; null until an address is set. */
+  emailNotifications(): Promise<EmailNotifications | null>;
+  /** A new, unverified address: mails it a 6-digit code and a link, either of which proves it. */
+  setNotificationEmail(address: string): Promise<EmailNotifications>;
+  /** Proves the address with the mailed code; rejects BAD_USER_INPUT if wrong or expired. */
+  verifyNotificationEmail(code: string): Promise<EmailNotifications>;
+  /** Turns notification mail on or off, or changes its events; NOT_FOUND before an address. */
+  updateEmailNotifications(change: EmailNotificationsChange): Promise<EmailNotifications>;
+  /** The server's VAPID key for `PushManager.subscribe`; null where push is not configured. */
+  vapidPublicKey(): Promise<string | null>;
+  /** Your browsers subscribed to push notifications. */
+  pushSubscriptions(): Promise<PushSubscription[]>;
+  /**
+   * A browser's subscription (`PushSubscription.toJSON()`) for `events` (default: all). Only
+   * push services the server allows (PUSH_SERVICE_HOSTS) are accepted.
+   */
+  addPushSubscription(
+    subscription: PushSubscriptionInput,
+    events?: NotificationEvent[],
+  ): Promise<PushSubscription>;
+  /** Forgets a browser; rejects NOT_FOUND if there is none. */
+  removePushSubscription(id: string): Promise<void>;
 }
 
 /**
@@ -434,6 +478,50 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
 
     async replayWebhookDelivery(id: string): Promise<WebhookDelivery> {
       return (await request(ReplayWebhookDeliveryDocument, { id })).replayWebhookDelivery;
+    },
+
+    async emailNotifications(): Promise<EmailNotifications | null> {
+      return (await request(EmailNotificationsDocument, {})).emailNotifications;
+    },
+
+    async setNotificationEmail(address: string): Promise<EmailNotifications> {
+      return (await request(SetNotificationEmailDocument, { address })).setNotificationEmail;
+    },
+
+    async verifyNotificationEmail(code: string): Promise<EmailNotifications> {
+      return (await request(VerifyNotificationEmailDocument, { code })).verifyNotificationEmail;
+    },
+
+    async updateEmailNotifications(change: EmailNotificationsChange): Promise<EmailNotifications> {
+      return (await request(UpdateEmailNotificationsDocument, change)).updateEmailNotifications;
+    },
+
+    async vapidPublicKey(): Promise<string | null> {
+      return (await request(VapidPublicKeyDocument, {})).vapidPublicKey;
+    },
+
+    async pushSubscriptions(): Promise<PushSubscription[]> {
+      return (await request(PushSubscriptionsDocument, {})).pushSubscriptions;
+    },
+
+    async addPushSubscription(
+      subscription: PushSubscriptionInput,
+      events?: NotificationEvent[],
+    ): Promise<PushSubscription> {
+      // Only the fields the API takes: toJSON() also holds expirationTime.
+      const { endpoint, keys } = subscription;
+      return (
+        await request(AddPushSubscriptionDocument, {
+          subscription: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } },
+          ...(events ? { events } : {}),
+        })
+      ).addPushSubscription;
+    },
+
+    async removePushSubscription(id: string): Promise<void> {
+      const { removePushSubscription } = await request(RemovePushSubscriptionDocument, { id });
+      if (!removePushSubscription)
+        throw new ReelfluxError('NOT_FOUND', 'Push subscription not found');
     },
   };
 

@@ -10,10 +10,16 @@ import {
   describeWebhookDelivery,
   isAccepted,
 } from '../sdk/cli/describeWebhookDelivery.js';
+import { describeEmailNotifications } from '../sdk/cli/describeEmailNotifications.js';
 import { describeWebhookEndpoint } from '../sdk/cli/describeWebhookEndpoint.js';
 import { EXIT, EXIT_MEANINGS, exitCodeFor } from '../sdk/cli/exitCodes.js';
 import { COMMANDS, findCommand, main, usageText } from '../sdk/cli/main.js';
-import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../sdk/index.js';
+import type {
+  NotificationEvent,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from '../sdk/index.js';
 import { SdkErrorCode } from '../sdk/ReelfluxError.js';
 
 /** The CLI's dispatch, usage and exit codes, without a server: calls stop before the network. */
@@ -68,6 +74,13 @@ describe('reelflux CLI', () => {
     [['webhooks', 'test', 'a', 'b'], 'webhooks test needs an endpoint id'],
     [['webhooks', 'deliveries', 'a', '--limit', '0'], '--limit must be a positive integer'],
     [['webhooks', 'replay'], 'webhooks replay needs a delivery id'],
+    [['email', 'frob'], 'unknown command "email frob" (email takes set, verify, on, off)'],
+    [['email', 'set'], 'email set needs an address'],
+    [['email', 'set', 'a@example.com', 'b@example.com'], 'email set needs an address'],
+    [['email', 'verify'], 'email verify needs the code'],
+    [['email', 'on', 'now'], 'email on takes no arguments'],
+    [['email', 'on', '--events', 'started'], '--events takes succeeded, failed, cancelled'],
+    [['email', 'off', '--events', 'failed'], 'email off takes no --events'],
   ])('answers %j with exit 2 and says why', async (argv, message) => {
     expect(await main(argv)).toBe(EXIT.USAGE);
     expect(output).toContain(message);
@@ -77,6 +90,7 @@ describe('reelflux CLI', () => {
     expect(await main(['status', 'a'.repeat(24)])).toBe(EXIT.UNAVAILABLE);
     expect(output).toContain('reelflux: NETWORK_ERROR');
     expect(await main(['webhooks', 'ls'])).toBe(EXIT.UNAVAILABLE);
+    expect(await main(['email'])).toBe(EXIT.UNAVAILABLE);
   });
 
   it('finds a command by one word or two, and passes on what follows its name', () => {
@@ -88,6 +102,11 @@ describe('reelflux CLI', () => {
     expect(found(['webhooks', 'ls'])).toEqual({ name: 'webhooks ls', args: [] });
     expect(found(['webhooks', 'rm', 'abc'])).toEqual({ name: 'webhooks rm', args: ['abc'] });
     expect(found(['history', 'ls'])).toEqual({ name: 'history', args: ['ls'] });
+    expect(found(['email'])).toEqual({ name: 'email', args: [] });
+    expect(found(['email', 'verify', '012345'])).toEqual({
+      name: 'email verify',
+      args: ['012345'],
+    });
     expect(() => findCommand(['webhook', 'ls'])).toThrow(UsageError);
   });
 
@@ -201,5 +220,29 @@ describe('reelflux webhooks output', () => {
         '  next attempt at 2026-12-01T10:01:00Z',
       ].join('\n'),
     );
+  });
+});
+
+describe('reelflux email output', () => {
+  it('shows the address, whether it is verified, on or off, and its events', () => {
+    const settings = {
+      address: 'me@example.com',
+      verified: true,
+      enabled: true,
+      events: ['CONVERSION_SUCCEEDED', 'CONVERSION_FAILED'] as NotificationEvent[],
+    };
+    expect(describeEmailNotifications(settings)).toBe(
+      'me@example.com  verified  on  succeeded,failed',
+    );
+    expect(describeEmailNotifications({ ...settings, enabled: false })).toBe(
+      'me@example.com  verified  off  succeeded,failed',
+    );
+    expect(describeEmailNotifications({ ...settings, verified: false })).toBe(
+      [
+        'me@example.com  unverified  on  succeeded,failed',
+        '  nothing is mailed until `reelflux email verify <code>` with the code mailed to it',
+      ].join('\n'),
+    );
+    expect(describeEmailNotifications(null)).toMatch(/^\(no notification address: /);
   });
 });

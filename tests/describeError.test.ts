@@ -40,6 +40,15 @@ describe('describeError (web page)', () => {
     expect(describeError({ code: 'BAD_USER_INPUT', field: 'mp3.endSeconds' })).toBe(
       'The value of “Trim end” is not valid.',
     );
+    expect(describeError({ code: 'BAD_USER_INPUT', field: 'code' })).toContain(
+      'wrong or has expired',
+    );
+    expect(describeError({ code: 'BAD_USER_INPUT', field: 'subscription.endpoint' })).toContain(
+      'push service',
+    );
+    expect(describeError({ code: 'QUOTA_EXCEEDED', reason: 'PUSH_SUBSCRIPTIONS' })).toContain(
+      'Stop them',
+    );
     expect(describeError({ code: 'RATE_LIMITED', retryAfterSeconds: 42 })).toContain(
       'in 42 seconds',
     );

@@ -9,6 +9,7 @@ import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { createReelfluxClient, ReelfluxError, type Conversion } from '../sdk/index.js';
 import { PASSWORD } from './helpers/authOperations.js';
 import { makeLongAudio, makeVideo, probeMp3 } from './helpers/fixtures.js';
+import { readMail } from './helpers/mailpit.js';
 import { uniqueName } from './helpers/uniqueName.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhookReceiver.js';
 
@@ -345,6 +346,46 @@ describe('SDK and CLI end to end', () => {
       expect((await run(['webhooks', 'ls'])).stdout.trim()).toBe('(no webhook endpoints)');
       expect((await run(['webhooks', 'rm', id])).code).toBe(4);
       expect((await run(['webhooks', 'add', 'ftp://example.com/'])).code).toBe(2);
+    });
+
+    it('sets a notification address, verifies it with the code mailed to it, turns it off and on', async () => {
+      const env = { REELFLUX_CONFIG_DIR: join(work, 'email-config') };
+      const run = (args: string[]) => cli(args, { env });
+      const signup = await cli(['signup', '--email', `${uniqueName('mail')}@example.com`], {
+        stdin: `${PASSWORD}\n`,
+        env,
+      });
+      expect(signup.code, signup.stderr).toBe(0);
+      expect((await run(['email'])).stdout.trim()).toMatch(/^\(no notification address/);
+
+      const address = `${uniqueName('notify')}@example.com`;
+      const set = await run(['email', 'set', address]);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toContain(`${address}  unverified  on  `);
+      const mail = await readMail(infra.mailWebUrl, address, { timeoutMs: 20_000 });
+      const code = /code is (\d{6})/.exec(mail.text)?.[1] ?? '';
+      expect(code).toMatch(/^\d{6}$/);
+
+      const wrong = await run(['email', 'verify', code === '000000' ? '111111' : '000000']);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain('BAD_USER_INPUT');
+      const verify = await run(['email', 'verify', code]);
+      expect(verify.code, verify.stderr).toBe(0);
+      const shown = await run(['email']);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout.trim()).toBe(`${address}  verified  on  succeeded,failed,cancelled`);
+
+      const off = await run(['email', 'off']);
+      expect(off.code, off.stderr).toBe(0);
+      expect(off.stdout.trim()).toBe(`${address}  verified  off  succeeded,failed,cancelled`);
+      const on = await run(['email', 'on', '--events', 'failed', '--json']);
+      expect(on.code, on.stderr).toBe(0);
+      expect(JSON.parse(on.stdout)).toEqual({
+        address,
+        verified: true,
+        enabled: true,
+        events: ['CONVERSION_FAILED'],
+      });
     });
   });
 });

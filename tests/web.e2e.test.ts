@@ -14,6 +14,7 @@ import { PASSWORD } from './helpers/authOperations.js';
 import { launchTestBrowser, type TestBrowser } from './helpers/browser.js';
 import { makeImage, makeLongAudio, makeVideo, mp4Shaped, probeMp3 } from './helpers/fixtures.js';
 import { postGraphQL } from './helpers/graphql.js';
+import { readMail } from './helpers/mailpit.js';
 import { uploadVideoId } from './helpers/multipartUpload.js';
 import { childPids } from './helpers/processes.js';
 import { uniqueName } from './helpers/uniqueName.js';
@@ -30,6 +31,18 @@ declare const document: {
   documentElement: { scrollWidth: number };
 };
 declare const window: { innerWidth: number };
+interface PageNotification {
+  title: string;
+  body: string;
+  data: { url?: string } | null;
+}
+interface PageRegistration {
+  active: { scriptURL: string } | null;
+  getNotifications(): Promise<PageNotification[]>;
+}
+declare const navigator: {
+  serviceWorker: { getRegistration(): Promise<PageRegistration | undefined> };
+};
 declare const sessionStorage: { getItem(key: string): string | null };
 declare const DataTransfer: new () => { items: { add(file: unknown): void } };
 interface PageAudio {
@@ -557,6 +570,130 @@ describe('the web app in Chromium', { timeout: 120_000 }, () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('mails a code to the address given under Notifications, verifies it, and turns the mail off', async () => {
+    const page = await openPage();
+    await signUp(page);
+    const section = page.getByRole('region', { name: 'Notifications' });
+    const email = section.getByRole('group', { name: 'Email me' });
+    const address = `${uniqueName('notify')}@example.com`;
+    await email.getByLabel('Email address').fill(address);
+    await email.getByRole('button', { name: 'Send code' }).click();
+    await expect
+      .poll(() => email.getByRole('status').textContent())
+      .toBe(`A code is on its way to ${address}.`);
+    expect(await email.locator('.badge').textContent()).toBe('Not verified');
+    // The code field is shown, and has the focus.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('email-code');
+
+    const mail = await readMail(infra.mailWebUrl, address, { timeoutMs: 20_000 });
+    const code = /code is (\d{6})/.exec(mail.text)?.[1] ?? '';
+    expect(code).toMatch(/^\d{6}$/);
+    const codeField = email.getByLabel(`Code from the mail to ${address}`);
+    await codeField.fill(code === '000000' ? '111111' : '000000');
+    await email.getByRole('button', { name: 'Verify' }).click();
+    await expect
+      .poll(() => email.getByRole('alert').textContent())
+      .toContain('The code is wrong or has expired.');
+    await codeField.fill(code);
+    await email.getByRole('button', { name: 'Verify' }).click();
+    await expect
+      .poll(() => email.getByRole('status').textContent())
+      .toBe(`${address} is verified.`);
+    expect(await email.locator('.badge').textContent()).toBe('On');
+    expect(await codeField.count()).toBe(0);
+    await expectNoAccessibilityViolations(page);
+    await screenshot(page, 'notifications-email');
+
+    await email.getByRole('button', { name: 'Turn off email' }).click();
+    await expect.poll(() => email.locator('.badge').textContent()).toBe('Off');
+    // As the API has it, after a reload too.
+    await page.reload();
+    await expect.poll(() => email.locator('.badge').textContent()).toBe('Off');
+    const settings = await postGraphQL<{
+      emailNotifications: { address: string; verified: boolean; enabled: boolean };
+    }>(stack.graphqlUrl, '{ emailNotifications { address verified enabled } }', {
+      token: await tokenOf(page),
+    });
+    expect(settings.body.data?.emailNotifications).toEqual({
+      address,
+      verified: true,
+      enabled: false,
+    });
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('registers the push worker for "Notify me in this browser", which shows what is pushed to it', async () => {
+    const origin = new URL(stack.routerUrl).origin;
+    await browser.context.grantPermissions(['notifications'], { origin });
+    const page = await openPage();
+    await signUp(page);
+    const push = page
+      .getByRole('region', { name: 'Notifications' })
+      .getByRole('group', { name: 'This browser' });
+    await push.getByRole('button', { name: 'Notify me in this browser' }).click();
+
+    // Chromium's push service is out of reach here: its subscribe() gets no answer, and after
+    // 15 s the page says it could not sign up. Where it is reached, the server takes the
+    // subscription or refuses its push service (PUSH_SERVICE_HOSTS), and the page shows which.
+    let outcome = '';
+    for (let i = 0; i < 150 && outcome === ''; i++) {
+      if ((await push.getByRole('button', { name: 'Stop' }).count()) > 0) outcome = 'subscribed';
+      else if ((await push.getByRole('alert').count()) > 0)
+        outcome = (await push.getByRole('alert').textContent()) ?? '';
+      else await page.waitForTimeout(200);
+    }
+    expect(outcome).toMatch(
+      /^(subscribed|This browser could not sign up with its push service .*|This browser’s push service is not one the server sends to.*)$/,
+    );
+    expect(await push.locator('.badge').textContent()).toBe(
+      outcome === 'subscribed' ? 'On' : 'Off',
+    );
+    const listed = await postGraphQL<{ pushSubscriptions: unknown[] }>(
+      stack.graphqlUrl,
+      '{ pushSubscriptions { id } }',
+      { token: await tokenOf(page) },
+    );
+    expect(listed.body.data?.pushSubscriptions).toHaveLength(outcome === 'subscribed' ? 1 : 0);
+
+    // Whatever the push service did, the page's worker is registered and active.
+    const scriptUrl = await page.evaluate(
+      async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL,
+    );
+    expect(scriptUrl).toBe(`${origin}/pushWorker.js`);
+
+    // A push, as the push service hands it to the browser, delivered over the DevTools
+    // protocol: the page's worker shows it.
+    const cdp = await browser.context.newCDPSession(page);
+    const registered = new Promise<string>((resolve) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const ours = registrations.find((r) => r.scopeURL === `${origin}/` && !r.isDeleted);
+        if (ours) resolve(ours.registrationId);
+      });
+    });
+    await cdp.send('ServiceWorker.enable');
+    const title = `MP3 ready ${uniqueName('push')}`;
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin,
+      registrationId: await registered,
+      data: JSON.stringify({ title, body: 'holiday.mp4', url: '/?video=1' }),
+    });
+    // Chromium records a notification as shown a moment after showNotification() resolves.
+    await page.waitForTimeout(1_000);
+    const shown = await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      return (await registration?.getNotifications())?.map(({ title, body, data }) => ({
+        title,
+        body,
+        url: data?.url,
+      }));
+    });
+    expect(shown).toContainEqual({ title, body: 'holiday.mp4', url: `${origin}/?video=1` });
+    await cdp.detach();
+    expect(consoleErrors).toEqual([]);
+    await page.close();
   });
 });
 

@@ -6,6 +6,7 @@ import type { Command } from './Command.js';
 import { login, signup } from './commands/account.js';
 import { convert } from './commands/convert.js';
 import { download, history, ls, status } from './commands/conversions.js';
+import { EMAIL_COMMANDS } from './commands/email.js';
 import { WEBHOOK_COMMANDS } from './commands/webhooks.js';
 import { createProgress } from './createProgress.js';
 import { loadCredentials } from './credentials.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   ls,
   history,
   ...WEBHOOK_COMMANDS,
+  ...EMAIL_COMMANDS,
 ];
 
 const COLUMN = 30;

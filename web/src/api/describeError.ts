@@ -68,6 +68,15 @@ const REASONS: Record<string, string> = {
   CREDENTIALS_IN_URL: 'The endpoint URL must not contain a user name or password.',
   PRIVATE_ADDRESS: 'The endpoint URL must be on the public internet, not a private address.',
   LOCALHOST: 'The endpoint URL must be on the public internet, not this machine.',
+  PUSH_SUBSCRIPTIONS:
+    'Notifications are on in as many browsers as allowed. Stop them in one you no longer use.',
+};
+
+// Invalid fields whose meaning a label alone does not say.
+const FIELD_SENTENCES: Record<string, string> = {
+  code: 'The code is wrong or has expired. Send a new one with “Send code”.',
+  'subscription.endpoint':
+    'This browser’s push service is not one the server sends to, so it cannot be notified.',
 };
 
 function isKnownCode(code: string): code is KnownCode {
@@ -87,7 +96,9 @@ export function describeError(facts: ProblemFacts, during?: 'logIn'): string {
   if (code === undefined || !isKnownCode(code)) return SENTENCES.INTERNAL_SERVER_ERROR;
   let sentence = SENTENCES[code];
   if (code === ErrorCode.BAD_USER_INPUT && facts.field) {
-    sentence = `The value of “${labelFor(facts.field)}” is not valid.`;
+    sentence = Object.hasOwn(FIELD_SENTENCES, facts.field)
+      ? (FIELD_SENTENCES[facts.field] as string)
+      : `The value of “${labelFor(facts.field)}” is not valid.`;
   }
   if (code === ErrorCode.RATE_LIMITED && facts.retryAfterSeconds) {
     sentence = `Too many attempts in a short time. Please try again in ${waitFor(facts.retryAfterSeconds)}.`;
@@ -108,6 +119,7 @@ const FIELD_LABELS: Record<string, string> = {
   'mp3.title': 'Title',
   'mp3.artist': 'Artist',
   events: 'Events',
+  address: 'Email address',
 };
 
 function labelFor(field: string): string {

@@ -155,9 +155,9 @@ export function WebhookEndpointCard({
   const headingId = `endpoint-${endpoint.id}`;
   return (
     <li class="endpoint-card" aria-labelledby={headingId}>
-      <h3 id={headingId} ref={heading} tabIndex={-1}>
+      <h4 id={headingId} ref={heading} tabIndex={-1}>
         {endpoint.url}
-      </h3>
+      </h4>
       <p class="status">
         <span class={`badge ${endpoint.enabled ? 'enabled' : 'disabled'}`}>
           {endpoint.enabled ? 'On' : 'Off'}

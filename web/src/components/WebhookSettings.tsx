@@ -16,7 +16,7 @@ const EVENTS: readonly { event: NotificationEvent; label: string }[] = [
 ];
 
 /**
- * "Notifications": the user's webhook endpoints. A form adds one (URL and events) and shows
+ * "Webhooks", under Notifications: the user's webhook endpoints. A form adds one (URL and events) and shows
  * its signing secret this once; each endpoint can be turned off and on, tested and removed,
  * and shows its last deliveries.
  */
@@ -69,10 +69,10 @@ export function WebhookSettings({ api }: { api: Api }) {
   }, []);
 
   return (
-    <section class="panel" aria-labelledby="notifications-heading">
-      <h2 id="notifications-heading" ref={heading} tabIndex={-1}>
-        Notifications
-      </h2>
+    <div class="channel" role="group" aria-labelledby="webhooks-heading">
+      <h3 id="webhooks-heading" ref={heading} tabIndex={-1}>
+        Webhooks
+      </h3>
       <p class="hint">
         A webhook endpoint gets a signed POST each time one of your conversions ends.
       </p>
@@ -142,7 +142,7 @@ export function WebhookSettings({ api }: { api: Api }) {
           />
         ))}
       </ul>
-    </section>
+    </div>
   );
 }
 

@@ -7,7 +7,7 @@ import {
 import { describeApiError, type Api } from '../api/createApi.js';
 import { UploadForm } from './UploadForm.js';
 import { VideoCard, type ListedVideo } from './VideoCard.js';
-import { WebhookSettings } from './WebhookSettings.js';
+import { NotificationSettings } from './NotificationSettings.js';
 
 const PAGE_SIZE = 10;
 /** The API's largest page: a reload asks for everything shown in one go, up to this. */
@@ -137,7 +137,7 @@ export function Workspace({ api }: { api: Api }) {
           </button>
         )}
       </section>
-      <WebhookSettings api={api} />
+      <NotificationSettings api={api} />
     </>
   );
 }
