@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  endpointDisabledMail,
   conversionMail,
   newVerificationCode,
   verificationMail,
@@ -97,5 +98,20 @@ describe('newVerificationCode', () => {
     const codes = Array.from({ length: 200 }, () => newVerificationCode());
     for (const code of codes) expect(code).toMatch(/^\d{6}$/);
     expect(new Set(codes).size).toBeGreaterThan(190);
+  });
+});
+
+describe('endpointDisabledMail', () => {
+  it('names the endpoint, escaped, and links to where it is turned on again', () => {
+    const mail = endpointDisabledMail({
+      to: 'ada@example.com',
+      url: 'https://hooks.example/in?a=1&b=<2>',
+      pageUrl: 'https://reelflux.example/',
+    });
+    expect(mail.subject).toBe('A REELFLUX webhook endpoint was turned off');
+    expect(mail.text).toContain('https://hooks.example/in?a=1&b=<2>');
+    expect(mail.html).toContain('https://hooks.example/in?a=1&#38;b=&#60;2&#62;');
+    expect(mail.html).not.toContain('<2>');
+    expect(mail.html).toContain('href="https://reelflux.example/"');
   });
 });

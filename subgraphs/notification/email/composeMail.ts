@@ -81,6 +81,25 @@ export function conversionMail(input: {
   };
 }
 
+/** The mail that tells an owner their webhook endpoint was turned off after days of failures. */
+export function endpointDisabledMail(input: {
+  to: string;
+  url: string;
+  pageUrl: string;
+}): MailMessage {
+  const sentence =
+    'Every attempt to this webhook endpoint failed for days, so REELFLUX turned it off';
+  return {
+    to: input.to,
+    subject: 'A REELFLUX webhook endpoint was turned off',
+    text: `${sentence}: ${input.url}\n\nTurn it on again once it answers: ${input.pageUrl}\n`,
+    html: page([
+      `<p>${escapeHtml(sentence)}: <code>${escapeHtml(input.url)}</code></p>`,
+      `<p>${link(input.pageUrl, 'Turn it on again')} once it answers.</p>`,
+    ]),
+  };
+}
+
 function describeOutcome(
   status: FinishedStatus,
   errorCode: string | null,

@@ -8,7 +8,13 @@ import type { EmailSettingsConfig } from '../config.js';
 import { skippedAttempt, type ChannelSender } from '../createDeliveryDispatcher.js';
 import type { EndpointRecord } from '../createEndpointStore.js';
 import type { NoticeType } from '../noticeTypes.js';
-import { conversionMail, newVerificationCode, verificationMail } from './composeMail.js';
+import {
+  conversionMail,
+  endpointDisabledMail,
+  newVerificationCode,
+  verificationMail,
+  type FinishedStatus,
+} from './composeMail.js';
 import { createEmailRoutes } from './createEmailRoutes.js';
 import type { EmailSettings, EmailStore } from './createEmailStore.js';
 import type { Mailer } from './createMailer.js';
@@ -56,6 +62,14 @@ export function createEmailChannel(deps: {
     })();
   const withinHourlyMail = async (owner: string) =>
     (await rates.take(`emails:${owner}`, { max: settings.perHour, windowSeconds: 3600 })) === 0;
+  /** Why a notice is not mailed (and is dropped), or null when it may go. */
+  const whyNotMailed = async (target: EmailSettings | null, owner: string) => {
+    if (!deps.mailer) return 'email is not configured';
+    if (!target?.verified) return 'address not verified';
+    if (!target.enabled) return 'email notifications turned off';
+    if (!(await withinHourlyMail(owner))) return 'over the hourly mail limit';
+    return null;
+  };
 
   return {
     async setAddress(owner, raw) {
@@ -99,22 +113,14 @@ export function createEmailChannel(deps: {
     },
     async send(delivery) {
       const target = await store.findById(delivery.targetId);
-      const why = !deps.mailer
-        ? 'email is not configured'
-        : !target?.verified
-          ? 'address not verified'
-          : !target.enabled
-            ? 'email notifications turned off'
-            : !(await withinHourlyMail(delivery.owner))
-              ? 'over the hourly mail limit'
-              : null;
+      const why = await whyNotMailed(target, delivery.owner);
       if (why !== null || !target) return { attempt: skippedAttempt(why ?? ''), result: 'dropped' };
       const at = new Date();
       const started = performance.now();
       const message = conversionMail({
         to: target.address,
         filename: delivery.filename ?? 'your video',
-        status: (delivery.status ?? 'FAILED') as 'SUCCEEDED' | 'FAILED' | 'CANCELLED',
+        status: (delivery.status ?? 'FAILED') as FinishedStatus,
         errorCode: delivery.errorCode,
         pageUrl: `${publicUrl}/`,
         unsubscribeUrl: link('unsubscribe', target.unsubscribeToken),
@@ -136,12 +142,9 @@ export function createEmailChannel(deps: {
     async tellEndpointDisabled(endpoint) {
       const target = await store.forOwner(endpoint.owner);
       if (!deps.mailer || !target?.verified) return;
-      await deps.mailer.send({
-        to: target.address,
-        subject: 'A REELFLUX webhook endpoint was turned off',
-        text: `Every attempt to ${endpoint.url} failed for days, so it was turned off. Turn it on again once it answers: ${publicUrl}/\n`,
-        html: `<p>Every attempt to your webhook endpoint failed for days, so it was turned off. Turn it on again once it answers.</p>`,
-      });
+      await deps.mailer.send(
+        endpointDisabledMail({ to: target.address, url: endpoint.url, pageUrl: `${publicUrl}/` }),
+      );
     },
     routes: createEmailRoutes(store),
   };

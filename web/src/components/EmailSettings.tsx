@@ -7,6 +7,7 @@ import {
   type EmailNotificationsFieldsFragment,
 } from '../../../sdk/generated/graphql.js';
 import { describeApiError, type Api, type ApiResult } from '../api/createApi.js';
+import { StatusLines } from './StatusLines.js';
 
 type Settings = EmailNotificationsFieldsFragment;
 
@@ -155,14 +156,7 @@ export function EmailSettings({ api }: { api: Api }) {
           </button>
         </div>
       </form>
-      <p class="notice" role="status">
-        {notice}
-      </p>
-      {problem && (
-        <p class="problem" role="alert">
-          {problem}
-        </p>
-      )}
+      <StatusLines notice={notice} problem={problem} />
     </div>
   );
 }

@@ -6,6 +6,7 @@ import {
   VapidPublicKeyDocument,
 } from '../../../sdk/generated/graphql.js';
 import { describeApiError, type Api } from '../api/createApi.js';
+import { StatusLines } from './StatusLines.js';
 
 /** The page's service worker, served by the router from web/public/pushWorker.js. */
 const PUSH_WORKER = '/pushWorker.js';
@@ -162,14 +163,7 @@ export function PushSettings({ api }: { api: Api }) {
           </button>
         )}
       </div>
-      <p class="notice" role="status">
-        {notice}
-      </p>
-      {problem && (
-        <p class="problem" role="alert">
-          {problem}
-        </p>
-      )}
+      <StatusLines notice={notice} problem={problem} />
     </div>
   );
 }
