@@ -38,5 +38,6 @@ describe('loadNotificationConfig', () => {
     const two = loadNotificationConfig(env).push.vapid;
     expect(one?.publicKey).toMatch(/^[A-Za-z0-9_-]{87}$/);
     expect(two).toEqual(one);
+    expect(() => loadNotificationConfig({ ...env, VAPID_SUBJECT: 'ftp://x' })).toThrow(ConfigError);
   });
 });

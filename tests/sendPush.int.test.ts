@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  newVapidKeys,
+  vapidKeysFromSecret,
   parsePushSubscription,
   sendPush,
   type PushSubscriptionKeys,
@@ -10,7 +11,7 @@ import {
 import { startPushEndpoint, type PushEndpoint } from './helpers/pushEndpoint.js';
 import { uniqueName } from './helpers/uniqueName.js';
 
-const vapid = newVapidKeys('mailto:push-test@reelflux.test');
+const vapid = vapidKeysFromSecret(randomBytes(32), 'mailto:push-test@reelflux.test');
 const send = (to: PushSubscriptionKeys, payload: string, keys: VapidKeys = vapid) =>
   sendPush(to, payload, { vapid: keys, ttlSeconds: 60, timeoutMs: 5_000 });
 
@@ -42,7 +43,7 @@ describe('sendPush, against a push endpoint on loopback', () => {
 
   it('signs with VAPID: a token that does not verify against the key sent is refused', async () => {
     const id = uniqueName('push');
-    const otherKeys = newVapidKeys('mailto:push-test@reelflux.test');
+    const otherKeys = vapidKeysFromSecret(randomBytes(32), 'mailto:push-test@reelflux.test');
     // Signed with one private key, presented with another pair's public key.
     const mismatched = { ...vapid, publicKey: otherKeys.publicKey };
 

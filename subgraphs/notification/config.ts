@@ -1,4 +1,3 @@
-import { createECDH, createHash } from 'node:crypto';
 import { readBrokerSettings, type BrokerSettings } from '../../lib/broker/readBrokerSettings.js';
 import {
   readDownloadLinkSettings,
@@ -7,7 +6,7 @@ import {
 import { ConfigError, readEnv, type EnvReader } from '../../lib/platform/readEnv.js';
 import { readSecretIfSet } from '../../lib/platform/readSecret.js';
 import { sharedLimits } from '../../lib/platform/sharedLimits.js';
-import type { VapidKeys } from './push/sendPush.js';
+import { vapidKeysFromSecret, type VapidKeys } from './push/sendPush.js';
 import { readServiceBasics, type ServiceBasics } from '../../lib/server/readServiceBasics.js';
 import {
   readTokenVerification,
@@ -113,30 +112,26 @@ export function loadNotificationConfig(
 const DEFAULT_PUSH_SERVICES =
   'fcm.googleapis.com,updates.push.services.mozilla.com,push.apple.com,notify.windows.com';
 
+const DEFAULT_VAPID_SUBJECT = 'mailto:notifications@reelflux.invalid';
+
+function vapidKeys(secret: Uint8Array, subject: string): VapidKeys {
+  try {
+    return vapidKeysFromSecret(secret, subject);
+  } catch (error) {
+    throw new ConfigError(`VAPID_SUBJECT: ${(error as Error).message}`);
+  }
+}
+
 function readPush(env: EnvReader, source: NodeJS.ProcessEnv): PushSettings {
   const secret = readSecretIfSet(source, 'VAPID_SECRET');
   return {
-    vapid: secret && {
-      ...vapidKeysFrom(secret),
-      subject: env.string('VAPID_SUBJECT', 'mailto:notifications@reelflux.invalid'),
-    },
+    vapid: secret && vapidKeys(secret, env.string('VAPID_SUBJECT', DEFAULT_VAPID_SUBJECT)),
     serviceHosts: env
       .string('PUSH_SERVICE_HOSTS', DEFAULT_PUSH_SERVICES)
       .split(',')
       .map((host) => host.trim().toLowerCase())
       .filter((host) => host.length > 0),
     allowHttp: env.bool('PUSH_ALLOW_HTTP', false),
-  };
-}
-
-/** A P-256 key pair from a secret of any length, the same for every replica that shares it. */
-function vapidKeysFrom(secret: Uint8Array): { publicKey: string; privateKey: string } {
-  const privateKey = createHash('sha256').update(secret).digest();
-  const ecdh = createECDH('prime256v1');
-  ecdh.setPrivateKey(privateKey);
-  return {
-    publicKey: ecdh.getPublicKey().toString('base64url'),
-    privateKey: privateKey.toString('base64url'),
   };
 }
 

@@ -1,4 +1,4 @@
-import { ECDH } from 'node:crypto';
+import { createECDH, createHash, ECDH } from 'node:crypto';
 import webpush from 'web-push';
 import { ErrorCode, graphqlError } from '../../../lib/contracts/errors.js';
 
@@ -107,16 +107,23 @@ export interface VapidKeys {
 }
 
 /**
- * A new VAPID key pair. Made once and kept: a browser's subscription is bound to the public
- * key it was made with, so new keys orphan every stored subscription.
+ * The VAPID key pair derived from `secret` (its SHA-256 is the P-256 private key), so every
+ * replica that shares the secret signs alike. Kept: a browser's subscription is bound to the
+ * public key it was made with, so another secret orphans every stored subscription.
  */
-export function newVapidKeys(subject: string): VapidKeys {
+export function vapidKeysFromSecret(secret: Uint8Array, subject: string): VapidKeys {
   const url = URL.canParse(subject) ? new URL(subject) : null;
   if (!url || !['mailto:', 'https:'].includes(url.protocol)) {
     throw new Error(`The VAPID subject must be a mailto: or https: URL, not "${subject}"`);
   }
-  const { publicKey, privateKey } = webpush.generateVAPIDKeys();
-  return { publicKey, privateKey, subject };
+  const privateKey = createHash('sha256').update(secret).digest();
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(privateKey);
+  return {
+    publicKey: ecdh.getPublicKey().toString('base64url'),
+    privateKey: privateKey.toString('base64url'),
+    subject,
+  };
 }
 
 /**
