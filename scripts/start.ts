@@ -56,7 +56,7 @@ try {
   say(`  curl -s -X POST -u me@example.com:'correct horse battery' ${url}/auth/login`);
   if (infra.mailWebUrl) {
     say(
-      `mail the stack sends (address checks, notifications): ${infra.mailWebUrl}/api/v1/messages`,
+      `mail the stack sends (address checks, notifications), in a browser: ${infra.mailWebUrl}`,
     );
   }
   say(

@@ -15,6 +15,10 @@ export function buildGoProgram(options: {
   what: string;
   /** What the user can do instead when Go is missing or the build fails. */
   otherwise: string;
+  /** Files beyond the Go sources whose change means a rebuild. */
+  inputs?: string[];
+  /** Work done before `go build`, only when it runs; returns variables for its environment. */
+  prepare?: () => NodeJS.ProcessEnv;
   say: Say;
 }): void {
   const { source, bin } = options;
@@ -24,6 +28,7 @@ export function buildGoProgram(options: {
     if (/\.go$|^go\.(mod|sum)$/.test(file))
       hash.update(file).update(readFileSync(`${source}/${file}`));
   }
+  for (const input of options.inputs ?? []) hash.update(input).update(readFileSync(input));
   const digest = hash.digest('hex');
   if (existsSync(bin) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
   const go = findExecutable('go', ['/usr/local/go/bin/go']);
@@ -34,8 +39,10 @@ export function buildGoProgram(options: {
   }
   options.say(`building ${options.what} once…`);
   mkdirSync(dirname(bin), { recursive: true });
+  const env = { ...process.env, ...options.prepare?.() };
   const build = spawnSync(go, ['build', '-o', bin, '.'], {
     cwd: source,
+    env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (build.status !== 0) {

@@ -1,13 +1,25 @@
 // Local infrastructure for REELFLUX's mail, like ensureMongo.ts; see docs/operations.md.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { readEnv } from '../../lib/platform/readEnv.js';
 import { buildGoProgram } from './buildGoProgram.js';
-import { MissingInfrastructureError, portOpen, stopChild, type Say } from './hostTools.js';
+import {
+  findExecutable,
+  MissingInfrastructureError,
+  portOpen,
+  runTool,
+  stopChild,
+  type Say,
+} from './hostTools.js';
 
 const MAILPIT_SOURCE = fromRoot('scripts', 'mailpit');
+/** The npm packages Mailpit's web UI is built with, pinned by their lock file. */
+const MAILPIT_UI = join(MAILPIT_SOURCE, 'ui');
 const MAILPIT_BIN = fromRoot('.local', 'bin', 'mailpit');
+/** Mailpit's source with its web UI built, which `go build` reads through a Go workspace. */
+const MAILPIT_BUILD = fromRoot('.local', 'mailpit-build');
 // On disk rather than in a temporary file, so the mail a developer was sent is still there to
 // read after a restart; Mailpit keeps the newest 500 messages.
 const MAILPIT_DATA = fromRoot('.local', 'mailpit');
@@ -98,18 +110,71 @@ async function startMailpit(
 }
 
 /**
- * Builds our Mailpit once (rebuilt only when scripts/mailpit changes) and returns its path.
- * Its web UI's page has no script in it: see scripts/mailpit/main.go.
+ * Builds our Mailpit once, web UI included (rebuilt only when scripts/mailpit changes), and
+ * returns its path.
  */
 export function buildMailpit(say: Say = () => {}): string {
   buildGoProgram({
     source: MAILPIT_SOURCE,
     bin: MAILPIT_BIN,
-    what: 'Mailpit v1.33.1 (about two and a half minutes on a cold Go cache)',
+    what: 'Mailpit v1.33.1 and its web UI (about three minutes on cold Go and npm caches)',
     otherwise: 'set SMTP_URL to a mail server',
+    inputs: [join(MAILPIT_UI, 'package.json'), join(MAILPIT_UI, 'package-lock.json')],
+    prepare: prepareMailpitSource,
     say,
   });
   return MAILPIT_BIN;
+}
+
+/**
+ * Mailpit's web UI (server/ui/dist, embedded in the binary) is built by npm in its release
+ * process, so the module the Go proxy serves lacks it and the page would load blank. So the
+ * module's source is copied out of the Go module cache, its UI built there with the packages
+ * pinned in scripts/mailpit/ui, and a Go workspace points the build at that copy.
+ */
+function prepareMailpitSource(): NodeJS.ProcessEnv {
+  const go = findExecutable('go', ['/usr/local/go/bin/go']) ?? 'go';
+  const npm = findExecutable('npm', []);
+  if (!npm) {
+    throw new MissingInfrastructureError(
+      "Mailpit's web UI is built with npm, which is not on PATH: install Node.js with npm, or set SMTP_URL to a mail server.",
+    );
+  }
+  try {
+    const module = JSON.parse(
+      runTool(go, ['mod', 'download', '-json', 'github.com/axllent/mailpit'], {
+        cwd: MAILPIT_SOURCE,
+      }),
+    ) as { Dir: string; Version: string };
+    rmSync(MAILPIT_BUILD, { recursive: true, force: true });
+    const source = join(MAILPIT_BUILD, 'source');
+    cpSync(module.Dir, source, { recursive: true });
+    // The module cache is read-only, and so is a copy of it.
+    runTool('chmod', ['-R', 'u+w', source]);
+    for (const file of ['package.json', 'package-lock.json'])
+      copyFileSync(join(MAILPIT_UI, file), join(source, file));
+    // Mailpit's own lock names versions the registry no longer serves; ours is resolved from it
+    // (rapidoc, which only the API docs page uses, is 9 rather than 12). Its build scripts are
+    // not run, as for the project's own packages.
+    const quiet = ['--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund'];
+    runTool(npm, ['ci', ...quiet], { cwd: source });
+    runTool(process.execPath, ['esbuild.config.mjs'], {
+      cwd: source,
+      env: { ...process.env, MINIFY: 'true' },
+    });
+    const goLine = /^go \S+$/m.exec(readFileSync(join(MAILPIT_SOURCE, 'go.mod'), 'utf8'))?.[0];
+    const workspace = join(MAILPIT_BUILD, 'go.work');
+    writeFileSync(
+      workspace,
+      `${goLine ?? 'go 1.24'}\n\nuse ${MAILPIT_SOURCE}\n\nreplace github.com/axllent/mailpit ${module.Version} => ./source\n`,
+    );
+    return { GOWORK: workspace };
+  } catch (error) {
+    if (error instanceof MissingInfrastructureError) throw error;
+    throw new MissingInfrastructureError(
+      `Building Mailpit's web UI failed: ${(error as Error).message}\nCheck that the npm registry and the Go module proxy are reachable, or set SMTP_URL to a mail server.`,
+    );
+  }
 }
 
 /** Whether Mailpit's API answers at `webUrl` and something takes SMTP on `smtpPort`. */

@@ -4,8 +4,8 @@
 // Why a module of our own rather than `go install github.com/axllent/mailpit@v1.33.1`? The
 // go.sum here pins every dependency, and the build is cached by the hash of these files like
 // our FerretDB's. Mailpit's web UI (server/ui/dist) is built by npm in its release process and
-// is not in the module the Go proxy serves, so this binary answers SMTP and the HTTP API but
-// its web UI page loads without its script and stays blank.
+// is not in the module the Go proxy serves: ensureMailpit.ts builds it from the packages pinned
+// in ui/ and points this build at that copy of the source.
 package main
 
 import "github.com/axllent/mailpit/cmd"
