@@ -18,7 +18,7 @@ import type { Logger } from '../lib/platform/logger.js';
 import { createBroker } from '../lib/broker/createBroker.js';
 import { createMetrics } from '../lib/platform/metrics.js';
 import type { RunningService } from '../lib/platform/runMain.js';
-import { SCHEMA_PATHS, SUBGRAPHS } from '../lib/contracts/subgraphs.js';
+import { SCHEMA_PATHS, SUBGRAPHS, type SubgraphName } from '../lib/contracts/subgraphs.js';
 import type { RouterConfig } from './config.js';
 import { createAccountCheck, lookupAccountInAuth } from './createAccountCheck.js';
 import { createKeepAliveFetcher } from './createKeepAliveFetcher.js';
@@ -28,6 +28,13 @@ import { createRouterApollo } from './createRouterApollo.js';
 import { createSubscriptionServer } from './createSubscriptionServer.js';
 import { createWebAppRoutes } from './createWebAppRoutes.js';
 import { fromRoot } from '../lib/platform/projectRoot.js';
+
+/**
+ * Subgraphs the router serves without: while notification is out, its fields fail and every
+ * upload, conversion and download still works, so its outage must not take the router out of
+ * its Service. /readyz lists it under `degraded`.
+ */
+const ADVISORY_SUBGRAPHS: ReadonlySet<SubgraphName> = new Set(['notification']);
 
 /**
  * The public entry point: Apollo Gateway over the committed supergraph, graphql-ws
@@ -84,16 +91,20 @@ export async function createRouterServer(
     log,
   });
 
+  const answers = (name: SubgraphName): ReadinessCheck => [
+    name,
+    () => expectAnswer(fetcher, `${config.subgraphUrls[name]}/graphql`),
+  ];
   const readiness: ReadinessCheck[] = [
-    ...SUBGRAPHS.map(({ name }): ReadinessCheck => [
-      name,
-      () => expectAnswer(fetcher, `${config.subgraphUrls[name]}/graphql`),
-    ]),
+    ...SUBGRAPHS.filter(({ name }) => !ADVISORY_SUBGRAPHS.has(name)).map(({ name }) =>
+      answers(name),
+    ),
     ['rabbitmq', () => broker.check()],
   ];
+  const advisory = [...ADVISORY_SUBGRAPHS].map(answers);
 
   return {
-    internalListener: createInternalApp({ log, metrics, readiness }),
+    internalListener: createInternalApp({ log, metrics, readiness, advisory }),
     listener: createHttpApp({
       log,
       metrics,

@@ -253,6 +253,30 @@ describe('notification: webhooks, email and browser push', { timeout: 120_000 },
     expect(hooks[1]?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
   });
 
+  it('notification out of service: the router stays ready, names it degraded, and converts', async () => {
+    const [pid] = childPids(suite.stack.launcher.pid ?? 0, 'notification/main.js');
+    // Frozen rather than killed, so that the launcher does not bring it back meanwhile.
+    process.kill(pid ?? 0, 'SIGSTOP');
+    try {
+      const ready = await fetch(`${suite.stack.internalUrls.router}/readyz`);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { status: string; degraded?: string[] };
+      expect(body.status).toBe('ready');
+      expect(body.degraded).toEqual([expect.stringMatching(/^notification: /)]);
+      const frank = await newUser();
+      const id = await convert(frank);
+      expect(await conversionState(suite.stack.graphqlUrl, frank.token, id)).toMatchObject({
+        status: 'SUCCEEDED',
+      });
+    } finally {
+      process.kill(pid ?? 0, 'SIGCONT');
+    }
+    const ready = (await (await fetch(`${suite.stack.internalUrls.router}/readyz`)).json()) as {
+      degraded?: string[];
+    };
+    expect(ready.degraded).toBeUndefined();
+  });
+
   it('replay sends a delivery again under its id; refused inputs store nothing', async () => {
     const erin = await newUser();
     const { id: endpointId } = await addEndpoint(erin, '/erin', ['CONVERSION_SUCCEEDED']);

@@ -25,6 +25,12 @@ export interface HttpAppOptions {
 
 export interface InternalAppOptions {
   readiness: readonly ReadinessCheck[];
+  /**
+   * Checks of what the process can serve without: a failure is listed under `degraded` in
+   * /readyz's answer and leaves the process ready, so that an outage there takes out only the
+   * features it serves.
+   */
+  advisory?: readonly ReadinessCheck[];
   metrics: Metrics;
   log: Logger;
 }
@@ -40,7 +46,8 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
 
 /**
  * The request listener of a process's internal port, for probes and scrapers, never for
- * clients: /healthz (alive), /readyz (every dependency reachable) and /metrics (Prometheus).
+ * clients: /healthz (alive), /readyz (every dependency it needs reachable) and /metrics
+ * (Prometheus).
  * Kept off the public port so that nobody outside learns the process's state or load, and
  * no path trick on a public route can reach them.
  */
@@ -57,9 +64,13 @@ export function createInternalApp(options: InternalAppOptions): RequestListener 
         methods: ['GET', 'HEAD'],
         path: '/readyz',
         handler: async (_req, res) => {
-          const failures = await checkReadiness(options.readiness);
-          if (failures.length === 0) sendJson(res, 200, { status: 'ready' });
-          else sendJson(res, 503, { status: 'not ready', failures });
+          const [failures, degraded] = await Promise.all([
+            checkReadiness(options.readiness),
+            checkReadiness(options.advisory ?? []),
+          ]);
+          const extra = degraded.length > 0 ? { degraded } : {};
+          if (failures.length === 0) sendJson(res, 200, { status: 'ready', ...extra });
+          else sendJson(res, 503, { status: 'not ready', failures, ...extra });
         },
       },
       {
