@@ -21,6 +21,8 @@ export const keyFiles = {
   jwtPrivateKey: 'jwt-ed25519.pem',
   downloadTokenSecret: 'download-token.secret',
   internalHopSecret: 'internal-hop.secret',
+  /** The notification service's browser-push (VAPID) key is derived from it. */
+  vapidSecret: 'vapid.secret',
   rabbitmqDefinitions: 'rabbitmq-definitions.json',
   rabbitmqPassword: (user: string) => `rabbitmq-${user}.password`,
   mongodbPassword: (user: string) => `mongodb-${user}.password`,
@@ -114,6 +116,7 @@ export function ensureDeployKeys(
   keep(keyFiles.jwtPrivateKey, newJwtPrivateKey);
   keep(keyFiles.downloadTokenSecret, newSecret);
   keep(keyFiles.internalHopSecret, newSecret);
+  keep(keyFiles.vapidSecret, newSecret);
   keep(keyFiles.mongodbPassword('root'), password);
   for (const user of DATABASE_USERS) keep(keyFiles.mongodbPassword(user), password);
   // A key file is 6–1,024 base64 characters; a cookie, letters and digits on one line.

@@ -9,7 +9,7 @@ import type { Say } from './infrastructure/hostTools.js';
 
 const DEFAULT_DOWNLOAD_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.downloadTokenSecret);
 const DEFAULT_HOP_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.internalHopSecret);
-const DEFAULT_VAPID_SECRET = join(DEPLOY_KEYS_DIR, 'vapid.secret');
+const DEFAULT_VAPID_SECRET = join(DEPLOY_KEYS_DIR, keyFiles.vapidSecret);
 
 export interface Infrastructure {
   mongodbUri: string;
