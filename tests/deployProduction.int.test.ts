@@ -247,10 +247,14 @@ describeShipping('the production overlays', ({ rendered }) => {
         expect(policy.spec.podSelector, where).toEqual({
           matchLabels: { 'app.kubernetes.io/name': 'notification' },
         });
-        expect(rule.to, where).toHaveLength(1);
-        const block = rule.to?.[0]?.ipBlock;
-        expect(block?.cidr, where).toBe('0.0.0.0/0');
-        expect([...(block?.except ?? [])].sort(), where).toEqual([...NOT_PUBLIC_RANGES].sort());
+        // IPv4 with the ranges that are not public cut out, and IPv6's global unicast range
+        // (which holds no unique-local, link-local, loopback or multicast address).
+        const blocks = (rule.to ?? []).map((peer) => peer.ipBlock);
+        expect(blocks, where).toEqual([
+          { cidr: '0.0.0.0/0', except: expect.any(Array) },
+          { cidr: '2000::/3' },
+        ]);
+        expect([...(blocks[0]?.except ?? [])].sort(), where).toEqual([...NOT_PUBLIC_RANGES].sort());
         expect(rule.ports, where).toEqual(
           expect.arrayContaining([
             { port: 443, protocol: 'TCP' },

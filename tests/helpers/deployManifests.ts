@@ -154,9 +154,13 @@ export const NOT_PUBLIC_RANGES = [
   '127.0.0.0/8',
 ] as const;
 
-/** Whether an ipBlock is the public internet: every IPv4 address but NOT_PUBLIC_RANGES. */
+/**
+ * Whether an ipBlock is the public internet: every IPv4 address but NOT_PUBLIC_RANGES, or
+ * IPv6's global unicast range (2000::/3, which holds no private, link-local or loopback address).
+ */
 export function isPublicInternet(block: { cidr: string; except?: string[] }): boolean {
   const except = [...(block.except ?? [])].sort();
+  if (block.cidr === '2000::/3') return except.length === 0;
   return block.cidr === '0.0.0.0/0' && except.join() === [...NOT_PUBLIC_RANGES].sort().join();
 }
 
