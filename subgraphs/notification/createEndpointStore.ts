@@ -1,5 +1,6 @@
 import { ObjectId, type Db } from 'mongodb';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
+import { isDuplicateKeyError } from '../../lib/platform/mongo.js';
 import type { NoticeType } from './noticeTypes.js';
 
 /** A signing secret; the one a rotation replaced keeps signing until `expiresAt`. */
@@ -20,6 +21,11 @@ export interface EndpointRecord {
   /** When its current run of failed attempts began; null while it answers. */
   failingSince: Date | null;
   createdAt: Date;
+  /**
+   * Its place among its owner's at most `max` endpoints, 0 to max − 1, unique per owner: two
+   * adds at the same instant cannot both take the last place, as two counts could.
+   */
+  slot: number;
 }
 
 export interface EndpointChange {
@@ -69,6 +75,7 @@ export function signingSecrets(endpoint: EndpointRecord, now: Date): string[] {
 export async function createEndpointStore(db: Db): Promise<EndpointStore> {
   const endpoints = db.collection<EndpointRecord>('webhookEndpoints');
   await endpoints.createIndex({ owner: 1, createdAt: 1 }, { name: 'by_owner' });
+  await endpoints.createIndex({ owner: 1, slot: 1 }, { name: 'one_per_slot', unique: true });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
   const notFound = () => graphqlError(ErrorCode.NOT_FOUND, 'No such webhook endpoint');
   const owned = (id: string, owner: string) => {
@@ -79,24 +86,37 @@ export async function createEndpointStore(db: Db): Promise<EndpointStore> {
 
   return {
     async add(fields, secret, max) {
-      // Counted before the insert: two adds at the same instant may pass one over `max`.
-      if ((await endpoints.countDocuments({ owner: fields.owner })) >= max) {
-        throw graphqlError(ErrorCode.QUOTA_EXCEEDED, `At most ${max} webhook endpoints per user`, {
-          reason: 'WEBHOOK_ENDPOINTS',
-          limit: max,
-        });
+      // A lost race for a place is tried again against the places then taken; `max` tries
+      // cover every place.
+      for (let tries = 0; tries < max; tries += 1) {
+        const taken = new Set(
+          (
+            await endpoints.find({ owner: fields.owner }, { projection: { slot: 1 } }).toArray()
+          ).map((endpoint) => endpoint.slot),
+        );
+        const slot = Array.from({ length: max }, (_, place) => place).find((p) => !taken.has(p));
+        if (slot === undefined) break;
+        const record: EndpointRecord = {
+          _id: new ObjectId(),
+          ...fields,
+          enabled: true,
+          disabledReason: null,
+          secrets: [{ secret, expiresAt: null }],
+          failingSince: null,
+          createdAt: new Date(),
+          slot,
+        };
+        try {
+          await endpoints.insertOne(record);
+          return record;
+        } catch (error) {
+          if (!isDuplicateKeyError(error)) throw error;
+        }
       }
-      const record: EndpointRecord = {
-        _id: new ObjectId(),
-        ...fields,
-        enabled: true,
-        disabledReason: null,
-        secrets: [{ secret, expiresAt: null }],
-        failingSince: null,
-        createdAt: new Date(),
-      };
-      await endpoints.insertOne(record);
-      return record;
+      throw graphqlError(ErrorCode.QUOTA_EXCEEDED, `At most ${max} webhook endpoints per user`, {
+        reason: 'WEBHOOK_ENDPOINTS',
+        limit: max,
+      });
     },
     listOwned: (owner) => endpoints.find({ owner }).sort({ createdAt: 1 }).toArray(),
     findOwned: async (id, owner) => {
