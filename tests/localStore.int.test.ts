@@ -10,7 +10,8 @@ import { uniqueName } from './helpers/uniqueName.js';
  * The local store on FerretDB's PostgreSQL handler (scripts/ferretdb/containmentIndexes.go):
  * FerretDB sends a GridFS chunk lookup as `_jsonb->$1 @> $2`, which its own btree
  * indexes cannot serve. The wrapper adds a GIN index beside each of FerretDB's and keeps
- * custom plans, so the lookup stays an index scan after many executions. Runs on the
+ * custom plans, so the lookup stays an index scan after many executions; and sets the chunk
+ * table's storage to EXTERNAL (scripts/ferretdb/chunkStorage.go). Runs on the
  * PostgreSQL this machine kind has on 127.0.0.1:5432.
  */
 describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
@@ -64,6 +65,15 @@ describe('local store on PostgreSQL: GridFS chunk reads use an index', () => {
       );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // And the chunk table stores its documents out of line without trying to compress them.
+    expect(
+      psql(
+        database,
+        `SELECT a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'media' AND c.relname = '${table}' AND a.attname = '_jsonb';`,
+      ).trim(),
+    ).toBe('e');
     expect(indexes).toMatch(
       /reelflux_gin_\w+ ON media\.\S+ USING gin \(\(\(_jsonb -> 'files_id'::text\)\) jsonb_path_ops, \(\(_jsonb -> 'n'::text\)\) jsonb_path_ops\)/,
     );

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -69,7 +70,8 @@ func newContainmentIndexes(ctx context.Context, url string, logger *slog.Logger)
 	return &containmentIndexes{pool: pool, logger: logger}, nil
 }
 
-// ensure adds the missing GIN indexes in every FerretDB database (a PostgreSQL schema).
+// ensure adds the missing GIN indexes in every FerretDB database (a PostgreSQL schema), and
+// gives its GridFS chunk tables EXTERNAL storage (chunkStorage.go).
 func (c *containmentIndexes) ensure(ctx context.Context) error {
 	rows, err := c.pool.Query(ctx,
 		`SELECT table_schema FROM information_schema.tables WHERE table_name = '_ferretdb_database_metadata'`)
@@ -80,7 +82,9 @@ func (c *containmentIndexes) ensure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var storage []error // kept apart, so that a failure there does not cost the indexes
 	for _, schema := range schemas {
+		storage = append(storage, c.externalChunkStorage(ctx, schema))
 		metadata := pgx.Identifier{schema, "_ferretdb_database_metadata"}.Sanitize()
 		rows, err := c.pool.Query(ctx, fmt.Sprintf(indexedFields, metadata))
 		if err != nil {
@@ -114,7 +118,7 @@ func (c *containmentIndexes) ensure(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return errors.Join(storage...)
 }
 
 // soon runs ensure shortly after FerretDB created an index, once for a burst of them.
