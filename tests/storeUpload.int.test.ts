@@ -1,7 +1,15 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
+import { followVideoUpload } from '../lib/stores/followUpload.js';
+import {
+  GRIDFS_CHUNK_SIZE,
+  UPLOADS_IN_PROGRESS,
+  VIDEO_BUCKET,
+  readGridFsFile,
+} from '../lib/stores/gridfs.js';
+import { ensureUploadIndexes } from '../lib/stores/uploadFiles.js';
 import { storeUpload } from '../subgraphs/media/storeUpload.js';
 import { useTestDatabases } from './helpers/useTestDatabases.js';
 
@@ -45,4 +53,65 @@ describe('storeUpload (real database)', () => {
     expect(await chunks.countDocuments({ files_id: { $in: ids } })).toBe(0);
     expect(await db.collection(UPLOADS_IN_PROGRESS).countDocuments({ _id: { $in: ids } })).toBe(0);
   });
+
+  it(
+    'writes chunks several at a time; what it stored and what a follower read are the bytes sent',
+    { timeout: 240_000 },
+    async () => {
+      // Media makes sure of these at start (the driver's own GridFS stream made them itself).
+      await ensureUploadIndexes(db);
+      // 100 MB in uneven pieces, as a network delivers them, so chunks straddle the pieces.
+      const fileId = new ObjectId();
+      const sent = createHash('sha256');
+      let bytes = 0;
+      const source = Readable.from(
+        (function* () {
+          sent.update(mp4Head);
+          yield mp4Head;
+          for (let size = 1; bytes < 100 * 2 ** 20; size = (size * 7919) % 300_000) {
+            const piece = randomBytes(size + 1);
+            bytes += piece.length;
+            sent.update(piece);
+            yield piece;
+          }
+        })(),
+      );
+      const digest = (stream: Readable) =>
+        new Promise<string>((resolve, reject) => {
+          const hash = createHash('sha256');
+          stream.on('data', (chunk: Buffer) => hash.update(chunk));
+          stream.once('end', () => resolve(hash.digest('hex')));
+          stream.once('error', reject);
+        });
+      // A worker following the upload as it lands, from when it hears of it (chunk n may land
+      // after chunk n + 1).
+      let followed: Promise<string> | undefined;
+      const stored = await storeUpload(db, source, {
+        fileId,
+        filename: 'big.mp4',
+        ownerId: 'someone',
+        maxBytes: 300 * 2 ** 20,
+        onAccepted: () => {
+          followed = digest(followVideoUpload(db, fileId, { staleAfterMs: 60_000 }));
+        },
+      });
+      expect(stored.bytes).toBe(bytes + mp4Head.length);
+      expect(stored.sha256).toBe(sent.digest('hex'));
+      expect(await followed).toBe(stored.sha256);
+
+      const file = await db
+        .collection<{ _id: ObjectId; length: number; chunkSize: number }>(`${VIDEO_BUCKET}.files`)
+        .findOne({ _id: fileId });
+      expect(file).toMatchObject({ length: stored.bytes, chunkSize: GRIDFS_CHUNK_SIZE });
+      const chunks = await db
+        .collection<{ n: number }>(`${VIDEO_BUCKET}.chunks`)
+        .find({ files_id: fileId }, { projection: { n: 1 } })
+        .toArray();
+      const count = Math.ceil(stored.bytes / GRIDFS_CHUNK_SIZE);
+      expect(chunks.map((c) => c.n).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: count }, (_, n) => n),
+      );
+      expect(await digest(readGridFsFile(db, VIDEO_BUCKET, file!))).toBe(stored.sha256);
+    },
+  );
 });

@@ -1,6 +1,11 @@
 import { Writable } from 'node:stream';
-import { GridFSBucket, type Db, type GridFSBucketWriteStream, type ObjectId } from 'mongodb';
-import { VIDEO_BUCKET, ensureGridFsIndexes, removeGridFsFile } from './gridfs.js';
+import { Binary, ObjectId, type Collection, type Db } from 'mongodb';
+import {
+  GRIDFS_CHUNK_SIZE,
+  VIDEO_BUCKET,
+  ensureGridFsIndexes,
+  removeGridFsFile,
+} from './gridfs.js';
 import {
   dropMarker,
   markRemoval,
@@ -24,6 +29,13 @@ export async function ensureUploadIndexes(db: Db): Promise<void> {
 }
 
 /**
+ * Chunk inserts an upload keeps in flight. One after another, each insert waits for the store's
+ * round trip before the next is sent; a few at once keep it busy (bench:upload measures it).
+ * Memory stays bounded: this many chunks, and one being filled.
+ */
+export const UPLOAD_CHUNK_WRITES = 4;
+
+/**
  * Opens the upload stream of a new video file, having marked it as streaming first (so a
  * worker can follow it, and the janitor finds it if this process dies mid-way).
  */
@@ -34,57 +46,119 @@ export async function openUploadFile(
   owner: string,
 ): Promise<UploadFileStream> {
   await markUploadStarted(db, fileId, owner);
-  return new UploadFileStream(
-    new GridFSBucket(db, { bucketName: VIDEO_BUCKET }).openUploadStreamWithId(fileId, filename, {
-      metadata: { owner },
-    }),
-  );
+  return new UploadFileStream(db, { fileId, filename, owner });
+}
+
+interface ChunkDocument {
+  _id: ObjectId;
+  files_id: ObjectId;
+  n: number;
+  data: Binary;
 }
 
 /**
- * The driver's GridFS stream, behind one that knows when its writes have landed. Destroying
- * the driver's stream does not stop a chunk insert already sent: removing a failed upload's
- * chunks before that insert lands would leave the chunk behind, with no file and no marker.
+ * A GridFS file written as the driver's bucket writes it (chunks `{files_id, n, data}` of
+ * GRIDFS_CHUNK_SIZE, then the file document with its length), but with UPLOAD_CHUNK_WRITES
+ * chunk inserts in flight rather than one. Chunks may land out of order; readers look each up
+ * by `{files_id, n}` and wait for it (followUpload.ts), and the file document, which says the
+ * file is whole, goes in only once every chunk has landed.
+ *
+ * It knows when its writes have landed (`settled`): a chunk insert already sent is not stopped
+ * by destroying the stream, and removing a failed upload's chunks before it lands would leave
+ * it behind, with no file and no marker.
  */
 export class UploadFileStream extends Writable {
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly chunks: Collection<ChunkDocument>;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: Error | undefined;
+  /** Bytes received and not yet sent as a chunk: less than one chunk. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private n = 0;
+  private length = 0;
 
-  constructor(private readonly file: GridFSBucketWriteStream) {
+  constructor(
+    private readonly db: Db,
+    private readonly file: { fileId: ObjectId; filename: string; owner: string },
+  ) {
     super();
-    // Every failure reaches the write or end callbacks below; the event would be a second copy.
-    file.on('error', () => undefined);
+    this.chunks = db.collection<ChunkDocument>(`${VIDEO_BUCKET}.chunks`);
   }
 
   /** Resolves once no chunk or file document is being written; it never rejects. */
-  settled(): Promise<void> {
-    return this.inFlight;
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
-    this.track((landed) => this.file.write(chunk, landed), done);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.length += chunk.length;
+    void this.sendWhole().then(() => done(this.failure));
+  }
+
+  /** Sends every whole chunk pending, each once there is room for it, then waits for room. */
+  private async sendWhole(): Promise<void> {
+    for (;;) {
+      await this.room();
+      if (this.failure || this.pendingBytes < GRIDFS_CHUNK_SIZE) return;
+      this.send(this.take(GRIDFS_CHUNK_SIZE));
+    }
   }
 
   override _final(done: (error?: Error | null) => void) {
-    this.track((landed) => this.file.end(landed), done);
-  }
-
-  override _destroy(error: Error | null, done: (error?: Error | null) => void) {
-    void this.inFlight.then(() => {
-      this.file.destroy();
-      done(error);
+    if (this.pendingBytes > 0) this.send(this.take(this.pendingBytes));
+    void this.settled().then(async () => {
+      if (this.failure) return done(this.failure);
+      const write = this.db.collection(`${VIDEO_BUCKET}.files`).insertOne({
+        _id: this.file.fileId,
+        length: this.length,
+        chunkSize: GRIDFS_CHUNK_SIZE,
+        uploadDate: new Date(),
+        filename: this.file.filename,
+        metadata: { owner: this.file.owner },
+      });
+      this.track(write.then(() => undefined));
+      await this.settled();
+      done(this.failure);
     });
   }
 
-  private track(
-    send: (landed: (error?: Error | null) => void) => void,
-    done: (error?: Error | null) => void,
-  ) {
-    this.inFlight = new Promise((resolve) =>
-      send((error) => {
-        resolve();
-        done(error);
-      }),
+  override _destroy(error: Error | null, done: (error?: Error | null) => void) {
+    void this.settled().then(() => done(error));
+  }
+
+  /** The first `bytes` of what is pending, as one buffer. */
+  private take(bytes: number): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const rest = all.subarray(bytes);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return all.subarray(0, bytes);
+  }
+
+  private send(data: Buffer): void {
+    const n = this.n++;
+    if (this.failure) return;
+    const document = { _id: new ObjectId(), files_id: this.file.fileId, n, data: new Binary(data) };
+    this.track(this.chunks.insertOne(document).then(() => undefined));
+  }
+
+  /** Records a write; its failure fails the stream, at the next write or at its end. */
+  private track(write: Promise<void>): void {
+    const tracked = write.then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+      },
     );
+    this.inFlight.add(tracked);
+    void tracked.then(() => this.inFlight.delete(tracked));
+  }
+
+  /** Resolves once fewer than UPLOAD_CHUNK_WRITES chunk inserts are in flight. */
+  private async room(): Promise<void> {
+    while (this.inFlight.size >= UPLOAD_CHUNK_WRITES) await Promise.race(this.inFlight);
   }
 }
 
