@@ -353,6 +353,13 @@ describe('notification: webhooks, email and browser push', { timeout: 120_000 },
     expect(notice.html).toContain('holiday.mp4');
     const unsubscribe = /<(.+)>/.exec(notice.headers['List-Unsubscribe']?.[0] ?? '')?.[1] ?? '';
     expect(notice.headers['List-Unsubscribe-Post']).toEqual(['List-Unsubscribe=One-Click']);
+    // Around the router, straight to the service: refused, whatever the token.
+    const around = new URL(unsubscribe);
+    const direct = await fetch(
+      `${suite.stack.subgraphUrls.notification}${around.pathname}${around.search}`,
+      { method: 'POST', body: 'List-Unsubscribe=One-Click' },
+    );
+    expect(direct.status).toBe(403);
     const clicked = await fetch(unsubscribe, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -9,6 +9,7 @@ import { backendReadiness } from '../../lib/server/backendReadiness.js';
 import { createInternalHop } from '../../lib/server/createInternalHop.js';
 import {
   createSubgraphServer,
+  routerOnly,
   type SubgraphProcess,
 } from '../../lib/server/createSubgraphServer.js';
 import { createRemoteTokenVerifier } from '../../lib/server/createTokenVerifier.js';
@@ -117,7 +118,19 @@ export async function createNotificationServer(
   });
 
   return {
-    listener: createHttpApp({ log, metrics, routes: [route, ...email.routes] }),
+    listener: createHttpApp({
+      log,
+      metrics,
+      // The mail links reach these through the router's relay, which signs them as it signs
+      // GraphQL (without a body): nothing else may act on a token here.
+      routes: [
+        route,
+        ...email.routes.map((emailRoute) => ({
+          ...emailRoute,
+          handler: routerOnly(hop, emailRoute.handler, { maxBodyBytes: config.maxBodyBytes }),
+        })),
+      ],
+    }),
     internalListener: createInternalApp({
       log,
       metrics,
