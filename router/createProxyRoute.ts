@@ -1,8 +1,8 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode } from '../lib/contracts/errors.js';
-import { bodyDigest, type HopSigner } from '../lib/server/createInternalHop.js';
-import { clientAddress, sendError, type Route } from '../lib/server/http.js';
+import { bodyDigest, type HopBody, type HopSigner } from '../lib/server/createInternalHop.js';
+import { clientAddress, closeAfterAnswer, sendError, type Route } from '../lib/server/http.js';
 
 export interface ProxyRouteOptions {
   methods: readonly string[];
@@ -24,6 +24,13 @@ export interface ProxyRouteOptions {
   sign: HopSigner;
   /** Idle time, not total time: a 2 GB download may take long but never stalls this long. */
   idleTimeoutMs: number;
+  /**
+   * The request's body is streamed on (a resumable upload's bytes), signed as this says;
+   * without it the request is relayed without a body.
+   */
+  streamBody?: (req: IncomingMessage) => HopBody;
+  /** Whether the caller may be relayed at all (its bearer token); else 401 here. */
+  authenticate?: (req: IncomingMessage) => Promise<boolean>;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -51,18 +58,24 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
         sendError(res, ErrorCode.NOT_FOUND, `No route for ${asked.pathname}`);
         return;
       }
+      if (options.authenticate && !(await options.authenticate(req).catch(() => false))) {
+        if (!req.complete) closeAfterAnswer(req, res);
+        sendError(res, ErrorCode.UNAUTHENTICATED, 'Send Authorization: Bearer <token>');
+        return;
+      }
       const target = new URL(`${path}${asked.search}`, options.target);
       const method = req.method ?? 'GET';
-      // Relayed without a body: the signature says so, with the rest of the request.
+      const streamed = options.streamBody?.(req);
+      // Relayed without a body, or with the client's streamed on: the signature says which.
       const signature = options.sign({
         method,
         target: `${target.pathname}${target.search}`,
         headers,
-        body: bodyDigest(''),
+        body: streamed ?? bodyDigest(''),
       });
       const upstream = request(target, {
         method,
-        headers: { ...headers, ...signature, 'content-length': '0' },
+        headers: { ...headers, ...signature, ...(streamed ? {} : { 'content-length': '0' }) },
         agent,
         timeout: options.idleTimeoutMs,
       });
@@ -73,7 +86,10 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
       let answer: IncomingMessage;
       try {
         answer = await new Promise<IncomingMessage>((resolve, reject) => {
-          upstream.once('response', resolve).on('error', reject).end();
+          upstream.once('response', resolve).on('error', reject);
+          if (!streamed) upstream.end();
+          // A client that stops sending mid-body fails the upstream request, which then ends.
+          else req.pipe(upstream).once('error', reject);
         });
       } catch {
         if (!res.headersSent)
@@ -83,6 +99,11 @@ export function createProxyRoute(options: ProxyRouteOptions): Route {
             'The service behind this route is unavailable',
           );
         return;
+      }
+      // Answered before the body was all sent (a refusal): the rest is not read.
+      if (streamed && !req.complete) {
+        req.unpipe(upstream);
+        closeAfterAnswer(req, res);
       }
       for (const name of options.responseHeaders) {
         const value = answer.headers[name];

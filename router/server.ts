@@ -111,7 +111,12 @@ export async function createRouterServer(
       routes: [
         { methods: ['GET', 'POST'], path: '/graphql', handler: graphql },
         ...createWebAppRoutes(fromRoot('dist', 'web')),
-        ...createRelayRoutes(config, sign),
+        ...createRelayRoutes(
+          config,
+          sign,
+          async (req) =>
+            (await authenticateHeader(verifyToken, req.headers.authorization)) !== undefined,
+        ),
       ],
     }),
     onListening: (server) => subscriptions.attach(server),

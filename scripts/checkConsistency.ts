@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import { ObjectId, type MongoClient } from 'mongodb';
 import { AUDIO_BUCKET, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
-import { uploadMarkersNow } from '../lib/stores/uploadFiles.js';
+import { isResumableAlive, uploadMarkersNow } from '../lib/stores/uploadFiles.js';
 import { serviceDatabaseName } from '../lib/platform/mongo.js';
 import { topologyNames } from '../lib/broker/topology.js';
 
@@ -67,10 +67,14 @@ async function scanOnce(options: ConsistencyOptions): Promise<string[]> {
   for (const id of videoFiles)
     if (!videoRecords.has(id)) findings.push(`video file ${id}: no record (orphan file)`);
 
-  // An upload marked less than stuckAfterMs ago is still streaming: its chunks have no file yet.
+  // An upload marked less than stuckAfterMs ago is still streaming: its chunks have no file yet;
+  // so is a resumable upload that has not expired, however long it pauses.
   const streaming = new Set<string>();
   for (const marker of await uploadMarkersNow(media)) {
-    if (Date.now() - marker.startedAt.getTime() <= options.stuckAfterMs) {
+    if (
+      Date.now() - marker.startedAt.getTime() <= options.stuckAfterMs ||
+      isResumableAlive(marker)
+    ) {
       streaming.add(marker._id.toHexString());
     } else {
       findings.push(

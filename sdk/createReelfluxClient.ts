@@ -31,6 +31,7 @@ import {
   UpdateEmailNotificationsDocument,
   UpdateWebhookEndpointDocument,
   UploadVideoDocument,
+  VideoDocument,
   VapidPublicKeyDocument,
   VerifyNotificationEmailDocument,
   VideoConversionsDocument,
@@ -62,6 +63,7 @@ import {
 import { bearer, postGraphQL } from './transport/postGraphQL.js';
 import type { GraphQLBody } from './transport/readGraphQLAnswer.js';
 import { sendMultipart } from './transport/sendMultipart.js';
+import { sendResumable } from './transport/sendResumable.js';
 
 export type Conversion = ConversionFieldsFragment;
 export type Video = VideoFieldsFragment;
@@ -105,6 +107,14 @@ export interface UploadOptions {
   filename?: string;
   /** For a stream: its size in bytes, if known (for progress and Content-Length). */
   size?: number;
+}
+
+/** Where a resumable upload stands between processes: `reelflux convert --resume` keeps it. */
+export interface ResumeOptions {
+  /** The URL of an upload begun earlier, to resume instead of starting again. */
+  resumeUrl?: string;
+  /** Told the new upload's URL as soon as it exists. */
+  onCreated?: (uploadUrl: string) => void | Promise<void>;
 }
 
 export interface ConvertCallbacks {
@@ -152,6 +162,15 @@ export interface ReelfluxClient {
     upload?: UploadOptions,
     callbacks?: TransferCallbacks,
   ): Promise<Video>;
+  /**
+   * Sends a file on disk as a resumable upload (tus 1.0 at `/uploads/`): after a network
+   * error it asks the server where it stands and goes on from there, by itself.
+   */
+  uploadResumable(
+    path: string,
+    upload?: UploadOptions & ResumeOptions,
+    callbacks?: TransferCallbacks,
+  ): Promise<Video>;
   /** Live states of a conversion (by id) or of a video's latest one (by video id). */
   watchConversion(target: string | { id: string }): AsyncIterableIterator<Conversion>;
   /** Downloads an MP3 through its signed link, to a temp name renamed when complete. */
@@ -160,10 +179,10 @@ export interface ReelfluxClient {
     destination: string,
     callbacks?: TransferCallbacks,
   ): Promise<{ path: string; bytes: number }>;
-  /** Upload, convert, watch and download in one: what `reelflux convert` does. */
+  /** Upload (resumable), convert, watch and download in one: what `reelflux convert` does. */
   convertFile(
     path: string,
-    convert?: UploadOptions & { output?: string },
+    convert?: UploadOptions & ResumeOptions & { output?: string },
     callbacks?: ConvertCallbacks,
   ): Promise<ConvertResult>;
   /** Your webhook endpoints. */
@@ -306,6 +325,30 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
       return uploadVideo;
     },
 
+    async uploadResumable(
+      path: string,
+      upload: UploadOptions & ResumeOptions = {},
+      callbacks: TransferCallbacks = {},
+    ): Promise<Video> {
+      const uploadUrl = await sendResumable({
+        url: base,
+        token,
+        path,
+        size: (await stat(path)).size,
+        filename: upload.filename ?? basename(path),
+        ...(upload.mp3 ? { mp3: { ...upload.mp3 } } : {}),
+        ...(upload.resumeUrl ? { resumeUrl: upload.resumeUrl } : {}),
+        ...(upload.onCreated ? { onCreated: upload.onCreated } : {}),
+        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+      });
+      // The upload's id is the video's.
+      const id = new URL(uploadUrl).pathname.split('/').at(-1) ?? '';
+      const { video } = await request(VideoDocument, { id });
+      if (!video) throw new ReelfluxError('NOT_FOUND', 'The uploaded video is not there');
+      return video;
+    },
+
     /**
      * Live states of a conversion, current one first, ending after a final state. Give a video
      * id (follows its latest conversion) or `{ id }` for one conversion. The socket reconnects
@@ -380,7 +423,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
      */
     async convertFile(
       path: string,
-      convert: UploadOptions & { output?: string } = {},
+      convert: UploadOptions & ResumeOptions & { output?: string } = {},
       callbacks: ConvertCallbacks = {},
     ): Promise<ConvertResult> {
       const { signal } = callbacks;
@@ -391,7 +434,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
         (resolve(defaultOutput) === resolve(path)
           ? replaceExtension(path, '.reelflux.mp3')
           : defaultOutput);
-      const video = await client.uploadVideo(path, convert, {
+      const video = await client.uploadResumable(path, convert, {
         ...(callbacks.onUploadProgress ? { onProgress: callbacks.onUploadProgress } : {}),
         ...(signal ? { signal } : {}),
       });

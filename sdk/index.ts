@@ -14,6 +14,7 @@ export {
   type PushSubscriptionInput,
   type ReelfluxClient,
   type TransferCallbacks,
+  type ResumeOptions,
   type UploadOptions,
   type User,
   type Video,

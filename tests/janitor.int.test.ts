@@ -7,6 +7,8 @@ import { createLogger } from '../lib/platform/logger.js';
 import { UPLOADS_IN_PROGRESS, VIDEO_BUCKET } from '../lib/stores/gridfs.js';
 import type { UploadInProgress } from '../lib/stores/uploadFiles.js';
 import { createJanitor } from '../subgraphs/media/createJanitor.js';
+import { createResumableUploads } from '../subgraphs/media/createResumableUploads.js';
+import { createStorageQuota } from '../lib/stores/storageQuota.js';
 import { createVideoStore } from '../subgraphs/media/createVideoStore.js';
 import { storeUpload } from '../subgraphs/media/storeUpload.js';
 import { useTestDatabases } from './helpers/useTestDatabases.js';
@@ -32,6 +34,11 @@ describe('media janitor (real database)', () => {
       broker,
       log: createLogger('janitor-test', 'silent'),
       uploadTimeoutMs: UPLOAD_TIMEOUT_MS,
+      resumable: {
+        uploads: await createResumableUploads(db),
+        quota: await createStorageQuota(db, 2 ** 40),
+        expiryMs: 60_000,
+      },
     });
     janitor.start();
     await janitor.stop();

@@ -11,6 +11,18 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   BAD_REQUEST: 'BAD_REQUEST',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** A resumable upload's PATCH at another offset than the stored one (tus: 409). */
+  OFFSET_MISMATCH: 'OFFSET_MISMATCH',
+  /** A resumable upload already taking bytes from another request (tus: 423). */
+  UPLOAD_LOCKED: 'UPLOAD_LOCKED',
+  /** A resumable upload past its Upload-Expires (tus: 410). */
+  UPLOAD_EXPIRED: 'UPLOAD_EXPIRED',
+  /** A tus request of another protocol version than 1.0.0 (tus: 412). */
+  TUS_VERSION_UNSUPPORTED: 'TUS_VERSION_UNSUPPORTED',
+  /** A PATCH whose Content-Type is not application/offset+octet-stream (tus: 415). */
+  UNSUPPORTED_CONTENT_TYPE: 'UNSUPPORTED_CONTENT_TYPE',
+  /** The bytes of a PATCH do not match its Upload-Checksum (tus checksum extension: 460). */
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   RATE_LIMITED: 'RATE_LIMITED',
@@ -46,6 +58,12 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
   BAD_REQUEST: 400,
   METHOD_NOT_ALLOWED: 405,
+  OFFSET_MISMATCH: 409,
+  UPLOAD_LOCKED: 423,
+  UPLOAD_EXPIRED: 410,
+  TUS_VERSION_UNSUPPORTED: 412,
+  UNSUPPORTED_CONTENT_TYPE: 415,
+  CHECKSUM_MISMATCH: 460,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA: 415,
   RATE_LIMITED: 429,

@@ -137,3 +137,29 @@ export function createInternalHop(secret: Uint8Array): InternalHop {
     },
   };
 }
+
+/** The request headers of a tus request that its signature covers (see resumableUploadBody). */
+const TUS_SIGNED_HEADERS = [
+  'content-type',
+  'tus-resumable',
+  'upload-offset',
+  'upload-length',
+  'upload-defer-length',
+  'upload-metadata',
+  'upload-checksum',
+] as const;
+
+/**
+ * What is signed of a resumable upload's request (`/uploads/`), whose body the router streams
+ * on: the streamed-upload marker, made of its tus headers, so a signature fits its offset,
+ * length and metadata too. Media accepts it on that route only.
+ */
+export function resumableUploadBody(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): HopBody {
+  const values = TUS_SIGNED_HEADERS.map((name) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(', ') : (value ?? '');
+  });
+  return { streamedUpload: `tus ${JSON.stringify(values)}` };
+}

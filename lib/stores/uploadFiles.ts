@@ -8,6 +8,7 @@ import {
 } from './gridfs.js';
 import {
   dropMarker,
+  isResumableAlive,
   markRemoval,
   markUploadStarted,
   uploadMarkers,
@@ -21,6 +22,8 @@ import {
  */
 
 export type { UploadInProgress } from './uploadMarkers.js';
+export { isResumableAlive } from './uploadMarkers.js';
+export { ResumableChunkWriter } from './ResumableChunkWriter.js';
 
 /** The indexes uploads and their markers need; media makes sure of them at start. */
 export async function ensureUploadIndexes(db: Db): Promise<void> {
@@ -187,11 +190,29 @@ export async function removeUploadFile(
   if (!options.keepMarker) await dropMarker(db, fileId);
 }
 
-/** Uploads and removals marked before `cutoff`: finished, or left half-done by a crash. */
-export function uploadsMarkedBefore(db: Db, cutoff: Date): Promise<UploadInProgress[]> {
-  return uploadMarkers(db)
+/**
+ * Uploads and removals marked before `cutoff`: finished, or left half-done by a crash. A
+ * resumable upload that has not expired is neither, however old its mark.
+ */
+export async function uploadsMarkedBefore(db: Db, cutoff: Date): Promise<UploadInProgress[]> {
+  const marked = await uploadMarkers(db)
     .find({ startedAt: { $lt: cutoff } })
     .toArray();
+  return marked.filter((marker) => !isResumableAlive(marker));
+}
+
+/**
+ * Opens a resumable upload's file: its marker says it streams until `resumableUntil`. Its
+ * chunks are written by the resumable upload itself (createResumableUploads), request after
+ * request, and its file document once the last byte is in.
+ */
+export async function openResumableUploadFile(
+  db: Db,
+  fileId: ObjectId,
+  owner: string,
+  resumableUntil: Date,
+): Promise<void> {
+  await markUploadStarted(db, fileId, owner, resumableUntil);
 }
 
 /** Every marker, for fsck. */
@@ -225,4 +246,29 @@ export function uploadFilesStoredBetween(
       { projection: { _id: 1, 'metadata.owner': 1 } },
     )
     .toArray();
+}
+
+/**
+ * Makes a resumable upload's file whole once its last chunk is written: its file document, as
+ * the driver's upload stream writes one, then its marker goes. Safe to repeat.
+ */
+export async function completeResumableUploadFile(
+  db: Db,
+  fileId: ObjectId,
+  file: { length: number; filename: string; owner: string },
+): Promise<void> {
+  await db.collection(`${VIDEO_BUCKET}.files`).updateOne(
+    { _id: fileId },
+    {
+      $setOnInsert: {
+        length: file.length,
+        chunkSize: GRIDFS_CHUNK_SIZE,
+        uploadDate: new Date(),
+        filename: file.filename,
+        metadata: { owner: file.owner },
+      },
+    },
+    { upsert: true },
+  );
+  await dropMarker(db, fileId);
 }

@@ -19,6 +19,11 @@ export interface UploadInProgress {
   startedAt: Date;
   /** The uploader, so a dead upload's `video.deleted` can be sent by whoever finds it. */
   owner?: string;
+  /**
+   * A resumable upload's expiry: until then it is streaming however old `startedAt` is, since
+   * it may pause between requests for far longer than one upload may take.
+   */
+  resumableUntil?: Date;
 }
 
 /** What a file's marker says: none, an upload streaming, a removal, or an upload that died. */
@@ -33,9 +38,24 @@ export function isRemoval(marker: Pick<UploadInProgress, 'startedAt'>): boolean 
   return marker.startedAt.getTime() === REMOVAL.getTime();
 }
 
-/** Marks an upload as streaming, before its first chunk. */
-export async function markUploadStarted(db: Db, fileId: ObjectId, owner: string): Promise<void> {
-  await uploadMarkers(db).insertOne({ _id: fileId, startedAt: new Date(), owner });
+/** Marks an upload as streaming, before its first chunk; a resumable one until it expires. */
+export async function markUploadStarted(
+  db: Db,
+  fileId: ObjectId,
+  owner: string,
+  resumableUntil?: Date,
+): Promise<void> {
+  await uploadMarkers(db).insertOne({
+    _id: fileId,
+    startedAt: new Date(),
+    owner,
+    ...(resumableUntil ? { resumableUntil } : {}),
+  });
+}
+
+/** Whether a marker is a resumable upload that has not expired: streaming, however old. */
+export function isResumableAlive(marker: UploadInProgress, now = new Date()): boolean {
+  return !isRemoval(marker) && (marker.resumableUntil?.getTime() ?? 0) > now.getTime();
 }
 
 /** Marks a file as being removed (its marker dated to the epoch). Idempotent. */
@@ -58,8 +78,12 @@ export async function readMarker(
   fileId: ObjectId,
   staleAfterMs: number,
 ): Promise<MarkerReading> {
-  const marker = await uploadMarkers(db).findOne({ _id: fileId }, { projection: { startedAt: 1 } });
+  const marker = await uploadMarkers(db).findOne(
+    { _id: fileId },
+    { projection: { startedAt: 1, resumableUntil: 1 } },
+  );
   if (!marker) return 'none';
   if (isRemoval(marker)) return 'removal';
+  if (isResumableAlive(marker)) return 'streaming';
   return marker.startedAt.getTime() > Date.now() - staleAfterMs ? 'streaming' : 'stale';
 }

@@ -19,6 +19,7 @@ export const OPTIONS = {
   artist: { type: 'string' },
   limit: { type: 'string' },
   events: { type: 'string' },
+  resume: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
 export type OptionValues = ReturnType<

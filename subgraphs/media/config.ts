@@ -25,6 +25,11 @@ export interface MediaConfig extends ServiceBasics, BrokerSettings {
    * are in, and an upload that sends a head and then trickles would hold a worker waiting.
    */
   realtimeMinBytes: number;
+  /**
+   * How long an unfinished resumable upload (tus, `/uploads/`) is kept from its creation
+   * (`Upload-Expires`); then the janitor removes its chunks and gives back the room it held.
+   */
+  resumableUploadExpiryMs: number;
   /** The router's public base URL, for download links. */
   downloads: DownloadLinkSettings;
   quotas: MediaQuotas;
@@ -51,6 +56,7 @@ export function loadMediaConfig(source: NodeJS.ProcessEnv = process.env): MediaC
     maxUploadBytes: sharedLimits.maxUploadBytes(env),
     uploadTimeoutMs: sharedLimits.uploadTimeoutMs(env),
     realtimeMinBytes: env.int('REALTIME_MIN_BYTES', 2 ** 20, { min: 0 }),
+    resumableUploadExpiryMs: 1000 * env.int('RESUMABLE_UPLOAD_EXPIRY_SECONDS', 86_400, { min: 1 }),
     quotas: {
       maxStoredBytesPerUser: sharedLimits.maxStoredBytesPerUser(env),
       uploadsPerMinute: env.int('UPLOADS_PER_MINUTE', 10, { min: 1 }),

@@ -11,6 +11,9 @@ import type { Logger } from '../../lib/platform/logger.js';
 import { createRecurringPass } from '../../lib/platform/createRecurringPass.js';
 import type { VideoStore } from './createVideoStore.js';
 import { withdrawVideo } from './withdrawVideo.js';
+import type { ResumableUploads } from './createResumableUploads.js';
+import { discardResumableUpload } from './discardResumableUpload.js';
+import type { StorageQuota } from '../../lib/stores/storageQuota.js';
 
 /**
  * Removes what a crash or a database outage left half-done in media, once it cannot belong to
@@ -20,7 +23,8 @@ import { withdrawVideo } from './withdrawVideo.js';
  * - what an upload that died mid-stream, or a removal cut off half-way, left of a video file
  *   (its upload marker is still there), and the marker;
  * - a video file without its record (stored, then the record could not be written);
- * - a record whose upload was never announced (the client was told it failed).
+ * - a record whose upload was never announced (the client was told it failed);
+ * - a resumable upload past its expiry: its chunks, marker, room and record.
  *
  * MP3 chunks are left to the worker, which removes a partial MP3 before it writes again and can
  * see whether the conversion still runs; media cannot.
@@ -31,9 +35,12 @@ export function createJanitor(deps: {
   broker: Broker;
   log: Logger;
   uploadTimeoutMs: number;
+  /** Resumable uploads, whose unfinished ones expire (RESUMABLE_UPLOAD_EXPIRY_SECONDS). */
+  resumable: { uploads: ResumableUploads; quota: StorageQuota; expiryMs: number };
 }) {
   const { db, log } = deps;
   const abandonAfterMs = 2 * deps.uploadTimeoutMs;
+  const { uploads, quota } = deps.resumable;
   // Each pass looks only at what aged past the cutoff since the last one (with one period of
   // overlap); the first pass after a start looks at everything.
   let checkedUpTo = new Date(0);
@@ -88,12 +95,19 @@ export function createJanitor(deps: {
       log.warn({ videoId: record._id.toHexString() }, 'janitor: withdrew an unannounced upload');
       removed++;
     }
+    for (const upload of await uploads.expired(new Date())) {
+      await discardResumableUpload({ db, uploads, quota, broker: deps.broker }, upload);
+      if (!upload.completed) {
+        log.info({ uploadId: upload._id.toHexString() }, 'janitor: removed an expired upload');
+        removed++;
+      }
+    }
     checkedUpTo = cutoff;
     return removed;
   }
 
   const passes = createRecurringPass(sweep, {
-    intervalMs: Math.min(60_000, abandonAfterMs / 4),
+    intervalMs: Math.min(60_000, abandonAfterMs / 4, deps.resumable.expiryMs / 2),
     log,
     failure: 'janitor pass failed; trying again later',
   });

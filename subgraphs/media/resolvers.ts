@@ -2,7 +2,7 @@ import type { FileUpload } from 'graphql-upload-minimal';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import { ObjectId, type Db } from 'mongodb';
 import { DateTimeScalar } from '../../lib/contracts/DateTimeScalar.js';
-import { BrokerUnavailableError, type Broker } from '../../lib/broker/createBroker.js';
+import type { Broker } from '../../lib/broker/createBroker.js';
 import { retryLaterIfBrokerDown } from '../../lib/broker/retryLaterIfBrokerDown.js';
 import {
   requireUser,
@@ -22,7 +22,7 @@ import { AUDIO_BUCKET } from '../../lib/stores/gridfs.js';
 import type { VideoRecord, VideoStore } from './createVideoStore.js';
 import { cleanFilename } from './cleanFilename.js';
 import { storeUpload } from './storeUpload.js';
-import { withdrawVideo } from './withdrawVideo.js';
+import { createUploadAnnouncer, recordUpload } from './recordUpload.js';
 
 export interface MediaDeps {
   db: Db;
@@ -39,6 +39,14 @@ export interface MediaDeps {
   uploadTimeoutMs: number;
   rates: RateWindows;
 }
+
+/** The refusal of an upload that would take its owner past MAX_STORED_BYTES_PER_USER. */
+export const overStorageQuota = (maxBytes: number) =>
+  graphqlError(
+    ErrorCode.QUOTA_EXCEEDED,
+    `This upload would take your storage past its ${maxBytes} bytes; delete videos to make room`,
+    { reason: 'STORED_BYTES', limit: maxBytes },
+  );
 
 const notFound = (what: string) => graphqlError(ErrorCode.NOT_FOUND, `${what} not found`);
 
@@ -74,12 +82,7 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
           'uploads',
         );
         const room = quota.maxBytes - (await quota.bytesUsed(owner));
-        const overQuota = () =>
-          graphqlError(
-            ErrorCode.QUOTA_EXCEEDED,
-            `This upload would take your storage past its ${quota.maxBytes} bytes; delete videos to make room`,
-            { reason: 'STORED_BYTES', limit: quota.maxBytes },
-          );
+        const overQuota = () => overStorageQuota(quota.maxBytes);
         if (room <= 0) throw overQuota();
         const fileId = new ObjectId();
         // While it streams, the upload holds the room it could fill (at most the client's whole
@@ -160,90 +163,30 @@ async function receiveUpload(
     reservation: ReservationKey;
   },
 ): Promise<VideoRecord> {
-  const { broker, store } = deps;
   const { owner, mp3, fileId } = options;
   const upload = await options.file;
-  const filename = cleanFilename(upload.filename);
-  const videoId = fileId.toHexString();
-  // Realtime conversion: the conversion begins while the file still streams in. A lost
-  // announcement costs only that: the conversion then starts on video.uploaded.
-  let started: Promise<void> | undefined;
+  const facts = {
+    videoId: fileId.toHexString(),
+    owner,
+    filename: cleanFilename(upload.filename),
+    mp3,
+  };
+  // Realtime conversion: the conversion begins while the file still streams in.
+  const announcer = createUploadAnnouncer(deps.broker, ctx.log, facts);
   const stored = await storeUpload(deps.db, upload.createReadStream(), {
     fileId,
-    filename,
+    filename: facts.filename,
     ownerId: owner,
     maxBytes: options.maxBytes,
     ...(options.overLimit ? { overLimit: options.overLimit } : {}),
     acceptedAfterBytes: deps.realtimeMinBytes,
-    onAccepted: () => {
-      started = broker
-        .publishEvent({
-          type: 'video.uploading',
-          version: 1,
-          videoId,
-          ownerId: owner,
-          filename,
-          mp3,
-        })
-        .catch((error: unknown) =>
-          ctx.log.warn({ err: error, videoId }, 'video.uploading not published'),
-        );
-    },
-    onFailedAfterAccepted: async () => {
-      // Even an unconfirmed video.uploading may have reached the queue.
-      if (started === undefined) return;
-      await started;
-      await broker.publishEvent({
-        type: 'video.deleted',
-        version: 1,
-        videoId,
-        ownerId: owner,
-      });
-    },
+    onAccepted: () => void announcer.uploading(),
+    onFailedAfterAccepted: () => announcer.withdraw(),
   });
-  const record: VideoRecord = {
-    _id: stored.fileId,
-    owner,
-    filename,
-    contentType: stored.contentType,
-    bytes: stored.bytes,
-    sha256: stored.sha256,
-    uploadedAt: new Date(),
-    mp3,
-    announced: false,
-  };
-  let announced = false;
-  try {
-    await store.insert(record);
-    // The record counts the bytes now: the room the upload held goes back before it is
-    // announced, so the MP3 made of it can hold what it needs.
-    await deps.quota.release(options.reservation);
-    await broker.publishEvent({
-      type: 'video.uploaded',
-      version: 1,
-      videoId: record._id.toHexString(),
-      ownerId: owner,
-      filename,
-      bytes: record.bytes,
-      mp3,
-    });
-    announced = true;
-    await store.markAnnounced(record._id);
-  } catch (error) {
-    // The client is told the upload failed, so nothing of it may stay: no event, no
-    // video. What cannot be removed now (database down) the janitor removes later.
-    await withdrawVideo(deps, record, announced || started !== undefined).catch(
-      (cleanup: unknown) =>
-        ctx.log.warn({ err: cleanup, videoId: record._id.toHexString() }, 'left to the janitor'),
-    );
-    if (error instanceof BrokerUnavailableError) {
-      throw graphqlError(
-        ErrorCode.SERVICE_UNAVAILABLE,
-        'The upload could not be queued; try again shortly',
-      );
-    }
-    throw error;
-  }
-  ctx.log.info({ videoId: record._id.toHexString(), bytes: record.bytes }, 'video uploaded');
-  return record;
+  return recordUpload(deps, ctx.log, {
+    ...facts,
+    stored,
+    reservation: options.reservation,
+    uploadingSent: announcer.started,
+  });
 }

@@ -20,6 +20,8 @@ import { createFileRoute } from './createFileRoute.js';
 import { createJanitor } from './createJanitor.js';
 import { createVideoStore } from './createVideoStore.js';
 import { createResolvers } from './resolvers.js';
+import { createResumableUploads } from './createResumableUploads.js';
+import { createTusRoute } from './createTusRoute.js';
 
 /** Builds the media subgraph (uploads, video and audio records, file downloads). */
 export async function createMediaServer(
@@ -34,12 +36,16 @@ export async function createMediaServer(
   const downloads = createDownloadTokens(config.downloads);
   const verifyToken = createRemoteTokenVerifier(config.tokens);
 
+  const quota = await createStorageQuota(db, config.quotas.maxStoredBytesPerUser);
+  const rates = createRateWindows(db);
+  const uploads = await createResumableUploads(db);
   const janitor = createJanitor({
     db,
     store,
     broker,
     log,
     uploadTimeoutMs: config.uploadTimeoutMs,
+    resumable: { uploads, quota, expiryMs: config.resumableUploadExpiryMs },
   });
   janitor.start();
 
@@ -53,9 +59,9 @@ export async function createMediaServer(
       maxUploadBytes: config.maxUploadBytes,
       realtimeMinBytes: config.realtimeMinBytes,
       quotas: config.quotas,
-      quota: await createStorageQuota(db, config.quotas.maxStoredBytesPerUser),
+      quota,
       uploadTimeoutMs: config.uploadTimeoutMs,
-      rates: createRateWindows(db),
+      rates,
     }),
     verifyToken,
     log,
@@ -70,7 +76,26 @@ export async function createMediaServer(
     listener: createHttpApp({
       log,
       metrics,
-      routes: [route, createFileRoute({ store, downloads, verifyToken })],
+      routes: [
+        route,
+        createFileRoute({ store, downloads, verifyToken }),
+        createTusRoute({
+          db,
+          uploads,
+          store,
+          broker,
+          quota,
+          rates,
+          uploadsPerMinute: config.quotas.uploadsPerMinute,
+          verifyToken,
+          hop,
+          log,
+          maxUploadBytes: config.maxUploadBytes,
+          realtimeMinBytes: config.realtimeMinBytes,
+          expiryMs: config.resumableUploadExpiryMs,
+          uploadTimeoutMs: config.uploadTimeoutMs,
+        }),
+      ],
     }),
     internalListener: createInternalApp({
       log,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Db, ObjectId } from 'mongodb';
 import type { GraphQLError } from 'graphql';
@@ -9,7 +9,7 @@ import {
   openUploadFile,
   removeUploadFile,
 } from '../../lib/stores/uploadFiles.js';
-import { SNIFF_BYTES, sniffContainer, type SniffResult } from './sniffContainer.js';
+import { UploadInspector } from './UploadInspector.js';
 
 export interface StoredFile {
   fileId: ObjectId;
@@ -51,12 +51,14 @@ export async function storeUpload(
 ): Promise<StoredFile> {
   const { fileId } = options;
   const overLimit = options.overLimit ?? (() => tooLarge(options.maxBytes));
-  const inspector = new UploadInspector(
-    options.maxBytes,
+  const hash = createHash('sha256');
+  const inspector = new UploadInspector({
+    maxBytes: options.maxBytes,
     overLimit,
-    options.onAccepted,
-    options.acceptedAfterBytes ?? 0,
-  );
+    onAccepted: options.onAccepted,
+    acceptedAfterBytes: options.acceptedAfterBytes ?? 0,
+    hash,
+  });
   const upload = await openUploadFile(db, fileId, options.filename, options.ownerId);
   // busboy only truncates an over-limit file and signals `limit`: make it fail.
   const onLimit = () => source.destroy(overLimit());
@@ -91,7 +93,7 @@ export async function storeUpload(
   return {
     fileId,
     bytes: inspector.bytes,
-    sha256: inspector.hash.digest('hex'),
+    sha256: hash.digest('hex'),
     contentType: inspector.sniffed.contentType,
   };
 }
@@ -103,7 +105,7 @@ function tooLarge(maxBytes: number) {
   );
 }
 
-function translate(error: unknown, overLimit: () => GraphQLError): unknown {
+export function translate(error: unknown, overLimit: () => GraphQLError): unknown {
   if (error instanceof Error && 'extensions' in error) return error;
   if (error instanceof Error && /limit/i.test(error.message)) return overLimit();
   if (
@@ -113,73 +115,4 @@ function translate(error: unknown, overLimit: () => GraphQLError): unknown {
     return graphqlError(ErrorCode.BAD_REQUEST, 'The upload was interrupted before the file ended');
   }
   return error;
-}
-
-/** Holds back the first bytes until they are sniffed, then passes everything through. */
-class UploadInspector extends Transform {
-  bytes = 0;
-  hash = createHash('sha256');
-  sniffed: SniffResult | undefined;
-  failure: Error | undefined;
-  private head: Buffer[] = [];
-  private headBytes = 0;
-
-  private told = false;
-
-  constructor(
-    private readonly maxBytes: number,
-    private readonly overLimit: () => GraphQLError,
-    private readonly onAccepted: (() => void) | undefined,
-    private readonly acceptedAfterBytes: number,
-  ) {
-    super();
-  }
-
-  /** Tells onAccepted once, when the file is media and long enough. */
-  private tellAccepted(): void {
-    if (this.told || !this.sniffed || this.bytes < this.acceptedAfterBytes) return;
-    this.told = true;
-    this.onAccepted?.();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) {
-      this.failure = this.overLimit();
-      done(this.failure);
-      return;
-    }
-    this.hash.update(chunk);
-    if (this.sniffed) {
-      this.tellAccepted();
-      done(null, chunk);
-      return;
-    }
-    this.head.push(chunk);
-    this.headBytes += chunk.length;
-    if (this.headBytes >= SNIFF_BYTES) this.decide(done);
-    else done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.sniffed || this.headBytes === 0) done();
-    else this.decide(done);
-  }
-
-  private decide(done: TransformCallback): void {
-    const head = Buffer.concat(this.head);
-    this.head = [];
-    const sniffed = sniffContainer(head);
-    if (!sniffed) {
-      this.failure = graphqlError(
-        ErrorCode.UNSUPPORTED_MEDIA,
-        'This is not a video or audio file REELFLUX can read (MP4, MOV, MKV, WebM, AVI, MPEG-TS, FLV, 3GP, Ogg, MP3, …)',
-      );
-      done(this.failure);
-      return;
-    }
-    this.sniffed = sniffed;
-    this.tellAccepted();
-    done(null, head);
-  }
 }

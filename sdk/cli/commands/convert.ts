@@ -3,15 +3,31 @@ import { mp3Options, one, UsageError } from '../arguments.js';
 import type { Command } from '../Command.js';
 import { formatBytes } from '../createProgress.js';
 import { EXIT } from '../exitCodes.js';
+import {
+  findPendingUpload,
+  forgetPendingUpload,
+  rememberPendingUpload,
+  uploadFingerprint,
+} from '../pendingUploads.js';
 
 export const convert: Command = {
   name: 'convert',
   synopsis: `<video> [-o out.mp3] [--bitrate N | --vbr Q] [--mono] [--sample-rate HZ]
-[--start S] [--end S] [--title T] [--artist A]`,
-  summary: 'upload, convert and download in one go (Ctrl-C cancels)',
-  async run({ client, values, args, progress, print }) {
+[--start S] [--end S] [--title T] [--artist A] [--resume]`,
+  summary:
+    'upload (resumable), convert and download in one go (Ctrl-C cancels; --resume goes on with an upload a stopped run left)',
+  async run({ client, url, values, args, progress, print }) {
     const path = one(args, 'convert needs a video file');
     if (!existsSync(path)) throw new UsageError(`no such file: ${path}`);
+    const fingerprint = await uploadFingerprint(path, url);
+    const resumeUrl = values.resume ? await findPendingUpload(fingerprint) : undefined;
+    if (values.resume) {
+      progress.note(
+        'upload',
+        resumeUrl ? 'resuming the unfinished upload' : 'nothing to resume; starting',
+      );
+    }
+    let uploaded = false;
     const controller = new AbortController();
     let interrupts = 0;
     const onInterrupt = () => {
@@ -25,7 +41,14 @@ export const convert: Command = {
     try {
       const result = await client.convertFile(
         path,
-        { mp3: mp3Options(values), ...(values.output ? { output: values.output } : {}) },
+        {
+          mp3: mp3Options(values),
+          ...(values.output ? { output: values.output } : {}),
+          ...(resumeUrl ? { resumeUrl } : {}),
+          // Kept until the upload ends, for `--resume` after this run is killed.
+          onCreated: (uploadUrl) =>
+            rememberPendingUpload(fingerprint, { url: uploadUrl, path, server: url }),
+        },
         {
           signal: controller.signal,
           onUploadProgress: (done, total) =>
@@ -35,6 +58,10 @@ export const convert: Command = {
               `${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}`,
             ),
           onUpdate: (conversion) => {
+            if (!uploaded) {
+              uploaded = true;
+              void forgetPendingUpload(fingerprint).catch(() => undefined);
+            }
             if (conversion.status === 'RUNNING') {
               progress.update('convert', conversion.progress ?? 0, 'running');
             } else progress.note('convert', conversion.status.toLowerCase());

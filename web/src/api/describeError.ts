@@ -26,6 +26,14 @@ const SENTENCES: Record<KnownCode, string> = {
   BAD_USER_INPUT: 'Some of what you entered is not valid.',
   BAD_REQUEST: 'The upload was cut off or malformed. Please try again.',
   METHOD_NOT_ALLOWED: 'The page sent a request the server does not accept. Reload the page.',
+  OFFSET_MISMATCH: 'The upload and the server lost step. Resuming from where the server stands.',
+  UPLOAD_LOCKED: 'This upload is being sent from elsewhere right now. Try again in a moment.',
+  UPLOAD_EXPIRED: 'This unfinished upload has expired. Please upload the file again.',
+  TUS_VERSION_UNSUPPORTED:
+    'The page uses an upload protocol the server does not speak. Reload the page.',
+  UNSUPPORTED_CONTENT_TYPE:
+    'The page sent the upload in a form the server does not accept. Reload the page.',
+  CHECKSUM_MISMATCH: 'Part of the upload arrived damaged. It is being sent again.',
   PAYLOAD_TOO_LARGE: 'This file is too large to upload.',
   UNSUPPORTED_MEDIA:
     'This file is not a video or audio format we can read. Try MP4, MOV, MKV, WebM, AVI, MPEG-TS, FLV, Ogg or an audio file.',

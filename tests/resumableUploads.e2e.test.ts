@@ -1,0 +1,325 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ObjectId } from 'mongodb';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { signUpToken } from './helpers/authOperations.js';
+import { conversionUntil } from './helpers/conversionState.js';
+import { makeVideo } from './helpers/fixtures.js';
+import { fsckFindings } from './helpers/fsck.js';
+import { postGraphQL } from './helpers/graphql.js';
+import { startTcpProxy } from './helpers/tcpProxy.js';
+import { createUpload, patchUpload, tusRequest, uploadMetadata } from './helpers/tusRequests.js';
+import { useStack } from './helpers/useStack.js';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** `file` from `from`, in 16 KiB pieces at `bytesPerSecond`; `onPiece` sees each end offset. */
+function paced(
+  file: Buffer,
+  from: number,
+  bytesPerSecond: number,
+  onPiece: (end: number) => void = () => undefined,
+): Readable {
+  const piece = 16_384;
+  return Readable.from(
+    (async function* () {
+      for (let offset = from; offset < file.length; offset += piece) {
+        const end = Math.min(file.length, offset + piece);
+        yield file.subarray(offset, end);
+        onPiece(end);
+        await sleep((piece / bytesPerSecond) * 1000);
+      }
+    })(),
+  );
+}
+
+interface Converted {
+  status: string;
+  attempts: number;
+  audio: { durationSeconds: number } | null;
+}
+
+/** The conversion of video `id`, once final. */
+async function converted(graphqlUrl: string, token: string, videoId: string): Promise<Converted> {
+  let conversionId: string | undefined;
+  const deadline = Date.now() + 60_000;
+  while (!conversionId) {
+    const answer = await postGraphQL<{ video: { latestConversion: { id: string } | null } | null }>(
+      graphqlUrl,
+      'query ($id: ID!) { video(id: $id) { latestConversion { id } } }',
+      { token, variables: { id: videoId } },
+    );
+    conversionId = answer.body.data?.video?.latestConversion?.id;
+    if (Date.now() > deadline) throw new Error(`no conversion for ${videoId}`);
+    if (!conversionId) await sleep(200);
+  }
+  return conversionUntil<Converted>(graphqlUrl, token, conversionId, {
+    fields: 'status attempts audio { durationSeconds }',
+    timeoutMs: 120_000,
+  });
+}
+
+/**
+ * Resumable uploads (tus 1.0 at /uploads/) through the router, against real processes: a
+ * connection cut mid-upload and resumed, concurrent requests, ownership, the quota at creation,
+ * and a plain curl upload.
+ */
+describe('resumable uploads (tus)', () => {
+  const suite = useStack('tus', {
+    MAX_UPLOAD_BYTES: String(8 * 2 ** 20),
+    MAX_STORED_BYTES_PER_USER: String(12 * 2 ** 20),
+    REALTIME_MIN_BYTES: String(256 * 1024),
+    WORKER_UPLOAD_STALL_SECONDS: '2',
+  });
+  let token: string;
+  /** 60 s, about 1.1 MB, its index first. */
+  let streamable: Buffer;
+  /** The same as ffmpeg writes it by default: the index last. */
+  let indexLast: Buffer;
+
+  beforeAll(async () => {
+    streamable = makeVideo(suite.infra.ffmpegPath, 60, { faststart: true });
+    indexLast = makeVideo(suite.infra.ffmpegPath, 20);
+    token = await signUpToken(suite.stack.graphqlUrl);
+  });
+
+  it('answers OPTIONS with the protocol and its extensions', async () => {
+    const answer = await tusRequest(`${suite.stack.routerUrl}/uploads/`, { method: 'OPTIONS' });
+    expect(answer.status).toBe(204);
+    expect(answer.headers['tus-version']).toBe('1.0.0');
+    expect(answer.headers['tus-extension']).toBe(
+      'creation,creation-with-upload,expiration,termination,checksum',
+    );
+    expect(answer.headers['tus-max-size']).toBe(String(8 * 2 ** 20));
+  });
+
+  it('refuses each bad creation with its own status and code', async () => {
+    const url = `${suite.stack.routerUrl}/uploads/`;
+    const create = (headers: Record<string, string>, withToken = true) =>
+      tusRequest(url, { method: 'POST', ...(withToken ? { token } : {}), headers });
+    const cases: [Record<string, string>, number, string][] = [
+      [{}, 400, 'BAD_REQUEST'],
+      [{ 'upload-defer-length': '1' }, 400, 'BAD_REQUEST'],
+      [{ 'upload-length': 'ten' }, 400, 'BAD_REQUEST'],
+      [{ 'upload-length': String(9 * 2 ** 20) }, 413, 'PAYLOAD_TOO_LARGE'],
+      [{ 'upload-length': '0' }, 415, 'UNSUPPORTED_MEDIA'],
+      [{ 'upload-length': '10', 'upload-metadata': 'filename !!' }, 400, 'BAD_REQUEST'],
+      [
+        { 'upload-length': '10', 'upload-metadata': uploadMetadata({ mp3: '{"bitrateKbps":5}' }) },
+        400,
+        'BAD_USER_INPUT',
+      ],
+      [{ 'upload-length': '10', 'tus-resumable': '0.2.2' }, 412, 'TUS_VERSION_UNSUPPORTED'],
+    ];
+    for (const [headers, status, code] of cases) {
+      const answer = await create(headers);
+      expect({ headers, status: answer.status, code: answer.code }).toEqual({
+        headers,
+        status,
+        code,
+      });
+    }
+    const anonymous = await create({ 'upload-length': '10' }, false);
+    expect([anonymous.status, anonymous.code]).toEqual([401, 'UNAUTHENTICATED']);
+  });
+
+  it('refuses an upload over the storage quota at creation, with the quota code', async () => {
+    const answer = await tusRequest(`${suite.stack.routerUrl}/uploads/`, {
+      method: 'POST',
+      token: await signUpToken(suite.stack.graphqlUrl),
+      headers: { 'upload-length': String(4 * 2 ** 20) },
+    });
+    expect([answer.status, answer.code]).toEqual([201, undefined]);
+    const second = await tusRequest(`${suite.stack.routerUrl}/uploads/`, {
+      method: 'POST',
+      token,
+      headers: { 'upload-length': String(7 * 2 ** 20) },
+    });
+    expect(second.status).toBe(201);
+    // 7 MiB held already of 12: another 6 MiB would pass the quota.
+    const over = await tusRequest(`${suite.stack.routerUrl}/uploads/`, {
+      method: 'POST',
+      token,
+      headers: { 'upload-length': String(6 * 2 ** 20) },
+    });
+    expect([over.status, over.code]).toEqual([403, 'QUOTA_EXCEEDED']);
+    // Terminating the first gives its room back.
+    const url = new URL(String(second.headers.location), suite.stack.routerUrl).href;
+    expect((await tusRequest(url, { method: 'DELETE', token })).status).toBe(204);
+    const again = await tusRequest(`${suite.stack.routerUrl}/uploads/`, {
+      method: 'POST',
+      token,
+      headers: { 'upload-length': String(6 * 2 ** 20) },
+    });
+    expect(again.status).toBe(201);
+    const againUrl = new URL(String(again.headers.location), suite.stack.routerUrl).href;
+    expect((await tusRequest(againUrl, { method: 'DELETE', token })).status).toBe(204);
+  });
+
+  it("answers 404 to HEAD, PATCH and DELETE of another user's upload", async () => {
+    const url = await createUpload(suite.stack.routerUrl, token, streamable.length);
+    const stranger = await signUpToken(suite.stack.graphqlUrl);
+    expect((await tusRequest(url, { method: 'HEAD', token: stranger })).status).toBe(404);
+    const patched = await patchUpload(url, stranger, 0, streamable.subarray(0, 1000));
+    expect([patched.status, patched.code]).toEqual([404, 'NOT_FOUND']);
+    const deleted = await tusRequest(url, { method: 'DELETE', token: stranger });
+    expect([deleted.status, deleted.code]).toEqual([404, 'NOT_FOUND']);
+    // Still there for its owner, and gone once terminated.
+    expect((await tusRequest(url, { method: 'HEAD', token })).headers['upload-offset']).toBe('0');
+    expect((await tusRequest(url, { method: 'DELETE', token })).status).toBe(204);
+    expect((await tusRequest(url, { method: 'HEAD', token })).status).toBe(404);
+  });
+
+  it('refuses a PATCH at the wrong offset (409), of the wrong type (415), or past the length', async () => {
+    const url = await createUpload(suite.stack.routerUrl, token, 2000);
+    const wrongOffset = await patchUpload(url, token, 5, streamable.subarray(5, 100));
+    expect([wrongOffset.status, wrongOffset.code]).toEqual([409, 'OFFSET_MISMATCH']);
+    const wrongType = await tusRequest(url, {
+      method: 'PATCH',
+      token,
+      headers: { 'content-type': 'application/octet-stream', 'upload-offset': '0' },
+      body: streamable.subarray(0, 100),
+    });
+    expect([wrongType.status, wrongType.code]).toEqual([415, 'UNSUPPORTED_CONTENT_TYPE']);
+    const tooLong = await patchUpload(url, token, 0, streamable.subarray(0, 3000));
+    expect([tooLong.status, tooLong.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    const badSum = await tusRequest(url, {
+      method: 'PATCH',
+      token,
+      headers: {
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': '0',
+        'upload-checksum': `sha1 ${createHash('sha1').update('other').digest('base64')}`,
+      },
+      body: streamable.subarray(0, 1000),
+    });
+    expect([badSum.status, badSum.code]).toEqual([460, 'CHECKSUM_MISMATCH']);
+    expect((await tusRequest(url, { method: 'HEAD', token })).headers['upload-offset']).toBe('0');
+    expect((await tusRequest(url, { method: 'DELETE', token })).status).toBe(204);
+  });
+
+  it('lets one of two concurrent PATCHes to one upload through and refuses the other', async () => {
+    const url = await createUpload(suite.stack.routerUrl, token, streamable.length);
+    const [first, second] = await Promise.all([
+      patchUpload(url, token, 0, paced(streamable, 0, 2_000_000), streamable.length),
+      sleep(100).then(() =>
+        patchUpload(url, token, 0, paced(streamable, 0, 2_000_000), streamable.length),
+      ),
+    ]);
+    const statuses = [first.status, second.status].sort();
+    expect(statuses[0]).toBe(204);
+    expect([409, 423]).toContain(statuses[1]);
+    const videoId = url.split('/').at(-1) ?? '';
+    expect(await converted(suite.stack.graphqlUrl, token, videoId)).toMatchObject({
+      status: 'SUCCEEDED',
+    });
+  });
+
+  it('resumes an upload whose connection was cut at 40 %, and converts it once', async () => {
+    const proxy = await startTcpProxy(Number(new URL(suite.stack.routerUrl).port));
+    const viaProxy = `http://127.0.0.1:${proxy.port}`;
+    try {
+      const url = await createUpload(viaProxy, token, streamable.length, {
+        filename: 'cut.mp4',
+        mp3: JSON.stringify({ bitrateKbps: 128 }),
+      });
+      const cutAt = Math.floor(streamable.length * 0.4);
+      let cut = false;
+      const broken = await patchUpload(
+        url,
+        token,
+        0,
+        paced(streamable, 0, 1_000_000, (end) => {
+          if (end >= cutAt && !cut) {
+            cut = true;
+            proxy.cut();
+          }
+        }),
+        streamable.length,
+      ).catch((error: unknown) => error);
+      expect(broken).toBeInstanceOf(Error);
+      proxy.restore();
+      // The server keeps what arrived: whole chunks in the bucket, the rest in the upload's tail.
+      let offset = 0;
+      const deadline = Date.now() + 10_000;
+      while (offset === 0 && Date.now() < deadline) {
+        const head = await tusRequest(url, { method: 'HEAD', token });
+        offset = Number(head.headers['upload-offset']);
+        await sleep(200);
+      }
+      expect(offset).toBeGreaterThan(0);
+      expect(offset).toBeLessThanOrEqual(cutAt);
+      const rest = await patchUpload(
+        url,
+        token,
+        offset,
+        streamable.subarray(offset),
+        streamable.length - offset,
+      );
+      expect([rest.status, rest.headers['upload-offset']]).toEqual([
+        204,
+        String(streamable.length),
+      ]);
+
+      const videoId = url.split('/').at(-1) ?? '';
+      const media = suite.database('media');
+      const record = await media.collection('videos').findOne({ _id: new ObjectId(videoId) });
+      expect(record).toMatchObject({ sha256: sha256(streamable), bytes: streamable.length });
+      const chunks = await media
+        .collection<{ n: number; data: { buffer: Uint8Array } }>('videos.chunks')
+        .find({ files_id: new ObjectId(videoId) })
+        .sort({ n: 1 })
+        .toArray();
+      const stored = Buffer.concat(chunks.map((chunk) => Buffer.from(chunk.data.buffer)));
+      expect(sha256(stored)).toBe(sha256(streamable));
+      const done = await converted(suite.stack.graphqlUrl, token, videoId);
+      expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      expect(Math.abs((done.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.2);
+      // HEAD after the end still answers the whole length, for a client that missed it.
+      const head = await tusRequest(url, { method: 'HEAD', token });
+      expect(head.headers['upload-offset']).toBe(String(streamable.length));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('converts an index-last MP4 sent raw by curl in one creation request', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'reelflux-tus-')), 'clip.mp4');
+    writeFileSync(path, indexLast);
+    const out = execFileSync(
+      'curl',
+      [
+        '-sS',
+        '-i',
+        '-X',
+        'POST',
+        '-H',
+        `Authorization: Bearer ${token}`,
+        '-H',
+        'Tus-Resumable: 1.0.0',
+        '-H',
+        `Upload-Length: ${indexLast.length}`,
+        '-H',
+        `Upload-Metadata: ${uploadMetadata({ filename: 'phone.mp4' })}`,
+        '-H',
+        'Content-Type: application/offset+octet-stream',
+        '--data-binary',
+        `@${path}`,
+        `${suite.stack.routerUrl}/uploads/`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 201/);
+    expect(out).toMatch(new RegExp(`upload-offset: ${indexLast.length}`, 'i'));
+    const videoId = /location: \/uploads\/([0-9a-f]{24})/i.exec(out)?.[1] ?? '';
+    const done = await converted(suite.stack.graphqlUrl, token, videoId);
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(Math.abs((done.audio?.durationSeconds ?? 0) - 20)).toBeLessThanOrEqual(0.2);
+    expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
+  });
+});
