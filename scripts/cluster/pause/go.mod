@@ -1,0 +1,3 @@
+module reelflux.local/cluster/pause
+
+go 1.24.0
