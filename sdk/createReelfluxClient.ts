@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,6 +62,7 @@ import {
 import { bearer, postGraphQL } from './transport/postGraphQL.js';
 import type { GraphQLBody } from './transport/readGraphQLAnswer.js';
 import { sendMultipart } from './transport/sendMultipart.js';
+import { openFaststartUpload } from './faststart/openFaststartUpload.js';
 
 export type Conversion = ConversionFieldsFragment;
 export type Video = VideoFieldsFragment;
@@ -284,9 +285,12 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
       upload: UploadOptions = {},
       callbacks: TransferCallbacks = {},
     ): Promise<Video> {
-      const fromPath = typeof source === 'string';
-      const size = fromPath ? (await stat(source)).size : upload.size;
-      const filename = upload.filename ?? (fromPath ? basename(source) : 'video');
+      // A file goes in faststart order (moov first) when that lets the server stream it.
+      const { stream, size } =
+        typeof source === 'string'
+          ? await openFaststartUpload(source)
+          : { stream: source, size: upload.size };
+      const filename = upload.filename ?? (typeof source === 'string' ? basename(source) : 'video');
       const { uploadVideo } = await sendMultipart(
         {
           url: graphqlUrl,
@@ -297,7 +301,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
           signal: callbacks.signal,
         },
         {
-          stream: fromPath ? createReadStream(source) : source,
+          stream,
           filename,
           contentType: contentTypeFor(filename),
           size,
