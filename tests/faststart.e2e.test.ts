@@ -9,12 +9,17 @@ import { isFinalStatus } from '../lib/contracts/conversionStatus.js';
 import { spawnStack, type RunningStack } from '../scripts/spawnStack.js';
 import { createReelfluxClient } from '../sdk/createReelfluxClient.js';
 import { openFaststartUpload } from '../sdk/faststart/openFaststartUpload.js';
-import { signUpToken } from './helpers/authOperations.js';
+import { PASSWORD, signUpToken } from './helpers/authOperations.js';
+import { launchTestBrowser } from './helpers/browser.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { probeMp3, writeVideo } from './helpers/fixtures.js';
+import { postGraphQL } from './helpers/graphql.js';
 import { multipartUpload } from './helpers/multipartUpload.js';
 import { startThrottledProxy, type ThrottledProxy } from './helpers/throttledProxy.js';
 import { uniqueName } from './helpers/uniqueName.js';
+
+// The page's session storage, as `page.evaluate` sees it (this file has no DOM types).
+declare const sessionStorage: { getItem(key: string): string | null };
 
 interface ConversionView {
   id: string;
@@ -103,6 +108,65 @@ describe('faststart uploads on the realtime path', () => {
     expect(stack.output()).toMatch(
       new RegExp(`"conversionId":"${video.id}".*"path":"realtime".*"conversion stages"`),
     );
+  });
+
+  it('the web page sends it moov first too (in Chromium), and it converts on the realtime path', async () => {
+    const browser = await launchTestBrowser();
+    try {
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      page.on('pageerror', (error) => errors.push(String(error)));
+      await page.goto(stack.routerUrl);
+      await page.getByLabel('Email').fill(`${uniqueName('fsweb')}@example.com`);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.getByRole('heading', { name: 'Your videos' }).waitFor();
+      // Slowed as a phone's network is, so the conversion can follow the upload.
+      const cdp = await browser.context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: BYTES_PER_SECOND,
+      });
+      const before = await conversionPaths(stack.internalUrls.worker);
+      await page.getByLabel('Video', { exact: true }).setInputFiles(phone);
+      await page.getByRole('button', { name: 'Upload and convert' }).click();
+      const item = page
+        .getByRole('listitem')
+        .filter({ has: page.getByRole('heading', { name: 'phone.mov' }) });
+      await expect
+        .poll(() => item.locator('[data-status]').getAttribute('data-status'), { timeout: 60_000 })
+        .toBe('SUCCEEDED');
+
+      const pageToken = await page.evaluate(
+        () =>
+          (JSON.parse(sessionStorage.getItem('reelflux.session') ?? '{}') as { token: string })
+            .token,
+      );
+      const { body } = await postGraphQL<{
+        videos: { edges: { node: { id: string; bytes: number; sha256: string } }[] };
+      }>(stack.graphqlUrl, '{ videos(first: 1) { edges { node { id bytes sha256 } } } }', {
+        token: pageToken,
+      });
+      const video = body.data?.videos.edges[0]?.node;
+      const remux = await openFaststartUpload(phone);
+      const sent = createHash('sha256');
+      for await (const chunk of remux.stream) sent.update(chunk as Buffer);
+      expect(video).toMatchObject({ bytes: remux.size, sha256: sent.digest('hex') });
+      const after = await conversionPaths(stack.internalUrls.worker);
+      expect((after.realtime ?? 0) - (before.realtime ?? 0)).toBe(1);
+      expect(stack.output()).toMatch(
+        new RegExp(`"conversionId":"${video?.id}".*"path":"realtime".*"conversion stages"`),
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('the same file sent raw converts too, through the fallback', async () => {
