@@ -13,7 +13,8 @@ export async function openFileByteSource(
     return {
       size,
       async read(offset, length) {
-        const buffer = Buffer.alloc(length);
+        // Not zeroed: it is returned only once every byte of it was read.
+        const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await handle.read(buffer, 0, length, offset);
         // The file shrank under us: what was planned can no longer be sent.
         if (bytesRead !== length) throw malformed(`the file ended at ${offset + bytesRead}`);
