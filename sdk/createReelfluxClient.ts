@@ -110,6 +110,8 @@ export interface UploadOptions {
 
 export interface ConvertCallbacks {
   onUploadProgress?: ProgressCallback;
+  /** The file goes remuxed in faststart order (see UploadCallbacks). */
+  onFaststart?: () => void;
   /** Every state the conversion reports: QUEUED, RUNNING with progress, then the final one. */
   onUpdate?: (conversion: Conversion) => void;
   onDownloadProgress?: ProgressCallback;
@@ -128,6 +130,15 @@ export interface ConvertResult {
 export interface TransferCallbacks {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+}
+
+export interface UploadCallbacks extends TransferCallbacks {
+  /**
+   * Called before the first byte when a file (a path) is sent in faststart order: an MP4/MOV
+   * whose index (moov) came last, remuxed with it first, so the server converts it while it
+   * arrives. The stored video (its bytes, its sha256) is then that remux.
+   */
+  onFaststart?: () => void;
 }
 
 /** Everything a REELFLUX client can do; each failure is a ReelfluxError. */
@@ -151,7 +162,7 @@ export interface ReelfluxClient {
   uploadVideo(
     source: string | Readable,
     upload?: UploadOptions,
-    callbacks?: TransferCallbacks,
+    callbacks?: UploadCallbacks,
   ): Promise<Video>;
   /** Live states of a conversion (by id) or of a video's latest one (by video id). */
   watchConversion(target: string | { id: string }): AsyncIterableIterator<Conversion>;
@@ -283,13 +294,14 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
     async uploadVideo(
       source: string | Readable,
       upload: UploadOptions = {},
-      callbacks: TransferCallbacks = {},
+      callbacks: UploadCallbacks = {},
     ): Promise<Video> {
       // A file goes in faststart order (moov first) when that lets the server stream it.
-      const { stream, size } =
+      const { stream, size, sent } =
         typeof source === 'string'
           ? await openFaststartUpload(source)
-          : { stream: source, size: upload.size };
+          : { stream: source, size: upload.size, sent: undefined };
+      if (sent === 'faststart') callbacks.onFaststart?.();
       const filename = upload.filename ?? (typeof source === 'string' ? basename(source) : 'video');
       const { uploadVideo } = await sendMultipart(
         {
@@ -397,6 +409,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
           : defaultOutput);
       const video = await client.uploadVideo(path, convert, {
         ...(callbacks.onUploadProgress ? { onProgress: callbacks.onUploadProgress } : {}),
+        ...(callbacks.onFaststart ? { onFaststart: callbacks.onFaststart } : {}),
         ...(signal ? { signal } : {}),
       });
       const updates = client.watchConversion(video.id);

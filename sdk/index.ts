@@ -14,6 +14,7 @@ export {
   type PushSubscriptionInput,
   type ReelfluxClient,
   type TransferCallbacks,
+  type UploadCallbacks,
   type UploadOptions,
   type User,
   type Video,

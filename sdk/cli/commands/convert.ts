@@ -28,6 +28,8 @@ export const convert: Command = {
         { mp3: mp3Options(values), ...(values.output ? { output: values.output } : {}) },
         {
           signal: controller.signal,
+          onFaststart: () =>
+            progress.note('upload', 'index (moov) moved first, to convert while uploading'),
           onUploadProgress: (done, total) =>
             progress.update(
               'upload',
