@@ -127,6 +127,16 @@ describe('faststart: moving moov in front of the media data', () => {
     expect(source.reads.filter((length) => length > 256)).toEqual([moov.byteLength]);
   });
 
+  it('starts at any offset of the result, for a resumed upload', async () => {
+    const { file } = moovLast(media(700), [[MDAT_DATA, MDAT_DATA + 300]]);
+    const { out } = await remux(file);
+    for (let start = 0; start <= out.byteLength; start += 37) {
+      const stream = await createFaststartStream(memorySource(file), { chunkBytes: 50, start });
+      expect(await collect(stream.chunks)).toEqual(out.subarray(start));
+      expect(stream.size).toBe(out.byteLength);
+    }
+  });
+
   it('gives a browser the same bytes, as slices of the Blob around the new moov', async () => {
     const { file } = moovLast(media(1000), [[MDAT_DATA, MDAT_DATA + 500]]);
     const parts = await faststartBlobParts(new Blob([file]));

@@ -10,10 +10,12 @@ export const DEFAULT_MAX_MOOV_BYTES = 64 * 1024 * 1024;
 export interface FaststartOptions {
   maxMoovBytes?: number;
   chunkBytes?: number;
+  /** Where in the result `chunks` begins: a resumed upload's offset. @default 0 */
+  start?: number;
 }
 
 export interface FaststartStream {
-  /** The exact length of `chunks`, known before the first byte (for Content-Length). */
+  /** The exact length of the whole result, known before the first byte (for Upload-Length). */
   size: number;
   plan: FaststartPlan;
   chunks: AsyncIterable<Uint8Array>;
@@ -34,7 +36,8 @@ export async function createFaststartStream(
   const pieces = plan.remux
     ? plan.pieces
     : [{ from: 'source' as const, offset: 0, length: source.size }];
-  return { size: plan.size, plan, chunks: writeFaststart(source, pieces, chunkBytes) };
+  const chunks = writeFaststart(source, pieces, chunkBytes, options.start ?? 0);
+  return { size: plan.size, plan, chunks };
 }
 
 /** The plan for `source`, reading its box headers and, if it is to move, its moov. */
