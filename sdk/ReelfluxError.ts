@@ -32,7 +32,8 @@ export interface ServerError {
  * `NOT_FOUND`, `PAYLOAD_TOO_LARGE`, …), a conversion's own error code (`NO_AUDIO_STREAM`, …), or
  * one of the SDK's: `NETWORK_ERROR` (the server could not be reached or answered garbage),
  * `CANCELLED` (the caller aborted), `CONNECTION_CLOSED` (the subscription socket was refused or
- * lost for good).
+ * lost for good), and the faststart remuxer's `MALFORMED_MP4` and `MOOV_TOO_LARGE` (an upload
+ * then sends the file as it is).
  */
 export class ReelfluxError extends Error {
   override name = 'ReelfluxError';

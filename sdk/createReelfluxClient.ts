@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,6 +64,7 @@ import { bearer, postGraphQL } from './transport/postGraphQL.js';
 import type { GraphQLBody } from './transport/readGraphQLAnswer.js';
 import { sendMultipart } from './transport/sendMultipart.js';
 import { sendResumable } from './transport/sendResumable.js';
+import { openFaststartSource, openFaststartUpload } from './faststart/openFaststartUpload.js';
 
 export type Conversion = ConversionFieldsFragment;
 export type Video = VideoFieldsFragment;
@@ -119,6 +120,8 @@ export interface ResumeOptions {
 
 export interface ConvertCallbacks {
   onUploadProgress?: ProgressCallback;
+  /** The file goes remuxed in faststart order (see UploadCallbacks). */
+  onFaststart?: () => void;
   /** Every state the conversion reports: QUEUED, RUNNING with progress, then the final one. */
   onUpdate?: (conversion: Conversion) => void;
   onDownloadProgress?: ProgressCallback;
@@ -137,6 +140,15 @@ export interface ConvertResult {
 export interface TransferCallbacks {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+}
+
+export interface UploadCallbacks extends TransferCallbacks {
+  /**
+   * Called before the first byte when a file (a path) is sent in faststart order: an MP4/MOV
+   * whose index (moov) came last, remuxed with it first, so the server converts it while it
+   * arrives. The stored video (its bytes, its sha256) is then that remux.
+   */
+  onFaststart?: () => void;
 }
 
 /** Everything a REELFLUX client can do; each failure is a ReelfluxError. */
@@ -160,7 +172,7 @@ export interface ReelfluxClient {
   uploadVideo(
     source: string | Readable,
     upload?: UploadOptions,
-    callbacks?: TransferCallbacks,
+    callbacks?: UploadCallbacks,
   ): Promise<Video>;
   /**
    * Sends a file on disk as a resumable upload (tus 1.0 at `/uploads/`): after a network
@@ -169,7 +181,7 @@ export interface ReelfluxClient {
   uploadResumable(
     path: string,
     upload?: UploadOptions & ResumeOptions,
-    callbacks?: TransferCallbacks,
+    callbacks?: UploadCallbacks,
   ): Promise<Video>;
   /** Live states of a conversion (by id) or of a video's latest one (by video id). */
   watchConversion(target: string | { id: string }): AsyncIterableIterator<Conversion>;
@@ -301,11 +313,15 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
     async uploadVideo(
       source: string | Readable,
       upload: UploadOptions = {},
-      callbacks: TransferCallbacks = {},
+      callbacks: UploadCallbacks = {},
     ): Promise<Video> {
-      const fromPath = typeof source === 'string';
-      const size = fromPath ? (await stat(source)).size : upload.size;
-      const filename = upload.filename ?? (fromPath ? basename(source) : 'video');
+      // A file goes in faststart order (moov first) when that lets the server stream it.
+      const { stream, size, sent } =
+        typeof source === 'string'
+          ? await openFaststartUpload(source)
+          : { stream: source, size: upload.size, sent: undefined };
+      if (sent === 'faststart') callbacks.onFaststart?.();
+      const filename = upload.filename ?? (typeof source === 'string' ? basename(source) : 'video');
       const { uploadVideo } = await sendMultipart(
         {
           url: graphqlUrl,
@@ -316,7 +332,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
           signal: callbacks.signal,
         },
         {
-          stream: fromPath ? createReadStream(source) : source,
+          stream,
           filename,
           contentType: contentTypeFor(filename),
           size,
@@ -328,20 +344,28 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
     async uploadResumable(
       path: string,
       upload: UploadOptions & ResumeOptions = {},
-      callbacks: TransferCallbacks = {},
+      callbacks: UploadCallbacks = {},
     ): Promise<Video> {
-      const uploadUrl = await sendResumable({
-        url: base,
-        token,
-        path,
-        size: (await stat(path)).size,
-        filename: upload.filename ?? basename(path),
-        ...(upload.mp3 ? { mp3: { ...upload.mp3 } } : {}),
-        ...(upload.resumeUrl ? { resumeUrl: upload.resumeUrl } : {}),
-        ...(upload.onCreated ? { onCreated: upload.onCreated } : {}),
-        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
-        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
-      });
+      const sendable = await openFaststartSource(path);
+      let uploadUrl: string;
+      try {
+        if (sendable.sent === 'faststart') callbacks.onFaststart?.();
+        uploadUrl = await sendResumable({
+          url: base,
+          token,
+          path,
+          open: (from) => sendable.open(from),
+          size: sendable.size,
+          filename: upload.filename ?? basename(path),
+          ...(upload.mp3 ? { mp3: { ...upload.mp3 } } : {}),
+          ...(upload.resumeUrl ? { resumeUrl: upload.resumeUrl } : {}),
+          ...(upload.onCreated ? { onCreated: upload.onCreated } : {}),
+          ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+          ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+        });
+      } finally {
+        await sendable.close();
+      }
       // The upload's id is the video's.
       const id = new URL(uploadUrl).pathname.split('/').at(-1) ?? '';
       const { video } = await request(VideoDocument, { id });
@@ -436,6 +460,7 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
           : defaultOutput);
       const video = await client.uploadResumable(path, convert, {
         ...(callbacks.onUploadProgress ? { onProgress: callbacks.onUploadProgress } : {}),
+        ...(callbacks.onFaststart ? { onFaststart: callbacks.onFaststart } : {}),
         ...(signal ? { signal } : {}),
       });
       const updates = client.watchConversion(video.id);

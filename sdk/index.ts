@@ -15,6 +15,7 @@ export {
   type ReelfluxClient,
   type TransferCallbacks,
   type ResumeOptions,
+  type UploadCallbacks,
   type UploadOptions,
   type User,
   type Video,
@@ -33,3 +34,15 @@ export {
   type ServerError,
 } from './ReelfluxError.js';
 export type { ConversionStatus, DeliveryStatus } from './generated/graphql.js';
+// Faststart (moov first) on the client: uploadVideo uses it; here for other ways of sending.
+export type { ByteSource } from './faststart/ByteSource.js';
+export { blobByteSource } from './faststart/blobByteSource.js';
+export {
+  createFaststartStream,
+  readFaststartPlan,
+  type FaststartOptions,
+  type FaststartStream,
+} from './faststart/createFaststartStream.js';
+export { faststartBlobParts } from './faststart/faststartBlobParts.js';
+export { openFileByteSource } from './faststart/openFileByteSource.js';
+export type { FaststartPlan, PassthroughReason } from './faststart/planFaststart.js';

@@ -228,6 +228,8 @@ describe('SDK and CLI end to end', () => {
       const run = await cli(['convert', clip, '-o', 'plain.mp3']);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout.trim()).toBe('plain.mp3');
+      // ffmpeg wrote the clip with its index last: it is sent remuxed, index first.
+      expect(run.stderr).toMatch(/^upload index \(moov\) moved first/m);
       expect(run.stderr).toMatch(/^upload 100% /m);
       expect(run.stderr).toMatch(/^download 100% /m);
       expect(run.stderr).toMatch(/^done plain\.mp3 \(/m);

@@ -108,5 +108,9 @@ export const ClientErrorCode = {
   CANCELLED: 'CANCELLED',
   /** The subscription socket was refused or lost for good. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+  /** An MP4/MOV whose boxes cannot be walked (truncated, a size past its parent's end). */
+  MALFORMED_MP4: 'MALFORMED_MP4',
+  /** An MP4/MOV index (moov) too large to move in front of the media data in memory. */
+  MOOV_TOO_LARGE: 'MOOV_TOO_LARGE',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +13,12 @@ export interface ResumableUploadRequest {
   token: string | undefined;
   /** The file on disk; it is read from the offset the server has, never whole. */
   path: string;
+  /**
+   * The bytes to send from byte `from` on, when they are not the file as it is on disk (the
+   * SDK sends a moov-last MP4 in faststart order). @default the file at `path`, from `from`
+   */
+  open?: (from: number) => Readable;
+  /** The number of bytes sent in all (Upload-Length). */
   size: number;
   filename: string;
   /** The MP3 options, sent as JSON in Upload-Metadata `mp3`. */
@@ -172,7 +179,10 @@ function send(
       headers: { 'tus-resumable': '1.0.0', ...bearer(upload.token), ...headers },
       ...(upload.signal ? { signal: upload.signal } : {}),
     });
-    const file = from === undefined ? undefined : createReadStream(upload.path, { start: from });
+    const file =
+      from === undefined
+        ? undefined
+        : (upload.open?.(from) ?? createReadStream(upload.path, { start: from }));
     const fail = (error: Error) => {
       file?.destroy();
       reject(new Retryable(error.message));
@@ -203,7 +213,7 @@ function send(
       upload.onProgress?.(sent, upload.size);
     });
     // A file that cannot be read is not the network's fault: no retry.
-    file.on('error', (error) => {
+    file.on('error', (error: Error) => {
       req.destroy();
       reject(new ReelfluxError('BAD_REQUEST', `cannot read ${upload.path}: ${error.message}`));
     });

@@ -6,29 +6,48 @@ import { join } from 'node:path';
 /** ffmpeg, quiet and overwriting, reading a source that lavfi generates (named next). */
 const GENERATED_INPUT = ['-v', 'error', '-y', '-f', 'lavfi', '-i'];
 
+export interface VideoOptions {
+  audio?: 'aac' | 'mp3' | 'none';
+  sampleRateHz?: number;
+  channels?: number;
+  /** `mov` writes what a phone does: QuickTime, H.264 and AAC, its index (moov) last. */
+  container?: 'mp4' | 'mkv' | 'mov';
+  /** MP4 with its index (moov) first, as a file for the web has it; ffmpeg writes it last. */
+  faststart?: boolean;
+  /** Chapter titles, of equal length: an MP4 or MOV then has a chapter (text) track. */
+  chapters?: readonly string[];
+  /** Uncompressed video (rawvideo) at this size: a large file fast, e.g. `640x480`. */
+  rawVideoSize?: string;
+}
+
 /**
  * Media made by ffmpeg's lavfi sources (nothing binary is committed). `seconds` of a test
  * pattern and a tone, H.264/AAC in MP4 unless `audio` and `container` say otherwise.
  */
-export function makeVideo(
+export function makeVideo(ffmpegPath: string, seconds = 3, options: VideoOptions = {}): Buffer {
+  const out = join(
+    mkdtempSync(join(tmpdir(), 'reelflux-fixture-')),
+    `clip.${options.container ?? 'mp4'}`,
+  );
+  writeVideo(ffmpegPath, out, seconds, options);
+  return readFileSync(out);
+}
+
+/** As `makeVideo`, written to `path` (its extension names the container) and not read back. */
+export function writeVideo(
   ffmpegPath: string,
-  seconds = 3,
-  options: {
-    audio?: 'aac' | 'mp3' | 'none';
-    sampleRateHz?: number;
-    channels?: number;
-    container?: 'mp4' | 'mkv';
-    /** MP4 with its index (moov) first, as a file for the web has it; ffmpeg writes it last. */
-    faststart?: boolean;
-  } = {},
-): Buffer {
-  const container = options.container ?? 'mp4';
-  const out = join(mkdtempSync(join(tmpdir(), 'reelflux-fixture-')), `clip.${container}`);
+  path: string,
+  seconds: number,
+  options: VideoOptions = {},
+): void {
   const audio = options.audio ?? 'aac';
   const layout = options.channels === 6 ? '5.1' : options.channels === 1 ? 'mono' : 'stereo';
+  const video = options.rawVideoSize
+    ? [`testsrc=size=${options.rawVideoSize}:rate=25:duration=${seconds}`, '-c:v', 'rawvideo']
+    : [`testsrc=size=160x120:rate=10:duration=${seconds}`, '-c:v', 'libx264'];
   execFileSync(ffmpegPath, [
     ...GENERATED_INPUT,
-    `testsrc=size=160x120:rate=10:duration=${seconds}`,
+    video[0] ?? '',
     ...(audio === 'none'
       ? []
       : [
@@ -37,10 +56,9 @@ export function makeVideo(
           '-i',
           `sine=frequency=440:sample_rate=${options.sampleRateHz ?? 48000}:duration=${seconds},aformat=channel_layouts=${layout}`,
         ]),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
+    ...chapterArgs(path, seconds, options.chapters, audio === 'none' ? 1 : 2),
+    ...video.slice(1),
+    ...(options.rawVideoSize ? [] : ['-preset', 'ultrafast']),
     ...(audio === 'aac'
       ? ['-c:a', 'aac']
       : audio === 'mp3'
@@ -48,9 +66,27 @@ export function makeVideo(
         : []),
     '-shortest',
     ...(options.faststart ? ['-movflags', '+faststart'] : []),
-    out,
+    path,
   ]);
-  return readFileSync(out);
+}
+
+/** An ffmetadata input with the chapters, mapped as the file's (input `index`). */
+function chapterArgs(
+  path: string,
+  seconds: number,
+  titles: readonly string[] | undefined,
+  index: number,
+): string[] {
+  if (!titles?.length) return [];
+  const each = Math.floor((seconds * 1000) / titles.length);
+  const chapters = titles.map(
+    (title, i) =>
+      `[CHAPTER]\nTIMEBASE=1/1000\nSTART=${i * each}\nEND=${(i + 1) * each}\ntitle=${title}\n`,
+  );
+  const metadata = `${path}.chapters.txt`;
+  writeFileSync(metadata, `;FFMETADATA1\n${chapters.join('')}`);
+  const streams = Array.from({ length: index }, (_, i) => ['-map', String(i)]).flat();
+  return ['-i', metadata, ...streams, '-map_chapters', String(index)];
 }
 
 /**

@@ -51,6 +51,8 @@ export const convert: Command = {
         },
         {
           signal: controller.signal,
+          onFaststart: () =>
+            progress.note('upload', 'index (moov) moved first, to convert while uploading'),
           onUploadProgress: (done, total) =>
             progress.update(
               'upload',

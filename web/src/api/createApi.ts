@@ -10,6 +10,7 @@ import type { UploadProgress } from '../../../sdk/transport/MultipartRequest.js'
 import { postGraphQL } from '../../../sdk/transport/postGraphQL.js';
 import { sendMultipartFromBrowser } from '../../../sdk/transport/sendMultipartFromBrowser.js';
 import { describeError, type ProblemFacts } from './describeError.js';
+import { faststartFile } from './faststartFile.js';
 
 /** An answer's data, or why there is none. */
 export type ApiResult<T> =
@@ -25,7 +26,10 @@ export interface Api {
     document: TypedDocumentNode<TResult, TVariables>,
     variables: TVariables,
   ): Promise<ApiResult<TResult>>;
-  /** A mutation with `file` as its `file` variable; `signal` aborts it (error CANCELLED). */
+  /**
+   * A mutation with `file` as its `file` variable (an MP4/MOV with its index last is sent in
+   * faststart order); `signal` aborts it (error CANCELLED).
+   */
   upload<TResult, TVariables>(
     document: TypedDocumentNode<TResult, TVariables>,
     variables: Omit<TVariables, 'file'>,
@@ -90,7 +94,11 @@ export function createApi(token: string | undefined, onSessionEnded: () => void)
   return {
     request: (document, variables) => settle(postGraphQL({ url, token, document, variables })),
     upload: (document, variables, file, transfer) =>
-      settle(sendMultipartFromBrowser({ url, token, document, variables, ...transfer }, file)),
+      settle(
+        faststartFile(file).then((sent) =>
+          sendMultipartFromBrowser({ url, token, document, variables, ...transfer }, sent),
+        ),
+      ),
     subscribe: (document, variables, onResult) =>
       subscribe(socket, document, variables, {
         next: (data) => onResult({ data }),

@@ -57,6 +57,8 @@ const SENTENCES: Record<KnownCode, string> = {
   NETWORK_ERROR: 'The server could not be reached. Check your connection and try again.',
   CANCELLED: 'Cancelled.',
   CONNECTION_CLOSED: 'The live connection to the server was lost. Reload the page.',
+  MALFORMED_MP4: 'This video file looks cut off or damaged.',
+  MOOV_TOO_LARGE: 'The index of this video is too large to prepare for streaming.',
 };
 
 // Finer reasons that deserve their own sentence.
