@@ -110,6 +110,23 @@ describe('faststart uploads on the realtime path', () => {
     );
   });
 
+  it('the resumable upload (convertFile, reelflux convert) sends it moov first too', async () => {
+    const before = await conversionPaths(stack.internalUrls.worker);
+    const client = createReelfluxClient({ url: `http://127.0.0.1:${proxy.port}`, token });
+    let noted = false;
+    const video = await client.uploadResumable(phone, {}, { onFaststart: () => (noted = true) });
+    const remux = await openFaststartUpload(phone);
+    const sent = createHash('sha256');
+    for await (const chunk of remux.stream) sent.update(chunk as Buffer);
+    expect(noted).toBe(true);
+    expect(video).toMatchObject({ bytes: remux.size, sha256: sent.digest('hex') });
+    const done = await finished(video.id);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(Math.abs((await durationOf(done)) - 60)).toBeLessThanOrEqual(0.1);
+    const after = await conversionPaths(stack.internalUrls.worker);
+    expect((after.realtime ?? 0) - (before.realtime ?? 0)).toBe(1);
+  });
+
   it('the web page sends it moov first too (in Chromium), and it converts on the realtime path', async () => {
     const browser = await launchTestBrowser();
     try {
