@@ -8,6 +8,7 @@ import { parseLoudnormReport } from '../worker/parseLoudnormReport.js';
 import { formatFfmetadata, planChapters } from '../worker/planChapters.js';
 import type { ProbeResult } from '../worker/probeMedia.js';
 import { errorLines } from '../worker/runFfmpeg.js';
+import { mp3Options, UsageError, type OptionValues } from '../sdk/cli/arguments.js';
 
 const fieldOf = (input: unknown) => {
   try {
@@ -172,6 +173,33 @@ describe('the worker’s decisions for loudness, track and chapters', () => {
       'bad frame\nmore of it',
     );
     expect(errorLines('untagged failure')).toBe('untagged failure');
+  });
+});
+
+describe('reelflux convert: --loudness, --true-peak, --track, --no-chapters', () => {
+  const parse = (values: Partial<OptionValues>) => mp3Options(values);
+
+  it('turns the flags into MP3 options', () => {
+    expect(parse({ loudness: 'podcast', track: 'eng', 'no-chapters': true })).toEqual({
+      loudness: { preset: 'PODCAST' },
+      audioTrack: { language: 'eng' },
+      chapters: false,
+    });
+    expect(parse({ loudness: 'Broadcast' })).toEqual({ loudness: { preset: 'BROADCAST' } });
+    expect(parse({ loudness: '-18.5', 'true-peak': '-2', track: '1' })).toEqual({
+      loudness: { targetLufs: -18.5, truePeakDb: -2 },
+      audioTrack: { index: 1 },
+    });
+  });
+
+  it.each([
+    [{ loudness: 'loud' }, '--loudness takes podcast, streaming, broadcast or a LUFS target'],
+    [{ 'true-peak': '-1' }, '--true-peak goes with --loudness'],
+    [{ loudness: '-16', 'true-peak': 'x' }, '--true-peak must be a number'],
+    [{ track: 'english!' }, '--track takes a language code'],
+  ] as const)('refuses %o', (values, message) => {
+    expect(() => parse(values)).toThrow(UsageError);
+    expect(() => parse(values)).toThrow(message);
   });
 });
 

@@ -7,7 +7,8 @@ import { EXIT } from '../exitCodes.js';
 export const convert: Command = {
   name: 'convert',
   synopsis: `<video> [-o out.mp3] [--bitrate N | --vbr Q] [--mono] [--sample-rate HZ]
-[--start S] [--end S] [--title T] [--artist A]`,
+[--start S] [--end S] [--title T] [--artist A]
+[--loudness podcast|streaming|broadcast|LUFS [--true-peak DB]] [--track eng|N] [--no-chapters]`,
   summary: 'upload, convert and download in one go (Ctrl-C cancels)',
   async run({ client, values, args, progress, print }) {
     const path = one(args, 'convert needs a video file');
@@ -48,6 +49,13 @@ export const convert: Command = {
         'done',
         `${result.output} (${formatBytes(audio?.bytes ?? 0)}, ${audio?.durationSeconds.toFixed(1)} s, ${audio?.bitrateKbps} kbps)`,
       );
+      if (audio?.loudness) {
+        const l = audio.loudness;
+        progress.note(
+          'loudness',
+          `${l.inputLufs} → ${l.outputLufs} LUFS, true peak ${l.truePeakDb} dBTP, range ${l.rangeLu} LU (${l.mode.toLowerCase().replaceAll('_', ' ')})`,
+        );
+      }
       print(result.output, {
         output: result.output,
         videoId: result.video.id,
