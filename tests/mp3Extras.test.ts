@@ -9,6 +9,7 @@ import { formatFfmetadata, planChapters } from '../worker/planChapters.js';
 import type { ProbeResult } from '../worker/probeMedia.js';
 import { errorLines } from '../worker/runFfmpeg.js';
 import { mp3Options, UsageError, type OptionValues } from '../sdk/cli/arguments.js';
+import { DEFAULT_MP3_CHOICE, toMp3Options } from '../web/src/mp3Choice.js';
 
 const fieldOf = (input: unknown) => {
   try {
@@ -200,6 +201,21 @@ describe('reelflux convert: --loudness, --true-peak, --track, --no-chapters', ()
   ] as const)('refuses %o', (values, message) => {
     expect(() => parse(values)).toThrow(UsageError);
     expect(() => parse(values)).toThrow(message);
+  });
+});
+
+describe('the web form: loudness, track and chapters', () => {
+  it('sends only what differs from the defaults', () => {
+    expect(toMp3Options(DEFAULT_MP3_CHOICE)).toEqual({});
+    const chosen = { ...DEFAULT_MP3_CHOICE, loudness: 'PODCAST', track: 'ENG', chapters: false };
+    expect(toMp3Options(chosen as typeof DEFAULT_MP3_CHOICE)).toEqual({
+      loudness: { preset: 'PODCAST' },
+      audioTrack: { language: 'eng' },
+      chapters: false,
+    });
+    expect(toMp3Options({ ...DEFAULT_MP3_CHOICE, track: ' 1 ' })).toEqual({
+      audioTrack: { index: 1 },
+    });
   });
 });
 
