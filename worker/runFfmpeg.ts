@@ -77,7 +77,11 @@ export function runFfmpeg(
       if (fraction !== null) options.onProgress(fraction);
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < MAX_LOG_CHARS) stderr += chunk.toString();
+      stderr += chunk.toString();
+      // The first errors and the last lines (loudnorm reports at the end) are what count.
+      if (stderr.length > MAX_LOG_CHARS) {
+        stderr = `${stderr.slice(0, LOG_HEAD_CHARS)}\n${stderr.slice(LOG_HEAD_CHARS - MAX_LOG_CHARS)}`;
+      }
     });
     child.on('error', (error) => kill(error));
     child.on('close', (code) => {
@@ -97,8 +101,9 @@ export function runFfmpeg(
   });
 }
 
-/** Enough for loudnorm's report after ffmpeg's stream listing. */
+/** What is kept of ffmpeg's log: its start, and its end, where loudnorm's report is. */
 const MAX_LOG_CHARS = 65_536;
+const LOG_HEAD_CHARS = 8_192;
 
 /**
  * The lines logged at error level or worse, without their tags. Each line of a `level+` log
