@@ -34,6 +34,7 @@ import {
   VideoDocument,
   VapidPublicKeyDocument,
   VerifyNotificationEmailDocument,
+  VideoAudioStreamsDocument,
   VideoConversionsDocument,
   VideosDocument,
   WebhookDeliveriesDocument,
@@ -49,6 +50,7 @@ import {
   type PushSubscriptionFieldsFragment,
   type PushSubscriptionInput,
   type VideoFieldsFragment,
+  type VideoAudioStreamsQuery,
   type VideoConversionsQuery,
   type VideosQuery,
   type WebhookDeliveryFieldsFragment,
@@ -74,6 +76,10 @@ export type VideoPage = VideosQuery['videos'];
 /** One page of a video's conversions, newest first. */
 export type ConversionPage = NonNullable<VideoConversionsQuery['video']>['conversions'];
 export type { Mp3Options };
+/** An audio stream of a video, to offer as `mp3.audioTrack` (null before a worker probed it). */
+export type AudioStream = NonNullable<
+  NonNullable<VideoAudioStreamsQuery['video']>['audioStreams']
+>[number];
 export type WebhookEndpoint = WebhookEndpointFieldsFragment;
 /** An endpoint with its signing secret, as adding it or rotating its secret answers, once. */
 export type WebhookEndpointWithSecret = AddWebhookEndpointMutation['addWebhookEndpoint'];
@@ -165,6 +171,8 @@ export interface ReelfluxClient {
   /** One page of a video's conversions, newest first. */
   conversions(videoId: string, first?: number, after?: string): Promise<ConversionPage>;
   conversion(id: string): Promise<Conversion>;
+  /** The video's audio streams once a worker has probed it (its first conversion), else null. */
+  audioStreams(videoId: string): Promise<AudioStream[] | null>;
   convertVideo(videoId: string, mp3?: Mp3Options): Promise<Conversion>;
   cancelConversion(id: string): Promise<Conversion>;
   deleteVideo(id: string): Promise<boolean>;
@@ -303,6 +311,12 @@ export function createReelfluxClient(options: ClientOptions): ReelfluxClient {
 
     async cancelConversion(id: string): Promise<Conversion> {
       return (await request(CancelConversionDocument, { id })).cancelConversion;
+    },
+
+    async audioStreams(videoId: string): Promise<AudioStream[] | null> {
+      const { video } = await request(VideoAudioStreamsDocument, { id: videoId });
+      if (!video) throw new ReelfluxError('NOT_FOUND', 'Video not found');
+      return video.audioStreams ?? null;
     },
 
     async deleteVideo(id: string): Promise<boolean> {

@@ -9,8 +9,19 @@ const aac: ProbeResult = {
   demuxer: 'mov',
   durationSeconds: 60,
   audio: { codec: 'aac', channels: 2, sampleRateHz: 48000 },
+  audioStreams: [
+    { index: 0, language: null, codec: 'aac', channels: 2, sampleRateHz: 48000, title: null },
+  ],
+  chapters: [],
   bitRate: 1_000_000,
 };
+
+/** A probe whose only audio stream is `audio`. */
+const only = (audio: { codec: string; channels: number; sampleRateHz: number }): ProbeResult => ({
+  ...aac,
+  audio,
+  audioStreams: [{ index: 0, language: null, title: null, ...audio }],
+});
 
 const plan = (requested: Mp3Options, probe: ProbeResult = aac) =>
   buildFfmpegArgs({
@@ -19,6 +30,7 @@ const plan = (requested: Mp3Options, probe: ProbeResult = aac) =>
     probe,
     requested,
     videoFilename: 'holiday.mp4',
+    chaptersPath: '/tmp/job/chapters.ffmeta',
   });
 
 /** The value after `flag` in an argument list, or undefined when the flag is absent. */
@@ -36,7 +48,7 @@ describe('buildFfmpegArgs: the ffmpeg command for one conversion', () => {
     expect(after(args, '-i')).toBe('/tmp/job/input');
     expect(after(args, '-map')).toBe('0:a:0');
     expect(args).toEqual(expect.arrayContaining(['-vn', '-sn', '-dn', '-nostdin']));
-    expect(after(args, '-map_metadata')).toBe('-1');
+    expect(after(args, '-map_metadata:g')).toBe('-1');
     expect(args.at(-1)).toBe('/tmp/job/output.mp3');
   });
 
@@ -69,7 +81,7 @@ describe('buildFfmpegArgs: the ffmpeg command for one conversion', () => {
   });
 
   it('downmixes more than two channels, and keeps one or two as they are', () => {
-    const surround = { ...aac, audio: { codec: 'ac3', channels: 6, sampleRateHz: 48000 } };
+    const surround = only({ codec: 'ac3', channels: 6, sampleRateHz: 48000 });
     expect(after(plan({}, surround).args, '-ac')).toBe('2');
     expect(plan({}).args).not.toContain('-ac');
   });
@@ -82,11 +94,7 @@ describe('buildFfmpegArgs: the ffmpeg command for one conversion', () => {
   });
 
   it('copies an MP3 source when nothing asks for a change, and re-encodes when something does', () => {
-    const mp3 = {
-      ...aac,
-      demuxer: 'mp3',
-      audio: { codec: 'mp3', channels: 2, sampleRateHz: 44100 },
-    };
+    const mp3 = { ...only({ codec: 'mp3', channels: 2, sampleRateHz: 44100 }), demuxer: 'mp3' };
     const copied = plan({}, mp3);
     expect(copied.copy).toBe(true);
     expect(after(copied.args, '-c:a')).toBe('copy');
@@ -97,7 +105,7 @@ describe('buildFfmpegArgs: the ffmpeg command for one conversion', () => {
   });
 
   it.each([
-    ['no audio stream', {}, { ...aac, audio: null }, 'NO_AUDIO_STREAM'],
+    ['no audio stream', {}, { ...aac, audio: null, audioStreams: [] }, 'NO_AUDIO_STREAM'],
     ['no duration', {}, { ...aac, durationSeconds: 0 }, 'UNSUPPORTED_MEDIA'],
     ['a start past the end', { startSeconds: 60 }, aac, 'TRIM_OUT_OF_RANGE'],
     ['an end past the end', { endSeconds: 61 }, aac, 'TRIM_OUT_OF_RANGE'],

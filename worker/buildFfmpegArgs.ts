@@ -1,7 +1,21 @@
+import type { ChapterMark } from '../lib/contracts/audioReport.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
-import { effectiveMp3Options, type Mp3Options } from '../lib/contracts/mp3Options.js';
+import {
+  effectiveMp3Options,
+  type LoudnessTarget,
+  type Mp3Options,
+} from '../lib/contracts/mp3Options.js';
 import { BadInputError } from './BadInputError.js';
+import { chooseAudioStream } from './chooseAudioStream.js';
+import type { LoudnormMeasurement } from './parseLoudnormReport.js';
+import { planChapters } from './planChapters.js';
 import { ALLOWED_DEMUXERS, type ProbeResult } from './probeMedia.js';
+
+/**
+ * How loudness is normalized in this run: `dynamic`, one pass (the realtime path, which cannot
+ * read ahead); `linear`, the second of two passes, with the first's figures.
+ */
+export type LoudnessPass = { kind: 'dynamic' } | { kind: 'linear'; measured: LoudnormMeasurement };
 
 export interface FfmpegPlan {
   args: string[];
@@ -11,7 +25,20 @@ export interface FfmpegPlan {
   expectedSeconds: number;
   /** The most the MP3 may weigh (ffmpeg's `-fs`): its duration at the highest bitrate it can have. */
   maxOutputBytes: number;
+  /** The chapters the MP3 gets; when any, the caller writes them to `chaptersPath` first. */
+  chapters: ChapterMark[];
+  /** Whether loudnorm runs, and how: its report is in ffmpeg's log (parseLoudnormReport). */
+  loudness?: { target: LoudnessTarget; pass: LoudnessPass };
 }
+
+/**
+ * loudnorm's loudness-range target: wide, so a linear second pass keeps its one gain for
+ * speech and music alike (loudnorm turns dynamic when the source's range exceeds it).
+ */
+const LOUDNORM_RANGE_LU = 20;
+
+/** The MPEG audio sample rates libmp3lame writes; loudnorm's output (192 kHz) is brought back. */
+const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
 
 /** Seconds of output allowed past the expected duration (frame rounding), via `-t`. */
 const DURATION_SLACK = 1;
@@ -31,10 +58,13 @@ export function buildFfmpegArgs(input: {
   probe: ProbeResult;
   requested: Mp3Options;
   videoFilename: string;
+  /** Where the chapters' FFMETADATA file goes (ffmpeg's second input), if there are any. */
+  chaptersPath: string;
+  /** Required when `requested.loudness` is set. */
+  loudnessPass?: LoudnessPass;
 }): FfmpegPlan {
   const { probe, requested } = input;
-  if (!probe.audio)
-    throw new BadInputError(ConversionErrorCode.NO_AUDIO_STREAM, 'The file has no audio stream');
+  const stream = chooseAudioStream(probe, requested.audioTrack);
   if (!(probe.durationSeconds > 0))
     throw new BadInputError(ConversionErrorCode.UNSUPPORTED_MEDIA, 'The file has no duration');
 
@@ -47,34 +77,27 @@ export function buildFfmpegArgs(input: {
     );
   }
   const trimmed = requested.startSeconds !== undefined || requested.endSeconds !== undefined;
-  const reshaped = ['bitrateKbps', 'vbrQuality', 'sampleRateHz', 'channels'].some(
+  const reshaped = ['bitrateKbps', 'vbrQuality', 'sampleRateHz', 'channels', 'loudness'].some(
     (key) => key in requested,
   );
-  const copy = probe.audio.codec === 'mp3' && !trimmed && !reshaped;
+  const copy = stream.codec === 'mp3' && !trimmed && !reshaped;
   const options = effectiveMp3Options(requested, input.videoFilename);
+  const loudness = requested.loudness
+    ? { target: requested.loudness, pass: input.loudnessPass ?? { kind: 'dynamic' as const } }
+    : undefined;
+  const chapters = planChapters(probe.chapters, {
+    start,
+    end: Math.min(end, probe.durationSeconds),
+    wanted: requested.chapters !== false,
+  });
 
-  const encode = copy
-    ? ['-c:a', 'copy']
-    : [
-        '-c:a',
-        'libmp3lame',
-        ...(options.vbrQuality !== undefined
-          ? ['-q:a', String(options.vbrQuality)]
-          : ['-b:a', `${options.bitrateKbps}k`]),
-        ...(options.sampleRateHz ? ['-ar', String(options.sampleRateHz)] : []),
-        // MP3 holds at most two channels: 5.1 and the like are downmixed.
-        ...(options.channels
-          ? ['-ac', String(options.channels)]
-          : probe.audio.channels > 2
-            ? ['-ac', '2']
-            : []),
-      ];
+  const encode = copy ? ['-c:a', 'copy'] : encoderArgs(options, stream, loudness);
   const expectedSeconds = Math.min(end, probe.durationSeconds) - start;
   // A copied stream or VBR may reach MP3's ceiling for its sample rate (320 kbps from 32 kHz up);
   // ID3 tags and padding on top. This bounds the room the MP3 holds in its owner's quota.
   const ceilingKbps = Math.min(
     copy ? 320 : (options.bitrateKbps ?? 320),
-    mp3CeilingKbps(options.sampleRateHz ?? probe.audio.sampleRateHz),
+    mp3CeilingKbps(options.sampleRateHz ?? stream.sampleRateHz),
   );
   const maxOutputBytes = Math.ceil(
     ((expectedSeconds + DURATION_SLACK) * ceilingKbps * 1000) / 8 + 1_048_576,
@@ -82,25 +105,25 @@ export function buildFfmpegArgs(input: {
   const args = [
     '-hide_banner',
     '-nostdin',
-    '-v',
-    'error',
-    '-protocol_whitelist',
-    'file,pipe',
-    '-format_whitelist',
-    ALLOWED_DEMUXERS.join(','),
-    '-f',
-    input.probe.demuxer,
-    ...(requested.startSeconds !== undefined ? ['-ss', String(start)] : []),
-    ...(requested.endSeconds !== undefined ? ['-to', String(end)] : []),
-    '-i',
-    input.source,
+    // Tagged lines: runFfmpeg tells errors from loudnorm's report, which it logs as info.
+    '-loglevel',
+    loudness ? 'level+info' : 'level+error',
+    ...sourceInput(input.source, probe, requested),
+    ...(chapters.length > 0
+      ? ['-protocol_whitelist', 'file', '-f', 'ffmetadata', '-i', input.chaptersPath]
+      : []),
     '-map',
-    '0:a:0',
+    `0:a:${stream.index}`,
     '-vn',
     '-sn',
     '-dn',
-    '-map_metadata',
+    // The source's tags stay out of the MP3; chapters are ours (above), with their titles.
+    '-map_metadata:g',
     '-1',
+    '-map_metadata:s',
+    '-1',
+    '-map_chapters',
+    chapters.length > 0 ? '1' : '-1',
     ...encode,
     // A file can claim one duration and decode to far more: the output stops at what was
     // expected, in time and in bytes, whatever the input does.
@@ -121,7 +144,107 @@ export function buildFfmpegArgs(input: {
     '-y',
     input.output,
   ];
-  return { args, copy, expectedSeconds, maxOutputBytes };
+  return {
+    args,
+    copy,
+    expectedSeconds,
+    maxOutputBytes,
+    chapters,
+    ...(loudness ? { loudness } : {}),
+  };
+}
+
+/**
+ * The first of two loudness passes: ffmpeg decodes the chosen stream (trimmed as asked) into
+ * loudnorm, which measures and logs its figures (parseLoudnormReport); nothing is written.
+ */
+export function buildLoudnessMeasureArgs(input: {
+  source: string;
+  probe: ProbeResult;
+  requested: Mp3Options & { loudness: LoudnessTarget };
+}): string[] {
+  const stream = chooseAudioStream(input.probe, input.requested.audioTrack);
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'level+info',
+    ...sourceInput(input.source, input.probe, input.requested),
+    '-map',
+    `0:a:${stream.index}`,
+    '-vn',
+    '-sn',
+    '-dn',
+    '-af',
+    loudnormFilter(input.requested.loudness, { kind: 'dynamic' }),
+    '-f',
+    'null',
+    '-nostats',
+    '-',
+  ];
+}
+
+/** libmp3lame's arguments, loudnorm before it when asked. */
+function encoderArgs(
+  options: Mp3Options,
+  stream: { channels: number; sampleRateHz: number },
+  loudness: { target: LoudnessTarget; pass: LoudnessPass } | undefined,
+): string[] {
+  return [
+    '-c:a',
+    'libmp3lame',
+    ...(options.vbrQuality !== undefined
+      ? ['-q:a', String(options.vbrQuality)]
+      : ['-b:a', `${options.bitrateKbps}k`]),
+    ...(loudness ? ['-af', loudnormFilter(loudness.target, loudness.pass)] : []),
+    ...(options.sampleRateHz
+      ? ['-ar', String(options.sampleRateHz)]
+      : loudness
+        ? ['-ar', String(mp3RateFor(stream.sampleRateHz))]
+        : []),
+    // MP3 holds at most two channels: 5.1 and the like are downmixed.
+    ...(options.channels
+      ? ['-ac', String(options.channels)]
+      : stream.channels > 2
+        ? ['-ac', '2']
+        : []),
+  ];
+}
+
+/** The source as ffmpeg's first input: local files only, its probed demuxer forced, trimmed. */
+function sourceInput(source: string, probe: ProbeResult, requested: Mp3Options): string[] {
+  return [
+    '-protocol_whitelist',
+    'file,pipe',
+    '-format_whitelist',
+    ALLOWED_DEMUXERS.join(','),
+    '-f',
+    probe.demuxer,
+    ...(requested.startSeconds !== undefined ? ['-ss', String(requested.startSeconds)] : []),
+    ...(requested.endSeconds !== undefined ? ['-to', String(requested.endSeconds)] : []),
+    '-i',
+    source,
+  ];
+}
+
+/** loudnorm's arguments: one dynamic pass, or the linear second pass with measured figures. */
+function loudnormFilter(target: LoudnessTarget, pass: LoudnessPass): string {
+  const base = `loudnorm=I=${target.targetLufs}:TP=${target.truePeakDb}:LRA=${LOUDNORM_RANGE_LU}`;
+  if (pass.kind === 'dynamic') return `${base}:print_format=json`;
+  const m = pass.measured;
+  // loudnorm reads a measured LRA of 0 as "not given" and goes dynamic; a steady source (a
+  // tone, a drone) really measures 0, so it is passed as the smallest step loudnorm prints.
+  return (
+    `${base}:measured_I=${m.inputLufs}:measured_TP=${m.inputTruePeakDb}` +
+    `:measured_LRA=${Math.max(m.inputRangeLu, 0.01)}:measured_thresh=${m.inputThresholdLufs}` +
+    `:offset=${m.targetOffsetLu}:linear=true:print_format=json`
+  );
+}
+
+/** The source's rate where MP3 has it, else 48 kHz (or 44.1 kHz for its multiples). */
+function mp3RateFor(sourceHz: number): number {
+  if (MP3_RATES.includes(sourceHz)) return sourceHz;
+  return sourceHz > 0 && sourceHz % 11025 === 0 ? 44100 : 48000;
 }
 
 /**

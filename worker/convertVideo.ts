@@ -1,4 +1,5 @@
 import { ObjectId, type Db } from 'mongodb';
+import type { AudioStreamInfo } from '../lib/contracts/audioReport.js';
 import type { Logger } from '../lib/platform/logger.js';
 import type { ConversionRecord } from '../lib/stores/conversions.js';
 import type { StorageQuota } from '../lib/stores/storageQuota.js';
@@ -32,7 +33,12 @@ export type { ConversionPath, ConvertedAudio } from './pipeline/types.js';
 export async function convertVideo(
   deps: { config: WorkerConfig; mediaDb: Db; quota: StorageQuota; log: Logger },
   record: ConversionRecord,
-  run: { stillOwned: () => Promise<boolean>; signal: AbortSignal },
+  run: {
+    stillOwned: () => Promise<boolean>;
+    signal: AbortSignal;
+    /** Keeps the video's audio streams once probed (`Video.audioStreams`). */
+    describeSource: (audioStreams: AudioStreamInfo[]) => Promise<unknown>;
+  },
   onProgress: (fraction: number) => void,
 ): Promise<ConvertedAudio> {
   const { config, mediaDb } = deps;
@@ -53,6 +59,7 @@ export async function convertVideo(
     },
     quota: deps.quota,
     log: deps.log,
+    describeSource: run.describeSource,
   };
   return runConversion(stages, record, run.signal, onProgress);
 }

@@ -285,7 +285,11 @@ async function convert(
     const done = await convertVideo(
       { config, mediaDb, quota, log },
       record,
-      { stillOwned, signal: abort.signal },
+      {
+        stillOwned,
+        signal: abort.signal,
+        describeSource: (audioStreams) => engine.describeSource(id, runId, audioStreams),
+      },
       (fraction) => heartbeat.report(fraction),
     );
     deps.onConverted?.(done.path);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { AudioStreamInfo } from '../lib/contracts/audioReport.js';
 import { ConversionErrorCode } from '../lib/contracts/errorCodes.js';
 import { BadInputError } from './BadInputError.js';
 
@@ -24,11 +25,22 @@ export const ALLOWED_DEMUXERS = [
   'wav',
 ] as const;
 
+/** A chapter of the source, in its own time. */
+export interface SourceChapter {
+  title: string;
+  startSeconds: number;
+  endSeconds: number;
+}
+
 export interface ProbeResult {
   /** The demuxer to force for ffmpeg: the first of ffprobe's names that is allowed. */
   demuxer: string;
   durationSeconds: number;
+  /** The first audio stream (ffmpeg's default choice). */
   audio: { codec: string; channels: number; sampleRateHz: number } | null;
+  /** Every audio stream, in order, with its sample rate. */
+  audioStreams: (AudioStreamInfo & { sampleRateHz: number })[];
+  chapters: SourceChapter[];
   /** Overall bitrate, for the MP3 we made. */
   bitRate: number | null;
 }
@@ -41,7 +53,9 @@ interface FfprobeJson {
     channels?: number;
     sample_rate?: string;
     duration?: string;
+    tags?: Record<string, string>;
   }[];
+  chapters?: { start_time?: string; end_time?: string; tags?: Record<string, string> }[];
 }
 
 const run = promisify(execFile);
@@ -61,6 +75,7 @@ export async function probeMedia(ffprobePath: string, path: string): Promise<Pro
         ALLOWED_DEMUXERS.join(','),
         '-show_format',
         '-show_streams',
+        '-show_chapters',
         '-of',
         'json',
         path,
@@ -82,7 +97,8 @@ export async function probeMedia(ffprobePath: string, path: string): Promise<Pro
       `Container ${json.format?.format_name ?? 'unknown'} is not accepted`,
     );
   }
-  const stream = json.streams?.find((s) => s.codec_type === 'audio');
+  const streams = (json.streams ?? []).filter((s) => s.codec_type === 'audio');
+  const stream = streams[0];
   const duration = Number(json.format?.duration ?? stream?.duration ?? Number.NaN);
   const bitRate = Number(json.format?.bit_rate);
   return {
@@ -95,8 +111,32 @@ export async function probeMedia(ffprobePath: string, path: string): Promise<Pro
           sampleRateHz: Number(stream.sample_rate ?? 0),
         }
       : null,
+    audioStreams: streams.map((s, index) => ({
+      index,
+      language: tag(s.tags, 'language')?.toLowerCase() ?? null,
+      codec: s.codec_name ?? 'unknown',
+      channels: s.channels ?? 0,
+      sampleRateHz: Number(s.sample_rate ?? 0),
+      title: tag(s.tags, 'title') ?? null,
+    })),
+    chapters: (json.chapters ?? []).flatMap((c, n) => {
+      const start = Number(c.start_time);
+      const end = Number(c.end_time);
+      if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) return [];
+      return [
+        { title: tag(c.tags, 'title') ?? `Chapter ${n + 1}`, startSeconds: start, endSeconds: end },
+      ];
+    }),
     bitRate: Number.isFinite(bitRate) ? bitRate : null,
   };
+}
+
+/** A tag by name, whatever its case (containers differ); "und" is no language. */
+function tag(tags: Record<string, string> | undefined, name: string): string | undefined {
+  if (!tags) return undefined;
+  const key = Object.keys(tags).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : tags[key];
+  return value && value !== 'und' ? value.slice(0, 200) : undefined;
 }
 
 function firstLine(error: unknown): string {

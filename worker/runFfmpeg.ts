@@ -27,9 +27,9 @@ export class FfmpegFailedError extends Error {
 /**
  * Runs ffmpeg with an argument array, reporting progress from `-progress pipe:1`, killing it
  * (SIGKILL: no partial flush matters, the output is discarded) on `signal` or after
- * `timeoutMs`. Resolves on exit 0, with what ffmpeg reported at `-v error` (empty when all
- * went well); the caller still validates the output, since ffmpeg can exit 0 having written
- * nothing useful.
+ * `timeoutMs`. Resolves on exit 0, with what ffmpeg reported as errors (empty when all went
+ * well) and its whole log (`-loglevel level+…`, where loudnorm reports); the caller still
+ * validates the output, since ffmpeg can exit 0 having written nothing useful.
  */
 export function runFfmpeg(
   ffmpegPath: string,
@@ -42,7 +42,7 @@ export function runFfmpeg(
     /** Fed to ffmpeg's standard input (`-i pipe:0`), with backpressure; destroyed at exit. */
     input?: Readable;
   },
-): Promise<{ errors: string }> {
+): Promise<{ errors: string; log: string }> {
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) {
       reject(new FfmpegAbortedError(options.signal.reason));
@@ -77,7 +77,11 @@ export function runFfmpeg(
       if (fraction !== null) options.onProgress(fraction);
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
+      stderr += chunk.toString();
+      // The first errors and the last lines (loudnorm reports at the end) are what count.
+      if (stderr.length > MAX_LOG_CHARS) {
+        stderr = `${stderr.slice(0, LOG_HEAD_CHARS)}\n${stderr.slice(LOG_HEAD_CHARS - MAX_LOG_CHARS)}`;
+      }
     });
     child.on('error', (error) => kill(error));
     child.on('close', (code) => {
@@ -85,14 +89,37 @@ export function runFfmpeg(
       input?.destroy();
       options.signal.removeEventListener('abort', onAbort);
       if (ending) reject(ending);
-      else if (code === 0) resolve({ errors: stderr.trim() });
+      else if (code === 0) resolve({ errors: errorLines(stderr), log: stderr });
       else
         reject(
           new FfmpegFailedError(
-            `ffmpeg exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            `ffmpeg exited ${code}: ${(errorLines(stderr) || stderr.trim()).split('\n').slice(-3).join(' | ')}`,
             code,
           ),
         );
     });
   });
+}
+
+/** What is kept of ffmpeg's log: its start, and its end, where loudnorm's report is. */
+const MAX_LOG_CHARS = 65_536;
+const LOG_HEAD_CHARS = 8_192;
+
+/**
+ * The lines logged at error level or worse, without their tags. Each line of a `level+` log
+ * is tagged (`[error]`, `[info]`, after any `[context @ 0x…]`); an untagged line continues the
+ * one before (loudnorm's JSON). A log without tags (`-v error`) is errors throughout.
+ */
+export function errorLines(log: string): string {
+  const tagged =
+    /^(?:\[[^\]]* @ [^\]]*\] )?\[(trace|debug|verbose|info|warning|error|fatal|panic)\] ?/;
+  let level = 'error';
+  const errors: string[] = [];
+  for (const line of log.split('\n')) {
+    const tag = tagged.exec(line);
+    if (tag?.[1]) level = tag[1];
+    const text = tag ? line.slice(tag[0].length) : line;
+    if (['error', 'fatal', 'panic'].includes(level) && text.trim()) errors.push(text.trim());
+  }
+  return errors.join('\n');
 }

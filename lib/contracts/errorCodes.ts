@@ -82,6 +82,8 @@ export const ConversionErrorCode = {
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   NO_AUDIO_STREAM: 'NO_AUDIO_STREAM',
   TRIM_OUT_OF_RANGE: 'TRIM_OUT_OF_RANGE',
+  /** `audioTrack` names a language or an index the video has no audio stream for. */
+  AUDIO_TRACK_NOT_FOUND: 'AUDIO_TRACK_NOT_FOUND',
   /** Longer than the worker's MAX_MEDIA_SECONDS, by ffprobe. */
   MEDIA_TOO_LONG: 'MEDIA_TOO_LONG',
   TIMEOUT: 'TIMEOUT',

@@ -10,7 +10,30 @@ export interface Mp3Options {
   endSeconds?: number;
   title?: string;
   artist?: string;
+  /** EBU R128 normalization; a preset is stored as the figures it stands for. */
+  loudness?: LoudnessTarget;
+  /** Which audio stream of the video: the nth (from 0), or the first in a language. */
+  audioTrack?: AudioTrackChoice;
+  /** False drops the video's chapters; by default they become ID3 CHAP frames with a CTOC. */
+  chapters?: boolean;
 }
+
+export interface LoudnessTarget {
+  /** Integrated loudness, LUFS. */
+  targetLufs: number;
+  /** The highest true peak allowed, dBTP. */
+  truePeakDb: number;
+}
+
+export type AudioTrackChoice = { index: number } | { language: string };
+
+/** Named targets (GraphQL enum `LoudnessPreset`), in LUFS. */
+export const LOUDNESS_PRESETS = { PODCAST: -16, STREAMING: -14, BROADCAST: -23 } as const;
+export type LoudnessPreset = keyof typeof LOUDNESS_PRESETS;
+export const LOUDNESS_TARGET_RANGE = { min: -31, max: -5 } as const;
+/** loudnorm's own limits for its true-peak target. */
+export const TRUE_PEAK_RANGE = { min: -9, max: 0 } as const;
+export const DEFAULT_TRUE_PEAK_DB = -1;
 
 export const MP3_BITRATE_RANGE = { min: 32, max: 320 } as const;
 export const MP3_SAMPLE_RATES = [22050, 32000, 44100, 48000] as const;
@@ -35,6 +58,9 @@ export function parseMp3Options(input: unknown): Mp3Options {
     'endSeconds',
     'title',
     'artist',
+    'loudness',
+    'audioTrack',
+    'chapters',
   ]);
   for (const key of Object.keys(raw))
     if (!known.has(key)) throw invalid(key, 'is not an MP3 option');
@@ -90,7 +116,91 @@ export function parseMp3Options(input: unknown): Mp3Options {
     }
     options[key] = value;
   }
+
+  const loudness = parseLoudness(raw.loudness);
+  if (loudness) options.loudness = loudness;
+  const audioTrack = parseAudioTrack(raw.audioTrack);
+  if (audioTrack) options.audioTrack = audioTrack;
+  if (raw.chapters !== null && raw.chapters !== undefined) {
+    if (typeof raw.chapters !== 'boolean') throw invalid('chapters', 'must be true or false');
+    options.chapters = raw.chapters;
+  }
   return options;
+}
+
+/**
+ * `{ preset }` or `{ targetLufs }`, with an optional `truePeakDb` (default −1 dBTP); both the
+ * GraphQL input and the stored form (`{ targetLufs, truePeakDb }`) parse to the stored form.
+ */
+function parseLoudness(value: unknown): LoudnessTarget | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid('loudness', 'must be an object');
+  const raw = value as Record<string, unknown>;
+  for (const key of Object.keys(raw))
+    if (!['preset', 'targetLufs', 'truePeakDb'].includes(key))
+      throw invalid(`loudness.${key}`, 'is not a loudness option');
+  const hasPreset = raw.preset !== null && raw.preset !== undefined;
+  const hasTarget = raw.targetLufs !== null && raw.targetLufs !== undefined;
+  if (hasPreset === hasTarget)
+    throw invalid('loudness', 'takes either a preset or a targetLufs, one of them');
+  let targetLufs: number;
+  if (hasPreset) {
+    if (typeof raw.preset !== 'string' || !Object.hasOwn(LOUDNESS_PRESETS, raw.preset))
+      throw invalid(
+        'loudness.preset',
+        `must be one of ${Object.keys(LOUDNESS_PRESETS).join(', ')}`,
+      );
+    targetLufs = LOUDNESS_PRESETS[raw.preset as LoudnessPreset];
+  } else {
+    const target = raw.targetLufs;
+    if (
+      typeof target !== 'number' ||
+      !Number.isFinite(target) ||
+      target < LOUDNESS_TARGET_RANGE.min ||
+      target > LOUDNESS_TARGET_RANGE.max
+    )
+      throw invalid(
+        'loudness.targetLufs',
+        `must be from ${LOUDNESS_TARGET_RANGE.min} to ${LOUDNESS_TARGET_RANGE.max} LUFS`,
+      );
+    targetLufs = target;
+  }
+  const peak = raw.truePeakDb ?? DEFAULT_TRUE_PEAK_DB;
+  if (
+    typeof peak !== 'number' ||
+    !Number.isFinite(peak) ||
+    peak < TRUE_PEAK_RANGE.min ||
+    peak > TRUE_PEAK_RANGE.max
+  )
+    throw invalid(
+      'loudness.truePeakDb',
+      `must be from ${TRUE_PEAK_RANGE.min} to ${TRUE_PEAK_RANGE.max} dBTP`,
+    );
+  return { targetLufs, truePeakDb: peak };
+}
+
+/** `{ index }` (0 to 63) or `{ language }` (an ISO 639-2 code such as "eng"), exactly one. */
+function parseAudioTrack(value: unknown): AudioTrackChoice | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid('audioTrack', 'must be an object');
+  const raw = value as Record<string, unknown>;
+  for (const key of Object.keys(raw))
+    if (key !== 'index' && key !== 'language')
+      throw invalid(`audioTrack.${key}`, 'is not an audio track option');
+  const index = raw.index ?? undefined;
+  const language = raw.language ?? undefined;
+  if ((index === undefined) === (language === undefined))
+    throw invalid('audioTrack', 'takes either an index or a language, one of them');
+  if (index !== undefined) {
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 63)
+      throw invalid('audioTrack.index', 'must be a whole number from 0 to 63');
+    return { index };
+  }
+  if (typeof language !== 'string' || !/^[a-z]{2,3}$/.test(language))
+    throw invalid('audioTrack.language', 'must be a language code of 2 or 3 lowercase letters');
+  return { language };
 }
 
 function invalid(field: string, rule: string) {

@@ -1,5 +1,6 @@
 import type { Db, ObjectId } from 'mongodb';
 import type { Broker } from '../broker/createBroker.js';
+import type { AudioStreamInfo } from '../contracts/audioReport.js';
 import type { ConversionErrorCode } from '../contracts/errorCodes.js';
 import { isFinalStatus, type FinalStatus } from '../contracts/conversionStatus.js';
 import type {
@@ -103,6 +104,11 @@ export interface ConversionEngine extends ConversionReads {
     takeOver: boolean,
     maxAttempts: number,
   ): Promise<ConversionRecord | null>;
+  /**
+   * The video's audio streams, as the run's worker probed them, saved for `Video.audioStreams`
+   * (not announced: no state changes); false when the run no longer owns it.
+   */
+  describeSource(id: ObjectId, runId: string, audioStreams: AudioStreamInfo[]): Promise<boolean>;
   /**
    * Progress and heartbeat saved; false when the run no longer owns it. Announced once saved,
    * when it differs from `lastAnnounced`.
@@ -302,6 +308,8 @@ export function createConversionEngine(deps: ConversionEngineDeps): ConversionEn
       if (record && record.attempts <= maxAttempts) void logged(record);
       return record;
     },
+    describeSource: (id, runId, audioStreams) =>
+      conversions.describeSource(id, runId, audioStreams),
     async progress(record, runId, progress, lastAnnounced) {
       const owned = await conversions.progress(record._id, runId, progress);
       if (owned && progress !== lastAnnounced) {

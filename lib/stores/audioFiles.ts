@@ -1,4 +1,5 @@
 import { Binary, type Db, type ObjectId } from 'mongodb';
+import type { ChapterMark, LoudnessReport } from '../contracts/audioReport.js';
 import {
   AUDIO_BUCKET,
   GRIDFS_CHUNK_SIZE,
@@ -19,6 +20,10 @@ export interface AudioMetadata {
   durationSeconds: number;
   bitrateKbps: number;
   sha256: string;
+  /** Written into the MP3 as ID3 CHAP frames with a CTOC; absent on MP3s made before. */
+  chapters?: ChapterMark[];
+  /** Present when loudness normalization was asked and measured. */
+  loudness?: LoudnessReport;
 }
 
 /** An MP3's file document, as media reads it. */

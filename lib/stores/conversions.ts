@@ -3,6 +3,7 @@ import type { ConversionStatus } from '../contracts/conversionStatus.js';
 import { ConversionErrorCode } from '../contracts/errorCodes.js';
 import { ErrorCode, graphqlError } from '../contracts/errors.js';
 import { isDuplicateKeyError } from '../platform/mongo.js';
+import type { AudioStreamInfo } from '../contracts/audioReport.js';
 import type { Mp3Options } from '../contracts/mp3Options.js';
 
 export interface ConversionRecord {
@@ -19,6 +20,11 @@ export interface ConversionRecord {
   attempts: number;
   /** The options as asked, validated. */
   options: Mp3Options;
+  /**
+   * The video's audio streams, as its worker probed them (`Video.audioStreams`); absent until
+   * a worker has probed it.
+   */
+  audioStreams?: AudioStreamInfo[];
   queuedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -114,6 +120,7 @@ export interface Conversions {
   removeForVideo(videoId: string): Promise<void>;
   take(id: ObjectId, runId: string, takeOver: boolean): Promise<ConversionRecord | null>;
   progress(id: ObjectId, runId: string, progress: number): Promise<boolean>;
+  describeSource(id: ObjectId, runId: string, audioStreams: AudioStreamInfo[]): Promise<boolean>;
   succeed(id: ObjectId, runId: string, audioId: string): Promise<ConversionRecord | null>;
   fail(
     id: ObjectId,
@@ -250,6 +257,18 @@ export async function openConversions(db: Db): Promise<Conversions> {
         { $set: takenByRun(runId), $inc: { attempts: 1 } },
         { returnDocument: 'after' },
       ),
+    /** The audio streams its worker found; false when the run no longer owns it. */
+    async describeSource(
+      id: ObjectId,
+      runId: string,
+      audioStreams: AudioStreamInfo[],
+    ): Promise<boolean> {
+      const result = await conversions.updateOne(
+        { _id: id, runId, status: 'RUNNING' },
+        { $set: { audioStreams } },
+      );
+      return result.matchedCount === 1;
+    },
     /** Progress and heartbeat; false when the run no longer owns it (cancelled, deleted, taken over). */
     async progress(id: ObjectId, runId: string, progress: number): Promise<boolean> {
       const result = await conversions.updateOne(

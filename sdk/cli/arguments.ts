@@ -17,6 +17,10 @@ export const OPTIONS = {
   end: { type: 'string' },
   title: { type: 'string' },
   artist: { type: 'string' },
+  loudness: { type: 'string' },
+  'true-peak': { type: 'string' },
+  track: { type: 'string' },
+  'no-chapters': { type: 'boolean' },
   limit: { type: 'string' },
   events: { type: 'string' },
   resume: { type: 'boolean' },
@@ -68,7 +72,41 @@ export function mp3Options(values: OptionValues): Mp3Options {
   if (values.end !== undefined) options.endSeconds = nonNegative(values.end, 'end');
   if (values.title !== undefined) options.title = values.title;
   if (values.artist !== undefined) options.artist = values.artist;
+  if (values.loudness !== undefined) {
+    options.loudness = loudness(values.loudness);
+    if (values['true-peak'] !== undefined)
+      options.loudness.truePeakDb = finite(values['true-peak'], 'true-peak');
+  } else if (values['true-peak'] !== undefined) {
+    throw new UsageError('--true-peak goes with --loudness');
+  }
+  if (values.track !== undefined) options.audioTrack = audioTrack(values.track);
+  if (values['no-chapters']) options.chapters = false;
   return options;
+}
+
+const LOUDNESS_PRESETS = ['podcast', 'streaming', 'broadcast'] as const;
+
+/** `--loudness podcast|streaming|broadcast|<LUFS>`: a preset by name, or a target such as -18. */
+function loudness(value: string): NonNullable<Mp3Options['loudness']> {
+  const preset = LOUDNESS_PRESETS.find((name) => name === value.toLowerCase());
+  if (preset) return { preset: preset.toUpperCase() as Uppercase<typeof preset> };
+  if (value.trim() === '' || !Number.isFinite(Number(value)))
+    throw new UsageError(`--loudness takes ${LOUDNESS_PRESETS.join(', ')} or a LUFS target (-16)`);
+  return { targetLufs: Number(value) };
+}
+
+/** `--track eng|<n>`: a language code, or the audio stream's place (from 0). */
+function audioTrack(value: string): NonNullable<Mp3Options['audioTrack']> {
+  if (/^\d+$/.test(value)) return { index: Number(value) };
+  if (/^[a-z]{2,3}$/i.test(value)) return { language: value.toLowerCase() };
+  throw new UsageError('--track takes a language code (eng) or a number (0 for the first)');
+}
+
+function finite(value: string, name: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number))
+    throw new UsageError(`--${name} must be a number`);
+  return number;
 }
 
 /** A file name without its folder and extension: `movie` for an MP3 made of `a/movie.mp4`. */

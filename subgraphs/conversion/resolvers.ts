@@ -10,13 +10,16 @@ import type {
   ConversionRecord,
 } from '../../lib/conversions/createConversionEngine.js';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
-import { effectiveMp3Options } from '../../lib/contracts/mp3Options.js';
+import { effectiveMp3Options, type Mp3Options } from '../../lib/contracts/mp3Options.js';
 import { readPageSize } from '../../lib/contracts/pagination.js';
 import type { ConversionService } from './createConversionService.js';
 
 /** A queue that cannot take the job is an outage the client should retry, not a bug. */
 const queued = <T>(work: Promise<T>): Promise<T> =>
   retryLaterIfBrokerDown(work, 'The conversion could not be queued; try again shortly');
+
+/** How many of a video's newest conversions are looked through for its audio streams. */
+const AUDIO_STREAM_LOOKBACK = 20;
 
 export function createResolvers(deps: {
   engine: ConversionEngine;
@@ -46,6 +49,9 @@ export function createResolvers(deps: {
       __resolveReference: (ref: { id: string }, ctx: SubgraphContext) =>
         ctx.userId ? engine.findOwned(ref.id, ctx.userId) : null,
     },
+    Mp3Settings: {
+      chapters: (settings: Mp3Options) => settings.chapters ?? true,
+    },
     Video: {
       // Ownership is checked per field: another user's video simply has no conversions here.
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
@@ -63,6 +69,12 @@ export function createResolvers(deps: {
           edges,
           pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
         };
+      },
+      audioStreams: async (video: { id: string }, _: unknown, ctx: SubgraphContext) => {
+        if (!ctx.userId) return null;
+        // Each run records what it probed; the newest that did speaks for the video.
+        const { records } = await engine.pageForVideo(video.id, ctx.userId, AUDIO_STREAM_LOOKBACK);
+        return records.find((record) => record.audioStreams)?.audioStreams ?? null;
       },
       latestConversion: async (video: { id: string }, _: unknown, ctx: SubgraphContext) =>
         ctx.userId

@@ -138,6 +138,8 @@ export function createResolvers(deps: MediaDeps): SubgraphResolvers {
       bytes: (audio: AudioFile) => audio.length,
       durationSeconds: (audio: AudioFile) => audio.metadata.durationSeconds,
       bitrateKbps: (audio: AudioFile) => audio.metadata.bitrateKbps,
+      loudness: (audio: AudioFile) => audio.metadata.loudness ?? null,
+      chapters: (audio: AudioFile) => audio.metadata.chapters ?? [],
       downloadUrl: async (audio: AudioFile) => {
         const link = await deps.downloads.link(AUDIO_BUCKET, audio._id.toHexString());
         return link.url;

@@ -1,4 +1,4 @@
-import type { Mp3Options } from '../../sdk/generated/graphql.js';
+import type { LoudnessPreset, Mp3Options } from '../../sdk/generated/graphql.js';
 
 /** The MP3 options form as the person filled it in: strings, as inputs hold them. */
 export interface Mp3Choice {
@@ -12,6 +12,11 @@ export interface Mp3Choice {
   endSeconds: string;
   title: string;
   artist: string;
+  /** Empty: no normalization. */
+  loudness: '' | LoudnessPreset;
+  /** Empty: the first audio track; a language code ("eng") or a number from 0. */
+  track: string;
+  chapters: boolean;
 }
 
 export const DEFAULT_MP3_CHOICE: Mp3Choice = {
@@ -24,6 +29,9 @@ export const DEFAULT_MP3_CHOICE: Mp3Choice = {
   endSeconds: '',
   title: '',
   artist: '',
+  loudness: '',
+  track: '',
+  chapters: true,
 };
 
 /** The API's `Mp3Options` for a choice: only what differs from the server's defaults. */
@@ -39,5 +47,13 @@ export function toMp3Options(choice: Mp3Choice): Mp3Options {
   if (choice.endSeconds.trim()) options.endSeconds = Number(choice.endSeconds);
   if (choice.title.trim()) options.title = choice.title.trim();
   if (choice.artist.trim()) options.artist = choice.artist.trim();
+  if (choice.loudness) options.loudness = { preset: choice.loudness };
+  const track = choice.track.trim();
+  if (track) {
+    options.audioTrack = /^\d+$/.test(track)
+      ? { index: Number(track) }
+      : { language: track.toLowerCase() };
+  }
+  if (!choice.chapters) options.chapters = false;
   return options;
 }

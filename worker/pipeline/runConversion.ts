@@ -19,6 +19,7 @@ import { expectFreeSpace } from './expectFreeSpace.js';
 import { readHead } from './readHead.js';
 import type { ConversionPath, ConversionStages, ConvertedAudio } from './types.js';
 import { withDeadline } from './withDeadline.js';
+import { describeMp3 } from '../describeMp3.js';
 
 /** One run's state, shared by its steps. */
 interface Run {
@@ -27,7 +28,7 @@ interface Run {
   signal: AbortSignal;
   onProgress: (fraction: number) => void;
   planner: ConversionPlanner;
-  files: { head: string; input: string; output: string };
+  files: { head: string; input: string; output: string; chapters: string };
   /** Everything up to the ack stays within the job limit (RabbitMQ's consumer_timeout). */
   deadline: number;
   /** Whether the upload streamed when the job began. */
@@ -80,6 +81,7 @@ export async function runConversion(
     head: join(dir, 'head'),
     input: join(dir, 'input'),
     output: join(dir, 'output.mp3'),
+    chapters: join(dir, 'chapters.ffmeta'),
   };
   const run: Run = {
     stages,
@@ -91,6 +93,8 @@ export async function runConversion(
       maxMediaSeconds: config.maxMediaSeconds,
       record,
       outputPath: files.output,
+      chaptersPath: files.chapters,
+      ...(stages.describeSource ? { describeSource: stages.describeSource } : {}),
     }),
     files,
     deadline: Date.now() + config.jobTimeoutMs,
@@ -165,11 +169,11 @@ async function convert(run: Run): Promise<{ path: ConversionPath; reason: string
 
   let path: ConversionPath = run.streaming ? 'fallback' : 'stored';
   let reason = realtime.reason;
-  let made: { plan: FfmpegPlan; probe: ProbeResult } | undefined;
+  let made: Made | undefined;
   if (realtime.plan && feed) {
     const streamed = await convertStream(run, realtime.plan, feed, ffmpegStop.signal, uploadEnded);
     if ('probe' in streamed) {
-      made = { plan: realtime.plan, probe: streamed.probe };
+      made = { plan: realtime.plan, probe: streamed.probe, log: streamed.log };
       path = 'realtime';
     } else reason = streamed.reason;
   }
@@ -181,8 +185,15 @@ async function convert(run: Run): Promise<{ path: ConversionPath; reason: string
   }
   await source.expectAnnounced(copy, run.signal);
   run.stage('announceWaitMs');
-  await finishMp3(run, made.probe);
+  await finishMp3(run, made);
   return { path, reason };
+}
+
+/** A checked MP3: the plan that made it, its probe, and ffmpeg's log (loudnorm's report). */
+interface Made {
+  plan: FfmpegPlan;
+  probe: ProbeResult;
+  log: string;
 }
 
 /** The head probed and the plan for ffmpeg on a pipe, or why the stored file must serve. */
@@ -203,7 +214,7 @@ async function convertStream(
   feed: PassThrough,
   ffmpegSignal: AbortSignal,
   uploadEnded: () => Promise<void>,
-): Promise<{ probe: ProbeResult } | { reason: string }> {
+): Promise<{ probe: ProbeResult; log: string } | { reason: string }> {
   const { tools, log } = run.stages;
   // No room held ahead here: the upload still holds its own, up to all the owner has left,
   // while it streams. What the MP3 took is held below, once the upload is stored.
@@ -217,7 +228,7 @@ async function convertStream(
       onProgress: run.onProgress,
     })
     .then(
-      (done): { errors: string } | Error => done,
+      (done): { errors: string; log?: string } | Error => done,
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
   await uploadEnded();
@@ -229,7 +240,7 @@ async function convertStream(
   // On a pipe, ffmpeg reports a failed seek or a cut-off packet and still exits 0.
   const probe = ran instanceof Error || ran.errors ? undefined : await run.planner.check(plan);
   run.stage('realtimeMs');
-  if (probe) return { probe };
+  if (probe && !(ran instanceof Error)) return { probe, log: ran.log ?? '' };
   const reason =
     ran instanceof Error
       ? `ffmpeg failed on the stream: ${ran.message}`
@@ -246,14 +257,17 @@ async function convertStream(
 }
 
 /** ffmpeg on the whole local copy: its plan and the MP3's probe, or BadInputError. */
-async function convertFile(run: Run): Promise<{ plan: FfmpegPlan; probe: ProbeResult }> {
+async function convertFile(run: Run): Promise<Made> {
   const { config, tools, sink } = run.stages;
-  const plan = await run.planner.forFile(run.files.input);
+  const plan = await run.planner.forFile(run.files.input, {
+    signal: run.signal,
+    timeoutMs: () => Math.max(1, run.deadline - Date.now()),
+  });
   run.stage('probeMs');
   await holdRoom(run, plan.maxOutputBytes);
   await expectFreeSpace(config.tempDir, plan.maxOutputBytes);
   run.tail = await sink.tail(run.files.output);
-  await tools
+  const ran = await tools
     .ffmpeg(plan.args, {
       expectedSeconds: plan.expectedSeconds,
       timeoutMs: Math.max(1, run.deadline - Date.now()),
@@ -274,11 +288,11 @@ async function convertFile(run: Run): Promise<{ plan: FfmpegPlan; probe: ProbeRe
       `The audio could not be decoded whole (expected ${plan.expectedSeconds.toFixed(2)} s)`,
     );
   }
-  return { plan, probe };
+  return { plan, probe, log: ran.log ?? '' };
 }
 
 /** Holds the room the MP3 really took, then makes it whole in the store. */
-async function finishMp3(run: Run, made: ProbeResult): Promise<void> {
+async function finishMp3(run: Run, { plan, probe: made, log }: Made): Promise<void> {
   const finishing = run.tail;
   if (!finishing) throw new Error('unreachable: a checked MP3 has its tail');
   // What it took, in place of what it might have: the room the MP3 really needs.
@@ -291,6 +305,7 @@ async function finishMp3(run: Run, made: ProbeResult): Promise<void> {
     conversionId: record._id.toHexString(),
     durationSeconds: made.durationSeconds,
     bitrateKbps: Math.round((made.bitRate ?? 0) / 1000),
+    ...describeMp3(plan, log),
   });
   run.tail = undefined;
   run.stage('gridfsFinishMs');

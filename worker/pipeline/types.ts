@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ObjectId } from 'mongodb';
+import type { AudioStreamInfo } from '../../lib/contracts/audioReport.js';
 import type { Logger } from '../../lib/platform/logger.js';
 import type { UploadState } from '../../lib/stores/followUpload.js';
 import type { StorageQuota } from '../../lib/stores/storageQuota.js';
@@ -60,8 +61,11 @@ export interface FfmpegRunOptions {
 /** The runner stage and the prober the plan uses: ffmpeg and ffprobe. */
 export interface MediaTools {
   probe(path: string): Promise<ProbeResult>;
-  /** Resolves with what ffmpeg reported on stderr as errors (it may exit 0 with some). */
-  ffmpeg(args: string[], options: FfmpegRunOptions): Promise<{ errors: string }>;
+  /**
+   * Resolves with what ffmpeg reported on stderr as errors (it may exit 0 with some), and its
+   * log (loudnorm's report is there).
+   */
+  ffmpeg(args: string[], options: FfmpegRunOptions): Promise<{ errors: string; log?: string }>;
 }
 
 export type PipelineConfig = Pick<
@@ -77,4 +81,6 @@ export interface ConversionStages {
   tools: MediaTools;
   quota: Pick<StorageQuota, 'reserve' | 'release' | 'maxBytes'>;
   log: Pick<Logger, 'info'>;
+  /** Told the source's audio streams once probed (kept for `Video.audioStreams`). */
+  describeSource?: (audioStreams: AudioStreamInfo[]) => Promise<unknown>;
 }

@@ -13,7 +13,8 @@ import {
 export const convert: Command = {
   name: 'convert',
   synopsis: `<video> [-o out.mp3] [--bitrate N | --vbr Q] [--mono] [--sample-rate HZ]
-[--start S] [--end S] [--title T] [--artist A] [--resume]`,
+[--start S] [--end S] [--title T] [--artist A] [--resume]
+[--loudness podcast|streaming|broadcast|LUFS [--true-peak DB]] [--track eng|N] [--no-chapters]`,
   summary:
     'upload (resumable), convert and download in one go (Ctrl-C cancels; --resume goes on with an upload a stopped run left)',
   async run({ client, url, values, args, progress, print }) {
@@ -77,6 +78,13 @@ export const convert: Command = {
         'done',
         `${result.output} (${formatBytes(audio?.bytes ?? 0)}, ${audio?.durationSeconds.toFixed(1)} s, ${audio?.bitrateKbps} kbps)`,
       );
+      if (audio?.loudness) {
+        const l = audio.loudness;
+        progress.note(
+          'loudness',
+          `${l.inputLufs} → ${l.outputLufs} LUFS, true peak ${l.truePeakDb} dBTP, range ${l.rangeLu} LU (${l.mode.toLowerCase().replaceAll('_', ' ')})`,
+        );
+      }
       print(result.output, {
         output: result.output,
         videoId: result.video.id,

@@ -95,6 +95,8 @@ export function createFakeConversions(): FakeConversions {
         (r) => r.status === 'QUEUED' || (takeOver && r.status === 'RUNNING'),
         (r) => ({ ...takenByRun(runId), attempts: r.attempts + 1 }),
       ),
+    describeSource: async (id, runId, audioStreams) =>
+      (await update(id, ownedBy(runId), () => ({ audioStreams }))) !== null,
     progress: async (id, runId, progress) =>
       (await update(id, ownedBy(runId), () => ({ progress, heartbeatAt: new Date() }))) !== null,
     succeed: (id, runId, audioId) =>

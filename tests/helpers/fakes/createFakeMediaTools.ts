@@ -26,6 +26,10 @@ export function createFakeMediaTools(seconds = 10): FakeMediaTools {
     demuxer: 'mov,mp4,m4a,3gp,3g2,mj2',
     durationSeconds: seconds,
     audio: { codec: 'aac', channels: 2, sampleRateHz: 48000 },
+    audioStreams: [
+      { index: 0, language: null, codec: 'aac', channels: 2, sampleRateHz: 48000, title: null },
+    ],
+    chapters: [],
     bitRate: 128_000,
   };
   return {

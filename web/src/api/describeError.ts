@@ -47,6 +47,8 @@ const SENTENCES: Record<KnownCode, string> = {
   INTERNAL_SERVER_ERROR: 'Something went wrong on our side. Please try again.',
   SERVICE_UNAVAILABLE: 'The service is busy or partly down right now. Please try again shortly.',
   NO_AUDIO_STREAM: 'This video has no sound, so there is nothing to put in an MP3.',
+  AUDIO_TRACK_NOT_FOUND:
+    'This video has no audio track in that language or at that number. Choose one it has.',
   TRIM_OUT_OF_RANGE: 'The trim start or end lies outside the video. Choose times within it.',
   MEDIA_TOO_LONG: 'This video is longer than the service converts.',
   TIMEOUT: 'The conversion took too long and was stopped.',

@@ -5,7 +5,7 @@ import type { Mp3Choice } from '../mp3Choice.js';
 const BITRATES = [64, 96, 128, 160, 192, 256, 320];
 const VBR_QUALITIES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
-type TextKey = 'startSeconds' | 'endSeconds' | 'title' | 'artist';
+type TextKey = 'startSeconds' | 'endSeconds' | 'title' | 'artist' | 'track';
 type InputAttributes =
   | { type: 'number'; min: number; step: string; inputMode: 'decimal' }
   | { type: 'text'; maxLength: number; placeholder?: string };
@@ -116,6 +116,36 @@ export function Mp3OptionsFields({
       <div class="field-row">
         {textField('startSeconds', 'Trim start (seconds)', SECONDS_INPUT)}
         {textField('endSeconds', 'Trim end (seconds)', SECONDS_INPUT)}
+      </div>
+      <div class="field-row">
+        <div class="field">
+          <label for={idOf('loudness')}>Loudness</label>
+          <select
+            id={idOf('loudness')}
+            value={value.loudness}
+            onChange={(event) =>
+              set('loudness', event.currentTarget.value as Mp3Choice['loudness'])
+            }
+          >
+            <option value="">As recorded</option>
+            <option value="PODCAST">Podcast (−16 LUFS)</option>
+            <option value="STREAMING">Streaming (−14 LUFS)</option>
+            <option value="BROADCAST">Broadcast (−23 LUFS)</option>
+          </select>
+        </div>
+        {textField('track', 'Audio track', {
+          type: 'text',
+          maxLength: 3,
+          placeholder: 'First; or eng, 1…',
+        })}
+        <label class="checkbox">
+          <input
+            type="checkbox"
+            checked={value.chapters}
+            onChange={(event) => set('chapters', event.currentTarget.checked)}
+          />
+          Chapters
+        </label>
       </div>
       <div class="field-row">
         {textField('title', 'Title', { ...TAG_INPUT, placeholder: "The video's name" })}

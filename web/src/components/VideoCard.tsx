@@ -206,6 +206,13 @@ export function VideoCard({
               {formatBytes(audio.bytes)}
             </span>
           </p>
+          {audio.loudness && (
+            <p class="hint loudness">
+              Loudness {audio.loudness.outputLufs} LUFS (source {audio.loudness.inputLufs}), true
+              peak {audio.loudness.truePeakDb} dBTP, range {audio.loudness.rangeLu} LU,{' '}
+              {audio.loudness.mode.startsWith('TWO_PASS') ? 'two passes' : 'one pass'}
+            </p>
+          )}
         </div>
       )}
       {(problem ?? watchProblem) && (
