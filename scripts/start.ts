@@ -55,9 +55,7 @@ try {
   );
   say(`  curl -s -X POST -u me@example.com:'correct horse battery' ${url}/auth/login`);
   if (infra.mailWebUrl) {
-    say(
-      `mail the stack sends (address checks, notifications), in a browser: ${infra.mailWebUrl}`,
-    );
+    say(`mail the stack sends (address checks, notifications), in a browser: ${infra.mailWebUrl}`);
   }
   say(
     'webhooks to this machine (http://127.0.0.1/…) need WEBHOOK_ALLOW_PRIVATE_NETWORKS=true WEBHOOK_ALLOW_HTTP=true npm start',
