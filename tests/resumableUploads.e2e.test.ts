@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ObjectId } from 'mongodb';
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import {
+  findPendingUpload,
+  rememberPendingUpload,
+  uploadFingerprint,
+} from '../sdk/cli/pendingUploads.js';
+import { freePort } from '../scripts/spawnStack.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { makeVideo } from './helpers/fixtures.js';
@@ -320,6 +327,173 @@ describe('resumable uploads (tus)', () => {
     const done = await converted(suite.stack.graphqlUrl, token, videoId);
     expect(done).toMatchObject({ status: 'SUCCEEDED' });
     expect(Math.abs((done.audio?.durationSeconds ?? 0) - 20)).toBeLessThanOrEqual(0.2);
+    expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
+  });
+
+  it('lets `reelflux convert --resume` go on with an upload a stopped run left', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'reelflux-cli-'));
+    const path = join(work, 'left.mp4');
+    writeFileSync(path, streamable);
+    const routerUrl = suite.stack.routerUrl;
+    // What a run killed at 40 % leaves: the upload on the server, its URL in the state dir.
+    const url = await createUpload(routerUrl, token, streamable.length, { filename: 'left.mp4' });
+    const part = Math.floor(streamable.length * 0.4);
+    expect((await patchUpload(url, token, 0, streamable.subarray(0, part), part)).status).toBe(204);
+    const env = { REELFLUX_CONFIG_DIR: join(work, 'config') };
+    const fingerprint = await uploadFingerprint(path, routerUrl);
+    await rememberPendingUpload(fingerprint, { url, path, server: routerUrl }, env);
+
+    const child = spawn(
+      process.execPath,
+      [fromRoot('dist', 'sdk', 'cli', 'bin.js'), 'convert', path, '--resume', '--json'],
+      {
+        cwd: work,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: work,
+          REELFLUX_URL: routerUrl,
+          REELFLUX_TOKEN: token,
+          ...env,
+        },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toMatchObject({ code: 0 });
+    const result = JSON.parse(stdout) as { videoId: string; status: string };
+    // The same upload, gone on from where it stood: no second one.
+    expect(result).toMatchObject({ videoId: url.split('/').at(-1), status: 'SUCCEEDED' });
+    const record = await suite
+      .database('media')
+      .collection('videos')
+      .findOne({ _id: new ObjectId(result.videoId) });
+    expect(record).toMatchObject({ sha256: sha256(streamable) });
+    expect(await findPendingUpload(fingerprint, env)).toBeUndefined();
+  });
+
+  describe('with a second media process behind a second router', () => {
+    const extra: ChildProcess[] = [];
+    let secondRouter: string;
+    let secondMediaLog = '';
+
+    /** One more process of the stack on ports of its own, waited for until ready. */
+    async function startProcess(main: string[], env: NodeJS.ProcessEnv, name: string) {
+      const internalUrl = `http://127.0.0.1:${await freePort()}`;
+      const child = spawn(process.execPath, [fromRoot('dist', ...main)], {
+        env: {
+          ...suite.stack.env,
+          LOG_LEVEL: 'info',
+          [`${name.toUpperCase()}_INTERNAL_PORT`]: new URL(internalUrl).port,
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      extra.push(child);
+      const deadline = Date.now() + 30_000;
+      while ((await fetch(`${internalUrl}/readyz`).catch(() => null))?.status !== 200) {
+        if (Date.now() > deadline) throw new Error(`${main.join('/')} never became ready`);
+        await sleep(200);
+      }
+      return child;
+    }
+
+    beforeAll(async () => {
+      const [mediaPort, routerPort] = [await freePort(), await freePort()];
+      const urls = suite.stack.subgraphUrls;
+      const media2 = await startProcess(
+        ['subgraphs', 'media', 'main.js'],
+        { MEDIA_PORT: String(mediaPort), AUTH_URL: urls.auth },
+        'media',
+      );
+      media2.stdout?.on('data', (chunk: Buffer) => (secondMediaLog += chunk.toString()));
+      secondRouter = `http://127.0.0.1:${routerPort}`;
+      await startProcess(
+        ['router', 'main.js'],
+        {
+          ROUTER_PORT: String(routerPort),
+          AUTH_URL: urls.auth,
+          MEDIA_URL: `http://127.0.0.1:${mediaPort}`,
+          CONVERSION_URL: urls.conversion,
+          NOTIFICATION_URL: urls.notification,
+        },
+        'router',
+      );
+    });
+    afterAll(() => {
+      for (const child of extra) child.kill('SIGTERM');
+    });
+
+    it('resumes on the other media process an upload begun on the first', async () => {
+      const url = await createUpload(suite.stack.routerUrl, token, streamable.length, {
+        filename: 'two-replicas.mp4',
+      });
+      const id = url.split('/').at(-1) ?? '';
+      const part = Math.floor(streamable.length * 0.4);
+      const first = await patchUpload(url, token, 0, streamable.subarray(0, part), part);
+      expect([first.status, first.headers['upload-offset']]).toEqual([204, String(part)]);
+      const elsewhere = `${secondRouter}/uploads/${id}`;
+      const head = await tusRequest(elsewhere, { method: 'HEAD', token });
+      expect(head.headers['upload-offset']).toBe(String(part));
+      const rest = await patchUpload(
+        elsewhere,
+        token,
+        part,
+        streamable.subarray(part),
+        streamable.length - part,
+      );
+      expect([rest.status, rest.headers['upload-offset']]).toEqual([
+        204,
+        String(streamable.length),
+      ]);
+      // The second media process made it a video.
+      expect(secondMediaLog).toContain(id);
+      const record = await suite
+        .database('media')
+        .collection('videos')
+        .findOne({ _id: new ObjectId(id) });
+      expect(record).toMatchObject({ sha256: sha256(streamable), bytes: streamable.length });
+      const done = await converted(suite.stack.graphqlUrl, token, id);
+      expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      expect(Math.abs((done.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.2);
+    });
+  });
+});
+
+/** Unfinished uploads expire: the janitor takes their chunks, their record and their room. */
+describe('resumable uploads that expire', () => {
+  const suite = useStack('tusexpiry', { RESUMABLE_UPLOAD_EXPIRY_SECONDS: '3' });
+
+  it("removes an expired upload's chunks and gives its room back, leaving fsck clean", async () => {
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const video = makeVideo(suite.infra.ffmpegPath, 30);
+    const url = await createUpload(suite.stack.routerUrl, token, video.length);
+    const id = new ObjectId(url.split('/').at(-1));
+    const part = 600_000;
+    const sent = await patchUpload(url, token, 0, video.subarray(0, part), part);
+    expect(sent.status).toBe(204);
+    const expires = Date.parse(String(sent.headers['upload-expires']));
+    expect(expires).toBeGreaterThan(Date.now());
+    expect(expires).toBeLessThanOrEqual(Date.now() + 3_000);
+    const media = suite.database('media');
+    const chunks = () => media.collection('videos.chunks').countDocuments({ files_id: id });
+    expect(await chunks()).toBe(2);
+    await sleep(3_100);
+    // Expired and not yet collected: gone for its owner's requests.
+    const late = await patchUpload(url, token, part, video.subarray(part, part + 1000), 1000);
+    expect([410, 404]).toContain(late.status);
+    const deadline = Date.now() + 20_000;
+    while ((await chunks()) > 0 && Date.now() < deadline) await sleep(250);
+    expect(await chunks()).toBe(0);
+    expect((await tusRequest(url, { method: 'HEAD', token })).status).toBe(404);
+    expect(
+      await media
+        .collection('storage_reservations')
+        .countDocuments({ _id: `upload:${id.toHexString()}` } as never),
+    ).toBe(0);
+    expect(await media.collection('uploads_in_progress').countDocuments({ _id: id })).toBe(0);
     expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
   });
 });
