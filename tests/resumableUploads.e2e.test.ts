@@ -45,9 +45,22 @@ function paced(
   );
 }
 
+/** A worker's `worker_conversions_total` by path (realtime, fallback, stored). */
+async function conversionPaths(workerInternalUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${workerInternalUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, path, value] of text.matchAll(
+    /^worker_conversions_total\{[^}]*path="(\w+)"[^}]*\} (\d+)/gm,
+  )) {
+    counts[path ?? ''] = (counts[path ?? ''] ?? 0) + Number(value);
+  }
+  return counts;
+}
+
 interface Converted {
   status: string;
   attempts: number;
+  error: { code: string; message: string } | null;
   audio: { durationSeconds: number } | null;
 }
 
@@ -66,7 +79,7 @@ async function converted(graphqlUrl: string, token: string, videoId: string): Pr
     if (!conversionId) await sleep(200);
   }
   return conversionUntil<Converted>(graphqlUrl, token, conversionId, {
-    fields: 'status attempts audio { durationSeconds }',
+    fields: 'status attempts error { code message } audio { durationSeconds }',
     timeoutMs: 120_000,
   });
 }
@@ -330,7 +343,49 @@ describe('resumable uploads (tus)', () => {
     expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
   });
 
+  it('converts a tus upload as it arrives across a short pause, and after a long one once it ends', async () => {
+    // A user of its own: the MP3s of the tests above fill the first one's 12 MiB.
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const before = await conversionPaths(suite.stack.internalUrls.worker);
+    const half = Math.floor(streamable.length / 2);
+    /** Half the file at 1 MB/s, a pause, then the rest. */
+    const sendWithPause = async (pauseMs: number) => {
+      const url = await createUpload(suite.stack.routerUrl, token, streamable.length);
+      const first = await patchUpload(
+        url,
+        token,
+        0,
+        paced(streamable.subarray(0, half), 0, 1_000_000),
+        half,
+      );
+      expect(first.status).toBe(204);
+      await sleep(pauseMs);
+      const rest = await patchUpload(
+        url,
+        token,
+        half,
+        streamable.subarray(half),
+        streamable.length - half,
+      );
+      expect(rest.status).toBe(204);
+      return converted(suite.stack.graphqlUrl, token, url.split('/').at(-1) ?? '');
+    };
+    const short = await sendWithPause(300);
+    expect(short).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    const afterShort = await conversionPaths(suite.stack.internalUrls.worker);
+    // Followed as it arrived, across two requests.
+    expect((afterShort.realtime ?? 0) - (before.realtime ?? 0)).toBe(1);
+    // Longer than WORKER_UPLOAD_STALL_SECONDS (2 s): the job is handed back, then converts once.
+    const long = await sendWithPause(4_000);
+    expect({ status: long.status, error: long.error }).toEqual({
+      status: 'SUCCEEDED',
+      error: null,
+    });
+    expect(Math.abs((long.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.2);
+  });
+
   it('lets `reelflux convert --resume` go on with an upload a stopped run left', async () => {
+    const token = await signUpToken(suite.stack.graphqlUrl);
     const work = mkdtempSync(join(tmpdir(), 'reelflux-cli-'));
     const path = join(work, 'left.mp4');
     writeFileSync(path, streamable);
@@ -427,6 +482,7 @@ describe('resumable uploads (tus)', () => {
     });
 
     it('resumes on the other media process an upload begun on the first', async () => {
+      const token = await signUpToken(suite.stack.graphqlUrl);
       const url = await createUpload(suite.stack.routerUrl, token, streamable.length, {
         filename: 'two-replicas.mp4',
       });
@@ -484,10 +540,14 @@ describe('resumable uploads that expire', () => {
     // Expired and not yet collected: gone for its owner's requests.
     const late = await patchUpload(url, token, part, video.subarray(part, part + 1000), 1000);
     expect([410, 404]).toContain(late.status);
+    // Collected: chunks, then the upload's record (HEAD: 410 until then, 404 after).
+    const head = async () => (await tusRequest(url, { method: 'HEAD', token })).status;
     const deadline = Date.now() + 20_000;
-    while ((await chunks()) > 0 && Date.now() < deadline) await sleep(250);
+    while (((await chunks()) > 0 || (await head()) !== 404) && Date.now() < deadline) {
+      await sleep(250);
+    }
     expect(await chunks()).toBe(0);
-    expect((await tusRequest(url, { method: 'HEAD', token })).status).toBe(404);
+    expect(await head()).toBe(404);
     expect(
       await media
         .collection('storage_reservations')
