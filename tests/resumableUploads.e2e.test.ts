@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ObjectId } from 'mongodb';
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromRoot } from '../lib/platform/projectRoot.js';
+import {
+  findPendingUpload,
+  rememberPendingUpload,
+  uploadFingerprint,
+} from '../sdk/cli/pendingUploads.js';
+import { freePort } from '../scripts/spawnStack.js';
 import { signUpToken } from './helpers/authOperations.js';
 import { conversionUntil } from './helpers/conversionState.js';
 import { makeVideo } from './helpers/fixtures.js';
@@ -38,9 +45,22 @@ function paced(
   );
 }
 
+/** A worker's `worker_conversions_total` by path (realtime, fallback, stored). */
+async function conversionPaths(workerInternalUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${workerInternalUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, path, value] of text.matchAll(
+    /^worker_conversions_total\{[^}]*path="(\w+)"[^}]*\} (\d+)/gm,
+  )) {
+    counts[path ?? ''] = (counts[path ?? ''] ?? 0) + Number(value);
+  }
+  return counts;
+}
+
 interface Converted {
   status: string;
   attempts: number;
+  error: { code: string; message: string } | null;
   audio: { durationSeconds: number } | null;
 }
 
@@ -59,7 +79,7 @@ async function converted(graphqlUrl: string, token: string, videoId: string): Pr
     if (!conversionId) await sleep(200);
   }
   return conversionUntil<Converted>(graphqlUrl, token, conversionId, {
-    fields: 'status attempts audio { durationSeconds }',
+    fields: 'status attempts error { code message } audio { durationSeconds }',
     timeoutMs: 120_000,
   });
 }
@@ -320,6 +340,220 @@ describe('resumable uploads (tus)', () => {
     const done = await converted(suite.stack.graphqlUrl, token, videoId);
     expect(done).toMatchObject({ status: 'SUCCEEDED' });
     expect(Math.abs((done.audio?.durationSeconds ?? 0) - 20)).toBeLessThanOrEqual(0.2);
+    expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
+  });
+
+  it('converts a tus upload as it arrives across a short pause, and after a long one once it ends', async () => {
+    // A user of its own: the MP3s of the tests above fill the first one's 12 MiB.
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const before = await conversionPaths(suite.stack.internalUrls.worker);
+    const half = Math.floor(streamable.length / 2);
+    /** Half the file at 1 MB/s, a pause, then the rest. */
+    const sendWithPause = async (pauseMs: number) => {
+      const url = await createUpload(suite.stack.routerUrl, token, streamable.length);
+      const first = await patchUpload(
+        url,
+        token,
+        0,
+        paced(streamable.subarray(0, half), 0, 1_000_000),
+        half,
+      );
+      expect(first.status).toBe(204);
+      await sleep(pauseMs);
+      const rest = await patchUpload(
+        url,
+        token,
+        half,
+        streamable.subarray(half),
+        streamable.length - half,
+      );
+      expect(rest.status).toBe(204);
+      return converted(suite.stack.graphqlUrl, token, url.split('/').at(-1) ?? '');
+    };
+    const short = await sendWithPause(300);
+    expect(short).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    const afterShort = await conversionPaths(suite.stack.internalUrls.worker);
+    // Followed as it arrived, across two requests.
+    expect((afterShort.realtime ?? 0) - (before.realtime ?? 0)).toBe(1);
+    // Longer than WORKER_UPLOAD_STALL_SECONDS (2 s): the job is handed back, then converts once.
+    const long = await sendWithPause(4_000);
+    expect({ status: long.status, error: long.error }).toEqual({
+      status: 'SUCCEEDED',
+      error: null,
+    });
+    expect(Math.abs((long.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.2);
+  });
+
+  it('lets `reelflux convert --resume` go on with an upload a stopped run left', async () => {
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const work = mkdtempSync(join(tmpdir(), 'reelflux-cli-'));
+    const path = join(work, 'left.mp4');
+    writeFileSync(path, streamable);
+    const routerUrl = suite.stack.routerUrl;
+    // What a run killed at 40 % leaves: the upload on the server, its URL in the state dir.
+    const url = await createUpload(routerUrl, token, streamable.length, { filename: 'left.mp4' });
+    const part = Math.floor(streamable.length * 0.4);
+    expect((await patchUpload(url, token, 0, streamable.subarray(0, part), part)).status).toBe(204);
+    const env = { REELFLUX_CONFIG_DIR: join(work, 'config') };
+    const fingerprint = await uploadFingerprint(path, routerUrl);
+    await rememberPendingUpload(fingerprint, { url, path, server: routerUrl }, env);
+
+    const child = spawn(
+      process.execPath,
+      [fromRoot('dist', 'sdk', 'cli', 'bin.js'), 'convert', path, '--resume', '--json'],
+      {
+        cwd: work,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: work,
+          REELFLUX_URL: routerUrl,
+          REELFLUX_TOKEN: token,
+          ...env,
+        },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toMatchObject({ code: 0 });
+    const result = JSON.parse(stdout) as { videoId: string; status: string };
+    // The same upload, gone on from where it stood: no second one.
+    expect(result).toMatchObject({ videoId: url.split('/').at(-1), status: 'SUCCEEDED' });
+    const record = await suite
+      .database('media')
+      .collection('videos')
+      .findOne({ _id: new ObjectId(result.videoId) });
+    expect(record).toMatchObject({ sha256: sha256(streamable) });
+    expect(await findPendingUpload(fingerprint, env)).toBeUndefined();
+  });
+
+  describe('with a second media process behind a second router', () => {
+    const extra: ChildProcess[] = [];
+    let secondRouter: string;
+    let secondMediaLog = '';
+
+    /** One more process of the stack on ports of its own, waited for until ready. */
+    async function startProcess(main: string[], env: NodeJS.ProcessEnv, name: string) {
+      const internalUrl = `http://127.0.0.1:${await freePort()}`;
+      const child = spawn(process.execPath, [fromRoot('dist', ...main)], {
+        env: {
+          ...suite.stack.env,
+          LOG_LEVEL: 'info',
+          [`${name.toUpperCase()}_INTERNAL_PORT`]: new URL(internalUrl).port,
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      extra.push(child);
+      const deadline = Date.now() + 30_000;
+      while ((await fetch(`${internalUrl}/readyz`).catch(() => null))?.status !== 200) {
+        if (Date.now() > deadline) throw new Error(`${main.join('/')} never became ready`);
+        await sleep(200);
+      }
+      return child;
+    }
+
+    beforeAll(async () => {
+      const [mediaPort, routerPort] = [await freePort(), await freePort()];
+      const urls = suite.stack.subgraphUrls;
+      const media2 = await startProcess(
+        ['subgraphs', 'media', 'main.js'],
+        { MEDIA_PORT: String(mediaPort), AUTH_URL: urls.auth },
+        'media',
+      );
+      media2.stdout?.on('data', (chunk: Buffer) => (secondMediaLog += chunk.toString()));
+      secondRouter = `http://127.0.0.1:${routerPort}`;
+      await startProcess(
+        ['router', 'main.js'],
+        {
+          ROUTER_PORT: String(routerPort),
+          AUTH_URL: urls.auth,
+          MEDIA_URL: `http://127.0.0.1:${mediaPort}`,
+          CONVERSION_URL: urls.conversion,
+          NOTIFICATION_URL: urls.notification,
+        },
+        'router',
+      );
+    });
+    afterAll(() => {
+      for (const child of extra) child.kill('SIGTERM');
+    });
+
+    it('resumes on the other media process an upload begun on the first', async () => {
+      const token = await signUpToken(suite.stack.graphqlUrl);
+      const url = await createUpload(suite.stack.routerUrl, token, streamable.length, {
+        filename: 'two-replicas.mp4',
+      });
+      const id = url.split('/').at(-1) ?? '';
+      const part = Math.floor(streamable.length * 0.4);
+      const first = await patchUpload(url, token, 0, streamable.subarray(0, part), part);
+      expect([first.status, first.headers['upload-offset']]).toEqual([204, String(part)]);
+      const elsewhere = `${secondRouter}/uploads/${id}`;
+      const head = await tusRequest(elsewhere, { method: 'HEAD', token });
+      expect(head.headers['upload-offset']).toBe(String(part));
+      const rest = await patchUpload(
+        elsewhere,
+        token,
+        part,
+        streamable.subarray(part),
+        streamable.length - part,
+      );
+      expect([rest.status, rest.headers['upload-offset']]).toEqual([
+        204,
+        String(streamable.length),
+      ]);
+      // The second media process made it a video.
+      expect(secondMediaLog).toContain(id);
+      const record = await suite
+        .database('media')
+        .collection('videos')
+        .findOne({ _id: new ObjectId(id) });
+      expect(record).toMatchObject({ sha256: sha256(streamable), bytes: streamable.length });
+      const done = await converted(suite.stack.graphqlUrl, token, id);
+      expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      expect(Math.abs((done.audio?.durationSeconds ?? 0) - 60)).toBeLessThanOrEqual(0.2);
+    });
+  });
+});
+
+/** Unfinished uploads expire: the janitor takes their chunks, their record and their room. */
+describe('resumable uploads that expire', () => {
+  const suite = useStack('tusexpiry', { RESUMABLE_UPLOAD_EXPIRY_SECONDS: '3' });
+
+  it("removes an expired upload's chunks and gives its room back, leaving fsck clean", async () => {
+    const token = await signUpToken(suite.stack.graphqlUrl);
+    const video = makeVideo(suite.infra.ffmpegPath, 30);
+    const url = await createUpload(suite.stack.routerUrl, token, video.length);
+    const id = new ObjectId(url.split('/').at(-1));
+    const part = 600_000;
+    const sent = await patchUpload(url, token, 0, video.subarray(0, part), part);
+    expect(sent.status).toBe(204);
+    const expires = Date.parse(String(sent.headers['upload-expires']));
+    expect(expires).toBeGreaterThan(Date.now());
+    expect(expires).toBeLessThanOrEqual(Date.now() + 3_000);
+    const media = suite.database('media');
+    const chunks = () => media.collection('videos.chunks').countDocuments({ files_id: id });
+    expect(await chunks()).toBe(2);
+    await sleep(3_100);
+    // Expired and not yet collected: gone for its owner's requests.
+    const late = await patchUpload(url, token, part, video.subarray(part, part + 1000), 1000);
+    expect([410, 404]).toContain(late.status);
+    // Collected: chunks, then the upload's record (HEAD: 410 until then, 404 after).
+    const head = async () => (await tusRequest(url, { method: 'HEAD', token })).status;
+    const deadline = Date.now() + 20_000;
+    while (((await chunks()) > 0 || (await head()) !== 404) && Date.now() < deadline) {
+      await sleep(250);
+    }
+    expect(await chunks()).toBe(0);
+    expect(await head()).toBe(404);
+    expect(
+      await media
+        .collection('storage_reservations')
+        .countDocuments({ _id: `upload:${id.toHexString()}` } as never),
+    ).toBe(0);
+    expect(await media.collection('uploads_in_progress').countDocuments({ _id: id })).toBe(0);
     expect(await fsckFindings({ ...suite.infra, prefix: suite.prefix })).toEqual([]);
   });
 });
