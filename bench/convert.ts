@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfrastructure } from '../scripts/ensureInfrastructure.js';
+import { createReelfluxClient, type Mp3Options } from '../sdk/index.js';
 import { spawnStack } from '../scripts/spawnStack.js';
 import {
   bench720p,
@@ -16,6 +17,8 @@ import {
  * `npm run bench:convert`: (1) one 10-minute 720p H.264/AAC video, (a) plain
  * `ffmpeg -i file -vn -c:a libmp3lame -b:a 192k` on the local file vs (b) the whole service:
  * upload through the router → SUCCEEDED → MP3 downloaded; with the worker's own stage times.
+ * (1c) the same stored video converted again, plain and with two-pass loudness normalization
+ * (chapters on, the default; the source has none), and the ratio of the two.
  * (2) twelve 1-minute videos with 2 worker slots vs plain ffmpeg two at a time. Inputs are
  * generated once into .local/bench/ (ffmpeg lavfi: a test pattern and a modulated tone).
  */
@@ -63,6 +66,18 @@ try {
     : { stages: {}, path: 'unknown path' };
   const { stages, path: stagePath } = logged;
 
+  // (1c) convert again from the stored file: plain, then two-pass loudness (measure, then gain)
+  const reelflux = createReelfluxClient({ url: stack.graphqlUrl, token });
+  const convertAgain = async (mp3: Mp3Options) => {
+    const since = performance.now();
+    const conversion = await reelflux.convertVideo(id, mp3);
+    await waitForMp3(stack.graphqlUrl, token, conversion.id);
+    return { seconds: seconds(since), conversion: await reelflux.conversion(conversion.id) };
+  };
+  const againPlain = await convertAgain({});
+  const againLoud = await convertAgain({ loudness: { preset: 'PODCAST' } });
+  const loudness = againLoud.conversion.audio?.loudness;
+
   // (2) throughput: 12 one-minute videos, 2 slots each way
   const plainBatch = await plainTwoAtATime(infra.ffmpegPath, shortVideo, work, SHORT_COUNT);
   started = performance.now();
@@ -89,6 +104,14 @@ try {
       `| **ratio b/a** | **${(serviceSeconds / plainSeconds).toFixed(2)}** |`,
       '',
       `where (b) went: upload ${uploadSeconds.toFixed(1)} s; from its answer to SUCCEEDED ${afterAnswer.toFixed(2)} s; MP3 download ${downloadSeconds.toFixed(2)} s; the worker's stages (${stagePath}, the first ones during the upload): ${stageText}`,
+      '',
+      `| the same video converted again (stored file) | seconds |`,
+      '|---|---|',
+      `| (c1) plain, 192k | ${againPlain.seconds.toFixed(1)} |`,
+      `| (c2) loudness PODCAST (-16 LUFS), chapters on | ${againLoud.seconds.toFixed(1)} |`,
+      `| **ratio c2/c1** | **${(againLoud.seconds / againPlain.seconds).toFixed(2)}** |`,
+      '',
+      `(c2) measured: ${loudness ? `${loudness.inputLufs} → ${loudness.outputLufs} LUFS, true peak ${loudness.truePeakDb} dBTP, ${loudness.mode}` : 'no report'}`,
       '',
       `| ${SHORT_COUNT} one-minute videos, 2 at a time | seconds |`,
       '|---|---|',

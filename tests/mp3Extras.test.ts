@@ -4,7 +4,9 @@ import { parseMp3Options } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from '../worker/BadInputError.js';
 import { buildFfmpegArgs, buildLoudnessMeasureArgs } from '../worker/buildFfmpegArgs.js';
 import { chooseAudioStream } from '../worker/chooseAudioStream.js';
+import { describeMp3 } from '../worker/describeMp3.js';
 import { parseLoudnormReport } from '../worker/parseLoudnormReport.js';
+import { parseEbur128Summary, planLoudnessPass } from '../worker/planLoudnessPass.js';
 import { formatFfmetadata, planChapters } from '../worker/planChapters.js';
 import type { ProbeResult } from '../worker/probeMedia.js';
 import { errorLines } from '../worker/runFfmpeg.js';
@@ -101,29 +103,47 @@ describe('the worker’s decisions for loudness, track and chapters', () => {
     expect(after(single.args, '-ar')).toBe('44100');
     expect(after(single.args, '-loglevel')).toBe('level+info');
     expect(single.copy).toBe(false);
-    const measured = parseLoudnormReport(LOUDNORM_LOG);
-    expect(measured).toMatchObject({
+    expect(parseLoudnormReport(LOUDNORM_LOG)).toMatchObject({
       inputLufs: -35.02,
-      inputRangeLu: 0,
+      outputLufs: -16.03,
       normalization: 'dynamic',
     });
+    // The first pass: ebur128's summary decides one gain, or loudnorm where peaks forbid it.
+    const measured = parseEbur128Summary(EBUR128_LOG);
+    expect(measured).toEqual({ integratedLufs: -35, rangeLu: 1.2, truePeakDb: -30.5 });
     if (!measured) throw new Error('unparsed');
+    const linear = planLoudnessPass(measured, loudness);
+    expect(linear).toEqual({ kind: 'linear', measured, gainDb: 19 });
     const second = buildFfmpegArgs({
       ...{ source: '/tmp/in', output: '/tmp/out.mp3', probe, videoFilename: 't.mkv' },
       requested: { loudness },
       chaptersPath: '/tmp/c',
-      loudnessPass: { kind: 'linear', measured },
+      loudnessPass: linear,
     });
-    expect(after(second.args, '-af')).toBe(
-      'loudnorm=I=-16:TP=-1:LRA=20:measured_I=-35.02:measured_TP=-18.78' +
-        ':measured_LRA=0.01:measured_thresh=-45.3:offset=0.03:linear=true:print_format=json',
-    );
+    expect(after(second.args, '-af')).toBe('volume=19dB');
+    expect(after(second.args, '-loglevel')).toBe('level+error');
+    expect(describeMp3(second, '').loudness).toEqual({
+      mode: 'TWO_PASS_LINEAR',
+      targetLufs: -16,
+      inputLufs: -35,
+      inputTruePeakDb: -30.5,
+      inputRangeLu: 1.2,
+      outputLufs: -16,
+      truePeakDb: -11.5,
+      rangeLu: 1.2,
+    });
+    // 19 dB up from a -18 dBTP peak would pass -1 dBTP: loudnorm limits instead.
+    const peaky = { ...measured, truePeakDb: -18 };
+    expect(planLoudnessPass(peaky, loudness)).toEqual({ kind: 'limited', measured: peaky });
+    expect(planLoudnessPass(undefined, loudness)).toEqual({ kind: 'single' });
+    expect(parseEbur128Summary(EBUR128_LOG.replace('-35.0 LUFS', '-inf LUFS'))).toBeUndefined();
     const measure = buildLoudnessMeasureArgs({
       source: '/tmp/in',
       probe,
       requested: { loudness, startSeconds: 5, audioTrack: { language: 'eng' } },
     });
     expect(measure.slice(-3)).toEqual(['null', '-nostats', '-']);
+    expect(after(measure, '-af')).toBe('ebur128=peak=true:framelog=verbose');
     expect(after(measure, '-ss')).toBe('5');
     expect(after(measure, '-map')).toBe('0:a:1');
     expect(plan({}).args).not.toContain('-af');
@@ -234,4 +254,20 @@ const LOUDNORM_LOG = `[info] Output #0, null, to 'pipe:':
 	"normalization_type" : "dynamic",
 	"target_offset" : "0.03"
 }
+`;
+
+const EBUR128_LOG = `[Parsed_ebur128_0 @ 0x55c32bf36880] [info] Summary:
+
+  Integrated loudness:
+    I:         -35.0 LUFS
+    Threshold: -45.3 LUFS
+
+  Loudness range:
+    LRA:         1.2 LU
+    Threshold: -55.4 LUFS
+    LRA low:   -35.8 LUFS
+    LRA high:  -34.6 LUFS
+
+  True peak:
+    Peak:      -30.5 dBFS
 `;

@@ -7,15 +7,9 @@ import {
 } from '../lib/contracts/mp3Options.js';
 import { BadInputError } from './BadInputError.js';
 import { chooseAudioStream } from './chooseAudioStream.js';
-import type { LoudnormMeasurement } from './parseLoudnormReport.js';
+import type { LoudnessPass } from './planLoudnessPass.js';
 import { planChapters } from './planChapters.js';
 import { ALLOWED_DEMUXERS, type ProbeResult } from './probeMedia.js';
-
-/**
- * How loudness is normalized in this run: `dynamic`, one pass (the realtime path, which cannot
- * read ahead); `linear`, the second of two passes, with the first's figures.
- */
-export type LoudnessPass = { kind: 'dynamic' } | { kind: 'linear'; measured: LoudnormMeasurement };
 
 export interface FfmpegPlan {
   args: string[];
@@ -27,7 +21,7 @@ export interface FfmpegPlan {
   maxOutputBytes: number;
   /** The chapters the MP3 gets; when any, the caller writes them to `chaptersPath` first. */
   chapters: ChapterMark[];
-  /** Whether loudnorm runs, and how: its report is in ffmpeg's log (parseLoudnormReport). */
+  /** Whether loudness is normalized, and how (loudnorm's report, where it runs, is in the log). */
   loudness?: { target: LoudnessTarget; pass: LoudnessPass };
 }
 
@@ -83,7 +77,7 @@ export function buildFfmpegArgs(input: {
   const copy = stream.codec === 'mp3' && !trimmed && !reshaped;
   const options = effectiveMp3Options(requested, input.videoFilename);
   const loudness = requested.loudness
-    ? { target: requested.loudness, pass: input.loudnessPass ?? { kind: 'dynamic' as const } }
+    ? { target: requested.loudness, pass: input.loudnessPass ?? { kind: 'single' as const } }
     : undefined;
   const chapters = planChapters(probe.chapters, {
     start,
@@ -107,7 +101,7 @@ export function buildFfmpegArgs(input: {
     '-nostdin',
     // Tagged lines: runFfmpeg tells errors from loudnorm's report, which it logs as info.
     '-loglevel',
-    loudness ? 'level+info' : 'level+error',
+    loudness && loudness.pass.kind !== 'linear' ? 'level+info' : 'level+error',
     ...sourceInput(input.source, probe, requested),
     ...(chapters.length > 0
       ? ['-protocol_whitelist', 'file', '-f', 'ffmetadata', '-i', input.chaptersPath]
@@ -156,7 +150,7 @@ export function buildFfmpegArgs(input: {
 
 /**
  * The first of two loudness passes: ffmpeg decodes the chosen stream (trimmed as asked) into
- * loudnorm, which measures and logs its figures (parseLoudnormReport); nothing is written.
+ * ebur128, which logs its summary (parseEbur128Summary); nothing is written.
  */
 export function buildLoudnessMeasureArgs(input: {
   source: string;
@@ -176,7 +170,8 @@ export function buildLoudnessMeasureArgs(input: {
     '-sn',
     '-dn',
     '-af',
-    loudnormFilter(input.requested.loudness, { kind: 'dynamic' }),
+    // Frame by frame at verbose: only the summary at info.
+    'ebur128=peak=true:framelog=verbose',
     '-f',
     'null',
     '-nostats',
@@ -196,7 +191,7 @@ function encoderArgs(
     ...(options.vbrQuality !== undefined
       ? ['-q:a', String(options.vbrQuality)]
       : ['-b:a', `${options.bitrateKbps}k`]),
-    ...(loudness ? ['-af', loudnormFilter(loudness.target, loudness.pass)] : []),
+    ...(loudness ? ['-af', loudnessFilter(loudness.target, loudness.pass)] : []),
     ...(options.sampleRateHz
       ? ['-ar', String(options.sampleRateHz)]
       : loudness
@@ -227,18 +222,10 @@ function sourceInput(source: string, probe: ProbeResult, requested: Mp3Options):
   ];
 }
 
-/** loudnorm's arguments: one dynamic pass, or the linear second pass with measured figures. */
-function loudnormFilter(target: LoudnessTarget, pass: LoudnessPass): string {
-  const base = `loudnorm=I=${target.targetLufs}:TP=${target.truePeakDb}:LRA=${LOUDNORM_RANGE_LU}`;
-  if (pass.kind === 'dynamic') return `${base}:print_format=json`;
-  const m = pass.measured;
-  // loudnorm reads a measured LRA of 0 as "not given" and goes dynamic; a steady source (a
-  // tone, a drone) really measures 0, so it is passed as the smallest step loudnorm prints.
-  return (
-    `${base}:measured_I=${m.inputLufs}:measured_TP=${m.inputTruePeakDb}` +
-    `:measured_LRA=${Math.max(m.inputRangeLu, 0.01)}:measured_thresh=${m.inputThresholdLufs}` +
-    `:offset=${m.targetOffsetLu}:linear=true:print_format=json`
-  );
+/** The filter: one gain (a linear second pass), else loudnorm adapting, reporting as JSON. */
+function loudnessFilter(target: LoudnessTarget, pass: LoudnessPass): string {
+  if (pass.kind === 'linear') return `volume=${pass.gainDb}dB`;
+  return `loudnorm=I=${target.targetLufs}:TP=${target.truePeakDb}:LRA=${LOUDNORM_RANGE_LU}:print_format=json`;
 }
 
 /** The source's rate where MP3 has it, else 48 kHz (or 44.1 kHz for its multiples). */

@@ -1,6 +1,4 @@
-import type { LoudnessMode, LoudnessReport } from '../lib/contracts/audioReport.js';
-
-/** loudnorm's figures (`print_format=json`), as its second pass takes them back (`measured_*`). */
+/** loudnorm's figures (`print_format=json`): of its input, and of what it made. */
 export interface LoudnormMeasurement {
   inputLufs: number;
   inputTruePeakDb: number;
@@ -44,28 +42,4 @@ export function parseLoudnormReport(log: string): LoudnormMeasurement | undefine
   if (!Object.values(figures).every(Number.isFinite)) return undefined;
   const normalization = typeof raw.normalization_type === 'string' ? raw.normalization_type : '';
   return { ...figures, normalization };
-}
-
-/** The report stored with the MP3, from the pass that made it. */
-export function toLoudnessReport(
-  made: LoudnormMeasurement,
-  targetLufs: number,
-  twoPass: boolean,
-): LoudnessReport {
-  const mode: LoudnessMode = !twoPass
-    ? 'SINGLE_PASS_DYNAMIC'
-    : made.normalization === 'linear'
-      ? 'TWO_PASS_LINEAR'
-      : 'TWO_PASS_DYNAMIC';
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return {
-    mode,
-    targetLufs,
-    inputLufs: round(made.inputLufs),
-    inputTruePeakDb: round(made.inputTruePeakDb),
-    inputRangeLu: round(made.inputRangeLu),
-    outputLufs: round(made.outputLufs),
-    truePeakDb: round(made.outputTruePeakDb),
-    rangeLu: round(made.outputRangeLu),
-  };
 }

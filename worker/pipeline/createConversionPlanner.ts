@@ -3,13 +3,8 @@ import { ConversionErrorCode } from '../../lib/contracts/errorCodes.js';
 import type { AudioStreamInfo } from '../../lib/contracts/audioReport.js';
 import type { ConversionRecord } from '../../lib/stores/conversions.js';
 import { BadInputError } from '../BadInputError.js';
-import {
-  buildFfmpegArgs,
-  buildLoudnessMeasureArgs,
-  type FfmpegPlan,
-  type LoudnessPass,
-} from '../buildFfmpegArgs.js';
-import { parseLoudnormReport } from '../parseLoudnormReport.js';
+import { buildFfmpegArgs, buildLoudnessMeasureArgs, type FfmpegPlan } from '../buildFfmpegArgs.js';
+import { parseEbur128Summary, planLoudnessPass, type LoudnessPass } from '../planLoudnessPass.js';
 import { formatFfmetadata } from '../planChapters.js';
 import type { ProbeResult } from '../probeMedia.js';
 import type { Streamability } from '../readStreamability.js';
@@ -96,7 +91,7 @@ export function createConversionPlanner(deps: {
     run: { signal: AbortSignal; timeoutMs: () => number },
   ): Promise<LoudnessPass> => {
     const loudness = record.options.loudness;
-    if (!loudness) return { kind: 'dynamic' };
+    if (!loudness) return { kind: 'single' };
     // Checks the trim and the track before spending a pass on them.
     await planFor(probe, source);
     const ran = await tools.ffmpeg(
@@ -108,9 +103,7 @@ export function createConversionPlanner(deps: {
         onProgress: () => undefined,
       },
     );
-    const measured = parseLoudnormReport(ran.log ?? '');
-    // Silence measures -inf: nothing to normalize against, so loudnorm adapts as it goes.
-    return measured ? { kind: 'linear', measured } : { kind: 'dynamic' };
+    return planLoudnessPass(parseEbur128Summary(ran.log ?? ''), loudness);
   };
 
   return {
@@ -128,7 +121,7 @@ export function createConversionPlanner(deps: {
       }
       await describe(probe);
       return {
-        plan: await planFor(probe, 'pipe:0', { kind: 'dynamic' }),
+        plan: await planFor(probe, 'pipe:0', { kind: 'single' }),
         reason: 'the upload was streaming and its head has its index',
       };
     },
