@@ -247,5 +247,36 @@ describeShipping(
       }
     });
 
+    it('rolls the router and media with a new pod ready first, and a pause before SIGTERM', () => {
+      // On a real cluster a rolling restart failed requests: kube-proxy still sent connections
+      // to a pod that had been told to stop, and an old pod could stop before a new one served.
+      for (const [overlay, objects] of rendered) {
+        for (const name of ['router', 'media']) {
+          const deployment = objects.find(
+            (o) => o.kind === 'Deployment' && o.metadata.name === name,
+          ) as
+            | (K8sObject & {
+                spec: {
+                  strategy?: { rollingUpdate?: { maxUnavailable?: number } };
+                  template: {
+                    spec: {
+                      terminationGracePeriodSeconds?: number;
+                      containers: { lifecycle?: { preStop?: { sleep?: { seconds: number } } } }[];
+                    };
+                  };
+                };
+              })
+            | undefined;
+          if (!deployment) continue;
+          const where = `${overlay}: ${name}`;
+          expect(deployment.spec.strategy?.rollingUpdate?.maxUnavailable, where).toBe(0);
+          const pause = deployment.spec.template.spec.containers[0]?.lifecycle?.preStop?.sleep;
+          expect(pause?.seconds ?? 0, where).toBeGreaterThanOrEqual(5);
+          // The pause, then the process's own 10 s drain, inside the grace period (30 s default).
+          const grace = deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30;
+          expect(grace, where).toBeGreaterThan((pause?.seconds ?? 0) + 10);
+        }
+      }
+    });
   },
 );
