@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
  * `npm run test:unit`, seconds), `integration` (`*.int.test.ts`: one piece against the real
  * database, broker or tools), `e2e` (`*.e2e.test.ts`: whole stacks over HTTP and WebSocket)
  * and `containers` (`*.containers.test.ts`: the Docker image and compose file on a Docker
- * engine, `npm run test:containers`). `npm test` runs the first three in one Vitest run, then
+ * engine, `npm run test:containers`); and `cluster` (`*.cluster.test.ts`: the minikube
+ * overlay on a local Kubernetes cluster, `npm run test:cluster`, not part of `npm test`). `npm test` runs the first three in one Vitest run, then
  * the containers in a second, so the image is built only once the code has passed.
  */
 const tier = (name: string, include: string, exclude: string[] = [], setup?: string) => ({
@@ -35,10 +36,12 @@ export default defineConfig({
         'tests/**/*.int.test.ts',
         'tests/**/*.e2e.test.ts',
         'tests/**/*.containers.test.ts',
+        'tests/**/*.cluster.test.ts',
       ]),
       tier('integration', '*.int.test.ts', [], 'tests/globalSetup.ts'),
       tier('e2e', '*.e2e.test.ts', [], 'tests/globalSetup.ts'),
       tier('containers', '*.containers.test.ts', [], 'tests/containersSetup.ts'),
+      tier('cluster', '*.cluster.test.ts', [], 'tests/clusterSetup.ts'),
     ],
   },
 });

@@ -26,7 +26,7 @@ describeShipping(
   ({ overlays, components, rendered }) => {
     it('kustomize builds the base and every overlay', () => {
       expect(overlays).toEqual(
-        expect.arrayContaining(['minikube', 'production', 'production/with-keda']),
+        expect.arrayContaining(['minikube', 'local-cluster', 'production', 'production/with-keda']),
       );
       for (const [overlay, objects] of rendered) {
         expect(objects.length, overlay).toBeGreaterThan(20);
@@ -90,7 +90,12 @@ describeShipping(
           if (!container || !isProcess(name))
             throw new Error(`${overlay}: ${name} has no container`);
           const where = `${overlay}: ${name}`;
-          expect(container.image, where).toBe('reelflux:latest');
+          // The local cluster runs the image `npm run test:cluster` builds, under its own name.
+          expect(container.image, where).toBe(
+            overlay === 'overlays/local-cluster'
+              ? 'reelflux-local/reelflux:latest'
+              : 'reelflux:latest',
+          );
           expect(container.args, where).toEqual([name]);
 
           for (const source of container.envFrom ?? [])
@@ -98,7 +103,8 @@ describeShipping(
           const env = containerEnv(objects, container);
           // *_FILE paths must be inside a mounted secret that holds that key.
           for (const [variable, path] of Object.entries(env)) {
-            if (!variable.endsWith('_FILE')) continue;
+            // An empty *_FILE is unset (the local cluster's MONGODB_PASSWORD_FILE).
+            if (!variable.endsWith('_FILE') || path === '') continue;
             const mount = container.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
             const volume = spec.template.spec.volumes?.find((v) => v.name === mount?.name);
             const key = path.slice((mount?.mountPath.length ?? 0) + 1);
@@ -109,7 +115,12 @@ describeShipping(
           }
           expect(() => loadWith(name, env), where).not.toThrow(ConfigError);
           const config = loadWith(name, env) as { port?: number; internalPort: number };
-          expectOwnUsers(where, name, config);
+          if (overlay === 'overlays/local-cluster') {
+            // Its FerretDB stand-in has no users (k8s/overlays/local-cluster): the broker's only.
+            const { amqpUrl } = config as { amqpUrl?: string };
+            if (amqpUrl !== undefined)
+              expect(amqpUrl, where).toMatch(new RegExp(`^amqp://${name}:`));
+          } else expectOwnUsers(where, name, config);
           expect(config.port, where).toBe(PROCESSES[name].port);
           expect(config.internalPort, where).toBe(PROCESSES[name].internalPort);
           // The public port (none for the worker), then the internal one, which the probes ask.
@@ -209,6 +220,63 @@ describeShipping(
       );
       expect(drain).toBeGreaterThan(0);
       expect(spec?.terminationGracePeriodSeconds).toBeGreaterThan(drain + 10);
+    });
+
+    it('fits the minikube overlay, one replica each, on a default minikube node', () => {
+      // `minikube start` makes a 2-CPU node whose control plane and CoreDNS request 0.75 CPU;
+      // the base's requests (2.45 CPUs) left the databases unscheduled on a real cluster.
+      const millicores = (cpu: string | number | undefined) =>
+        typeof cpu === 'string' && cpu.endsWith('m')
+          ? Number(cpu.slice(0, -1))
+          : Number(cpu ?? 0) * 1_000;
+      for (const overlay of ['overlays/minikube', 'overlays/local-cluster']) {
+        const workloads = (rendered.get(overlay) ?? []).filter(
+          (o) => o.kind === 'Deployment' || o.kind === 'StatefulSet',
+        ) as (K8sObject & {
+          spec: { replicas?: number; template: { spec: { containers: Container[] } } };
+        })[];
+        expect(workloads.length, overlay).toBeGreaterThan(0);
+        const requested = workloads
+          .flatMap((w) =>
+            w.spec.template.spec.containers.map(
+              (c) => (w.spec.replicas ?? 1) * millicores(c.resources?.requests?.cpu),
+            ),
+          )
+          .reduce((sum, cpu) => sum + cpu, 0);
+        expect(requested, overlay).toBeLessThanOrEqual(2_000 - 750);
+      }
+    });
+
+    it('rolls the router and media with a new pod ready first, and a pause before SIGTERM', () => {
+      // On a real cluster a rolling restart failed requests: kube-proxy still sent connections
+      // to a pod that had been told to stop, and an old pod could stop before a new one served.
+      for (const [overlay, objects] of rendered) {
+        for (const name of ['router', 'media']) {
+          const deployment = objects.find(
+            (o) => o.kind === 'Deployment' && o.metadata.name === name,
+          ) as
+            | (K8sObject & {
+                spec: {
+                  strategy?: { rollingUpdate?: { maxUnavailable?: number } };
+                  template: {
+                    spec: {
+                      terminationGracePeriodSeconds?: number;
+                      containers: { lifecycle?: { preStop?: { sleep?: { seconds: number } } } }[];
+                    };
+                  };
+                };
+              })
+            | undefined;
+          if (!deployment) continue;
+          const where = `${overlay}: ${name}`;
+          expect(deployment.spec.strategy?.rollingUpdate?.maxUnavailable, where).toBe(0);
+          const pause = deployment.spec.template.spec.containers[0]?.lifecycle?.preStop?.sleep;
+          expect(pause?.seconds ?? 0, where).toBeGreaterThanOrEqual(5);
+          // The pause, then the process's own 10 s drain, inside the grace period (30 s default).
+          const grace = deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30;
+          expect(grace, where).toBeGreaterThan((pause?.seconds ?? 0) + 10);
+        }
+      }
     });
   },
 );

@@ -3,13 +3,14 @@
 import { pathToFileURL } from 'node:url';
 import { bringUp } from './cluster.js';
 import { stopCluster } from './down.js';
+import { KUBECONFIG } from './layout.js';
 
 const say = (line: string) => process.stdout.write(`cluster | ${line}\n`);
 
 async function main(command: string | undefined): Promise<void> {
   if (command === 'up') {
     const facts = await bringUp(say);
-    say(`up: ${JSON.stringify(facts)}`);
+    say(`up: ${JSON.stringify(facts.times)} (admin kubeconfig: ${KUBECONFIG})`);
     return;
   }
   if (command === 'down') return stopCluster(say);

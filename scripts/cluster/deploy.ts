@@ -1,6 +1,6 @@
 // The deployment a minikube user makes (README, docs/operations.md "minikube"), on the local
 // cluster: the overlay, the keys Secret, then every Deployment and StatefulSet available.
-import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../../lib/platform/projectRoot.js';
 import { ensureDeployKeys } from '../ensureDeployKeys.js';
@@ -12,10 +12,13 @@ import { kubectl } from './up.js';
 export const NAMESPACE = 'reelflux';
 export const OVERLAY = fromRoot('k8s', 'overlays', 'local-cluster');
 
-/** A key set for this cluster only, made as `npm run deploy:keys` makes one. */
+/**
+ * A key set for this cluster only, made as `npm run deploy:keys` makes one and kept for the
+ * cluster's life (`down` removes it): RabbitMQ loads its users once, at its first boot, so a
+ * second `up` must not change a password.
+ */
 function clusterKeys(): string {
   const dir = join(STATE, 'keys');
-  rmSync(dir, { recursive: true, force: true });
   ensureDeployKeys(dir);
   for (const file of readdirSync(dir)) chmodSync(join(dir, file), 0o600);
   return dir;

@@ -120,6 +120,8 @@ function removeLogLinks(): void {
     }
     if (target.startsWith(`${STATE}/`)) rmSync(link, { force: true });
   }
+  // The kubelet makes these two even with its pod logs elsewhere; left only if something is in them.
+  for (const folder of [dir, '/var/log/pods']) quiet('rmdir', [folder]);
 }
 
 export async function stopCluster(say: Say): Promise<void> {

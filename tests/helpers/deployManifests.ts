@@ -261,12 +261,15 @@ export function expectOwnUsers(where: string, name: string, config: unknown): vo
   );
 }
 
-/** Loads a process's config from an environment, with secret files replaced by stand-ins. */
+/**
+ * Loads a process's config from an environment, with secret files replaced by stand-ins; an
+ * empty *_FILE stays empty (unset, as the local cluster's MONGODB_PASSWORD_FILE).
+ */
 export function loadWith(process: ProcessName, env: Record<string, string>): unknown {
   const withFiles = Object.fromEntries(
     Object.entries(env).map(([name, value]) => [
       name,
-      name.endsWith('_FILE') ? standIn(value) : value,
+      name.endsWith('_FILE') && value !== '' ? standIn(value) : value,
     ]),
   );
   return PROCESSES[process].load(withFiles);
