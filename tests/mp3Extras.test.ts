@@ -184,7 +184,7 @@ describe('the worker’s decisions for loudness, track and chapters', () => {
     expect(without.args).not.toContain('/tmp/chapters.ffmeta');
     expect(after(without.args, '-map_chapters')).toBe('-1');
     expect(formatFfmetadata([{ title: 'a=b;c#d\\e', startSeconds: 1.5, endSeconds: 2 }])).toBe(
-      ';FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=2000\ntitle=a\\=b\\;c\\#d\\\\e\n',
+      ';FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=2000\ntitle=a\\=b\\;c\\#de\n',
     );
   });
 
@@ -271,3 +271,26 @@ const EBUR128_LOG = `[Parsed_ebur128_0 @ 0x55c32bf36880] [info] Summary:
   True peak:
     Peak:      -30.5 dBFS
 `;
+
+describe('chapter titles from an uploaded file', () => {
+  it('cannot add chapters or keys to the FFMETADATA file ffmpeg reads', () => {
+    const hostile = [
+      'a\r[CHAPTER]\rTIMEBASE=1/1\rSTART=0\rEND=99\rtitle=injected',
+      'ends in a backslash\\',
+      'line\nbreak',
+      'keeps = ; # escaped',
+    ];
+    const text = formatFfmetadata(
+      planChapters(
+        hostile.map((title, i) => ({ title, startSeconds: i * 10, endSeconds: i * 10 + 10 })),
+        { start: 0, end: 40, wanted: true },
+      ),
+    );
+    expect(text).not.toMatch(/\r/);
+    expect(text.match(/^\[CHAPTER\]$/gm)).toHaveLength(4);
+    expect(text.match(/^title=/gm)).toHaveLength(4);
+    expect(text).toContain('title=a[CHAPTER]TIMEBASE\\=1/1START\\=0END\\=99title\\=injected\n');
+    expect(text).toContain('title=ends in a backslash\n[CHAPTER]');
+    expect(text).toContain('title=keeps \\= \\; \\# escaped\n');
+  });
+});
