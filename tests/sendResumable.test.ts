@@ -11,9 +11,11 @@ import { sendResumable } from '../sdk/transport/sendResumable.js';
  * A tus server in memory, enough for the client: creation, HEAD, PATCH. `dropAt` cuts the
  * connection of the first PATCH once that many bytes are in (what it received is kept).
  */
-function fakeTus(options: { dropAt?: number; lockFirstPatch?: boolean } = {}) {
-  const received: Buffer[] = [];
-  let length = 0;
+function fakeTus(
+  options: { dropAt?: number; lockFirstPatch?: boolean; have?: Buffer; location?: string } = {},
+) {
+  const received: Buffer[] = options.have ? [options.have] : [];
+  let length = options.have?.length ?? 0;
   let dropped = false;
   let locked = false;
   const log: string[] = [];
@@ -22,7 +24,9 @@ function fakeTus(options: { dropAt?: number; lockFirstPatch?: boolean } = {}) {
     res.setHeader('tus-resumable', '1.0.0');
     if (req.method === 'POST') {
       length = Number(req.headers['upload-length']);
-      res.writeHead(201, { location: '/uploads/0123456789abcdef01234567' }).end();
+      res
+        .writeHead(201, { location: options.location ?? '/uploads/0123456789abcdef01234567' })
+        .end();
       return;
     }
     const offset = () => Buffer.concat(received).length;
@@ -125,6 +129,37 @@ describe('sendResumable (the SDK tus client)', () => {
       resumeUrl: `${url}/uploads/0123456789abcdef01234567`,
     }).catch((error: unknown) => error);
     expect(fake.log[0]).toBe('HEAD ');
+  });
+
+  it('finishes with an empty PATCH an upload the server has whole (it may not have made it a video)', async () => {
+    const { bytes, path } = file();
+    const fake = fakeTus({ have: bytes });
+    const url = await listen(fake);
+    await sendResumable({
+      url,
+      token: 't',
+      path,
+      size: bytes.length,
+      filename: 'a.mp4',
+      resumeUrl: `${url}/uploads/0123456789abcdef01234567`,
+    });
+    expect(fake.log).toEqual(['HEAD ', `PATCH ${bytes.length}`]);
+    expect(fake.received().equals(bytes)).toBe(true);
+  });
+
+  it('refuses an upload URL on another origin, which would get the token', async () => {
+    const { bytes, path } = file();
+    const fake = fakeTus({ location: 'http://198.18.0.99:1/uploads/x' });
+    const url = await listen(fake);
+    const error = await sendResumable({
+      url,
+      token: 't',
+      path,
+      size: bytes.length,
+      filename: 'a.mp4',
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(fake.log).toEqual(['POST ']);
   });
 
   it('gives up with NETWORK_ERROR when the server cannot be reached', async () => {

@@ -72,8 +72,10 @@ export async function sendResumable(upload: ResumableUploadRequest): Promise<str
         best = offset;
         failures = 0;
       }
-      if (offset >= upload.size) return uploadUrl;
-      await patch(upload, uploadUrl, offset);
+      // Sent from the server's offset, even at the end: an upload whole on the server but not yet
+      // made a video (its process stopped between the two) is finished by an empty PATCH, and
+      // one already finished answers at once.
+      if ((await patch(upload, uploadUrl, offset)) >= upload.size) return uploadUrl;
     } catch (error) {
       // An upload to resume that expired or was removed: begin a new one.
       if (
@@ -106,6 +108,9 @@ export async function sendResumable(upload: ResumableUploadRequest): Promise<str
   }
 }
 
+/** How long a request may go without a byte either way before it counts as cut. */
+const IDLE_TIMEOUT_MS = 60_000;
+
 function metadata(upload: ResumableUploadRequest): string {
   const pairs: [string, string][] = [['filename', upload.filename]];
   if (upload.mp3 && Object.keys(upload.mp3).length > 0) {
@@ -122,7 +127,15 @@ async function create(upload: ResumableUploadRequest): Promise<string> {
   });
   const location = answer.headers.location;
   if (answer.status !== 201 || typeof location !== 'string') throw refusal(answer);
-  return new URL(location, base).href;
+  const uploadUrl = new URL(location, base);
+  // The token goes to every request for the upload: never to another server than this one.
+  if (uploadUrl.origin !== base.origin) {
+    throw new ReelfluxError(
+      'BAD_REQUEST',
+      `the server named an upload on another origin (${uploadUrl.origin})`,
+    );
+  }
+  return uploadUrl.href;
 }
 
 async function headOffset(upload: ResumableUploadRequest, url: string): Promise<number> {
@@ -132,7 +145,8 @@ async function headOffset(upload: ResumableUploadRequest, url: string): Promise<
   return offset;
 }
 
-async function patch(upload: ResumableUploadRequest, url: string, offset: number): Promise<void> {
+/** Sends the bytes from `offset` on; resolves with the offset the server then has. */
+async function patch(upload: ResumableUploadRequest, url: string, offset: number): Promise<number> {
   const answer = await send(
     upload,
     url,
@@ -144,7 +158,9 @@ async function patch(upload: ResumableUploadRequest, url: string, offset: number
     },
     offset,
   );
-  if (answer.status !== 204) throw refusal(answer);
+  const reached = Number(answer.headers['upload-offset']);
+  if (answer.status !== 204 || !Number.isSafeInteger(reached)) throw refusal(answer);
+  return reached;
 }
 
 /** A refusal: retried when it may pass later, else a ReelfluxError with the server's code. */
@@ -188,6 +204,9 @@ function send(
       reject(new Retryable(error.message));
     };
     req.on('error', fail);
+    // A connection that went quiet (half-open, a stalled proxy) is a network error like any
+    // other: the upload asks where it stands and goes on.
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error('no traffic for 60 s')));
     req.on('response', (res) => {
       let text = '';
       res.setEncoding('utf8');
