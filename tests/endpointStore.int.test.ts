@@ -40,3 +40,33 @@ describe('webhook endpoint store (real database)', () => {
     await expect(add(100)).rejects.toMatchObject({ extensions: { code: 'QUOTA_EXCEEDED' } });
   });
 });
+
+describe('webhook endpoint store on a database from before numbered places', () => {
+  const db = useTestDatabases('endpoint-legacy').database('notification');
+
+  it('numbers the places of endpoints stored before places existed, so the index can be made', async () => {
+    const legacy = db.collection('webhookEndpoints');
+    const old = (owner: string, n: number) => ({
+      owner,
+      url: `https://hooks.example/old${n}`,
+      events: ['conversion.succeeded'],
+      enabled: true,
+      disabledReason: null,
+      secrets: [{ secret: SECRET, expiresAt: null }],
+      failingSince: null,
+      createdAt: new Date(Date.now() - 1000 + n),
+    });
+    await legacy.insertMany([old('veteran', 1), old('veteran', 2), old('veteran', 3)]);
+    const endpoints = await createEndpointStore(db);
+    const places = (await endpoints.listOwned('veteran')).map((endpoint) => endpoint.slot);
+    expect(places.sort()).toEqual([0, 1, 2]);
+    // They count: with a limit of 3 the owner has no room left.
+    await expect(
+      endpoints.add(
+        { owner: 'veteran', url: 'https://hooks.example/new', events: ['conversion.succeeded'] },
+        SECRET,
+        3,
+      ),
+    ).rejects.toMatchObject({ extensions: { code: 'QUOTA_EXCEEDED' } });
+  });
+});

@@ -1,4 +1,4 @@
-import { ObjectId, type Db } from 'mongodb';
+import { ObjectId, type Collection, type Db } from 'mongodb';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { isDuplicateKeyError } from '../../lib/platform/mongo.js';
 import type { NoticeType } from './noticeTypes.js';
@@ -75,6 +75,7 @@ export function signingSecrets(endpoint: EndpointRecord, now: Date): string[] {
 export async function createEndpointStore(db: Db): Promise<EndpointStore> {
   const endpoints = db.collection<EndpointRecord>('webhookEndpoints');
   await endpoints.createIndex({ owner: 1, createdAt: 1 }, { name: 'by_owner' });
+  await placeUnplacedEndpoints(endpoints);
   await endpoints.createIndex({ owner: 1, slot: 1 }, { name: 'one_per_slot', unique: true });
   const idOf = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : null);
   const notFound = () => graphqlError(ErrorCode.NOT_FOUND, 'No such webhook endpoint');
@@ -181,4 +182,31 @@ export async function createEndpointStore(db: Db): Promise<EndpointStore> {
       await endpoints.updateOne({ _id: id }, { $set: { enabled: false, disabledReason: reason } });
     },
   };
+}
+
+/**
+ * Endpoints stored before places were numbered get one each, their owner's lowest free, oldest
+ * first, so the unique index can be made and they count against the limit. Places may pass
+ * the limit for an owner who had more; `add` then finds none free.
+ */
+async function placeUnplacedEndpoints(endpoints: Collection<EndpointRecord>): Promise<void> {
+  const unplaced = await endpoints
+    .find({ slot: { $exists: false } }, { projection: { _id: 1, owner: 1 } })
+    .sort({ createdAt: 1 })
+    .toArray();
+  const taken = new Map<string, Set<number>>();
+  for (const { _id, owner } of unplaced) {
+    let places = taken.get(owner);
+    if (!places) {
+      const placed = await endpoints
+        .find({ owner, slot: { $exists: true } }, { projection: { slot: 1 } })
+        .toArray();
+      places = new Set(placed.map((endpoint) => endpoint.slot));
+      taken.set(owner, places);
+    }
+    let slot = 0;
+    while (places.has(slot)) slot += 1;
+    places.add(slot);
+    await endpoints.updateOne({ _id, slot: { $exists: false } }, { $set: { slot } });
+  }
 }
