@@ -130,6 +130,9 @@ export async function createResumableUploads(db: Db): Promise<ResumableUploads> 
             leaseUntil: new Date(Date.now() + LEASE_MS),
             ...(state.sniffed ? { sniffed: state.sniffed } : {}),
           },
+          // A request taken back (a checksum mismatch) may have been the one that sniffed: the
+          // next one's bytes are then sniffed again.
+          ...(state.sniffed ? {} : { $unset: { sniffed: '' } }),
         },
       );
       return matchedCount === 1;
