@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { Binary, ObjectId, type Db } from 'mongodb';
+import { Binary, MongoError, ObjectId, type Db } from 'mongodb';
 import type { Broker } from '../../lib/broker/createBroker.js';
 import { ErrorCode, graphqlError } from '../../lib/contracts/errors.js';
 import { resumableUploadBody, type InternalHop } from '../../lib/server/createInternalHop.js';
@@ -359,7 +359,11 @@ async function streamWithCheckpoints(
         ? reason
         : codeOf(reason) !== undefined
           ? refuse(codeOf(reason) as ErrorCode, (reason as Error).message)
-          : refuse(ErrorCode.BAD_REQUEST, 'The request ended before its body did');
+          : // The whole body arrived, or the store failed: the bytes could not be kept, which a
+            // client resumes from (503), unlike a request cut short (400).
+            req.complete || error instanceof MongoError
+            ? refuse(ErrorCode.SERVICE_UNAVAILABLE, 'The bytes could not be stored; resume')
+            : refuse(ErrorCode.BAD_REQUEST, 'The request ended before its body did');
     if (lost) failure = refuse(ErrorCode.UPLOAD_LOCKED, 'Another request took this upload over');
   } finally {
     clearInterval(timer);
