@@ -113,8 +113,12 @@ async function serve(deps: TusDeps, req: IncomingMessage, res: ServerResponse): 
   // Another user's upload does not exist for this one.
   if (!upload) throw refuse(ErrorCode.NOT_FOUND, 'No such upload');
   if (req.method === 'DELETE') {
-    if (upload.leaseUntil > new Date()) {
-      throw refuse(ErrorCode.UPLOAD_LOCKED, 'The upload is taking bytes; terminate it after');
+    if (!upload.completed && upload.expiresAt > new Date()) {
+      // Taken as a PATCH takes it, so that no PATCH begins writing chunks while it goes.
+      const claim = await deps.uploads.claim(upload._id, owner, upload.offset);
+      if ('refused' in claim && (claim.refused === 'locked' || claim.refused === 'offset')) {
+        throw refuse(ErrorCode.UPLOAD_LOCKED, 'The upload is taking bytes; terminate it after');
+      }
     }
     await discardResumableUpload(deps, upload);
     res.writeHead(204).end();
