@@ -42,9 +42,11 @@ COPY subgraphs subgraphs
 COPY worker worker
 COPY scripts/healthcheck.ts scripts/healthcheck.ts
 RUN node node_modules/typescript/bin/tsc -p tsconfig.image.json
-# The web app the router serves at `/`, bundled with the SDK's typed operations and transport.
+# The web app the router serves at `/`, bundled with the SDK's typed operations, transport and
+# faststart remuxer.
 COPY sdk/generated sdk/generated
 COPY sdk/transport sdk/transport
+COPY sdk/faststart sdk/faststart
 COPY sdk/ReelfluxError.ts sdk/ReelfluxError.ts
 COPY web web
 RUN node node_modules/vite/bin/vite.js build --config web/vite.config.ts

@@ -40,6 +40,7 @@ const webInputs = [
   'web',
   'sdk/generated',
   'sdk/transport',
+  'sdk/faststart',
   'sdk/ReelfluxError.ts',
   'lib/contracts',
   'package-lock.json',

@@ -6,7 +6,8 @@ import {
   describeShipping,
 } from './helpers/deployManifests.js';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { fromRoot } from '../lib/platform/projectRoot.js';
@@ -102,6 +103,33 @@ describeShipping('docker-compose and the Dockerfile', (manifests) => {
       expect.arrayContaining(['node_modules', 'dist', '.local', 'tests', '.git']),
     );
     execFileSync('sh', ['-n', fromRoot('scripts', 'container-entrypoint.sh')]);
+  });
+
+  it('puts in the build context and the build stage every SDK module the web app imports', () => {
+    const dockerfile = readFileSync(fromRoot('Dockerfile'), 'utf8');
+    const ignored = readFileSync(fromRoot('.dockerignore'), 'utf8').split('\n');
+    // What the page imports from sdk/, by its first path segment (a folder or a file).
+    const imported = new Set<string>();
+    const visit = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) visit(path);
+        else if (/\.tsx?$/.test(entry.name)) {
+          const text = readFileSync(path, 'utf8');
+          for (const [, part] of text.matchAll(/from '(?:\.\.\/)+sdk\/([^/']+)/g)) {
+            imported.add(part!.replace(/\.js$/, '.ts'));
+          }
+        }
+      }
+    };
+    visit(fromRoot('web', 'src'));
+    expect(imported.size).toBeGreaterThan(0);
+    for (const part of imported) {
+      expect(ignored, `.dockerignore lets sdk/${part} in`).toContain(`!sdk/${part}`);
+      expect(dockerfile, `the Dockerfile copies sdk/${part}`).toContain(
+        `COPY sdk/${part} sdk/${part}`,
+      );
+    }
   });
 
   it("passes the Compose specification loader and BuildKit's Dockerfile linter", () => {
