@@ -153,31 +153,30 @@ function parseLoudness(value: unknown): LoudnessTarget | undefined {
       );
     targetLufs = LOUDNESS_PRESETS[raw.preset as LoudnessPreset];
   } else {
-    const target = raw.targetLufs;
-    if (
-      typeof target !== 'number' ||
-      !Number.isFinite(target) ||
-      target < LOUDNESS_TARGET_RANGE.min ||
-      target > LOUDNESS_TARGET_RANGE.max
-    )
-      throw invalid(
-        'loudness.targetLufs',
-        `must be from ${LOUDNESS_TARGET_RANGE.min} to ${LOUDNESS_TARGET_RANGE.max} LUFS`,
-      );
-    targetLufs = target;
+    targetLufs = numberIn(raw.targetLufs, LOUDNESS_TARGET_RANGE, 'loudness.targetLufs', 'LUFS');
   }
   const peak = raw.truePeakDb ?? DEFAULT_TRUE_PEAK_DB;
+  return {
+    targetLufs,
+    truePeakDb: numberIn(peak, TRUE_PEAK_RANGE, 'loudness.truePeakDb', 'dBTP'),
+  };
+}
+
+/** `value` if it is a finite number within `range`, else BAD_USER_INPUT naming `field`. */
+function numberIn(
+  value: unknown,
+  range: { min: number; max: number },
+  field: string,
+  unit: string,
+): number {
   if (
-    typeof peak !== 'number' ||
-    !Number.isFinite(peak) ||
-    peak < TRUE_PEAK_RANGE.min ||
-    peak > TRUE_PEAK_RANGE.max
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < range.min ||
+    value > range.max
   )
-    throw invalid(
-      'loudness.truePeakDb',
-      `must be from ${TRUE_PEAK_RANGE.min} to ${TRUE_PEAK_RANGE.max} dBTP`,
-    );
-  return { targetLufs, truePeakDb: peak };
+    throw invalid(field, `must be from ${range.min} to ${range.max} ${unit}`);
+  return value;
 }
 
 /** `{ index }` (0 to 63) or `{ language }` (an ISO 639-2 code such as "eng"), exactly one. */
